@@ -1,0 +1,156 @@
+"""The ``pgvg`` command line. Heavy imports (torch, plugins) live inside command bodies so ``--help`` is instant."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+
+from pgvg_core import __version__
+
+log = logging.getLogger("pgvg")
+
+
+class UserError(click.ClickException):
+    """Bad input: a short message, no traceback, exit code 2."""
+
+    exit_code = 2
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from pgvg_core.errors import PgvgError
+    from registries import RegistryError
+
+    return (PgvgError, RegistryError)
+
+
+class PgvgGroup(click.Group):
+    """Turns pgvg's own errors into short messages (exit 2), unless ``--debug`` asks for the traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _user_errors() as error:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            raise UserError(str(error)) from None
+
+
+def _setup_logging(verbose: int, debug: bool) -> None:
+    level = logging.DEBUG if debug or verbose > 1 else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="pgvg: %(levelname)s: %(message)s", stream=sys.stderr, force=True)
+    # Our own progress and results are INFO; third-party chatter stays at WARNING unless --debug.
+    logging.getLogger("pgvg").setLevel(logging.DEBUG if debug else logging.INFO)
+    for name in ("pgvg_core", "registries"):
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.INFO)
+
+
+@click.group(cls=PgvgGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pgvg")
+@click.option("--debug", is_flag=True, help="Show full tracebacks and debug logs.")
+@click.option("-v", "--verbose", count=True, help="More log output (repeat for more).")
+@click.option(
+    "--strict",
+    is_flag=True,
+    envvar="PGVG_STRICT_PLUGINS",
+    help="Make a plugin that fails to load fatal (env PGVG_STRICT_PLUGINS=1).",
+)
+@click.pass_context
+def main(ctx: click.Context, debug: bool, verbose: int, strict: bool) -> None:
+    """pgvg: pose-guided human video generation (PSGAN + SCGAN), composed from plugins.
+
+    \b
+    Start here:
+      pgvg demo                      train both stages on built-in data, write videos and metrics
+      pgvg list                      every registered component
+      pgvg run experiments/psgan.toml --set trainer.steps=2000
+    Plugins named in PGVG_DISABLE_PLUGINS=a,b are not loaded.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    _setup_logging(verbose, debug)
+    if strict:
+        os.environ["PGVG_STRICT_PLUGINS"] = "1"
+
+
+def _plugins() -> Any:
+    from pgvg_core.plugins import get_plugins
+
+    return get_plugins()
+
+
+def _echo_table(columns: list[str], rows: list[list[str]], *, title: str | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    Console(soft_wrap=False).print(table)
+
+
+@main.command("list")
+@click.argument("kind", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {kind, name, plugin, summary}.")
+def list_command(kind: str | None, as_json: bool) -> None:
+    """List every registered component, by KIND (generators, discriminators, losses, ...)."""
+    registries = _plugins().registries
+    chosen = [registries[kind.replace("-", "_")]] if kind else list(registries)
+    entries = [entry for registry in chosen for entry in registry.entries()]
+    if as_json:
+        payload = [{"kind": e.kind, "name": e.name, "plugin": e.plugin, "summary": e.summary} for e in entries]
+        click.echo(json.dumps(payload, indent=2))
+        return
+    if not entries:
+        click.echo("no components registered; see `pgvg plugins` for plugins that failed or are disabled")
+        return
+    _echo_table(["kind", "name", "plugin", "summary"], [[e.kind, e.name, e.plugin, e.summary] for e in entries])
+
+
+@main.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of plugin reports.")
+def plugins_command(as_json: bool) -> None:
+    """List every plugin: distribution, version, status, error, and what it registered."""
+    reports = _plugins().reports
+    if as_json:
+        click.echo(json.dumps([report.as_dict() for report in reports], indent=2))
+        return
+    rows = []
+    for r in reports:
+        status = {"ok": "[green]ok[/]", "failed": "[red]failed[/]"}.get(r.status, f"[yellow]{r.status}[/]")
+        detail = r.error or ", ".join(r.registered) or "-"
+        rows.append([r.name, r.distribution or "-", r.version or "-", status, detail])
+    _echo_table(["plugin", "distribution", "version", "status", "registered / error"], rows)
+
+
+@main.command("show-config")
+@click.argument("config_file", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a key (TOML value).")
+def show_config_command(config_file: str, overrides: tuple[str, ...]) -> None:
+    """Print the resolved, validated CONFIG_FILE (with --set overrides applied) as TOML."""
+    from pgvg_core.config import config_to_toml, load_config
+
+    config = load_config(config_file, overrides, registries=_plugins().registries)
+    click.echo(config_to_toml(config), nl=False)
+
+
+@main.command("demo")
+@click.option("--out", type=click.Path(file_okay=False), default="demo", show_default=True, help="Output folder.")
+def demo_command(out: str) -> None:
+    """Train both stages on the built-in data; write videos, a contact sheet and metrics into OUT."""
+    click.echo(
+        "pgvg demo is not available yet: it needs the stage-2 model (SCGAN), which is not built in this "
+        "version. Use `pgvg list` to see what is registered.",
+        err=True,
+    )
+    sys.exit(1)
+
+
+if __name__ == "__main__":  # python -m pgvg_core.cli (used by torchrun)
+    main()

@@ -1,0 +1,72 @@
+"""The pgvg hook specifications: one registration hook per component kind.
+
+Each hook receives a ``register`` callback, ``register(name, factory, *, summary=None)``; plugins never touch
+a global registry. ``summary`` defaults to the first line of the factory's docstring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from pgvg_core import hookspec
+
+
+class Register(Protocol):
+    def __call__(self, name: str, factory: Callable[..., Any], *, summary: str | None = None) -> None: ...
+
+
+@hookspec
+def pgvg_register_generators(register: Register) -> None:
+    """Register generators (``torch.nn.Module`` factories, see :class:`pgvg_core.interfaces.Generator`).
+
+    :param register: ``register(name, factory, *, summary=None)``
+    """
+
+
+@hookspec
+def pgvg_register_discriminators(register: Register) -> None:
+    """Register discriminators (see :class:`pgvg_core.interfaces.Discriminator`).
+
+    :param register: ``register(name, factory, *, summary=None)``
+    """
+
+
+@hookspec
+def pgvg_register_losses(register: Register) -> None:
+    """Register losses and training objectives (see :class:`pgvg_core.interfaces.Loss`).
+
+    :param register: ``register(name, factory, *, summary=None)``
+    """
+
+
+@hookspec
+def pgvg_register_pose_sources(register: Register) -> None:
+    """Register pose sources: frames -> keypoints (see :class:`pgvg_core.interfaces.PoseSource`).
+
+    :param register: ``register(name, factory, *, summary=None)``
+    """
+
+
+@hookspec
+def pgvg_register_augmentations(register: Register) -> None:
+    """Register augmentations (see :class:`pgvg_core.interfaces.Augmentation`).
+
+    :param register: ``register(name, factory, *, summary=None)``
+    """
+
+
+@hookspec
+def pgvg_register_metrics(register: Register) -> None:
+    """Register metrics: update / compute / reset (see :class:`pgvg_core.interfaces.Metric`).
+
+    :param register: ``register(name, factory, *, summary=None)``
+    """
+
+
+@hookspec
+def pgvg_register_datasets(register: Register) -> None:
+    """Register datasets (see :class:`pgvg_core.interfaces.Dataset`).
+
+    :param register: ``register(name, factory, *, summary=None)``
+    """

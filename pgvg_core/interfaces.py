@@ -1,0 +1,137 @@
+"""The interface of every component kind, with the tensor shapes at its boundaries.
+
+Conventions used throughout pgvg:
+
+* ``B`` batch, ``T`` frames, ``K`` keypoints (18, COCO/OpenPose order), ``H, W`` pixels, ``C`` channels.
+* Images and frames are float tensors in ``[-1, 1]``, channels first: a frame ``[B, 3, H, W]``, a clip
+  ``[B, T, 3, H, W]``.
+* Keypoints are ``[..., K, 3]``: x, y in pixels and a confidence in ``[0, 1]`` (0 = missing).
+* Pose heatmaps are one Gaussian per joint in ``[0, 1]``: a pose ``[B, K, H, W]``, a pose sequence
+  ``[B, K, T, H, W]`` (time as the depth axis of 3D convolutions).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class Generator(nn.Module, abc.ABC):
+    """A conditional generator. ``forward`` takes named tensors and returns the generated tensor.
+
+    Stage 1 (PSGAN): ``forward(pose [B, K, H, W], label [B], noise [B, Z] | None) -> [B, K, T, H, W]``.
+    Stage 2 (SCGAN and baselines): ``forward(image [B, 3, H, W], source_pose [B, K, H, W],
+    target_pose [B, K, H, W]) -> [B, 3, H, W]``.
+    """
+
+    @abc.abstractmethod
+    def forward(self, *args: torch.Tensor, **kwargs: torch.Tensor) -> torch.Tensor: ...
+
+
+class Discriminator(nn.Module, abc.ABC):
+    """A (conditional) discriminator returning patch logits.
+
+    ``forward(x [B, C, ...], condition [B, C', ...] | None) -> logits [B, 1, ...]``: one logit per patch, so
+    the adversarial loss is a mean over patches.
+    """
+
+    @abc.abstractmethod
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor: ...
+
+
+class Loss(nn.Module, abc.ABC):
+    """A differentiable loss returning a scalar tensor.
+
+    Pixel losses: ``forward(prediction, target) -> []``. Adversarial losses (``gan-*``):
+    ``forward(logits, target_is_real: bool) -> []`` for the discriminator, and the generator calls it with
+    ``target_is_real=True`` on the fake logits.
+    """
+
+    @abc.abstractmethod
+    def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor: ...
+
+
+class PoseSource(abc.ABC):
+    """Finds the pose of a person in frames.
+
+    ``__call__(frames uint8 [T, H, W, 3]) -> keypoints float32 [T, K, 3]`` in pixel coordinates of the
+    frames, confidence 0 where a joint was not found. ``settings()`` returns what identifies the output (model
+    and parameters), used as part of the pose-cache key.
+    """
+
+    num_keypoints: int = 18
+
+    @abc.abstractmethod
+    def __call__(self, frames: Any) -> Any: ...
+
+    def settings(self) -> Mapping[str, Any]:
+        return {"source": type(self).__name__}
+
+
+class Augmentation(abc.ABC):
+    """An augmentation whose random parameters are sampled apart from being applied (as in Kornia).
+
+    ``sample(shape, generator) -> params`` draws parameters for a batch of ``shape``; ``apply(x, params)``
+    applies them, so a real and a fake batch get identical transforms. ``__call__`` does both at once.
+    """
+
+    @abc.abstractmethod
+    def sample(self, shape: torch.Size, generator: torch.Generator | None = None) -> Any: ...
+
+    @abc.abstractmethod
+    def apply(self, x: torch.Tensor, params: Any) -> torch.Tensor: ...
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.apply(x, self.sample(x.shape, generator))
+
+
+class Metric(abc.ABC):
+    """A metric accumulated over batches.
+
+    ``update(real, fake)`` with batches of the same shape (frames ``[B, 3, H, W]`` in ``[-1, 1]``, or what the
+    metric documents); ``compute() -> dict[str, float]``; ``reset()``; ``provenance() -> dict`` records what
+    is needed to reproduce the value (version, backbone, weights hash, resize method, image counts, dtype).
+    """
+
+    higher_is_better: bool = True
+
+    @abc.abstractmethod
+    def update(self, real: torch.Tensor, fake: torch.Tensor) -> None: ...
+
+    @abc.abstractmethod
+    def compute(self) -> dict[str, float]: ...
+
+    @abc.abstractmethod
+    def reset(self) -> None: ...
+
+    def provenance(self) -> dict[str, Any]:
+        return {"metric": type(self).__name__}
+
+
+class Dataset(torch.utils.data.Dataset, abc.ABC):
+    """A dataset of pose-annotated clips.
+
+    ``__getitem__(i)`` returns a dict:
+
+    * ``frames``: float ``[T, 3, H, W]`` in ``[-1, 1]``
+    * ``keypoints``: float ``[T, K, 3]`` (x, y pixels, confidence)
+    * ``label``: int64 ``[]``, an index into ``classes``
+    * ``identity``: int64 ``[]``, the person (so splits and metrics can group by identity)
+
+    Heatmaps are made from keypoints by the consumer (``pgvg_core.pose.render_heatmaps``), so that sigma
+    and abnormal-pose augmentation stay a training choice.
+    """
+
+    classes: tuple[str, ...]
+    resolution: int
+    frames: int
+
+    @abc.abstractmethod
+    def __len__(self) -> int: ...
+
+    @abc.abstractmethod
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]: ...
