@@ -375,7 +375,10 @@ def _lookup(registries: RegistrySet, kind: str, name: str, *, file: str | None, 
 
 
 def _signature(factory: Callable[..., Any]) -> tuple[inspect.Signature, dict[str, Any]]:
-    signature = inspect.signature(factory)
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # builtins without a signature: accept any keyword
+        signature = inspect.Signature([inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)])
     target = factory.__init__ if inspect.isclass(factory) else factory
     try:
         hints = typing.get_type_hints(target)

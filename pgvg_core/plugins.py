@@ -66,7 +66,8 @@ def _disabled_from_env() -> set[str]:
 
 
 def _sorted_entry_points(entry_points: Iterable[importlib.metadata.EntryPoint]) -> list[Any]:
-    # Built-ins first, so that a third-party plugin re-using a built-in name is the one reported.
+    # Built-ins first, so that a third-party plugin re-using a built-in name is the one reported; the
+    # others by name, so which of two clashing plugins fails does not depend on install order.
     def key(ep: importlib.metadata.EntryPoint) -> tuple[int, str]:
         dist = _dist_name(ep)
         return (0 if dist == BUILTIN_DISTRIBUTION else 1, ep.name)

@@ -142,10 +142,10 @@ class Registry:
 
     def _unknown_message(self, name: object) -> str:
         available = sorted(self._entries)
-        close = difflib.get_close_matches(str(name), available, n=3, cutoff=0.6)
+        close = difflib.get_close_matches(str(name), available, n=1, cutoff=0.6)
         message = f"no {self.singular} {name!r}"
         if close:
-            message += "; did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+            message += f"; did you mean '{close[0]}'?"
         if available:
             message += " available: " + ", ".join(available)
         else:
