@@ -1,0 +1,131 @@
+"""The skeleton: 18 keypoints in COCO/OpenPose order, its limbs, heatmaps and drawings.
+
+Keypoints are ``[..., K, 3]`` (x, y in pixels, confidence in [0, 1]; 0 = missing). They may carry a fourth
+column, a per-joint sigma scale (1 = nominal), which abnormal-pose augmentation uses to draw a joint larger
+or smaller. Heatmaps are ``[..., K, H, W]``, one Gaussian per visible joint, peak 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+KEYPOINT_NAMES: tuple[str, ...] = (
+    "nose", "neck",
+    "right_shoulder", "right_elbow", "right_wrist",
+    "left_shoulder", "left_elbow", "left_wrist",
+    "right_hip", "right_knee", "right_ankle",
+    "left_hip", "left_knee", "left_ankle",
+    "right_eye", "left_eye", "right_ear", "left_ear",
+)  # fmt: skip
+NUM_KEYPOINTS = len(KEYPOINT_NAMES)
+KEYPOINT_INDEX = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
+
+# OpenPose's COCO limbs (pairs of keypoint indices), in its drawing order.
+LIMBS: tuple[tuple[int, int], ...] = (
+    (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10),
+    (1, 11), (11, 12), (12, 13), (1, 0), (0, 14), (14, 16), (0, 15), (15, 17),
+)  # fmt: skip
+
+# OpenPose's limb colours (RGB), one per limb above.
+LIMB_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0), (85, 255, 0), (0, 255, 0),
+    (0, 255, 85), (0, 255, 170), (0, 255, 255), (0, 170, 255), (0, 85, 255), (0, 0, 255), (85, 0, 255),
+    (170, 0, 255), (255, 0, 255), (255, 0, 170),
+)  # fmt: skip
+
+# Keypoint index permutation that mirrors left and right (for horizontal flips and swap errors).
+FLIP_PERMUTATION: tuple[int, ...] = tuple(
+    KEYPOINT_INDEX[name.replace("right_", "LEFT_").replace("left_", "right_").replace("LEFT_", "left_")]
+    for name in KEYPOINT_NAMES
+)
+
+
+def render_heatmaps(keypoints: torch.Tensor, size: int | tuple[int, int], sigma: float = 1.5) -> torch.Tensor:
+    """Gaussian heatmaps of keypoints.
+
+    :param keypoints: ``[..., K, 3]`` or ``[..., K, 4]`` (x, y, confidence[, sigma scale]) in pixels.
+    :param size: output ``H`` (square) or ``(H, W)``.
+    :param sigma: the Gaussian's standard deviation in pixels for a sigma scale of 1.
+    :returns: ``[..., K, H, W]``, each joint's peak equal to its confidence (0 for a missing joint).
+    """
+    height, width = (size, size) if isinstance(size, int) else size
+    x = keypoints[..., 0, None, None]  # [..., K, 1, 1]
+    y = keypoints[..., 1, None, None]
+    confidence = keypoints[..., 2, None, None].clamp(0, 1)
+    scale = keypoints[..., 3, None, None] if keypoints.shape[-1] > 3 else 1.0
+    s = sigma * scale
+    ys = torch.arange(height, dtype=keypoints.dtype, device=keypoints.device).view(height, 1)
+    xs = torch.arange(width, dtype=keypoints.dtype, device=keypoints.device).view(1, width)
+    squared = (xs - x) ** 2 + (ys - y) ** 2  # [..., K, H, W]
+    return confidence * torch.exp(-squared / (2 * s * s))
+
+
+def heatmaps_to_keypoints(heatmaps: torch.Tensor, threshold: float = 0.1) -> torch.Tensor:
+    """Keypoints from heatmaps: a soft-argmax around each map's peak.
+
+    :param heatmaps: ``[..., K, H, W]``.
+    :returns: ``[..., K, 3]``: x, y in pixels, confidence = peak value (0 where below ``threshold``).
+    """
+    *lead, height, width = heatmaps.shape
+    flat = heatmaps.reshape(-1, height * width).float()
+    peak, index = flat.max(dim=-1)
+    py, px = (index // width).float(), (index % width).float()
+    # Refine with a weighted mean over the 5x5 window around the peak (sub-pixel accuracy).
+    ys = torch.arange(height, device=heatmaps.device).float().view(1, height, 1)
+    xs = torch.arange(width, device=heatmaps.device).float().view(1, 1, width)
+    window = ((ys - py.view(-1, 1, 1)).abs() <= 2) & ((xs - px.view(-1, 1, 1)).abs() <= 2)
+    weights = flat.view(-1, height, width).clamp(min=0) * window
+    total = weights.sum(dim=(1, 2)).clamp(min=1e-8)
+    x = (weights * xs).sum(dim=(1, 2)) / total
+    y = (weights * ys).sum(dim=(1, 2)) / total
+    confidence = torch.where(peak >= threshold, peak.clamp(max=1), torch.zeros_like(peak))
+    return torch.stack([x, y, confidence], dim=-1).view(*lead, 3)
+
+
+def draw_skeleton(
+    image: np.ndarray, keypoints: np.ndarray, *, thickness: int | None = None, min_confidence: float = 0.05
+) -> np.ndarray:
+    """Draw OpenPose-coloured limbs and joints onto a copy of an RGB uint8 image ``[H, W, 3]``.
+
+    :param keypoints: ``[K, 3]`` in the image's pixel coordinates.
+    """
+    from PIL import Image, ImageDraw
+
+    height, width = image.shape[:2]
+    thickness = thickness or max(1, round(min(height, width) / 64))
+    canvas = Image.fromarray(np.ascontiguousarray(image[..., :3]).astype(np.uint8))
+    draw = ImageDraw.Draw(canvas)
+    points = np.asarray(keypoints, dtype=np.float32)
+    for (a, b), colour in zip(LIMBS, LIMB_COLOURS):
+        if points[a, 2] >= min_confidence and points[b, 2] >= min_confidence:
+            draw.line([tuple(points[a, :2]), tuple(points[b, :2])], fill=colour, width=thickness)
+    radius = thickness
+    for k in range(len(points)):
+        if points[k, 2] >= min_confidence:
+            x, y = points[k, :2]
+            colour = LIMB_COLOURS[min(k, len(LIMB_COLOURS) - 1)]
+            draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour)
+    return np.asarray(canvas)
+
+
+def skeleton_image(keypoints: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """A skeleton on black: ``[K, 3]`` keypoints -> RGB uint8 ``[H, W, 3]``."""
+    height, width = (size, size) if isinstance(size, int) else size
+    return draw_skeleton(np.zeros((height, width, 3), np.uint8), keypoints)
+
+
+def body_size(keypoints: torch.Tensor) -> torch.Tensor:
+    """A per-pose body size in pixels, for thresholds such as PCK: the bounding-box diagonal of visible joints.
+
+    :param keypoints: ``[..., K, 3]`` -> ``[...]``.
+    """
+    visible = keypoints[..., 2] > 0
+    big = torch.finfo(keypoints.dtype).max
+    x, y = keypoints[..., 0], keypoints[..., 1]
+    x_min = torch.where(visible, x, torch.full_like(x, big)).amin(-1)
+    x_max = torch.where(visible, x, torch.full_like(x, -big)).amax(-1)
+    y_min = torch.where(visible, y, torch.full_like(y, big)).amin(-1)
+    y_max = torch.where(visible, y, torch.full_like(y, -big)).amax(-1)
+    diagonal = torch.sqrt((x_max - x_min) ** 2 + (y_max - y_min) ** 2)
+    return torch.where(visible.sum(-1) >= 2, diagonal, torch.zeros_like(diagonal))
