@@ -6,5 +6,7 @@ from pgvg_core import hookimpl
 @hookimpl
 def pgvg_register_datasets(register):
     from pgvg_data.synthetic import SyntheticActions
+    from pgvg_data.video_folder import VideoFolder
 
     register("synthetic-actions", SyntheticActions)
+    register("video-folder", VideoFolder)

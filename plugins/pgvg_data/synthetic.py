@@ -32,6 +32,8 @@ DEFAULT_IDENTITIES = {"train": 200, "test": 24, "unseen-pose": 24}
 class SyntheticActions(Dataset):
     """Procedural people doing 10 actions (wave, clap, jump, squat, walk, punch, kick, ...); exact poses."""
 
+    splits = SPLITS
+
     def __init__(
         self,
         *,

@@ -1,0 +1,98 @@
+"""Abnormal poses: what a pose estimator, or PSGAN itself, gets wrong.
+
+Joints drawn larger or smaller (heatmap sigma), the whole pose too big, too small or shifted, joints
+displaced, dropped or swapped left/right, and frames jittered in time. ``severity`` in [0, 1] scales every
+error; 0 leaves poses unchanged. As in Kornia, parameters are sampled apart from being applied, so one draw
+can be applied to several tensors.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from pgvg_core.interfaces import Augmentation
+from pgvg_core.pose import FLIP_PERMUTATION, body_size
+
+
+class AbnormalPose(Augmentation):
+    """Corrupts keypoints ``[B, T, K, 3]`` -> ``[B, T, K, 4]`` (a 4th column: per-joint heatmap sigma scale)."""
+
+    def __init__(
+        self,
+        *,
+        severity: float = 0.5,
+        sigma: bool = True,
+        scale: bool = True,
+        shift: bool = True,
+        displace: bool = True,
+        drop: bool = True,
+        swap: bool = True,
+        jitter: bool = True,
+    ) -> None:
+        if not 0.0 <= severity <= 1.0:
+            raise ValueError(f"severity must be in [0, 1], got {severity}")
+        self.severity = severity
+        self.enabled = dict(sigma=sigma, scale=scale, shift=shift, displace=displace, drop=drop, swap=swap,
+                            jitter=jitter)
+
+    def sample(self, shape: torch.Size, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Random draws for keypoints of ``shape`` ``[B, T, K, C]``, all unitless."""
+        batch, frames, joints = shape[0], shape[1], shape[2]
+        s = self.severity
+
+        def uniform(*size: int) -> torch.Tensor:
+            return torch.rand(size, generator=generator) * 2 - 1  # [-1, 1]
+
+        max_offset = round(2 * s)
+        return {
+            # log2 of the sigma scale per sample and joint: up to x(1 + 2s) larger or smaller.
+            "sigma": uniform(batch, 1, joints) * torch.log2(torch.tensor(1 + 2 * s)),
+            "scale": 1 + 0.35 * s * uniform(batch, 1, 1, 1),
+            "shift": 0.2 * s * uniform(batch, 1, 1, 2),  # in body sizes
+            "displace": 0.06 * s * uniform(batch, frames, joints, 2),
+            "drop": torch.rand(batch, 1, joints, generator=generator) < 0.2 * s,
+            "swap": torch.rand(batch, generator=generator) < 0.3 * s,
+            "time": torch.randint(-max_offset, max_offset + 1, (batch, frames), generator=generator)
+            if max_offset
+            else torch.zeros(batch, frames, dtype=torch.long),
+        }
+
+    def apply(self, keypoints: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``[B, T, K, 3|4]`` -> ``[B, T, K, 4]``: corrupted x, y, confidence, sigma scale."""
+        batch, frames, joints = keypoints.shape[:3]
+        device, dtype = keypoints.device, keypoints.dtype
+        p = {k: v.to(device) for k, v in params.items()}
+        on = self.enabled
+        xy, confidence = keypoints[..., :2], keypoints[..., 2:3]
+        sigma_scale = keypoints[..., 3:4] if keypoints.shape[-1] > 3 else torch.ones_like(confidence)
+
+        if on["jitter"]:
+            index = (torch.arange(frames, device=device) + p["time"]).clamp(0, frames - 1)  # [B, T]
+            gather = index[:, :, None, None].expand(-1, -1, joints, 1)
+            xy = torch.gather(xy, 1, gather.expand(-1, -1, -1, 2))
+            confidence = torch.gather(confidence, 1, gather)
+            sigma_scale = torch.gather(sigma_scale, 1, gather)
+        size = body_size(torch.cat([xy, confidence], -1)).mean(dim=1).clamp(min=1.0)[:, None, None, None]  # [B,1,1,1]
+        visible = confidence > 0
+        centre = (xy * visible).sum(dim=(1, 2), keepdim=True) / visible.sum(dim=(1, 2), keepdim=True).clamp(min=1)
+        if on["scale"]:
+            xy = centre + (xy - centre) * p["scale"].to(dtype)
+        if on["shift"]:
+            xy = xy + p["shift"].to(dtype) * size
+        if on["displace"]:
+            xy = xy + p["displace"].to(dtype) * size
+        if on["swap"]:
+            flipped = xy[:, :, list(FLIP_PERMUTATION)]
+            flipped_conf = confidence[:, :, list(FLIP_PERMUTATION)]
+            swap = p["swap"][:, None, None, None]
+            xy = torch.where(swap, flipped, xy)
+            confidence = torch.where(swap, flipped_conf, confidence)
+        if on["drop"]:
+            confidence = confidence.masked_fill(p["drop"][..., None].expand_as(confidence), 0.0)
+        if on["sigma"]:
+            sigma_scale = sigma_scale * torch.exp2(p["sigma"]).to(dtype)[..., None].expand_as(sigma_scale)
+        return torch.cat([xy, confidence, sigma_scale], dim=-1)
+
+    def __repr__(self) -> str:
+        off = [name for name, enabled in self.enabled.items() if not enabled]
+        return f"AbnormalPose(severity={self.severity}" + (f", off={off})" if off else ")")

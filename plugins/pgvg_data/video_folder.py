@@ -1,0 +1,195 @@
+"""``video-folder``: real clips in the UCF101 / KTH layout, ``root/<class>/<clip>.avi|.mp4`` or frame folders.
+
+Poses come from a pose source and are cached on disk, one file per clip, keyed by a hash of the clip's bytes
+and of the source's settings, written atomically: extraction runs once, and an interrupted run keeps what
+it finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pgvg_core.errors import DataError
+from pgvg_core.interfaces import Dataset, PoseSource
+from pgvg_core.video import frame_files, is_video, letterbox, read_video
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("all", "train", "test")
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get("PGVG_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pgvg"
+    return Path(root) / "poses"
+
+
+def clip_hash(path: Path) -> str:
+    """sha256 of a video file's bytes, or of a frame folder's file names and bytes."""
+    digest = hashlib.sha256()
+    files = frame_files(path) if path.is_dir() else [path]
+    for file in files:
+        digest.update(file.name.encode() if path.is_dir() else b"")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **arrays)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class PoseCache:
+    """Pose files keyed by (clip hash, pose-source settings)."""
+
+    def __init__(self, directory: Path, source: PoseSource) -> None:
+        self.directory = Path(directory)
+        self.source = source
+        settings = json.dumps(dict(source.settings()), sort_keys=True)
+        self.settings_hash = hashlib.sha256(settings.encode()).hexdigest()[:16]
+
+    def path_for(self, clip: Path) -> Path:
+        return self.directory / f"{clip_hash(clip)[:32]}-{self.settings_hash}.npz"
+
+    def get(self, clip: Path, frames: np.ndarray | None = None) -> np.ndarray:
+        """Keypoints ``[N, 18, 3]`` in the clip's own pixels for every frame, extracting once."""
+        cached = self.path_for(clip)
+        if cached.exists():
+            try:
+                with np.load(cached) as archive:
+                    return archive["keypoints"]
+            except (OSError, ValueError, KeyError):
+                log.warning("pose cache file %s is unreadable; extracting %s again", cached, clip)
+        if frames is None:
+            frames = read_video(clip)
+        keypoints = np.asarray(self.source(frames, clip_path=clip), np.float32)
+        if keypoints.shape != (len(frames), 18, 3):
+            raise DataError(f"{clip}: pose source returned keypoints of shape {list(keypoints.shape)}; "
+                            f"expected [{len(frames)}, 18, 3]")
+        atomic_save_npz(cached, keypoints=keypoints)
+        return keypoints
+
+
+class VideoFolder(Dataset):
+    """Real videos in class folders (UCF101 / KTH layout); poses from a pose source, cached on disk."""
+
+    splits = SPLITS
+
+    def __init__(
+        self,
+        *,
+        root: str,
+        split: str = "all",
+        resolution: int = 64,
+        frames: int = 16,
+        stride: int = 2,
+        pose_source: str = "keypoints-file",
+        pose_params: dict[str, Any] | None = None,
+        cache_dir: str | None = None,
+        test_fraction: float = 0.2,
+        progress: bool = True,
+    ) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+        if resolution < 16 or resolution % 16:
+            raise ValueError(f"resolution must be a multiple of 16, got {resolution}")
+        if frames < 1 or stride < 1:
+            raise ValueError("frames and stride must be at least 1")
+        self.root = Path(root).expanduser()
+        self.resolution, self.frames, self.stride = resolution, frames, stride
+        self.classes, all_clips = self._scan()
+        self.clips = [c for c in all_clips if self._in_split(c[0], split, test_fraction)]
+        if not self.clips:
+            raise DataError(f"{self.root}: no clips in split '{split}' (of {len(all_clips)} clips)")
+        self.pose_source = self._pose_source(pose_source, pose_params or {})
+        self.cache = PoseCache(Path(cache_dir) if cache_dir else default_cache_dir(), self.pose_source)
+        self._prepare(progress)
+
+    def _scan(self) -> tuple[tuple[str, ...], list[tuple[Path, int]]]:
+        if not self.root.is_dir():
+            raise DataError(f"video folder not found: {self.root} (expected root/<class>/<clip>.avi|.mp4)")
+        class_dirs = sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if not class_dirs:
+            raise DataError(f"{self.root}: no class folders; expected root/<class>/<clip>.avi|.mp4 or frame folders")
+        clips: list[tuple[Path, int]] = []
+        for label, folder in enumerate(class_dirs):
+            found = [p for p in sorted(folder.iterdir()) if is_video(p) or (p.is_dir() and frame_files(p))]
+            if not found:
+                raise DataError(f"{folder}: class folder has no clips (videos or folders of frames)")
+            clips += [(p, label) for p in found]
+        return tuple(p.name for p in class_dirs), clips
+
+    @staticmethod
+    def _in_split(clip: Path, split: str, test_fraction: float) -> bool:
+        if split == "all":
+            return True
+        # A stable hash of the clip's name: the same clip is always in the same split.
+        is_test = (zlib.crc32(clip.name.encode()) % 1000) < test_fraction * 1000
+        return is_test == (split == "test")
+
+    @staticmethod
+    def _pose_source(name: str, params: dict[str, Any]) -> PoseSource:
+        from pgvg_core.config import ComponentSpec, build  # noqa: PLC0415
+
+        source = build("pose_sources", ComponentSpec(name=name, params=params), path="data.params.pose_source")
+        if getattr(source, "provides_ground_truth", False):
+            raise DataError("pose source 'ground-truth' has no poses for real videos; use 'keypoints-file' "
+                            "or 'mediapipe' (data.params.pose_source)")
+        return source
+
+    def _prepare(self, progress: bool) -> None:
+        """Extract (or find cached) poses of every clip, with a progress bar."""
+        from tqdm.auto import tqdm  # noqa: PLC0415
+
+        todo = [clip for clip, _ in self.clips if not self.cache.path_for(clip).exists()]
+        if not todo:
+            return
+        for clip in tqdm(todo, desc=f"poses ({type(self.pose_source).__name__})", unit="clip",
+                         disable=not progress):
+            self.cache.get(clip)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        clip, label = self.clips[index]
+        video = read_video(clip)  # [N, H, W, 3]
+        keypoints = self.cache.get(clip, video)  # [N, K, 3]
+        # T frames at the stride, centred in the clip; short clips repeat their last frame.
+        span = (self.frames - 1) * self.stride + 1
+        start = max(0, (len(video) - span) // 2)
+        chosen = np.minimum(start + np.arange(self.frames) * self.stride, len(video) - 1)
+        boxed, (scale, left, top) = letterbox(video[chosen], self.resolution)
+        points = keypoints[chosen].copy()
+        points[..., 0] = points[..., 0] * scale + left
+        points[..., 1] = points[..., 1] * scale + top
+        return {
+            "frames": torch.from_numpy(boxed).permute(0, 3, 1, 2).float() / 127.5 - 1.0,  # [T, 3, H, W]
+            "keypoints": torch.from_numpy(points),  # [T, K, 3]
+            "label": torch.tensor(label, dtype=torch.long),
+            "identity": torch.tensor(index, dtype=torch.long),
+        }
+
+    def __repr__(self) -> str:
+        return f"VideoFolder({str(self.root)!r}, clips={len(self)}, classes={len(self.classes)})"

@@ -1,0 +1,121 @@
+"""Reading keypoints from the files that pose estimators write, as 18-keypoint COCO/OpenPose ``[T, 18, 3]``.
+
+* OpenPose JSON: one ``*_keypoints.json`` per frame (``people[0].pose_keypoints_2d``, COCO-18 or BODY_25).
+* COCO keypoint JSON: ``annotations[*].keypoints`` (17 joints, visibility 0/1/2), one annotation per image,
+  in ``image_id`` order; the neck is the midpoint of the shoulders.
+* ``.npz``: an array ``keypoints`` of shape ``[T, 18, 3]`` (or ``[T, 18, 2]``, all visible).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from pgvg_core.errors import DataError
+from pgvg_core.pose import NUM_KEYPOINTS
+
+# COCO-18 index -> BODY_25 index (BODY_25 adds a mid-hip at 8 and feet after 18).
+BODY25_TO_COCO18 = (0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
+# COCO-18 index -> COCO-17 index; the neck (COCO-18 index 1) is made from the shoulders.
+COCO17_TO_COCO18 = (0, None, 6, 8, 10, 5, 7, 9, 12, 14, 16, 11, 13, 15, 2, 1, 4, 3)
+
+
+def from_coco17(points: np.ndarray) -> np.ndarray:
+    """``[..., 17, 3]`` COCO keypoints (x, y, confidence) -> ``[..., 18, 3]``."""
+    out = np.zeros((*points.shape[:-2], NUM_KEYPOINTS, 3), np.float32)
+    for k, source in enumerate(COCO17_TO_COCO18):
+        if source is not None:
+            out[..., k, :] = points[..., source, :]
+    left, right = points[..., 5, :], points[..., 6, :]
+    both = (left[..., 2] > 0) & (right[..., 2] > 0)
+    out[..., 1, :2] = (left[..., :2] + right[..., :2]) / 2
+    out[..., 1, 2] = np.where(both, np.minimum(left[..., 2], right[..., 2]), 0.0)
+    return out
+
+
+def _openpose_frame(path: Path) -> np.ndarray:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: not a readable OpenPose JSON file ({error})") from None
+    people = data.get("people") if isinstance(data, dict) else None
+    if people is None:
+        raise DataError(f"{path}: no 'people' key; expected OpenPose output (*_keypoints.json)")
+    if not people:
+        return np.zeros((NUM_KEYPOINTS, 3), np.float32)  # nobody found in this frame
+    flat = np.asarray(people[0].get("pose_keypoints_2d", []), np.float32)
+    if flat.size == 18 * 3:
+        return flat.reshape(18, 3)
+    if flat.size == 25 * 3:
+        return flat.reshape(25, 3)[list(BODY25_TO_COCO18)]
+    raise DataError(
+        f"{path}: pose_keypoints_2d has {flat.size} numbers; expected 54 (COCO-18) or 75 (BODY_25)"
+    )
+
+
+def _coco(path: Path, data: dict) -> np.ndarray:
+    annotations = sorted(data.get("annotations", []), key=lambda a: (a.get("image_id", 0), a.get("id", 0)))
+    if not annotations:
+        raise DataError(f"{path}: COCO file with no annotations")
+    frames = []
+    for annotation in annotations:
+        points = np.asarray(annotation.get("keypoints", []), np.float32)
+        if points.size != 17 * 3:
+            raise DataError(
+                f"{path}: annotation {annotation.get('id', '?')} has {points.size} keypoint numbers; expected 51"
+            )
+        points = points.reshape(17, 3)
+        points[:, 2] = (points[:, 2] > 0).astype(np.float32)  # COCO visibility 0/1/2 -> confidence
+        frames.append(from_coco17(points))
+    return np.stack(frames)
+
+
+def _npz(path: Path) -> np.ndarray:
+    try:
+        with np.load(path) as archive:
+            if "keypoints" in archive:
+                points = archive["keypoints"]
+            elif len(archive.files) == 1:
+                points = archive[archive.files[0]]
+            else:
+                raise DataError(f"{path}: no array named 'keypoints' (found {', '.join(archive.files)})")
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: not a readable .npz file ({error})") from None
+    points = np.asarray(points, np.float32)
+    if points.ndim == 2:
+        points = points[None]
+    if points.ndim != 3 or points.shape[1] != NUM_KEYPOINTS or points.shape[2] not in (2, 3):
+        raise DataError(
+            f"{path}: keypoints have shape {list(points.shape)}; expected [T, {NUM_KEYPOINTS}, 3] "
+            "(x, y, confidence in COCO/OpenPose order)"
+        )
+    if points.shape[2] == 2:
+        points = np.concatenate([points, np.ones_like(points[..., :1])], axis=-1)
+    return points
+
+
+def load_keypoints(path: str | Path) -> np.ndarray:
+    """Keypoints ``[T, 18, 3]`` from a file or a folder of OpenPose per-frame JSON files."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*_keypoints.json")) or sorted(path.glob("*.json"))
+        if not files:
+            raise DataError(f"{path}: folder has no *_keypoints.json files (OpenPose --write_json output)")
+        return np.stack([_openpose_frame(f) for f in files])
+    if not path.exists():
+        raise DataError(f"keypoints file not found: {path}")
+    if path.suffix == ".npz":
+        return _npz(path)
+    if path.suffix == ".json":
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise DataError(f"{path}: not readable JSON ({error})") from None
+        if isinstance(data, dict) and "annotations" in data:
+            return _coco(path, data)
+        if isinstance(data, dict) and "people" in data:
+            return _openpose_frame(path)[None]
+        raise DataError(f"{path}: neither OpenPose ('people') nor COCO ('annotations') keypoint JSON")
+    raise DataError(f"{path}: unsupported keypoints file; use .npz, OpenPose or COCO .json, or a folder")
