@@ -62,7 +62,10 @@ def render_heatmaps(keypoints: torch.Tensor, size: int | tuple[int, int], sigma:
 
 
 def heatmaps_to_keypoints(heatmaps: torch.Tensor, threshold: float = 0.1) -> torch.Tensor:
-    """Keypoints from heatmaps: a soft-argmax around each map's peak.
+    """Keypoints from heatmaps: each map's peak, refined to sub-pixel accuracy.
+
+    The refinement fits a parabola to the log of the peak and its neighbours along x and y, which is exact
+    for a Gaussian.
 
     :param heatmaps: ``[..., K, H, W]``.
     :returns: ``[..., K, 3]``: x, y in pixels, confidence = peak value (0 where below ``threshold``).
@@ -70,15 +73,19 @@ def heatmaps_to_keypoints(heatmaps: torch.Tensor, threshold: float = 0.1) -> tor
     *lead, height, width = heatmaps.shape
     flat = heatmaps.reshape(-1, height * width).float()
     peak, index = flat.max(dim=-1)
-    py, px = (index // width).float(), (index % width).float()
-    # Refine with a weighted mean over the 5x5 window around the peak (sub-pixel accuracy).
-    ys = torch.arange(height, device=heatmaps.device).float().view(1, height, 1)
-    xs = torch.arange(width, device=heatmaps.device).float().view(1, 1, width)
-    window = ((ys - py.view(-1, 1, 1)).abs() <= 2) & ((xs - px.view(-1, 1, 1)).abs() <= 2)
-    weights = flat.view(-1, height, width).clamp(min=0) * window
-    total = weights.sum(dim=(1, 2)).clamp(min=1e-8)
-    x = (weights * xs).sum(dim=(1, 2)) / total
-    y = (weights * ys).sum(dim=(1, 2)) / total
+    py, px = index // width, index % width
+    maps = flat.view(-1, height, width).clamp(min=1e-6).log()
+    rows = torch.arange(maps.shape[0], device=heatmaps.device)
+
+    def offset(before: torch.Tensor, centre: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
+        curvature = before - 2 * centre + after
+        step = 0.5 * (before - after) / torch.where(curvature < -1e-6, curvature, torch.full_like(curvature, -1.0))
+        return step.clamp(-0.5, 0.5)
+
+    centre = maps[rows, py, px]
+    dx = offset(maps[rows, py, (px - 1).clamp(min=0)], centre, maps[rows, py, (px + 1).clamp(max=width - 1)])
+    dy = offset(maps[rows, (py - 1).clamp(min=0), px], centre, maps[rows, (py + 1).clamp(max=height - 1), px])
+    x, y = px.float() + dx, py.float() + dy
     confidence = torch.where(peak >= threshold, peak.clamp(max=1), torch.zeros_like(peak))
     return torch.stack([x, y, confidence], dim=-1).view(*lead, 3)
 

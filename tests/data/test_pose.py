@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+import torch
+
+from pgvg_core.pose import (
+    FLIP_PERMUTATION,
+    KEYPOINT_NAMES,
+    LIMBS,
+    body_size,
+    draw_skeleton,
+    heatmaps_to_keypoints,
+    render_heatmaps,
+)
+
+
+def test_skeleton_is_openpose_coco18():
+    assert len(KEYPOINT_NAMES) == 18
+    assert KEYPOINT_NAMES[:2] == ("nose", "neck") and KEYPOINT_NAMES[-1] == "left_ear"
+    assert len(LIMBS) == 17 and all(0 <= a < 18 and 0 <= b < 18 for a, b in LIMBS)
+    names = [KEYPOINT_NAMES[i] for i in FLIP_PERMUTATION]
+    assert names[2] == "left_shoulder" and names[5] == "right_shoulder" and names[0] == "nose"
+    assert sorted(FLIP_PERMUTATION) == list(range(18))
+
+
+def test_heatmap_peaks_at_keypoint_with_its_confidence():
+    keypoints = torch.tensor([[[10.0, 20.0, 1.0], [30.0, 5.0, 0.5], [3.0, 3.0, 0.0]]])  # [1, 3, 3]
+    maps = render_heatmaps(keypoints, (32, 40), sigma=2.0)
+    assert maps.shape == (1, 3, 32, 40)
+    assert maps[0, 0, 20, 10] == pytest.approx(1.0)
+    assert maps[0, 1, 5, 30] == pytest.approx(0.5)
+    assert maps[0, 2].max() == 0  # missing joint: empty map
+    # One sigma away the Gaussian is exp(-1/2).
+    assert maps[0, 0, 20, 12] == pytest.approx(np.exp(-0.5), rel=1e-5)
+
+
+def test_sigma_scale_column_widens_the_gaussian():
+    narrow = render_heatmaps(torch.tensor([[8.0, 8.0, 1.0, 1.0]]), 16, sigma=1.0)
+    wide = render_heatmaps(torch.tensor([[8.0, 8.0, 1.0, 2.0]]), 16, sigma=1.0)
+    assert wide.sum().item() == pytest.approx(4 * narrow.sum().item(), rel=1e-3)
+
+
+def test_heatmaps_round_trip_to_subpixel_keypoints():
+    keypoints = torch.tensor([[12.3, 40.6, 1.0], [50.2, 7.7, 1.0], [0.0, 0.0, 0.0]])
+    recovered = heatmaps_to_keypoints(render_heatmaps(keypoints, 64, sigma=1.5))
+    assert torch.allclose(recovered[:2, :2], keypoints[:2, :2], atol=0.02)
+    assert recovered[2, 2] == 0
+
+
+def test_body_size_is_bounding_box_diagonal_of_visible_joints():
+    keypoints = torch.zeros(18, 3)
+    keypoints[0] = torch.tensor([0.0, 0.0, 1.0])
+    keypoints[1] = torch.tensor([3.0, 4.0, 1.0])
+    keypoints[2] = torch.tensor([100.0, 100.0, 0.0])  # invisible: ignored
+    assert body_size(keypoints).item() == pytest.approx(5.0)
+
+
+def test_draw_skeleton_draws_only_visible_limbs():
+    image = np.zeros((32, 32, 3), np.uint8)
+    keypoints = np.zeros((18, 3), np.float32)
+    keypoints[1] = [16, 8, 1]
+    keypoints[2] = [8, 8, 1]
+    drawn = draw_skeleton(image, keypoints)
+    assert drawn[8, 12].tolist() == [255, 0, 0]  # neck -> right shoulder is OpenPose red
+    assert drawn[20:].max() == 0
+    assert image.max() == 0  # the input is not modified

@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+import torch
+
+from pgvg_data.motion import ACTIONS
+from pgvg_data.synthetic import SyntheticActions
+
+
+def test_item_shapes_ranges_and_types():
+    dataset = SyntheticActions(split="train", resolution=64, frames=8, clips=20)
+    item = dataset[3]
+    assert item["frames"].shape == (8, 3, 64, 64) and item["frames"].dtype == torch.float32
+    assert -1.0 <= item["frames"].min() and item["frames"].max() <= 1.0
+    assert item["keypoints"].shape == (8, 18, 3)
+    assert item["label"].item() == 3 and dataset.classes[3] == ACTIONS[3]
+    assert len(dataset) == 20 and len(dataset.classes) >= 8
+
+
+def test_deterministic_given_seed_and_index():
+    a = SyntheticActions(split="train", clips=10, seed=1).sample(4)
+    b = SyntheticActions(split="train", clips=10, seed=1).sample(4)
+    c = SyntheticActions(split="train", clips=10, seed=2).sample(4)
+    np.testing.assert_array_equal(a["frames"], b["frames"])
+    np.testing.assert_array_equal(a["keypoints"], b["keypoints"])
+    assert not np.array_equal(a["frames"], c["frames"])
+
+
+def test_test_identities_are_unseen_in_training():
+    train = SyntheticActions(split="train", clips=200)
+    test = SyntheticActions(split="test", clips=100)
+    unseen = SyntheticActions(split="unseen-pose", clips=50)
+    train_ids = {train.sample(i)["identity"] for i in range(200)}
+    test_ids = {test.sample(i)["identity"] for i in range(100)}
+    assert train_ids.isdisjoint(test_ids)
+    assert {unseen.sample(i)["identity"] for i in range(50)} <= set(test.identity_id(i) for i in range(24))
+
+
+def test_unseen_pose_split_goes_beyond_training_amplitudes():
+    train = [SyntheticActions(split="train", clips=50).sample(i)["amplitude"] for i in range(50)]
+    unseen = [SyntheticActions(split="unseen-pose", clips=50).sample(i)["amplitude"] for i in range(50)]
+    assert max(train) < min(unseen)
+
+
+def test_keypoints_follow_the_rendered_person():
+    # The person's pixels differ from the background exactly around the skeleton.
+    clip = SyntheticActions(split="test", clips=10, resolution=64).sample(0)
+    frame, keypoints = clip["frames"][0].astype(int), clip["keypoints"][0]
+    corner = frame[2, 2]
+    for k in (1, 2, 5, 8, 11):  # neck, shoulders, hips sit on the body
+        x, y = np.round(keypoints[k, :2]).astype(int)
+        assert np.abs(frame[y, x] - corner).sum() > 30, f"keypoint {k} is on the background"
+    assert keypoints[:, 2].min() == 1.0
+
+
+def test_each_action_moves_differently():
+    dataset = SyntheticActions(split="train", clips=len(ACTIONS), translate=False)
+    motions = [dataset.sample(i)["keypoints"][..., :2] for i in range(len(ACTIONS))]
+    spread = [np.ptp(m, axis=0).max() for m in motions]  # how far the most-moving joint travels
+    assert min(spread) > 3.0, "every action should move some joint by a few pixels"
+    mean_poses = np.stack([(m - m[:, 1:2]).mean(0) for m in motions])
+    distances = np.linalg.norm(mean_poses[:, None] - mean_poses[None], axis=-1).mean(-1)
+    assert (distances + np.eye(len(ACTIONS)) * 100).min() > 0.5
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"split": "val"}, "split must be one of"),
+    ({"resolution": 70}, "multiple of 16"),
+    ({"actions": ["dance"]}, "unknown actions"),
+    ({"frames": 1}, "frames must be at least 2"),
+])
+def test_bad_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SyntheticActions(**kwargs)
+
+
+def test_other_resolutions_and_action_subsets():
+    dataset = SyntheticActions(resolution=128, frames=4, clips=4, actions=["jump", "kick"])
+    assert dataset.classes == ("jump", "kick")
+    assert dataset[1]["frames"].shape == (4, 3, 128, 128)

@@ -1,0 +1,130 @@
+import numpy as np
+import pytest
+import torch
+
+from pgvg_core.errors import DataError
+from pgvg_core.interfaces import PoseSource
+from pgvg_core.video import read_video, write_video
+from pgvg_data.synthetic import SyntheticActions
+from pgvg_data.video_folder import VideoFolder
+
+
+def make_folder(root, *, classes=("jump", "kick"), clips=2, frames=10, as_frames=False):
+    """root/<class>/<clip>.mp4 (or frame folders) from synthetic clips, with .npz keypoints beside them."""
+    dataset = SyntheticActions(split="test", clips=20, frames=frames, resolution=64, actions=list(classes))
+    for c, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for i in range(clips):
+            clip = dataset.sample(c + i * len(classes))
+            target = root / name / f"v_{name}_{i}"
+            if as_frames:
+                target.mkdir()
+                from PIL import Image
+
+                for t, frame in enumerate(clip["frames"]):
+                    Image.fromarray(frame).save(target / f"{t:04d}.png")
+            else:
+                target = write_video(target.with_suffix(".mp4"), clip["frames"], fps=10)
+            np.savez(target.with_suffix(".npz") if not as_frames else target / "keypoints.npz",
+                     keypoints=clip["keypoints"])
+    return root
+
+
+class CountingSource(PoseSource):
+    """Keypoints from files, counting how often extraction runs."""
+
+    calls = 0
+
+    def __call__(self, frames, *, clip_path=None):
+        from pgvg_poses.sources import KeypointsFilePoses
+
+        CountingSource.calls += 1
+        return KeypointsFilePoses()(frames, clip_path=clip_path)
+
+    def settings(self):
+        return {"source": "counting"}
+
+
+@pytest.fixture
+def counting_source(monkeypatch):
+    from pgvg_core import hookimpl
+    from pgvg_core.plugins import load_plugins, set_plugins
+
+    class Plugin:
+        @hookimpl
+        def pgvg_register_pose_sources(self, register):
+            register("counting", CountingSource)
+
+    set_plugins(load_plugins(extra_plugins=[("counting", Plugin())]))
+    CountingSource.calls = 0
+    return "counting"
+
+
+def test_mp4_round_trip(tmp_path):
+    frames = SyntheticActions(split="test", clips=1, frames=6).sample(0)["frames"]
+    decoded = read_video(write_video(tmp_path / "a.mp4", frames))
+    assert decoded.shape == frames.shape
+    assert np.abs(decoded.astype(int) - frames).mean() < 6  # lossy, but close
+
+
+@pytest.mark.parametrize("as_frames", [False, True])
+def test_items_classes_and_letterboxed_keypoints(tmp_path, as_frames):
+    root = make_folder(tmp_path / "videos", as_frames=as_frames)
+    dataset = VideoFolder(root=str(root), resolution=32, frames=4, stride=2, cache_dir=str(tmp_path / "cache"))
+    assert dataset.classes == ("jump", "kick") and len(dataset) == 4
+    item = dataset[0]
+    assert item["frames"].shape == (4, 3, 32, 32)
+    assert item["keypoints"].shape == (4, 18, 3)
+    # 64 -> 32 halves the keypoints; frames 1, 3, 5, 7 are taken (T=4 at stride 2, centred in 10 frames).
+    first_clip = sorted((root / "jump").iterdir())[0]
+    sidecar = first_clip / "keypoints.npz" if as_frames else first_clip.with_suffix(".npz")
+    source = np.load(sidecar)["keypoints"]
+    torch.testing.assert_close(item["keypoints"][..., :2], torch.from_numpy(source[[1, 3, 5, 7], :, :2] / 2))
+
+
+def test_poses_are_extracted_once_and_cached(tmp_path, counting_source):
+    root = make_folder(tmp_path / "videos")
+    kwargs = dict(root=str(root), pose_source=counting_source, cache_dir=str(tmp_path / "cache"), frames=4)
+    VideoFolder(**kwargs)
+    assert CountingSource.calls == 4
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 4
+    dataset = VideoFolder(**kwargs)
+    dataset[0]
+    assert CountingSource.calls == 4  # everything came from the cache
+
+
+def test_corrupt_video_names_file_and_keeps_extracted_poses(tmp_path, counting_source):
+    root = make_folder(tmp_path / "videos")
+    bad = root / "kick" / "zz_broken.mp4"
+    bad.write_bytes(b"not a video at all")
+    with pytest.raises(DataError, match=r"zz_broken\.mp4: cannot decode video"):
+        VideoFolder(root=str(root), pose_source=counting_source, cache_dir=str(tmp_path / "cache"))
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 4  # the good clips stay cached
+    assert not list((tmp_path / "cache").glob("*.tmp"))
+
+
+def test_empty_folder_and_empty_class(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no class folders"):
+        VideoFolder(root=str(tmp_path / "empty"))
+    (tmp_path / "root" / "wave").mkdir(parents=True)
+    with pytest.raises(DataError, match=r"wave: class folder has no clips"):
+        VideoFolder(root=str(tmp_path / "root"))
+    with pytest.raises(DataError, match="video folder not found"):
+        VideoFolder(root=str(tmp_path / "nope"))
+
+
+def test_missing_keypoints_file_is_explained(tmp_path):
+    root = make_folder(tmp_path / "videos", classes=("jump",), clips=1)
+    next(root.glob("*/*.npz")).unlink()
+    with pytest.raises(DataError, match="no keypoints file for .*v_jump_0.mp4"):
+        VideoFolder(root=str(root), cache_dir=str(tmp_path / "cache"))
+
+
+def test_train_and_test_splits_partition_the_clips(tmp_path):
+    root = make_folder(tmp_path / "videos", clips=5)
+    common = dict(root=str(root), cache_dir=str(tmp_path / "cache"), test_fraction=0.4)
+    train = VideoFolder(split="train", **common)
+    test = VideoFolder(split="test", **common)
+    assert len(train) + len(test) == 10
+    assert {c for c, _ in train.clips}.isdisjoint({c for c, _ in test.clips})
