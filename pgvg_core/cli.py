@@ -140,6 +140,47 @@ def show_config_command(config_file: str, overrides: tuple[str, ...]) -> None:
     click.echo(config_to_toml(config), nl=False)
 
 
+@main.command("run")
+@click.argument("config_file", required=False, type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key (TOML value).")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Run folder (default: runs/<experiment.name>).")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None,
+              help="Continue the run in this folder from its latest checkpoint.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (logs only).")
+def run_command(config_file: str | None, overrides: tuple[str, ...], out: str | None, resume_dir: str | None,
+                no_progress: bool) -> None:
+    """Train the experiment in CONFIG_FILE (or continue one with --resume RUN_DIR)."""
+    from pathlib import Path
+
+    from pgvg_core import checkpoint
+    from pgvg_core.config import load_config
+    from pgvg_core.errors import PgvgError
+    from pgvg_core.trainer import Trainer
+
+    if resume_dir:
+        if config_file:
+            raise PgvgError("give either CONFIG_FILE or --resume RUN_DIR, not both (a resumed run uses the "
+                            "config.toml saved in its folder; change it with --set)")
+        trainer = Trainer.resume(resume_dir, overrides, progress=not no_progress)
+    else:
+        if not config_file:
+            raise PgvgError("missing CONFIG_FILE: pgvg run experiments/psgan.toml (or --resume RUN_DIR)")
+        config = load_config(config_file, overrides, registries=_plugins().registries)
+        run_dir = Path(out or Path("runs") / config.experiment.name)
+        if checkpoint.list_checkpoints(run_dir):
+            raise PgvgError(f"{run_dir} already holds a run; continue it with --resume {run_dir}, or choose "
+                            "another --out")
+        trainer = Trainer(config, run_dir, progress=not no_progress)
+    log.info("training %s on %s (%s) -> %s", trainer.config.experiment.name, trainer.device, trainer.precision,
+             trainer.run_dir)
+    result = trainer.fit()
+    click.echo(f"finished step {result.step} in {result.seconds:.0f}s; run folder: {result.run_dir}")
+    for name, values in result.metrics.items():
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in values.items() if isinstance(v, float))
+        click.echo(f"  {name}: {shown}")
+
+
 def _parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
     from pgvg_core.config import apply_override, parse_override
 

@@ -92,11 +92,14 @@ class TrainerConfig:
     checkpoint_every: int = 250
     keep_checkpoints: int = 3
     eval_every: int = 0
+    eval_clips: int = 200
+    samples: int = 6
     grad_clip: float = 0.0
     threads: int = 0
 
     def __attrs_post_init__(self) -> None:
-        positive = ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints")
+        positive = ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints",
+                    "eval_clips", "samples")
         for field in positive:
             if getattr(self, field) <= 0:
                 raise ValueError(f"{field} must be > 0, got {getattr(self, field)}")

@@ -5,10 +5,18 @@ from pgvg_core import hookimpl
 
 @hookimpl
 def pgvg_register_losses(register):
-    from pgvg_losses.losses import BCEGANLoss, HeatmapL1Loss, HingeGANLoss, L1Loss, LSGANLoss
+    from pgvg_losses.losses import (
+        BCEGANLoss,
+        CrossEntropyLoss,
+        HeatmapL1Loss,
+        HingeGANLoss,
+        L1Loss,
+        LSGANLoss,
+    )
 
     register("gan-lsgan", LSGANLoss)
     register("gan-hinge", HingeGANLoss)
     register("gan-bce", BCEGANLoss)
     register("l1", L1Loss)
     register("heatmap-l1", HeatmapL1Loss)
+    register("cross-entropy", CrossEntropyLoss)

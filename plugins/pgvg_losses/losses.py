@@ -72,3 +72,14 @@ class HeatmapL1Loss(Loss):
 
     def extra_repr(self) -> str:
         return f"foreground_weight={self.foreground_weight}"
+
+
+class CrossEntropyLoss(Loss):
+    """Cross-entropy between class logits [B, C] and labels [B], with optional label smoothing."""
+
+    def __init__(self, *, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        self.label_smoothing = label_smoothing
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits.float(), labels, label_smoothing=self.label_smoothing)

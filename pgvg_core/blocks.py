@@ -1,0 +1,68 @@
+"""Network building blocks shared by the built-in models (instance norm and ReLU, as in the paper)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def down2d(in_channels: int, out_channels: int, *, norm: bool = True) -> nn.Sequential:
+    """Conv kernel 4, stride 2 (halves H, W) -> instance norm -> ReLU."""
+    layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1, bias=not norm)]
+    if norm:
+        layers.append(nn.InstanceNorm2d(out_channels, affine=True))
+    layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class ResBlock2d(nn.Module):
+    """Two 3x3 convolutions with instance norm and a skip connection."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.InstanceNorm2d(channels, affine=True),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.InstanceNorm2d(channels, affine=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + self.body(x))
+
+
+def patch_layers(
+    conv: type[nn.Module], norm: type[nn.Module], in_channels: int, ndf: int, n_layers: int,
+    *, stride1_kernel: int = 4,
+) -> nn.Sequential:
+    """A PatchGAN trunk (pix2pix's NLayerDiscriminator) for 2D or 3D convolutions.
+
+    ``n_layers`` stride-2 convolutions of kernel 4 (the first without norm), one stride-1 convolution, and a
+    final 1-channel convolution: one logit per receptive-field patch. LeakyReLU(0.2), as in pix2pix. The
+    stride-1 layers use ``stride1_kernel``: 4 is pix2pix's (70x70 patches for n_layers=3); 3 keeps the size,
+    which a short time axis needs.
+    """
+    layers: list[nn.Module] = [conv(in_channels, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True)]
+    channels = ndf
+    for i in range(1, n_layers + 1):
+        out = ndf * min(2**i, 8)
+        stride = 2 if i < n_layers else 1
+        kernel = 4 if stride == 2 else stride1_kernel
+        layers += [conv(channels, out, kernel, stride=stride, padding=1, bias=False), norm(out, affine=True),
+                   nn.LeakyReLU(0.2, inplace=True)]
+        channels = out
+    layers.append(conv(channels, 1, stride1_kernel, stride=1, padding=1))
+    return nn.Sequential(*layers)
+
+
+def init_weights(module: nn.Module, gain: float = 0.02) -> None:
+    """pix2pix's normal(0, 0.02) initialisation for convolutions, (1, 0.02) for norm scales."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.InstanceNorm2d, nn.InstanceNorm3d, nn.BatchNorm2d)) and m.weight is not None:
+            nn.init.normal_(m.weight, 1.0, gain)
+            nn.init.zeros_(m.bias)

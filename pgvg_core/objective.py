@@ -1,0 +1,97 @@
+"""The training objective: how a set of named generators and discriminators learns from a batch.
+
+The trainer is the same for every experiment; an objective (registered in ``losses``) says what the networks
+are called, what loss terms exist, and how to compute them. One training step is::
+
+    fakes = objective.generate(nets, batch)                               # generators forward, once
+    d_terms = objective.discriminator_terms(nets, batch, detach(fakes))   # update every discriminator
+    g_terms = objective.generator_terms(nets, batch, fakes)               # update every generator
+
+so any number of networks (PSGAN: 1 + 1; SCGAN: G1, G2 + D1, D2, D_which) trains without trainer changes.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+from torch import nn
+
+from pgvg_core.config import LossTerm
+
+
+@attrs.frozen(kw_only=True)
+class DataInfo:
+    """What networks and objectives need to know about the data."""
+
+    num_classes: int
+    classes: tuple[str, ...]
+    keypoints: int
+    frames: int
+    resolution: int
+
+
+@attrs.frozen(kw_only=True)
+class WeightedLoss:
+    """A built loss term and its weight."""
+
+    loss: nn.Module
+    weight: float
+
+
+class Objective(abc.ABC):
+    """Base class of training objectives; subclasses set the class attributes and the three methods."""
+
+    #: roles of the networks in ``[generators.<role>]`` and ``[discriminators.<role>]``.
+    generator_roles: tuple[str, ...] = ()
+    discriminator_roles: tuple[str, ...] = ()
+    #: loss terms and their defaults; the config's ``[losses.<term>]`` overrides them, weight 0 turns one off.
+    default_terms: Mapping[str, LossTerm] = {}
+    #: augmentation slots, ``[augmentations.<slot>]``, all optional.
+    augmentation_slots: tuple[str, ...] = ()
+
+    def __init__(self, *, terms: Mapping[str, WeightedLoss], augmentations: Mapping[str, Any], data: DataInfo,
+                 **_: Any) -> None:
+        self.terms = dict(terms)
+        self.augmentations = dict(augmentations)
+        self.data = data
+
+    def weight(self, term: str) -> float:
+        return self.terms[term].weight if term in self.terms else 0.0
+
+    def term(self, name: str, *args: Any, **kwargs: Any) -> torch.Tensor:
+        """A term's weighted value."""
+        entry = self.terms[name]
+        return entry.weight * entry.loss(*args, **kwargs)
+
+    def prepare(self, batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+        """Move a dataset batch to ``device`` and derive what the networks need (heatmaps, ...)."""
+        return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
+
+    @abc.abstractmethod
+    def generate(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Every generator's output for the batch."""
+
+    @abc.abstractmethod
+    def discriminator_terms(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor],
+                            fakes: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Weighted loss terms that the discriminators minimise (``fakes`` are detached)."""
+
+    @abc.abstractmethod
+    def generator_terms(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor],
+                        fakes: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Weighted loss terms that the generators minimise."""
+
+    def samples(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+        """Pictures for the run folder: ``name -> uint8 [H, W, 3]`` (a sheet) or ``[T, H, W, 3]`` (a GIF)."""
+        return {}
+
+    def evaluation_pairs(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor]
+                         ) -> dict[str, Any]:
+        """``{"real": ..., "fake": ..., **context}`` for the metrics at evaluation time."""
+        fakes = self.generate(nets, batch)
+        return {"real": batch, "fake": fakes}

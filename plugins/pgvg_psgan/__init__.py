@@ -1,0 +1,37 @@
+"""Stage 1, PSGAN: pose + action -> pose sequence; and the action classifier that evaluates pose sequences."""
+
+from pgvg_core import hookimpl
+
+
+@hookimpl
+def pgvg_register_generators(register):
+    from pgvg_psgan.models import PSGANGenerator
+
+    register("psgan", PSGANGenerator)
+
+
+@hookimpl
+def pgvg_register_discriminators(register):
+    from pgvg_psgan.evaluation import PoseActionClassifier
+    from pgvg_psgan.models import PSGANDiscriminator
+
+    register("psgan-patch3d", PSGANDiscriminator)
+    register("pose-action-classifier", PoseActionClassifier)
+
+
+@hookimpl
+def pgvg_register_losses(register):
+    from pgvg_psgan.evaluation import ActionClassifierObjective
+    from pgvg_psgan.objective import PSGANObjective
+
+    register("psgan", PSGANObjective, summary="Objective: PSGAN (adversarial 3D PatchGAN + heatmap L1)")
+    register("action-classifier", ActionClassifierObjective,
+             summary="Objective: train the pose-sequence action classifier used by the pose-action metric")
+
+
+@hookimpl
+def pgvg_register_metrics(register):
+    from pgvg_psgan.evaluation import ClassificationAccuracy, PoseActionMetric
+
+    register("pose-action", PoseActionMetric)
+    register("accuracy", ClassificationAccuracy)

@@ -1,0 +1,240 @@
+"""Evaluating pose sequences as Action2Motion and ACTOR do: an action classifier trained on real sequences.
+
+The classifier (``pose-action-classifier``) is trained with its own experiment
+(``experiments/action-classifier.toml``); its weights stay in that run folder. The ``pose-action`` metric loads
+it and reports, for generated sequences against real ones:
+
+* ``accuracy``: how often the classifier recognises the intended action (``real_accuracy`` for reference);
+* ``fid``: Fréchet distance between the classifier's features of real and generated sequences;
+* ``diversity``: mean feature distance between random pairs of generated sequences (``real_diversity``);
+* ``smoothness``: mean joint acceleration, generated / real (1 = as smooth as real motion; higher = jerkier).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pgvg_core.config import LossTerm
+from pgvg_core.errors import DataError
+from pgvg_core.interfaces import Discriminator, Metric
+from pgvg_core.objective import Objective
+from pgvg_core.pose import body_size
+from pgvg_psgan.objective import sequence_keypoints
+
+log = logging.getLogger(__name__)
+
+
+def normalise_poses(keypoints: torch.Tensor) -> torch.Tensor:
+    """``[B, T, K, 3]`` -> ``[B, 3K, T]``: joints relative to the clip's mean neck, in body sizes.
+
+    Removing position and scale makes the classifier judge motion, not where or how big the person is.
+    """
+    xy, confidence = keypoints[..., :2], keypoints[..., 2:3].clamp(0, 1)
+    neck = xy[:, :, 1:2]
+    neck_mean = (neck * confidence[:, :, 1:2]).sum(1, keepdim=True) / confidence[:, :, 1:2].sum(1, keepdim=True).clamp(min=1e-6)
+    size = body_size(keypoints).mean(dim=1).clamp(min=1.0)[:, None, None, None]  # [B, 1, 1, 1]
+    relative = (xy - neck_mean) / size * confidence
+    features = torch.cat([relative, confidence], dim=-1)  # [B, T, K, 3]
+    return features.flatten(2).transpose(1, 2)  # [B, 3K, T]
+
+
+class PoseActionClassifier(Discriminator):
+    """Action classifier over pose sequences: keypoints [B, T, K, 3] -> class logits [B, C] (for metrics).
+
+    A temporal convolution network over normalised joint positions; ``features()`` gives the penultimate
+    activations used for FID and diversity.
+    """
+
+    def __init__(self, *, keypoints: int = 18, num_classes: int = 10, width: int = 128, feature_dim: int = 64) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv1d(3 * keypoints, width, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv1d(width, width, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv1d(width, width, 3, padding=2, dilation=2), nn.ReLU(inplace=True),
+            nn.Conv1d(width, width, 3, padding=4, dilation=4), nn.ReLU(inplace=True),
+        )
+        self.project = nn.Sequential(nn.Linear(2 * width, feature_dim), nn.ReLU(inplace=True))
+        self.classify = nn.Linear(feature_dim, num_classes)
+
+    def features(self, keypoints: torch.Tensor) -> torch.Tensor:
+        """``[B, T, K, 3]`` -> ``[B, feature_dim]``."""
+        hidden = self.net(normalise_poses(keypoints.float()))  # [B, width, T]
+        pooled = torch.cat([hidden.mean(-1), hidden.amax(-1)], dim=1)
+        return self.project(pooled)
+
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        return self.classify(self.features(x))
+
+
+class ActionClassifierObjective(Objective):
+    """Trains the action classifier on real pose sequences (with small pose noise for robustness)."""
+
+    discriminator_roles = ("classifier",)
+    default_terms = {"classification": LossTerm(name="cross-entropy", weight=1.0)}
+
+    def __init__(self, *, pose_noise: float = 0.02, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pose_noise = pose_noise
+
+    def prepare(self, batch, device):
+        return {"keypoints": batch["keypoints"].to(device), "label": batch["label"].to(device)}
+
+    def generate(self, nets, batch):
+        return {}
+
+    def discriminator_terms(self, nets, batch, fakes):
+        keypoints = batch["keypoints"]
+        if self.pose_noise:
+            size = body_size(keypoints)[..., None, None]  # [B, T, 1, 1]
+            noise = torch.randn_like(keypoints[..., :2]) * self.pose_noise * size
+            keypoints = torch.cat([keypoints[..., :2] + noise, keypoints[..., 2:]], dim=-1)
+        return {"classification": self.term("classification", nets["classifier"](keypoints), batch["label"])}
+
+    def generator_terms(self, nets, batch, fakes):
+        return {}
+
+    def evaluation_pairs(self, nets, batch):
+        return {"real": batch["label"], "fake": nets["classifier"](batch["keypoints"])}
+
+
+class ClassificationAccuracy(Metric):
+    """Top-1 accuracy of class logits against labels: update(labels [B], logits [B, C])."""
+
+    def __init__(self, **_: Any) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.correct = 0
+        self.total = 0
+
+    def update(self, real: torch.Tensor, fake: torch.Tensor, **_: Any) -> None:
+        self.correct += int((fake.argmax(-1) == real).sum())
+        self.total += len(real)
+
+    def compute(self) -> dict[str, float]:
+        return {"accuracy": self.correct / max(self.total, 1), "count": float(self.total)}
+
+    def provenance(self) -> dict[str, Any]:
+        return {"metric": "accuracy", "count": self.total}
+
+
+def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets ``[N, D]``, in float64."""
+    from scipy import linalg
+
+    real, fake = real.astype(np.float64), fake.astype(np.float64)
+    mu1, mu2 = real.mean(0), fake.mean(0)
+    sigma1, sigma2 = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
+    covmean, _ = linalg.sqrtm(sigma1 @ sigma2, disp=False)
+    if not np.isfinite(covmean).all():  # singular product: regularise as pytorch-fid does
+        offset = np.eye(len(sigma1)) * 1e-6
+        covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+    covmean = covmean.real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+
+
+def diversity(features: np.ndarray, pairs: int = 200, seed: int = 0) -> float:
+    """Mean Euclidean distance between random pairs of feature vectors (ACTOR's diversity)."""
+    rng = np.random.default_rng(seed)
+    if len(features) < 2:
+        return float("nan")
+    a = rng.integers(len(features), size=pairs)
+    b = (a + rng.integers(1, len(features), size=pairs)) % len(features)
+    return float(np.linalg.norm(features[a] - features[b], axis=1).mean())
+
+
+def mean_acceleration(keypoints: torch.Tensor) -> torch.Tensor:
+    """Per-clip mean second difference of visible joints over time, in body sizes: ``[B, T, K, 3] -> [B]``."""
+    xy, visible = keypoints[..., :2], keypoints[..., 2] > 0
+    acceleration = (xy[:, 2:] - 2 * xy[:, 1:-1] + xy[:, :-2]).norm(dim=-1)  # [B, T-2, K]
+    valid = visible[:, 2:] & visible[:, 1:-1] & visible[:, :-2]
+    size = body_size(keypoints).mean(1).clamp(min=1.0)
+    return (acceleration * valid).sum((1, 2)) / valid.sum((1, 2)).clamp(min=1) / size
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class PoseActionMetric(Metric):
+    """Action accuracy, FID, diversity and smoothness of generated pose sequences, via a trained classifier."""
+
+    def __init__(self, *, classifier: str = "runs/action-classifier", device: Any = "cpu", **_: Any) -> None:
+        from pgvg_core import checkpoint
+        from pgvg_core.trainer import load_networks
+
+        run = Path(classifier)
+        if not run.is_dir() or not checkpoint.list_checkpoints(run):
+            raise DataError(
+                f"no action classifier at {run}: train one with `pgvg run experiments/action-classifier.toml "
+                f"--out {run}`, or point metrics.params.classifier at a run folder that has one"
+            )
+        self.weights = checkpoint.latest(run)
+        config, nets, data = load_networks(run, device=device)
+        self.classifier = nets["classifier"]
+        self.classes = data.classes
+        self.device = torch.device(device)
+        self.reset()
+
+    def reset(self) -> None:
+        self.real_features: list[torch.Tensor] = []
+        self.fake_features: list[torch.Tensor] = []
+        self.real_correct = self.fake_correct = self.count = 0
+        self.real_acceleration: list[torch.Tensor] = []
+        self.fake_acceleration: list[torch.Tensor] = []
+
+    @staticmethod
+    def _keypoints(x: torch.Tensor) -> torch.Tensor:
+        return sequence_keypoints(x) if x.dim() == 5 else x  # heatmaps [B, K, T, H, W] or keypoints [B, T, K, 3]
+
+    @torch.no_grad()
+    def update(self, real: torch.Tensor, fake: torch.Tensor, *, labels: torch.Tensor | None = None,
+               **_: Any) -> None:
+        if labels is None:
+            raise ValueError("pose-action needs the intended action labels: update(real, fake, labels=...)")
+        for name, x in (("real", real), ("fake", fake)):
+            keypoints = self._keypoints(x.to(self.device))
+            features = self.classifier.features(keypoints)
+            predicted = self.classifier.classify(features).argmax(-1).cpu()
+            correct = int((predicted == labels.cpu()).sum())
+            getattr(self, f"{name}_features").append(features.cpu())
+            getattr(self, f"{name}_acceleration").append(mean_acceleration(keypoints).cpu())
+            setattr(self, f"{name}_correct", getattr(self, f"{name}_correct") + correct)
+        self.count += len(labels)
+
+    def compute(self) -> dict[str, float]:
+        if self.count < 2:
+            raise ValueError(f"pose-action needs at least 2 sequences, got {self.count}")
+        real = torch.cat(self.real_features).numpy()
+        fake = torch.cat(self.fake_features).numpy()
+        real_acc = torch.cat(self.real_acceleration).mean().item()
+        fake_acc = torch.cat(self.fake_acceleration).mean().item()
+        return {
+            "accuracy": self.fake_correct / self.count,
+            "real_accuracy": self.real_correct / self.count,
+            "chance": 1 / len(self.classes),
+            "fid": frechet_distance(real, fake),
+            "diversity": diversity(fake),
+            "real_diversity": diversity(real),
+            "smoothness": fake_acc / max(real_acc, 1e-9),
+            "acceleration": fake_acc,
+            "real_acceleration": real_acc,
+        }
+
+    def provenance(self) -> dict[str, Any]:
+        return {"metric": "pose-action", "version": 1, "backbone": "pose-action-classifier",
+                "weights": str(self.weights), "weights_sha256": _sha256(self.weights), "count": self.count,
+                "dtype": "float64 statistics"}

@@ -1,0 +1,122 @@
+"""PSGAN's networks: a pose + class -> pose-sequence generator, and a class-conditioned 3D PatchGAN."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pgvg_core.blocks import ResBlock2d, down2d, init_weights, patch_layers
+from pgvg_core.interfaces import Discriminator, Generator
+
+ENCODER_DOWNSAMPLING = 16  # four stride-2 convolutions
+
+
+def _check_sizes(resolution: int, frames: int) -> None:
+    if resolution % ENCODER_DOWNSAMPLING:
+        raise ValueError(f"resolution must be a multiple of 16 (four stride-2 convolutions), got {resolution}")
+    if frames < 2 or frames > 16 or frames & (frames - 1):
+        raise ValueError(f"frames must be 2, 4, 8 or 16 (the decoder doubles time per layer), got {frames}")
+
+
+class PSGANGenerator(Generator):
+    """PSGAN generator: first pose [B, K, H, W] + class + noise -> pose sequence [B, K, T, H, W] in [0, 1].
+
+    Encoder of 4 convolutions (kernel 4, stride 2); the class one-hot (broadcast over space) and the noise
+    concatenated with the encoded features; residual blocks; the bottleneck given a time axis
+    (C x H' x W' -> C x 1 x H' x W') and decoded by 3D transposed convolutions of stride 2 to T x H x W.
+    """
+
+    def __init__(
+        self,
+        *,
+        keypoints: int = 18,         # K: heatmap channels
+        num_classes: int = 10,       # actions; set by pgvg from the dataset
+        frames: int = 16,            # T: 2, 4, 8 or 16
+        resolution: int = 64,        # H = W, a multiple of 16
+        ngf: int = 32,               # base channels
+        n_res_blocks: int = 3,       # residual blocks at the bottleneck
+        noise_dim: int = 16,         # Z: noise channels (0 = deterministic)
+        first_pose_skip: bool = True,  # give the decoder's last layer the first pose (keeps the body in place)
+    ) -> None:
+        super().__init__()
+        _check_sizes(resolution, frames)
+        self.keypoints, self.num_classes, self.frames = keypoints, num_classes, frames
+        self.resolution, self.noise_dim, self.first_pose_skip = resolution, noise_dim, first_pose_skip
+        widths = [ngf, ngf * 2, ngf * 4, ngf * 8]
+        self.encoder = nn.Sequential(
+            down2d(keypoints, widths[0], norm=False), down2d(widths[0], widths[1]),
+            down2d(widths[1], widths[2]), down2d(widths[2], widths[3]),
+        )
+        bottleneck = widths[3]
+        self.fuse = nn.Sequential(
+            nn.Conv2d(bottleneck + num_classes + noise_dim, bottleneck, 1, bias=False),
+            nn.InstanceNorm2d(bottleneck, affine=True),
+            nn.ReLU(inplace=True),
+        )
+        self.res_blocks = nn.Sequential(*[ResBlock2d(bottleneck) for _ in range(n_res_blocks)])
+        # Four transposed 3D convolutions double H and W; the first log2(T) of them also double time.
+        time_doublings = int(math.log2(frames))
+        decoder: list[nn.Module] = []
+        channels = [bottleneck, widths[2], widths[1], widths[0], widths[0]]
+        for i in range(4):
+            doubles_time = i < time_doublings
+            decoder += [
+                nn.ConvTranspose3d(channels[i], channels[i + 1], kernel_size=(4 if doubles_time else 3, 4, 4),
+                                   stride=(2 if doubles_time else 1, 2, 2), padding=1, bias=False),
+                nn.InstanceNorm3d(channels[i + 1], affine=True),
+                nn.ReLU(inplace=True),
+            ]
+        self.decoder = nn.Sequential(*decoder)
+        head_in = widths[0] + (keypoints if first_pose_skip else 0)
+        self.head = nn.Conv3d(head_in, keypoints, kernel_size=3, padding=1)
+        init_weights(self)
+
+    def forward(self, pose: torch.Tensor, label: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """``pose [B, K, H, W]``, ``label [B]`` (int), ``noise [B, Z]`` or None (drawn) -> ``[B, K, T, H, W]``."""
+        batch = pose.shape[0]
+        features = self.encoder(pose)  # [B, 8ngf, H/16, W/16]
+        height, width = features.shape[-2:]
+        one_hot = F.one_hot(label, self.num_classes).to(features.dtype)[:, :, None, None]
+        parts = [features, one_hot.expand(-1, -1, height, width)]
+        if self.noise_dim:
+            if noise is None:
+                noise = torch.randn(batch, self.noise_dim, device=pose.device)
+            parts.append(noise.to(features.dtype)[:, :, None, None].expand(-1, -1, height, width))
+        code = self.res_blocks(self.fuse(torch.cat(parts, dim=1)))  # [B, C, H', W']
+        volume = self.decoder(code[:, :, None])  # [B, ngf, T, H, W]
+        if self.first_pose_skip:
+            repeated = pose[:, :, None].expand(-1, -1, self.frames, -1, -1)
+            volume = torch.cat([volume, repeated.to(volume.dtype)], dim=1)
+        return torch.sigmoid(self.head(volume))
+
+    def extra_repr(self) -> str:
+        return f"K={self.keypoints}, classes={self.num_classes}, T={self.frames}, size={self.resolution}"
+
+
+class PSGANDiscriminator(Discriminator):
+    """3D PatchGAN over (pose sequence, class): one logit per space-time patch."""
+
+    def __init__(
+        self,
+        *,
+        keypoints: int = 18,       # K
+        num_classes: int = 10,     # the class one-hot is broadcast over the volume and concatenated
+        ndf: int = 32,             # base channels
+        n_layers: int = 3,         # stride-2 layers
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.net = patch_layers(nn.Conv3d, nn.InstanceNorm3d, keypoints + num_classes, ndf, n_layers,
+                                stride1_kernel=3)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """``x [B, K, T, H, W]``, ``condition``: labels ``[B]`` -> logits ``[B, 1, T', H', W']``."""
+        if condition is None:
+            raise ValueError("psgan-patch3d is class-conditioned: pass the labels as condition")
+        one_hot = F.one_hot(condition, self.num_classes).to(x.dtype)
+        labels = one_hot[:, :, None, None, None].expand(-1, -1, *x.shape[2:])
+        return self.net(torch.cat([x, labels], dim=1))

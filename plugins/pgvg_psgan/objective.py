@@ -1,0 +1,89 @@
+"""PSGAN's objective: adversarial (3D PatchGAN, class-conditioned) + heatmap L1 to the ground-truth sequence."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from pgvg_core.config import LossTerm
+from pgvg_core.objective import Objective
+from pgvg_core.pose import heatmaps_to_keypoints, render_heatmaps, skeleton_image
+from pgvg_core.sheets import animated_grid, grid
+
+
+def sequence_heatmaps(keypoints: torch.Tensor, resolution: int, sigma: float) -> torch.Tensor:
+    """``[B, T, K, 3|4]`` keypoints -> ``[B, K, T, H, W]`` heatmaps (time as the depth axis)."""
+    return render_heatmaps(keypoints, resolution, sigma).permute(0, 2, 1, 3, 4).contiguous()
+
+
+def sequence_keypoints(heatmaps: torch.Tensor) -> torch.Tensor:
+    """``[B, K, T, H, W]`` heatmaps -> ``[B, T, K, 3]`` keypoints."""
+    return heatmaps_to_keypoints(heatmaps.permute(0, 2, 1, 3, 4).float())
+
+
+def skeleton_clip(keypoints: torch.Tensor, resolution: int) -> np.ndarray:
+    """``[T, K, 3]`` -> uint8 ``[T, H, W, 3]`` skeleton drawings."""
+    return np.stack([skeleton_image(k, resolution) for k in keypoints.cpu().numpy()])
+
+
+class PSGANObjective(Objective):
+    """PSGAN: first pose + action -> pose sequence; adversarial (3D PatchGAN) + heatmap L1."""
+
+    generator_roles = ("generator",)
+    discriminator_roles = ("discriminator",)
+    default_terms = {
+        "adversarial": LossTerm(name="gan-lsgan", weight=1.0),
+        "reconstruction": LossTerm(name="heatmap-l1", weight=100.0),
+    }
+
+    def __init__(self, *, sigma: float = 1.5, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if sigma <= 0:
+            raise ValueError(f"sigma must be > 0, got {sigma}")
+        self.sigma = sigma * self.data.resolution / 64  # the same relative blob size at any resolution
+
+    def prepare(self, batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+        keypoints = batch["keypoints"].to(device)  # [B, T, K, 3]
+        sequence = sequence_heatmaps(keypoints, self.data.resolution, self.sigma)  # [B, K, T, H, W]
+        return {"keypoints": keypoints, "sequence": sequence, "first": sequence[:, :, 0],
+                "label": batch["label"].to(device)}
+
+    def generate(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {"sequence": nets["generator"](batch["first"], batch["label"])}
+
+    def discriminator_terms(self, nets, batch, fakes):
+        if "adversarial" not in self.terms:
+            return {}
+        d, label = nets["discriminator"], batch["label"]
+        real = self.term("adversarial", d(batch["sequence"], label), True)
+        fake = self.term("adversarial", d(fakes["sequence"], label), False)
+        return {"adversarial": 0.5 * (real + fake)}
+
+    def generator_terms(self, nets, batch, fakes):
+        terms = {}
+        if "adversarial" in self.terms:
+            logits = nets["discriminator"](fakes["sequence"], batch["label"])
+            terms["adversarial"] = self.term("adversarial", logits, True, for_generator=True)
+        if "reconstruction" in self.terms:
+            terms["reconstruction"] = self.term("reconstruction", fakes["sequence"], batch["sequence"])
+        return terms
+
+    def samples(self, nets, batch):
+        fake = sequence_keypoints(self.generate(nets, batch)["sequence"])  # [B, T, K, 3]
+        real = batch["keypoints"]
+        size = self.data.resolution
+        rows, labels, clips = [], [], []
+        for b in range(len(real)):
+            action = self.data.classes[int(batch["label"][b])]
+            real_clip, fake_clip = skeleton_clip(real[b], size), skeleton_clip(fake[b], size)
+            rows += [real_clip, fake_clip]
+            labels += [f"{action} real", f"{action} PSGAN"]
+            clips.append(np.concatenate([real_clip, fake_clip], axis=2))
+        return {"poses": grid(rows, labels), "poses-anim": animated_grid(clips, columns=min(3, len(clips)))}
+
+    def evaluation_pairs(self, nets, batch):
+        fake = self.generate(nets, batch)["sequence"]
+        return {"real": batch["sequence"], "fake": fake, "labels": batch["label"]}
