@@ -50,15 +50,17 @@ def render_heatmaps(keypoints: torch.Tensor, size: int | tuple[int, int], sigma:
     :returns: ``[..., K, H, W]``, each joint's peak equal to its confidence (0 for a missing joint).
     """
     height, width = (size, size) if isinstance(size, int) else size
-    x = keypoints[..., 0, None, None]  # [..., K, 1, 1]
-    y = keypoints[..., 1, None, None]
+    x = keypoints[..., 0, None]  # [..., K, 1]
+    y = keypoints[..., 1, None]
     confidence = keypoints[..., 2, None, None].clamp(0, 1)
-    scale = keypoints[..., 3, None, None] if keypoints.shape[-1] > 3 else 1.0
-    s = sigma * scale
-    ys = torch.arange(height, dtype=keypoints.dtype, device=keypoints.device).view(height, 1)
-    xs = torch.arange(width, dtype=keypoints.dtype, device=keypoints.device).view(1, width)
-    squared = (xs - x) ** 2 + (ys - y) ** 2  # [..., K, H, W]
-    return confidence * torch.exp(-squared / (2 * s * s))
+    scale = keypoints[..., 3, None] if keypoints.shape[-1] > 3 else 1.0
+    denominator = 2 * (sigma * scale) ** 2
+    xs = torch.arange(width, dtype=keypoints.dtype, device=keypoints.device)
+    ys = torch.arange(height, dtype=keypoints.dtype, device=keypoints.device)
+    # A 2D Gaussian is the product of two 1D ones: H + W exponentials per joint instead of H x W.
+    gauss_x = torch.exp(-((xs - x) ** 2) / denominator)  # [..., K, W]
+    gauss_y = torch.exp(-((ys - y) ** 2) / denominator)  # [..., K, H]
+    return confidence * gauss_y[..., :, None] * gauss_x[..., None, :]
 
 
 def heatmaps_to_keypoints(heatmaps: torch.Tensor, threshold: float = 0.1) -> torch.Tensor:

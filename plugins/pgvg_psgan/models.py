@@ -14,9 +14,7 @@ from pgvg_core.interfaces import Discriminator, Generator
 ENCODER_DOWNSAMPLING = 16  # four stride-2 convolutions
 
 
-def _check_sizes(resolution: int, frames: int) -> None:
-    if resolution % ENCODER_DOWNSAMPLING:
-        raise ValueError(f"resolution must be a multiple of 16 (four stride-2 convolutions), got {resolution}")
+def _check_frames(frames: int) -> None:
     if frames < 2 or frames > 16 or frames & (frames - 1):
         raise ValueError(f"frames must be 2, 4, 8 or 16 (the decoder doubles time per layer), got {frames}")
 
@@ -27,6 +25,10 @@ class PSGANGenerator(Generator):
     Encoder of 4 convolutions (kernel 4, stride 2); the class one-hot (broadcast over space) and the noise
     concatenated with the encoded features; residual blocks; the bottleneck given a time axis
     (C x H' x W' -> C x 1 x H' x W') and decoded by 3D transposed convolutions of stride 2 to T x H x W.
+
+    Fully convolutional: the output has the input's H x W (any multiple of 16). The objective chooses the
+    heatmap resolution (PSGAN's default is half the frame size: heatmaps are smooth, and a 64x64x16 volume
+    costs four times the compute of a 32x32x16 one).
     """
 
     def __init__(
@@ -35,16 +37,15 @@ class PSGANGenerator(Generator):
         keypoints: int = 18,         # K: heatmap channels
         num_classes: int = 10,       # actions; set by pgvg from the dataset
         frames: int = 16,            # T: 2, 4, 8 or 16
-        resolution: int = 64,        # H = W, a multiple of 16
         ngf: int = 32,               # base channels
         n_res_blocks: int = 3,       # residual blocks at the bottleneck
         noise_dim: int = 16,         # Z: noise channels (0 = deterministic)
         first_pose_skip: bool = True,  # give the decoder's last layer the first pose (keeps the body in place)
     ) -> None:
         super().__init__()
-        _check_sizes(resolution, frames)
+        _check_frames(frames)
         self.keypoints, self.num_classes, self.frames = keypoints, num_classes, frames
-        self.resolution, self.noise_dim, self.first_pose_skip = resolution, noise_dim, first_pose_skip
+        self.noise_dim, self.first_pose_skip = noise_dim, first_pose_skip
         widths = [ngf, ngf * 2, ngf * 4, ngf * 8]
         self.encoder = nn.Sequential(
             down2d(keypoints, widths[0], norm=False), down2d(widths[0], widths[1]),
@@ -77,6 +78,8 @@ class PSGANGenerator(Generator):
     def forward(self, pose: torch.Tensor, label: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """``pose [B, K, H, W]``, ``label [B]`` (int), ``noise [B, Z]`` or None (drawn) -> ``[B, K, T, H, W]``."""
         batch = pose.shape[0]
+        if pose.shape[-1] % ENCODER_DOWNSAMPLING or pose.shape[-2] % ENCODER_DOWNSAMPLING:
+            raise ValueError(f"psgan needs heatmaps whose size is a multiple of 16, got {list(pose.shape[-2:])}")
         features = self.encoder(pose)  # [B, 8ngf, H/16, W/16]
         height, width = features.shape[-2:]
         one_hot = F.one_hot(label, self.num_classes).to(features.dtype)[:, :, None, None]
@@ -90,10 +93,10 @@ class PSGANGenerator(Generator):
         if self.first_pose_skip:
             repeated = pose[:, :, None].expand(-1, -1, self.frames, -1, -1)
             volume = torch.cat([volume, repeated.to(volume.dtype)], dim=1)
-        return torch.sigmoid(self.head(volume))
+        return torch.sigmoid(self.head(volume))  # [B, K, T, H, W]
 
     def extra_repr(self) -> str:
-        return f"K={self.keypoints}, classes={self.num_classes}, T={self.frames}, size={self.resolution}"
+        return f"K={self.keypoints}, classes={self.num_classes}, T={self.frames}, noise={self.noise_dim}"
 
 
 class PSGANDiscriminator(Discriminator):

@@ -39,17 +39,41 @@ class PSGANObjective(Objective):
         "reconstruction": LossTerm(name="heatmap-l1", weight=100.0),
     }
 
-    def __init__(self, *, sigma: float = 1.5, **kwargs) -> None:
+    def __init__(self, *, sigma: float = 1.5, heatmap_resolution: int | None = None, **kwargs) -> None:
+        """
+        :param sigma: heatmap Gaussian width in pixels of a 64-pixel frame (scaled with the frame size).
+        :param heatmap_resolution: size of the heatmaps PSGAN works on; default half the frame size.
+        """
         super().__init__(**kwargs)
         if sigma <= 0:
             raise ValueError(f"sigma must be > 0, got {sigma}")
-        self.sigma = sigma * self.data.resolution / 64  # the same relative blob size at any resolution
+        self.heatmap_resolution = heatmap_resolution or self.data.resolution // 2
+        if self.heatmap_resolution % 16:
+            raise ValueError(f"heatmap_resolution must be a multiple of 16, got {self.heatmap_resolution}")
+        self.scale = self.heatmap_resolution / self.data.resolution  # frame pixels -> heatmap pixels
+        self.sigma = sigma * self.data.resolution / 64 * self.scale
+
+    def to_heatmap_pixels(self, keypoints: torch.Tensor) -> torch.Tensor:
+        """Keypoints in frame pixels -> heatmap pixels (pixel centres stay centres)."""
+        xy = (keypoints[..., :2] + 0.5) * self.scale - 0.5
+        return torch.cat([xy, keypoints[..., 2:]], dim=-1)
+
+    def to_frame_pixels(self, keypoints: torch.Tensor) -> torch.Tensor:
+        xy = (keypoints[..., :2] + 0.5) / self.scale - 0.5
+        return torch.cat([xy, keypoints[..., 2:]], dim=-1)
 
     def prepare(self, batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-        keypoints = batch["keypoints"].to(device)  # [B, T, K, 3]
-        sequence = sequence_heatmaps(keypoints, self.data.resolution, self.sigma)  # [B, K, T, H, W]
-        return {"keypoints": keypoints, "sequence": sequence, "first": sequence[:, :, 0],
+        keypoints = batch["keypoints"].to(device)  # [B, T, K, 3] in frame pixels
+        sequence = sequence_heatmaps(self.to_heatmap_pixels(keypoints), self.heatmap_resolution, self.sigma)
+        return {"keypoints": keypoints, "sequence": sequence, "first": sequence[:, :, 0],  # [B, K, T, h, w]
                 "label": batch["label"].to(device)}
+
+    def generate_keypoints(self, nets: Mapping[str, nn.Module], first_keypoints: torch.Tensor,
+                           label: torch.Tensor) -> torch.Tensor:
+        """Stage 1 as stage 2 uses it: first pose ``[B, K, 3]`` (frame pixels) + label -> ``[B, T, K, 3]``."""
+        first = sequence_heatmaps(self.to_heatmap_pixels(first_keypoints[:, None]), self.heatmap_resolution,
+                                  self.sigma)[:, :, 0]
+        return self.to_frame_pixels(sequence_keypoints(nets["generator"](first, label)))
 
     def generate(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {"sequence": nets["generator"](batch["first"], batch["label"])}
@@ -72,7 +96,7 @@ class PSGANObjective(Objective):
         return terms
 
     def samples(self, nets, batch):
-        fake = sequence_keypoints(self.generate(nets, batch)["sequence"])  # [B, T, K, 3]
+        fake = self.to_frame_pixels(sequence_keypoints(self.generate(nets, batch)["sequence"]))  # [B, T, K, 3]
         real = batch["keypoints"]
         size = self.data.resolution
         rows, labels, clips = [], [], []
