@@ -32,6 +32,29 @@ class ResBlock2d(nn.Module):
         return torch.relu(x + self.body(x))
 
 
+class ConditionalResBlock2d(nn.Module):
+    """A residual block whose instance norms are modulated by a condition vector (class, noise).
+
+    Instance norm removes what is constant over space, and a class one-hot or a noise vector broadcast over
+    space is exactly that: concatenated alone, it would be erased by the next norm. Here it also sets each
+    norm's scale and shift, so it reaches every block.
+    """
+
+    def __init__(self, channels: int, condition_dim: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.norm = nn.InstanceNorm2d(channels, affine=False)
+        self.modulation = nn.Linear(condition_dim, 4 * channels)
+
+    def forward(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """``x [B, C, H, W]``, ``condition [B, D]`` -> ``[B, C, H, W]``."""
+        scale1, shift1, scale2, shift2 = self.modulation(condition)[:, :, None, None].chunk(4, dim=1)
+        h = torch.relu(self.norm(self.conv1(x)) * (1 + scale1) + shift1)
+        h = self.norm(self.conv2(h)) * (1 + scale2) + shift2
+        return torch.relu(x + h)
+
+
 def patch_layers(
     conv: type[nn.Module], norm: type[nn.Module], in_channels: int, ndf: int, n_layers: int,
     *, stride1_kernel: int = 4,

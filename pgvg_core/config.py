@@ -248,7 +248,7 @@ def unstructure(obj: Any) -> Any:
             if field.metadata.get("internal"):
                 continue
             value = getattr(obj, field.name)
-            if value is not None:
+            if value is not None and not (isinstance(value, (dict, list)) and not value):
                 out[field.name] = unstructure(value)
         return out
     if isinstance(obj, dict):

@@ -253,6 +253,9 @@ class Trainer:
         return torch.utils.data.DataLoader(
             self.dataset, batch_sampler=sampler, num_workers=trainer.num_workers,
             pin_memory=self.device.type == "cuda", persistent_workers=False,
+            # Its own generator: a loader draws a seed when iterated, which must not shift the global stream
+            # (or a resumed run would draw different noise than an uninterrupted one).
+            generator=torch.Generator().manual_seed(self.config.experiment.seed),
         )
 
     def _update(self, group: str, roles: tuple[str, ...], terms: dict[str, torch.Tensor]) -> None:

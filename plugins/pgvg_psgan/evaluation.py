@@ -134,10 +134,14 @@ def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
     real, fake = real.astype(np.float64), fake.astype(np.float64)
     mu1, mu2 = real.mean(0), fake.mean(0)
     sigma1, sigma2 = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
-    covmean, _ = linalg.sqrtm(sigma1 @ sigma2, disp=False)
-    if not np.isfinite(covmean).all():  # singular product: regularise as pytorch-fid does
-        offset = np.eye(len(sigma1)) * 1e-6
-        covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)  # near-singular products are handled below
+        covmean = linalg.sqrtm(sigma1 @ sigma2)
+        if not np.isfinite(covmean).all():  # singular product: regularise as pytorch-fid does
+            offset = np.eye(len(sigma1)) * 1e-6
+            covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
     covmean = covmean.real
     return float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 

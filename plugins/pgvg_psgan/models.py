@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pgvg_core.blocks import ResBlock2d, down2d, init_weights, patch_layers
+from pgvg_core.blocks import ConditionalResBlock2d, down2d, init_weights, patch_layers
 from pgvg_core.interfaces import Discriminator, Generator
 
 ENCODER_DOWNSAMPLING = 16  # four stride-2 convolutions
@@ -23,7 +23,8 @@ class PSGANGenerator(Generator):
     """PSGAN generator: first pose [B, K, H, W] + class + noise -> pose sequence [B, K, T, H, W] in [0, 1].
 
     Encoder of 4 convolutions (kernel 4, stride 2); the class one-hot (broadcast over space) and the noise
-    concatenated with the encoded features; residual blocks; the bottleneck given a time axis
+    concatenated with the encoded features; residual blocks (whose instance norms the class and noise also
+    modulate: a spatially constant input is otherwise erased by instance norm); the bottleneck given a time axis
     (C x H' x W' -> C x 1 x H' x W') and decoded by 3D transposed convolutions of stride 2 to T x H x W.
 
     Fully convolutional: the output has the input's H x W (any multiple of 16). The objective chooses the
@@ -52,12 +53,10 @@ class PSGANGenerator(Generator):
             down2d(widths[1], widths[2]), down2d(widths[2], widths[3]),
         )
         bottleneck = widths[3]
-        self.fuse = nn.Sequential(
-            nn.Conv2d(bottleneck + num_classes + noise_dim, bottleneck, 1, bias=False),
-            nn.InstanceNorm2d(bottleneck, affine=True),
-            nn.ReLU(inplace=True),
-        )
-        self.res_blocks = nn.Sequential(*[ResBlock2d(bottleneck) for _ in range(n_res_blocks)])
+        condition_dim = num_classes + noise_dim
+        # No norm here: it would remove the (spatially constant) class and noise channels again.
+        self.fuse = nn.Sequential(nn.Conv2d(bottleneck + condition_dim, bottleneck, 1), nn.ReLU(inplace=True))
+        self.res_blocks = nn.ModuleList([ConditionalResBlock2d(bottleneck, condition_dim) for _ in range(n_res_blocks)])
         # Four transposed 3D convolutions double H and W; the first log2(T) of them also double time.
         time_doublings = int(math.log2(frames))
         decoder: list[nn.Module] = []
@@ -78,17 +77,22 @@ class PSGANGenerator(Generator):
     def forward(self, pose: torch.Tensor, label: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """``pose [B, K, H, W]``, ``label [B]`` (int), ``noise [B, Z]`` or None (drawn) -> ``[B, K, T, H, W]``."""
         batch = pose.shape[0]
-        if pose.shape[-1] % ENCODER_DOWNSAMPLING or pose.shape[-2] % ENCODER_DOWNSAMPLING:
-            raise ValueError(f"psgan needs heatmaps whose size is a multiple of 16, got {list(pose.shape[-2:])}")
+        height, width = pose.shape[-2:]
+        if height % ENCODER_DOWNSAMPLING or width % ENCODER_DOWNSAMPLING or min(height, width) < 32:
+            # Instance norm needs at least 2 x 2 positions after the four stride-2 convolutions.
+            raise ValueError(f"psgan needs heatmaps whose size is a multiple of 16 and at least 32, got "
+                             f"{[height, width]} (objective.params.heatmap_resolution)")
         features = self.encoder(pose)  # [B, 8ngf, H/16, W/16]
         height, width = features.shape[-2:]
-        one_hot = F.one_hot(label, self.num_classes).to(features.dtype)[:, :, None, None]
-        parts = [features, one_hot.expand(-1, -1, height, width)]
+        condition = F.one_hot(label, self.num_classes).to(features.dtype)  # [B, classes]
         if self.noise_dim:
             if noise is None:
                 noise = torch.randn(batch, self.noise_dim, device=pose.device)
-            parts.append(noise.to(features.dtype)[:, :, None, None].expand(-1, -1, height, width))
-        code = self.res_blocks(self.fuse(torch.cat(parts, dim=1)))  # [B, C, H', W']
+            condition = torch.cat([condition, noise.to(features.dtype)], dim=1)  # [B, classes + Z]
+        broadcast = condition[:, :, None, None].expand(-1, -1, height, width)
+        code = self.fuse(torch.cat([features, broadcast], dim=1))  # [B, C, H', W']
+        for block in self.res_blocks:
+            code = block(code, condition)
         volume = self.decoder(code[:, :, None])  # [B, ngf, T, H, W]
         if self.first_pose_skip:
             repeated = pose[:, :, None].expand(-1, -1, self.frames, -1, -1)

@@ -42,14 +42,15 @@ class PSGANObjective(Objective):
     def __init__(self, *, sigma: float = 1.5, heatmap_resolution: int | None = None, **kwargs) -> None:
         """
         :param sigma: heatmap Gaussian width in pixels of a 64-pixel frame (scaled with the frame size).
-        :param heatmap_resolution: size of the heatmaps PSGAN works on; default half the frame size.
+        :param heatmap_resolution: size of the heatmaps PSGAN works on; default half the frame size (at least 32).
         """
         super().__init__(**kwargs)
         if sigma <= 0:
             raise ValueError(f"sigma must be > 0, got {sigma}")
-        self.heatmap_resolution = heatmap_resolution or self.data.resolution // 2
-        if self.heatmap_resolution % 16:
-            raise ValueError(f"heatmap_resolution must be a multiple of 16, got {self.heatmap_resolution}")
+        self.heatmap_resolution = heatmap_resolution or max(32, self.data.resolution // 2)
+        if self.heatmap_resolution % 16 or self.heatmap_resolution < 32:
+            raise ValueError(f"heatmap_resolution must be a multiple of 16 and at least 32, got "
+                             f"{self.heatmap_resolution}")
         self.scale = self.heatmap_resolution / self.data.resolution  # frame pixels -> heatmap pixels
         self.sigma = sigma * self.data.resolution / 64 * self.scale
 

@@ -1,0 +1,146 @@
+import csv
+import math
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from pgvg_core import checkpoint
+from pgvg_core.cli import main
+from pgvg_core.config import load_config
+from pgvg_core.errors import CheckpointError, ConfigError
+from pgvg_core.trainer import StepBatchSampler, Trainer, TrainingError
+from tiny import TINY_PSGAN, write_config
+
+
+def tiny_trainer(tmp_path, *overrides, run="run"):
+    config = load_config(write_config(tmp_path, TINY_PSGAN), overrides)
+    return Trainer(config, tmp_path / run, progress=False)
+
+
+def test_fit_writes_the_run_folder(tmp_path):
+    result = tiny_trainer(tmp_path).fit()
+    run = tmp_path / "run"
+    assert result.step == 4
+    assert "[experiment]" in (run / "config.toml").read_text()
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert {"d/adversarial", "g/adversarial", "g/reconstruction", "it_per_s"} <= set(rows[0])
+    assert all(math.isfinite(float(r["g/reconstruction"])) for r in rows)
+    assert [p.name for p in checkpoint.list_checkpoints(run)] == ["step-0000002.pt", "step-0000004.pt"]
+    assert (run / "samples" / "poses-step0000004.png").stat().st_size > 0
+    assert (run / "samples" / "poses-anim-step0000004.gif").stat().st_size > 0
+    assert any((run / "tb").iterdir())
+
+
+def test_training_reduces_the_reconstruction_loss(tmp_path):
+    trainer = tiny_trainer(tmp_path, "trainer.steps=30", "trainer.log_every=10", "trainer.sample_every=100",
+                           "generators.generator.lr=1e-3",
+                           "trainer.checkpoint_every=100")
+    trainer.fit()
+    losses = [row["g/reconstruction"] for row in trainer.history]
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_resume_continues_exactly(tmp_path):
+    straight = tiny_trainer(tmp_path, run="straight")
+    straight.fit()
+    half = tiny_trainer(tmp_path, "trainer.steps=2", run="resumed")
+    half.fit()
+    resumed = Trainer.resume(tmp_path / "resumed", ("trainer.steps=4",), progress=False)
+    assert resumed.step == 2
+    resumed.fit()
+    for role in ("generator", "discriminator"):
+        for (name, a), b in zip(straight.nets[role].state_dict().items(), resumed.nets[role].state_dict().values()):
+            torch.testing.assert_close(a, b, msg=f"{role}.{name} differs after resume")
+
+
+def test_nan_loss_stops_with_step_and_term_and_keeps_last_checkpoint(tmp_path, monkeypatch):
+    trainer = tiny_trainer(tmp_path)
+    original = trainer.objective.generator_terms
+
+    def poisoned(nets, batch, fakes):
+        terms = original(nets, batch, fakes)
+        if trainer.step == 2:
+            terms["reconstruction"] = terms["reconstruction"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(trainer.objective, "generator_terms", poisoned)
+    with pytest.raises(TrainingError, match=r"step 2: loss term 'g/reconstruction' is nan.*step-0000002\.pt"):
+        trainer.fit()
+    state = checkpoint.load(checkpoint.latest(tmp_path / "run"))
+    assert state["step"] == 2
+    assert all(torch.isfinite(v).all() for v in state["nets"]["generator"].values())
+
+
+def test_bf16_autocast_trains_on_cpu(tmp_path):
+    trainer = tiny_trainer(tmp_path, 'trainer.precision="bf16"', "trainer.steps=2")
+    trainer.fit()
+    assert all(math.isfinite(v) for v in trainer.history[-1].values())
+
+
+def test_step_batch_sampler_is_a_function_of_step():
+    full = StepBatchSampler(10, 4, seed=3, start_step=0, steps=6)
+    later = StepBatchSampler(10, 4, seed=3, start_step=3, steps=6)
+    assert list(full)[3:] == list(later)
+    epoch = [i for batch in list(full)[:5] for i in batch][:10]
+    assert sorted(epoch) == list(range(10))  # each epoch visits every clip once
+
+
+def test_config_errors_for_roles_terms_and_slots(tmp_path):
+    with pytest.raises(ConfigError, match=r"unexpected \[discriminators.other\]: objective .psgan. trains discriminators discriminator"):
+        tiny_trainer(tmp_path, "discriminators.discriminator.name=psgan-patch3d", "discriminators.other.name=x")
+    with pytest.raises(ConfigError, match="has no loss term 'perceptual'; its terms: adversarial, reconstruction"):
+        tiny_trainer(tmp_path, "losses.perceptual.name=l1")
+    with pytest.raises(ConfigError, match="no augmentation slot 'pose'"):
+        tiny_trainer(tmp_path, "augmentations.pose.name=abnormal-pose")
+
+
+def test_weight_zero_switches_a_term_off(tmp_path):
+    trainer = tiny_trainer(tmp_path, "losses.adversarial.name=gan-lsgan", "losses.adversarial.weight=0",
+                           "trainer.steps=1")
+    trainer.fit()
+    assert "g/adversarial" not in trainer.history[0] and "d/adversarial" not in trainer.history[0]
+
+
+def test_resume_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="run folder not found"):
+        Trainer.resume(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        Trainer.resume(tmp_path / "empty")
+    corrupt = checkpoint.checkpoint_path(tmp_path / "corrupt", 5)
+    corrupt.parent.mkdir(parents=True)
+    corrupt.write_bytes(b"\x00garbage")
+    with pytest.raises(CheckpointError, match=r"step-0000005\.pt: cannot load checkpoint"):
+        Trainer.resume(tmp_path / "corrupt")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("trainer.steps=0", "steps must be > 0"),
+    ("generators.generator.name=psgann", "did you mean 'psgan'"),
+    ("generators.generator.params.ngff=3", "unknown key 'ngff'; did you mean 'ngf'"),
+    ("data.params.resolution=40", "multiple of 16"),
+])
+def test_run_command_bad_input_exits_2(tmp_path, override, message):
+    config = write_config(tmp_path, TINY_PSGAN)
+    result = CliRunner().invoke(main, ["run", str(config), "--set", override, "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_run_command_trains_and_resumes(tmp_path):
+    config = write_config(tmp_path, TINY_PSGAN)
+    runner = CliRunner()
+    result = runner.invoke(main, ["run", str(config), "--set", "trainer.steps=2", "--out", str(tmp_path / "r"),
+                                  "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "finished step 2" in result.output
+    again = runner.invoke(main, ["run", str(config), "--out", str(tmp_path / "r")])
+    assert again.exit_code == 2 and "already holds a run; continue it with --resume" in again.output
+    resumed = runner.invoke(main, ["run", "--resume", str(tmp_path / "r"), "--set", "trainer.steps=3",
+                                   "--no-progress"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "finished step 3" in resumed.output
+    missing = runner.invoke(main, ["run", "--resume", str(tmp_path / "none")])
+    assert missing.exit_code == 2 and "run folder not found" in missing.output
