@@ -98,9 +98,12 @@ class Metric(abc.ABC):
     """
 
     higher_is_better: bool = True
+    #: what the metric compares: "frames" (``[B, 3, H, W]`` or clips ``[B, T, 3, H, W]``), "poses"
+    #: (heatmaps ``[B, K, T, H, W]`` or keypoints ``[B, T, K, 3]``, with ``labels``) or "labels".
+    domain: str = "frames"
 
     @abc.abstractmethod
-    def update(self, real: torch.Tensor, fake: torch.Tensor) -> None: ...
+    def update(self, real: torch.Tensor, fake: torch.Tensor, **context: Any) -> None: ...
 
     @abc.abstractmethod
     def compute(self) -> dict[str, float]: ...

@@ -507,17 +507,20 @@ class Trainer:
         return cls(config, run_dir, _resume_state=state, **kwargs)
 
 
-def load_networks(run_dir: str | Path, *, device: str | torch.device = "cpu",
-                  registries: RegistrySet | None = None) -> tuple[ExperimentConfig, nn.ModuleDict, DataInfo]:
-    """The trained networks of a run (latest checkpoint), in eval mode, for inference and metrics."""
+def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu",
+             registries: RegistrySet | None = None) -> Trainer:
+    """A finished (or interrupted) run for inference: its networks (latest checkpoint, eval mode), objective
+    and data description, on ``device``."""
+    import tomllib
+
+    from pgvg_core.plugins import get_registries
+
     run_dir = Path(run_dir)
     state = checkpoint.load(checkpoint.latest(run_dir))
     config_file = run_dir / "config.toml"
-    data = read_toml(config_file) if config_file.exists() else __import__("tomllib").loads(state["config"])
-    from pgvg_core.plugins import get_registries
-
+    data = read_toml(config_file) if config_file.exists() else tomllib.loads(state["config"])
     config = config_from_dict(data, file=str(config_file), registries=registries or get_registries())
-    trainer = Trainer(attrs.evolve(config, trainer=attrs.evolve(config.trainer, device=str(device))), run_dir,
-                      registries=registries, progress=False, _resume_state=state)
+    config = attrs.evolve(config, trainer=attrs.evolve(config.trainer, device=str(device)))
+    trainer = Trainer(config, run_dir, registries=registries, progress=False, _resume_state=state)
     trainer.nets.eval()
-    return config, trainer.nets, trainer.data
+    return trainer

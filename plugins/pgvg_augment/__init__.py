@@ -1,4 +1,4 @@
-"""Built-in augmentations: abnormal poses (the stage-1 failure mode SCGAN must withstand)."""
+"""Built-in augmentations: abnormal poses (what SCGAN must withstand) and DiffAugment for discriminators."""
 
 from pgvg_core import hookimpl
 
@@ -6,5 +6,7 @@ from pgvg_core import hookimpl
 @hookimpl
 def pgvg_register_augmentations(register):
     from pgvg_augment.abnormal import AbnormalPose
+    from pgvg_augment.discriminator import DiscriminatorAugment
 
     register("abnormal-pose", AbnormalPose)
+    register("diffaugment", DiscriminatorAugment)

@@ -109,6 +109,8 @@ class ActionClassifierObjective(Objective):
 class ClassificationAccuracy(Metric):
     """Top-1 accuracy of class logits against labels: update(labels [B], logits [B, C])."""
 
+    domain = "labels"
+
     def __init__(self, **_: Any) -> None:
         self.reset()
 
@@ -176,9 +178,11 @@ def _sha256(path: Path) -> str:
 class PoseActionMetric(Metric):
     """Action accuracy, FID, diversity and smoothness of generated pose sequences, via a trained classifier."""
 
+    domain = "poses"
+
     def __init__(self, *, classifier: str = "runs/action-classifier", device: Any = "cpu", **_: Any) -> None:
         from pgvg_core import checkpoint
-        from pgvg_core.trainer import load_networks
+        from pgvg_core.trainer import load_run
 
         run = Path(classifier)
         if not run.is_dir() or not checkpoint.list_checkpoints(run):
@@ -187,9 +191,9 @@ class PoseActionMetric(Metric):
                 f"--out {run}`, or point metrics.params.classifier at a run folder that has one"
             )
         self.weights = checkpoint.latest(run)
-        config, nets, data = load_networks(run, device=device)
-        self.classifier = nets["classifier"]
-        self.classes = data.classes
+        run_state = load_run(run, device=device)
+        self.classifier = run_state.nets["classifier"]
+        self.classes = run_state.data.classes
         self.device = torch.device(device)
         self.reset()
 

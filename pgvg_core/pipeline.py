@@ -1,0 +1,210 @@
+"""The two stages together: training them in order (``pgvg demo``) and animating a person (``pgvg animate``).
+
+A pipeline run folder holds one run folder per stage: ``action-classifier/``, ``psgan/`` and ``scgan/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+
+from pgvg_core import checkpoint
+from pgvg_core.config import ComponentSpec, ExperimentConfig, build, load_config
+from pgvg_core.errors import CheckpointError, DataError, PgvgError
+from pgvg_core.trainer import Trainer, load_run
+
+log = logging.getLogger("pgvg.pipeline")
+
+EXPERIMENTS = Path(__file__).parent / "experiments"
+
+
+@attrs.frozen(kw_only=True)
+class Stage:
+    name: str  # the run folder's name inside the pipeline folder
+    config: str  # experiment file in pgvg_core/experiments/
+    overrides: tuple[str, ...] = ()
+
+
+# The demo budget: under 15 minutes on 2 CPU cores for everything. The perceptual (LPIPS) term is off here:
+# shift-tolerant LPIPS costs ~1.5 s per step on such a CPU, more than the rest of a step.
+DEMO_STAGES = (
+    Stage(name="action-classifier", config="action-classifier.toml",
+          overrides=("trainer.steps=600", "trainer.checkpoint_every=600", "trainer.eval_clips=200")),
+    Stage(name="psgan", config="psgan.toml",
+          overrides=("trainer.steps=600", "trainer.sample_every=200", "trainer.checkpoint_every=200",
+                     "trainer.eval_clips=100")),
+    Stage(name="scgan", config="scgan.toml",
+          overrides=("trainer.steps=700", "trainer.sample_every=350", "trainer.checkpoint_every=350",
+                     "trainer.eval_clips=24", "losses.perceptual.weight=0")),
+)
+
+
+def stage_config(stage: Stage, pipeline_dir: Path, extra: Sequence[str] = ()) -> ExperimentConfig:
+    from pgvg_core.plugins import get_registries
+
+    config = load_config(EXPERIMENTS / stage.config, (*stage.overrides, *extra), registries=get_registries())
+    # Metrics that need the action classifier use the one of this pipeline.
+    metrics = [
+        attrs.evolve(m, params={**m.params, "classifier": str(pipeline_dir / "action-classifier")})
+        if "classifier" in m.params else m
+        for m in config.metrics
+    ]
+    return attrs.evolve(config, metrics=metrics)
+
+
+def train_stage(stage: Stage, pipeline_dir: Path, *, extra: Sequence[str] = (), progress: bool = True) -> Path:
+    """Train one stage into ``pipeline_dir / stage.name``; a finished stage is reused, an interrupted one resumed."""
+    run_dir = pipeline_dir / stage.name
+    config = stage_config(stage, pipeline_dir, extra)
+    found = checkpoint.list_checkpoints(run_dir)
+    if found:
+        step = checkpoint.load(found[-1])["step"]
+        if step >= config.trainer.steps:
+            log.info("%s: reusing the trained run in %s (step %d)", stage.name, run_dir, step)
+            return run_dir
+        log.info("%s: resuming %s from step %d", stage.name, run_dir, step)
+        trainer = Trainer.resume(run_dir, progress=progress)
+    else:
+        trainer = Trainer(config, run_dir, progress=progress)
+    trainer.fit()
+    return run_dir
+
+
+class Animator:
+    """Both trained stages: a first pose + an action -> a pose sequence (PSGAN) -> frames (SCGAN's G2)."""
+
+    def __init__(self, run_dir: str | Path, *, device: str = "cpu") -> None:
+        run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            raise CheckpointError(f"run folder not found: {run_dir} (train one with `pgvg demo --out {run_dir}`)")
+        for stage, what in (("psgan", "stage-1 (PSGAN)"), ("scgan", "stage-2 (SCGAN)")):
+            if not checkpoint.list_checkpoints(run_dir / stage):
+                raise CheckpointError(
+                    f"{run_dir} has no {what} weights ({stage}/checkpoints/step-*.pt); train them with "
+                    f"`pgvg demo --out {run_dir}` or `pgvg run experiments/{stage}.toml --out {run_dir / stage}`")
+        self.stage1 = load_run(run_dir / "psgan", device=device)
+        self.stage2 = load_run(run_dir / "scgan", device=device)
+        self.device = torch.device(device)
+        self.classes = self.stage1.data.classes
+        self.resolution = self.stage2.data.resolution
+        self.generator = self.stage2.nets[self.stage2.objective.eval_generator]
+
+    def action_index(self, action: str) -> int:
+        if action not in self.classes:
+            raise PgvgError(f"unknown action {action!r}; this model knows: {', '.join(self.classes)}")
+        return self.classes.index(action)
+
+    @torch.no_grad()
+    def poses(self, first_keypoints: torch.Tensor, action: str, *, seed: int = 0) -> torch.Tensor:
+        """``[K, 3]`` in frame pixels -> ``[T, K, 3]``; the first frame is the given pose."""
+        torch.manual_seed(seed)
+        label = torch.tensor([self.action_index(action)], device=self.device)
+        scale = self.stage1.data.resolution / self.resolution  # stage-2 frame pixels -> stage-1 frame pixels
+        first = first_keypoints.to(self.device).clone()
+        first[:, :2] = (first[:, :2] + 0.5) * scale - 0.5
+        sequence = self.stage1.objective.generate_keypoints(self.stage1.nets, first[None], label)[0]
+        sequence[..., :2] = (sequence[..., :2] + 0.5) / scale - 0.5
+        sequence[0] = first_keypoints.to(self.device)
+        return sequence
+
+    @torch.no_grad()
+    def frames(self, image: torch.Tensor, source_keypoints: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
+        """``image [3, H, W]`` in [-1, 1], ``[K, 3]``, ``poses [T, K, 3]`` -> frames ``[T, 3, H, W]``."""
+        objective = self.stage2.objective
+        clip = objective.render_clip(self.generator, image[None].to(self.device),
+                                     source_keypoints[None].to(self.device), poses[None].to(self.device))
+        return clip[0]
+
+
+def panels(*clips: np.ndarray, gap: int = 2) -> np.ndarray:
+    """Clips ``[T, H, W, 3]`` side by side (a still image is repeated over time): ``[T, H, W', 3]``."""
+    length = max(len(c) if c.ndim == 4 else 1 for c in clips)
+    parts = []
+    for clip in clips:
+        clip = clip if clip.ndim == 4 else np.repeat(clip[None], length, axis=0)
+        parts += [clip[:length], np.full((length, clip.shape[1], gap, 3), 255, np.uint8)]
+    return np.concatenate(parts[:-1], axis=2)
+
+
+def loss_curves(run_dirs: dict[str, Path], path: Path) -> Path:
+    """One panel per stage, every loss term of its metrics.csv over steps."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(run_dirs), figsize=(5 * len(run_dirs), 3.6), squeeze=False)
+    for axis, (name, run_dir) in zip(axes[0], run_dirs.items()):
+        rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
+        steps = [int(r["step"]) for r in rows]
+        for key in rows[0]:
+            if "/" in key:
+                values = [float(r[key]) if r.get(key) else np.nan for r in rows]
+                axis.plot(steps, values, label=key)
+        axis.set_title(name)
+        axis.set_xlabel("step")
+        axis.set_yscale("log")
+        axis.legend(fontsize=7)
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def every_metric(animator: Animator, pipeline_dir: Path, clips: int, *, seed: int = 0) -> dict[str, Any]:
+    """Every registered metric on the test split: frame metrics on SCGAN's frames (ground-truth poses), pose
+    metrics on PSGAN's sequences, label metrics on the action classifier's reading of those sequences.
+    A metric that cannot run here says why instead of a value."""
+    from pgvg_core.plugins import get_registries
+
+    dataset = animator.stage2.eval_dataset()
+    count = min(clips, len(dataset))
+    batch = torch.utils.data.default_collate([dataset[i] for i in range(count)])
+    objective = animator.stage2.objective
+    prepared = objective.prepare(batch, animator.device)
+    frame_pairs = objective.evaluation_pairs(animator.stage2.nets, prepared)  # real / fake [B, T-1, 3, H, W]
+    torch.manual_seed(seed)
+    first = batch["keypoints"][:, 0].to(animator.device)
+    generated = torch.stack([animator.poses(first[b], animator.classes[int(batch["label"][b])], seed=seed + b)
+                             for b in range(count)])  # [B, T, K, 3]
+    classifier = load_run(pipeline_dir / "action-classifier", device=str(animator.device)).nets["classifier"]
+    inputs = {
+        "frames": (frame_pairs["real"], frame_pairs["fake"], {}),
+        "poses": (batch["keypoints"].to(animator.device), generated, {"labels": batch["label"]}),
+        "labels": (batch["label"], classifier(generated).cpu(), {}),
+    }
+    results: dict[str, Any] = {}
+    registry = get_registries()["metrics"]
+    for name in registry.list():
+        factory = registry.get(name).factory
+        domain = getattr(factory, "domain", "frames")
+        try:
+            params = {"classifier": str(pipeline_dir / "action-classifier")} if domain == "poses" else {}
+            metric = build("metrics", ComponentSpec(name=name, params=params), device=animator.device)
+            real, fake, context = inputs[domain]
+            metric.update(real, fake, **context)
+            results[name] = {"values": metric.compute(), "on": _described(domain), "provenance": metric.provenance()}
+        except (PgvgError, ValueError, KeyError) as error:
+            results[name] = {"skipped": str(error), "on": _described(domain)}
+    return {"clips": count, "split": "test (identities unseen in training)", "metrics": results}
+
+
+def _described(domain: str) -> str:
+    return {"frames": "SCGAN frames from ground-truth poses vs real frames",
+            "poses": "PSGAN pose sequences vs real sequences",
+            "labels": "action classifier on PSGAN pose sequences vs intended actions"}.get(domain, domain)
+
+
+def write_json(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(data, indent=2, default=str))
+    return path

@@ -1,0 +1,21 @@
+"""Built-in metrics: SSIM, PSNR, LPIPS (original and shift-tolerant); and the LPIPS perceptual loss."""
+
+from pgvg_core import hookimpl
+
+
+@hookimpl
+def pgvg_register_metrics(register):
+    from pgvg_metrics.image import PSNR, SSIM
+    from pgvg_metrics.perceptual import LPIPSMetric, ShiftTolerantLPIPSMetric
+
+    register("ssim", SSIM)
+    register("psnr", PSNR)
+    register("lpips", LPIPSMetric)
+    register("lpips-st", ShiftTolerantLPIPSMetric)
+
+
+@hookimpl
+def pgvg_register_losses(register):
+    from pgvg_metrics.perceptual import PerceptualLoss
+
+    register("lpips", PerceptualLoss)

@@ -1,0 +1,44 @@
+"""PatchGAN: one logit per 70x70 patch (for ``n_layers = 3``), conditioned by channel concatenation."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from pgvg_core.blocks import init_weights, patch_layers
+from pgvg_core.interfaces import Discriminator
+
+CONDITIONS = ("none", "pose", "image")
+
+
+class PatchGAN(Discriminator):
+    """70x70 PatchGAN over a frame and its condition (a pose's heatmaps, or an image), concatenated."""
+
+    def __init__(
+        self,
+        *,
+        condition: str = "none",   # what is concatenated to the frame: none, pose (K heatmaps) or image (RGB)
+        keypoints: int = 18,       # K, set by pgvg
+        image_channels: int = 3,
+        ndf: int = 64,             # base channels
+        n_layers: int = 3,         # stride-2 layers: 3 gives 70x70 patches
+    ) -> None:
+        super().__init__()
+        if condition not in CONDITIONS:
+            raise ValueError(f"condition must be one of {', '.join(CONDITIONS)}, got {condition!r}")
+        self.condition = condition
+        extra = {"none": 0, "pose": keypoints, "image": image_channels}[condition]
+        self.in_channels = image_channels + extra
+        self.net = patch_layers(nn.Conv2d, nn.InstanceNorm2d, self.in_channels, ndf, n_layers)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """``x [B, 3, H, W]``, ``condition [B, C', H, W]`` -> logits ``[B, 1, H', W']``."""
+        if (condition is None) != (self.condition == "none"):
+            raise ValueError(f"this PatchGAN is built with condition={self.condition!r}; pass "
+                             + ("no condition" if self.condition == "none" else f"the {self.condition} as condition"))
+        inputs = x if condition is None else torch.cat([x, condition.to(x.dtype)], dim=1)
+        return self.net(inputs)
+
+    def extra_repr(self) -> str:
+        return f"condition={self.condition!r}, in_channels={self.in_channels}"

@@ -1,0 +1,134 @@
+"""Stage-2 generators: SCGAN's encoder-residual-decoder, and the pix2pix U-Net baseline.
+
+Both map (source image, source pose, target pose) to the frame of the person in the target pose:
+``image [B, 3, H, W]``, poses as heatmaps ``[B, K, H, W]`` -> ``[B, 3, H, W]`` in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pgvg_core.blocks import ResBlock2d, down2d, init_weights
+from pgvg_core.interfaces import Generator
+
+
+def up2d(in_channels: int, out_channels: int, mode: str) -> nn.Sequential:
+    """Interpolation (x2) followed by a 3x3 convolution, instance norm, ReLU: no checkerboard artefacts."""
+    return nn.Sequential(
+        nn.Upsample(scale_factor=2, mode=mode, **({"align_corners": False} if mode == "bilinear" else {})),
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.InstanceNorm2d(out_channels, affine=True),
+        nn.ReLU(inplace=True),
+    )
+
+
+class SCGANGenerator(Generator):
+    """SCGAN generator: encoder (4 convs, kernel 4, stride 2) -> residual blocks -> interpolation decoder.
+
+    ``forward(image, source_pose, target_pose, return_features=False)``; with ``return_features`` it also
+    returns the bottleneck ``[B, 8ngf, H/16, W/16]`` that the semantic-consistency loss compares between G1
+    and G2. ``skips`` adds U-Net-style connections from each encoder level to the decoder: they carry the
+    source's appearance at full detail, while the bottleneck stays the place where pose is understood.
+    """
+
+    def __init__(
+        self,
+        *,
+        keypoints: int = 18,        # K heatmap channels per pose
+        ngf: int = 32,              # base channels
+        n_res_blocks: int = 4,      # residual blocks at the bottleneck
+        skips: bool = True,         # encoder -> decoder connections
+        upsample: str = "bilinear",  # interpolation of the decoder: bilinear or nearest
+    ) -> None:
+        super().__init__()
+        if upsample not in ("bilinear", "nearest"):
+            raise ValueError(f"upsample must be 'bilinear' or 'nearest', got {upsample!r}")
+        self.skips = skips
+        widths = [ngf, ngf * 2, ngf * 4, ngf * 8]
+        in_channels = 3 + 2 * keypoints
+        self.encoder = nn.ModuleList([
+            down2d(in_channels, widths[0], norm=False), down2d(widths[0], widths[1]),
+            down2d(widths[1], widths[2]), down2d(widths[2], widths[3]),
+        ])
+        self.res_blocks = nn.Sequential(*[ResBlock2d(widths[3]) for _ in range(n_res_blocks)])
+        # Decoder level i upsamples to the size of encoder level 3 - i - 1 (and finally to the input).
+        outs = [widths[2], widths[1], widths[0], ngf]
+        ins = [widths[3], *outs[:-1]]
+        skip_channels = [widths[2], widths[1], widths[0], 0] if skips else [0, 0, 0, 0]
+        self.decoder = nn.ModuleList(
+            [up2d(ins[i] + (skip_channels[i - 1] if i and skips else 0), outs[i], upsample) for i in range(4)]
+        )
+        self.to_rgb = nn.Conv2d(ngf + (in_channels if skips else 0), 3, 3, padding=1)
+        init_weights(self)
+
+    def forward(self, image: torch.Tensor, source_pose: torch.Tensor, target_pose: torch.Tensor,
+                return_features: bool = False):
+        if image.shape[-1] % 16 or image.shape[-2] % 16:
+            raise ValueError(f"scgan needs frames whose size is a multiple of 16, got {list(image.shape[-2:])}")
+        x = torch.cat([image, source_pose.to(image.dtype), target_pose.to(image.dtype)], dim=1)  # [B, 3+2K, H, W]
+        levels = []
+        h = x
+        for layer in self.encoder:
+            h = layer(h)
+            levels.append(h)
+        bottleneck = self.res_blocks(h)  # [B, 8ngf, H/16, W/16]
+        h = bottleneck
+        for i, layer in enumerate(self.decoder):
+            if i and self.skips:
+                h = torch.cat([h, levels[3 - i]], dim=1)
+            h = layer(h)
+        if self.skips:
+            h = torch.cat([h, x], dim=1)
+        frame = torch.tanh(self.to_rgb(h))
+        return (frame, bottleneck) if return_features else frame
+
+
+class UNetGenerator(Generator):
+    """pix2pix U-Net baseline: (image, source pose, target pose) -> frame; skips at every level, no residuals."""
+
+    def __init__(self, *, keypoints: int = 18, ngf: int = 32, num_downs: int = 5, dropout: float = 0.0) -> None:
+        super().__init__()
+        in_channels = 3 + 2 * keypoints
+        widths = [min(ngf * 2**i, ngf * 8) for i in range(num_downs)]
+        self.down = nn.ModuleList()
+        previous = in_channels
+        for i, width in enumerate(widths):
+            self.down.append(nn.Sequential(
+                nn.Conv2d(previous, width, 4, stride=2, padding=1, bias=i == 0),
+                *([] if i == 0 or i == num_downs - 1 else [nn.InstanceNorm2d(width, affine=True)]),
+                nn.LeakyReLU(0.2, inplace=True),
+            ))
+            previous = width
+        self.up = nn.ModuleList()
+        for i in reversed(range(num_downs)):
+            in_ch = widths[i] * (1 if i == num_downs - 1 else 2)
+            out_ch = widths[i - 1] if i else ngf
+            self.up.append(nn.Sequential(
+                nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False),
+                nn.InstanceNorm2d(out_ch, affine=True),
+                *([nn.Dropout(dropout)] if dropout and i > num_downs - 4 else []),
+                nn.ReLU(inplace=True),
+            ))
+        self.to_rgb = nn.Conv2d(ngf, 3, 3, padding=1)
+        self.num_downs = num_downs
+        init_weights(self)
+
+    def forward(self, image: torch.Tensor, source_pose: torch.Tensor, target_pose: torch.Tensor,
+                return_features: bool = False):
+        size = 2**self.num_downs
+        if image.shape[-1] % size or image.shape[-2] % size:
+            raise ValueError(f"pose2image-unet with num_downs={self.num_downs} needs sizes divisible by {size}")
+        h = torch.cat([image, source_pose.to(image.dtype), target_pose.to(image.dtype)], dim=1)
+        skips = []
+        for layer in self.down:
+            h = layer(h)
+            skips.append(h)
+        bottleneck = h
+        for i, layer in enumerate(self.up):
+            if i:
+                h = torch.cat([h, skips[-1 - i]], dim=1)
+            h = layer(h)
+        frame = torch.tanh(self.to_rgb(h))
+        return (frame, bottleneck) if return_features else frame

@@ -1,0 +1,237 @@
+"""Stage-2 objectives: SCGAN (G1, G2 with semantic consistency; D1, D2, D_which) and the pose2image baseline.
+
+A training pair is the first frame of a clip (the person's image, with its pose) and another frame of the same
+clip (the target, with its pose). G1 renders the ground-truth target pose; G2 an abnormal version of it (the
+``abnormal_pose`` augmentation, the errors PSGAN and pose estimators make). D1 judges (frame, target pose), D2
+(frame, source image), D_which tells G1's frames from G2's, and the consistency loss ties G2's bottleneck to
+G1's, so G2 learns to read an abnormal pose as the pose a person would see in it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from pgvg_core.config import LossTerm
+from pgvg_core.objective import Objective
+from pgvg_core.pose import render_heatmaps, skeleton_image
+from pgvg_core.sheets import grid
+from pgvg_core.video import to_uint8
+
+log = logging.getLogger(__name__)
+
+
+class PairObjective(Objective):
+    """What both stage-2 objectives share: (source, target) pairs, pose heatmaps, D augmentation, pictures."""
+
+    augmentation_slots = ("abnormal_pose", "discriminator")
+    eval_generator = "generator"
+
+    def __init__(self, *, sigma: float = 1.5, eval_pose: str = "ground-truth", eval_severity: float = 0.5,
+                 **kwargs: Any) -> None:
+        """
+        :param sigma: heatmap Gaussian width in pixels of a 64-pixel frame (scaled with the frame size).
+        :param eval_pose: poses the generator renders at evaluation: ``ground-truth`` or ``abnormal``.
+        :param eval_severity: severity of the abnormal poses at evaluation (fixed seed).
+        """
+        super().__init__(**kwargs)
+        if eval_pose not in ("ground-truth", "abnormal"):
+            raise ValueError(f"eval_pose must be 'ground-truth' or 'abnormal', got {eval_pose!r}")
+        self.sigma = sigma * self.data.resolution / 64
+        self.eval_pose = eval_pose
+        from pgvg_augment.abnormal import AbnormalPose
+
+        self.eval_abnormal = AbnormalPose(severity=eval_severity, jitter=False)
+
+    def heatmaps(self, keypoints: torch.Tensor) -> torch.Tensor:
+        """``[..., K, 3|4]`` -> ``[..., K, H, W]``."""
+        return render_heatmaps(keypoints, self.data.resolution, self.sigma)
+
+    def prepare(self, batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+        frames = batch["frames"].to(device)  # [B, T, 3, H, W]
+        keypoints = batch["keypoints"].to(device)  # [B, T, K, 3]
+        size, length = frames.shape[0], frames.shape[1]
+        rows = torch.arange(size, device=device)
+        target = torch.randint(1, length, (size,)).to(device)  # one target frame per clip
+        out = {
+            "frames": frames, "keypoints": keypoints,
+            "source_image": frames[:, 0], "source_keypoints": keypoints[:, 0],
+            "target_image": frames[rows, target], "target_keypoints": keypoints[rows, target],
+        }
+        out["source_pose"] = self.heatmaps(out["source_keypoints"])  # [B, K, H, W]
+        out["target_pose"] = self.heatmaps(out["target_keypoints"])
+        if "abnormal_pose" in self.augmentations:
+            abnormal = self.augmentations["abnormal_pose"](out["target_keypoints"][:, None].cpu())[:, 0]
+            out["abnormal_keypoints"] = abnormal.to(device)  # [B, K, 4]
+            out["abnormal_pose"] = self.heatmaps(out["abnormal_keypoints"])
+        return out
+
+    def discriminate(self, d: nn.Module, frame: torch.Tensor, condition: torch.Tensor | None,
+                     params: Any = None) -> torch.Tensor:
+        """D on (frame, condition), both through the same discriminator augmentation (if any)."""
+        augment = self.augmentations.get("discriminator")
+        if augment is not None and params is not None:
+            frame = augment.apply(frame, params)
+            if condition is not None:
+                is_pose = condition.shape[1] == self.data.keypoints
+                condition = augment.apply(condition, params, pose_channels=is_pose)
+        return d(frame, condition)
+
+    def augment_params(self, batch: dict[str, torch.Tensor]) -> Any:
+        augment = self.augmentations.get("discriminator")
+        return augment.sample(batch["target_image"].shape) if augment is not None else None
+
+    # -------------------------------------------------------------------------------- clips and pictures
+
+    @torch.no_grad()
+    def render_clip(self, generator: nn.Module, source_image: torch.Tensor, source_keypoints: torch.Tensor,
+                    keypoints: torch.Tensor) -> torch.Tensor:
+        """Frames of a person: ``source_image [B, 3, H, W]``, poses ``[B, T, K, 3]`` -> ``[B, T, 3, H, W]``."""
+        size, length = keypoints.shape[:2]
+        source_pose = self.heatmaps(source_keypoints)
+        poses = self.heatmaps(keypoints).flatten(0, 1)  # [B*T, K, H, W]
+        repeat = lambda t: t[:, None].expand(-1, length, *t.shape[1:]).flatten(0, 1)  # noqa: E731
+        frames = generator(repeat(source_image), repeat(source_pose), poses)
+        return frames.view(size, length, *frames.shape[1:])
+
+    def evaluation_pairs(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor]) -> dict[str, Any]:
+        keypoints = batch["keypoints"][:, 1:]  # every frame after the source
+        if self.eval_pose == "abnormal":
+            generator = torch.Generator().manual_seed(1234)
+            params = self.eval_abnormal.sample(keypoints.shape, generator)
+            keypoints = self.eval_abnormal.apply(keypoints.cpu(), params).to(keypoints.device)
+        fake = self.render_clip(nets[self.eval_generator], batch["source_image"], batch["source_keypoints"],
+                                keypoints)
+        return {"real": batch["frames"][:, 1:], "fake": fake}
+
+    def _skeleton(self, keypoints: torch.Tensor) -> np.ndarray:
+        return np.stack([skeleton_image(k[:, :3], self.data.resolution) for k in keypoints.cpu().numpy()])
+
+    def picture_rows(self, batch: dict[str, torch.Tensor], columns: list[tuple[str, np.ndarray]]) -> np.ndarray:
+        """One row per sample: source, poses, generated frames, real target."""
+        rows = np.stack([img for _, img in columns], axis=1)  # [B, columns, H, W, 3]
+        names = " | ".join(name for name, _ in columns)
+        return grid(list(rows), [f"{i}: {names}"[:16] for i in range(len(rows))], label_width=20)
+
+
+class SCGANObjective(PairObjective):
+    """SCGAN: G1 (true pose) and G2 (abnormal pose), semantic consistency; D1, D2, D_which; L1 + LPIPS."""
+
+    generator_roles = ("g1", "g2")
+    discriminator_roles = ("d1", "d2", "d_which")
+    eval_generator = "g2"
+    default_terms = {
+        "adversarial": LossTerm(name="gan-lsgan", weight=1.0),     # D1 (pose followed), D2 (appearance kept)
+        "which": LossTerm(name="gan-lsgan", weight=0.5),           # D_which: G2's frames pass as G1's
+        "reconstruction": LossTerm(name="l1", weight=10.0),
+        "perceptual": LossTerm(name="lpips", weight=1.0),
+        "consistency": LossTerm(name="l1", weight=1.0),            # G2's bottleneck -> G1's
+    }
+
+    def prepare(self, batch, device):
+        out = super().prepare(batch, device)
+        if "abnormal_pose" not in out:
+            log.debug("no [augmentations.abnormal_pose]: G2 sees the ground-truth pose")
+            out["abnormal_pose"], out["abnormal_keypoints"] = out["target_pose"], out["target_keypoints"]
+        return out
+
+    def generate(self, nets, batch):
+        y1, f1 = nets["g1"](batch["source_image"], batch["source_pose"], batch["target_pose"], return_features=True)
+        y2, f2 = nets["g2"](batch["source_image"], batch["source_pose"], batch["abnormal_pose"], return_features=True)
+        return {"g1": y1, "g2": y2, "f1": f1, "f2": f2}
+
+    def discriminator_terms(self, nets, batch, fakes):
+        terms = {}
+        params = self.augment_params(batch)
+        real, pose, source = batch["target_image"], batch["target_pose"], batch["source_image"]
+        if "adversarial" in self.terms:
+            total = 0
+            for d, condition in ((nets["d1"], pose), (nets["d2"], source)):
+                total = total + self.term("adversarial", self.discriminate(d, real, condition, params), True)
+                for name in ("g1", "g2"):
+                    fake_logits = self.discriminate(d, fakes[name], condition, params)
+                    total = total + 0.5 * self.term("adversarial", fake_logits, False)
+            terms["adversarial"] = total / 4  # two discriminators, each real + fake
+        if "which" in self.terms:
+            d = nets["d_which"]
+            terms["which"] = 0.5 * (self.term("which", self.discriminate(d, fakes["g1"], pose, params), True)
+                                    + self.term("which", self.discriminate(d, fakes["g2"], pose, params), False))
+        return terms
+
+    def generator_terms(self, nets, batch, fakes):
+        terms = {}
+        params = self.augment_params(batch)
+        real, pose, source = batch["target_image"], batch["target_pose"], batch["source_image"]
+        if "adversarial" in self.terms:
+            total = 0
+            for d, condition in ((nets["d1"], pose), (nets["d2"], source)):
+                for name in ("g1", "g2"):
+                    logits = self.discriminate(d, fakes[name], condition, params)
+                    total = total + self.term("adversarial", logits, True, for_generator=True)
+            terms["adversarial"] = total / 2
+        if "which" in self.terms:
+            logits = self.discriminate(nets["d_which"], fakes["g2"], pose, params)
+            terms["which"] = self.term("which", logits, True, for_generator=True)
+        for term in ("reconstruction", "perceptual"):
+            if term in self.terms:
+                terms[term] = self.term(term, fakes["g1"], real) + self.term(term, fakes["g2"], real)
+        if "consistency" in self.terms:
+            terms["consistency"] = self.term("consistency", fakes["f2"], fakes["f1"].detach())
+        return terms
+
+    def samples(self, nets, batch):
+        fakes = self.generate(nets, batch)
+        columns = [
+            ("source", to_uint8(batch["source_image"])),
+            ("pose", self._skeleton(batch["target_keypoints"])),
+            ("abnormal", self._skeleton(batch["abnormal_keypoints"])),
+            ("G1", to_uint8(fakes["g1"])),
+            ("G2", to_uint8(fakes["g2"])),
+            ("real", to_uint8(batch["target_image"])),
+        ]
+        return {"frames": self.picture_rows(batch, columns)}
+
+
+class Pose2ImageObjective(PairObjective):
+    """Baseline: one generator on the ground-truth pose, D1 only; L1 + LPIPS."""
+
+    generator_roles = ("generator",)
+    discriminator_roles = ("d1",)
+    default_terms = {
+        "adversarial": LossTerm(name="gan-lsgan", weight=1.0),
+        "reconstruction": LossTerm(name="l1", weight=10.0),
+        "perceptual": LossTerm(name="lpips", weight=1.0),
+    }
+
+    def generate(self, nets, batch):
+        return {"generator": nets["generator"](batch["source_image"], batch["source_pose"], batch["target_pose"])}
+
+    def discriminator_terms(self, nets, batch, fakes):
+        if "adversarial" not in self.terms:
+            return {}
+        params = self.augment_params(batch)
+        d, pose = nets["d1"], batch["target_pose"]
+        real = self.term("adversarial", self.discriminate(d, batch["target_image"], pose, params), True)
+        fake = self.term("adversarial", self.discriminate(d, fakes["generator"], pose, params), False)
+        return {"adversarial": 0.5 * (real + fake)}
+
+    def generator_terms(self, nets, batch, fakes):
+        terms = {}
+        if "adversarial" in self.terms:
+            logits = self.discriminate(nets["d1"], fakes["generator"], batch["target_pose"], self.augment_params(batch))
+            terms["adversarial"] = self.term("adversarial", logits, True, for_generator=True)
+        for term in ("reconstruction", "perceptual"):
+            if term in self.terms:
+                terms[term] = self.term(term, fakes["generator"], batch["target_image"])
+        return terms
+
+    def samples(self, nets, batch):
+        fake = self.generate(nets, batch)["generator"]
+        columns = [("source", to_uint8(batch["source_image"])), ("pose", self._skeleton(batch["target_keypoints"])),
+                   ("generated", to_uint8(fake)), ("real", to_uint8(batch["target_image"]))]
+        return {"frames": self.picture_rows(batch, columns)}
