@@ -62,9 +62,9 @@ class NetworkSpec:
 
 @attrs.frozen(kw_only=True)
 class LossTerm:
-    """A weighted loss term; ``weight = 0`` switches it off."""
+    """A weighted loss term; ``weight = 0`` switches it off. No ``name``: the objective's default loss."""
 
-    name: str
+    name: str = ""
     weight: float = 1.0
     params: dict[str, Any] = attrs.field(factory=dict)
 
@@ -366,6 +366,8 @@ def iter_components(config: ExperimentConfig) -> list[tuple[str, str, ComponentS
 def validate_components(config: ExperimentConfig, registries: RegistrySet) -> None:
     """Check that every named component exists and that its params fit its factory."""
     for kind, path, spec in iter_components(config):
+        if not spec.name and isinstance(spec, LossTerm):
+            continue  # the objective's default loss for this term
         factory = _lookup(registries, kind, spec.name, file=config.source, path=f"{path}.name")
         check_params(factory, spec.params, file=config.source, path=f"{path}.params", require=False)
 

@@ -149,11 +149,14 @@ class Trainer:
         objective_cls = registries["losses"].get(config.objective.name).factory
         self._check_roles(objective_cls)
         self.nets = self._build_networks()
-        self.objective: Objective = build(
-            "losses", config.objective, registries=registries, file=config.source, path="objective",
-            terms=self._build_terms(objective_cls), augmentations=self._build_augmentations(objective_cls),
-            data=self.data,
-        )
+        terms, augmentations = self._build_terms(objective_cls), self._build_augmentations(objective_cls)
+        try:
+            self.objective: Objective = build(
+                "losses", config.objective, registries=registries, file=config.source, path="objective",
+                terms=terms, augmentations=augmentations, data=self.data,
+            )
+        except (ValueError, TypeError) as error:
+            raise ConfigError(str(error), file=config.source, path="objective.params") from None
         self.optimizers = {
             role: torch.optim.Adam(self.nets[role].parameters(), lr=spec.lr, betas=spec.betas,
                                    weight_decay=spec.weight_decay)
@@ -217,12 +220,19 @@ class Trainer:
                 raise ConfigError(
                     f"objective '{self.config.objective.name}' has no loss term '{term}'; its terms: "
                     f"{', '.join(objective_cls.default_terms)}", file=self.config.source, path=f"losses.{term}")
+            if not spec.name:  # only a weight (or params) given: the objective's default loss
+                default = merged[term]
+                spec = LossTerm(name=default.name, weight=spec.weight, params=spec.params or default.params)
             merged[term] = spec
         terms = {}
         for term, spec in merged.items():
             if spec.weight == 0:
                 continue  # switched off: not even built
-            loss = build("losses", spec, registries=self.registries, file=self.config.source, path=f"losses.{term}")
+            try:
+                loss = build("losses", spec, registries=self.registries, file=self.config.source,
+                             path=f"losses.{term}")
+            except (ValueError, TypeError) as error:
+                raise ConfigError(str(error), file=self.config.source, path=f"losses.{term}.params") from None
             terms[term] = WeightedLoss(loss=loss.to(self.device), weight=spec.weight)
         return terms
 
@@ -234,8 +244,11 @@ class Trainer:
                     f"objective '{self.config.objective.name}' has no augmentation slot '{slot}'; its slots: "
                     f"{', '.join(objective_cls.augmentation_slots) or '(none)'}",
                     file=self.config.source, path=f"augmentations.{slot}")
-            built[slot] = build("augmentations", spec, registries=self.registries, file=self.config.source,
-                                path=f"augmentations.{slot}")
+            try:
+                built[slot] = build("augmentations", spec, registries=self.registries, file=self.config.source,
+                                    path=f"augmentations.{slot}")
+            except (ValueError, TypeError) as error:
+                raise ConfigError(str(error), file=self.config.source, path=f"augmentations.{slot}.params") from None
         return built
 
     # ------------------------------------------------------------------------------------------ training

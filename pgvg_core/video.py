@@ -70,7 +70,7 @@ def letterbox(frames: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     height, width = frames.shape[1:3]
     scale = size / max(height, width)
     new_h, new_w = max(1, round(height * scale)), max(1, round(width * scale))
-    tensor = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    tensor = torch.from_numpy(np.array(frames)).permute(0, 3, 1, 2).float()  # a writable copy
     resized = F.interpolate(tensor, size=(new_h, new_w), mode="bilinear", antialias=True, align_corners=False)
     out = torch.zeros(len(frames), 3, size, size)
     top, left = (size - new_h) // 2, (size - new_w) // 2

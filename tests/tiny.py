@@ -73,3 +73,101 @@ def write_config(folder: Path, text: str, name: str = "exp.toml") -> Path:
     path = Path(folder) / name
     path.write_text(textwrap.dedent(text))
     return path
+
+TINY_SCGAN = """
+[experiment]
+name = "tiny-scgan"
+seed = 3
+
+[data]
+name = "synthetic-actions"
+params = { resolution = 32, frames = 4, clips = 40, actions = ["jump", "kick", "wave-right"] }
+
+[trainer]
+steps = 3
+batch_size = 2
+device = "cpu"
+log_every = 1
+sample_every = 3
+checkpoint_every = 3
+eval_clips = 4
+samples = 2
+
+[objective]
+name = "scgan"
+
+[generators.g1]
+name = "scgan"
+params = { ngf = 4, n_res_blocks = 1 }
+
+[generators.g2]
+name = "scgan"
+params = { ngf = 4, n_res_blocks = 1 }
+
+[discriminators.d1]
+name = "patchgan"
+params = { condition = "pose", ndf = 4, n_layers = 2 }
+
+[discriminators.d2]
+name = "patchgan"
+params = { condition = "image", ndf = 4, n_layers = 2 }
+
+[discriminators.d_which]
+name = "patchgan"
+params = { condition = "pose", ndf = 4, n_layers = 2 }
+
+[losses.perceptual]
+name = "lpips"
+weight = 0.0
+
+[augmentations.abnormal_pose]
+name = "abnormal-pose"
+params = { severity = 0.5, jitter = false }
+
+[augmentations.discriminator]
+name = "diffaugment"
+
+[[metrics]]
+name = "ssim"
+
+[[metrics]]
+name = "psnr"
+"""
+
+TINY_POSE2IMAGE = """
+[experiment]
+name = "tiny-pose2image"
+seed = 3
+
+[data]
+name = "synthetic-actions"
+params = { resolution = 32, frames = 4, clips = 40, actions = ["jump", "kick", "wave-right"] }
+
+[trainer]
+steps = 3
+batch_size = 2
+device = "cpu"
+log_every = 1
+sample_every = 3
+checkpoint_every = 3
+eval_clips = 4
+samples = 2
+
+[objective]
+name = "pose2image"
+
+[generators.generator]
+name = "pose2image-unet"
+params = { ngf = 4, num_downs = 4 }
+
+[discriminators.d1]
+name = "patchgan"
+params = { condition = "pose", ndf = 4, n_layers = 2 }
+
+[losses.perceptual]
+name = "lpips"
+weight = 0.0
+
+[[metrics]]
+name = "ssim"
+"""

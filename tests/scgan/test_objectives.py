@@ -1,0 +1,69 @@
+import math
+
+import pytest
+import torch
+
+from pgvg_core.config import load_config
+from pgvg_core.errors import ConfigError
+from pgvg_core.trainer import Trainer
+from tiny import TINY_POSE2IMAGE, TINY_SCGAN, write_config
+
+
+def train(tmp_path, text, *overrides):
+    trainer = Trainer(load_config(write_config(tmp_path, text), overrides), tmp_path / "run", progress=False)
+    result = trainer.fit()
+    return trainer, result
+
+
+def test_scgan_trains_every_term_and_evaluates(tmp_path):
+    trainer, result = train(tmp_path, TINY_SCGAN)
+    row = trainer.history[-1]
+    for key in ("d/adversarial", "d/which", "g/adversarial", "g/which", "g/reconstruction", "g/consistency"):
+        assert key in row and math.isfinite(row[key]), key
+    assert -1 < result.metrics["ssim"]["ssim"] < 1 and result.metrics["psnr"]["psnr"] > 0
+    assert (tmp_path / "run" / "samples" / "frames-step0000003.png").exists()
+    # G2 gets abnormal poses; G1 the true ones.
+    batch = trainer.objective.prepare(torch.utils.data.default_collate([trainer.dataset[i] for i in range(2)]),
+                                      trainer.device)
+    assert not torch.equal(batch["abnormal_pose"], batch["target_pose"])
+
+
+def test_switching_off_semantic_consistency_is_one_override(tmp_path):
+    trainer, _ = train(tmp_path, TINY_SCGAN, "losses.consistency.weight=0", "losses.which.weight=0")
+    assert "g/consistency" not in trainer.history[-1] and "d/which" not in trainer.history[-1]
+
+
+def test_consistency_ties_g2_bottleneck_to_g1_only(tmp_path):
+    trainer = Trainer(load_config(write_config(tmp_path, TINY_SCGAN)), tmp_path / "run", progress=False)
+    objective, nets = trainer.objective, trainer.nets
+    batch = objective.prepare(torch.utils.data.default_collate([trainer.dataset[i] for i in range(2)]), trainer.device)
+    fakes = objective.generate(nets, batch)
+    terms = objective.generator_terms(nets, batch, fakes)
+    nets.zero_grad()
+    terms["consistency"].backward()
+    g1_grads = [p.grad for p in nets["g1"].parameters() if p.grad is not None and p.grad.abs().sum() > 0]
+    g2_grads = [p.grad for p in nets["g2"].parameters() if p.grad is not None and p.grad.abs().sum() > 0]
+    assert not g1_grads and g2_grads
+
+
+def test_pose2image_baseline_trains(tmp_path):
+    trainer, result = train(tmp_path, TINY_POSE2IMAGE)
+    assert {"d/adversarial", "g/adversarial", "g/reconstruction"} <= set(trainer.history[-1])
+    assert -1 < result.metrics["ssim"]["ssim"] < 1
+
+
+def test_abnormal_evaluation_poses_change_the_frames(tmp_path):
+    trainer, _ = train(tmp_path, TINY_SCGAN)
+    batch = trainer.objective.prepare(torch.utils.data.default_collate([trainer.dataset[i] for i in range(2)]),
+                                      trainer.device)
+    clean = trainer.objective.evaluation_pairs(trainer.nets, batch)["fake"]
+    trainer.objective.eval_pose = "abnormal"
+    corrupted = trainer.objective.evaluation_pairs(trainer.nets, batch)["fake"]
+    assert clean.shape == corrupted.shape == (2, 3, 3, 32, 32)
+    assert not torch.allclose(clean, corrupted)
+
+
+def test_unknown_eval_pose(tmp_path):
+    with pytest.raises(ConfigError, match="eval_pose must be"):
+        Trainer(load_config(write_config(tmp_path, TINY_SCGAN), ['objective.params.eval_pose="noisy"']),
+                tmp_path / "run", progress=False)
