@@ -283,6 +283,28 @@ def data_stats_command(name: str, params: tuple[str, ...], as_json: bool) -> Non
                  for r in rows], title=f"{name}: {', '.join(classes)}")
 
 
+@main.command("score")
+@click.argument("real", type=click.Path(exists=False))
+@click.argument("fake", type=click.Path(exists=False))
+@click.option("--metric", "metrics", multiple=True, required=True, help="A metric by name (repeat for more).")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"<metric>": value, ..., "provenance": {...}}.')
+@click.option("--no-cache", is_flag=True, help="Recompute FID statistics of REAL instead of using the cache.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def score_command(real: str, fake: str, metrics: tuple[str, ...], device: str, as_json: bool, no_cache: bool,
+                  no_progress: bool) -> None:
+    """Metrics between REAL and FAKE: folders of images, video files, or folders of videos."""
+    from pgvg_core.score import score
+
+    result = score(real, fake, list(metrics), device=device, progress=not no_progress, use_cache=not no_cache)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=str))
+        return
+    inputs = result["provenance"]["inputs"]
+    _echo_table(["metric", "value"], [[k, f"{v:.6g}"] for k, v in result.items() if k != "provenance"],
+                title=f"{inputs['fake_frames']} fake vs {inputs['real_frames'] or 'cached'} real frames")
+
+
 @main.command("demo")
 @click.option("--out", type=click.Path(file_okay=False), default="demo", show_default=True, help="Output folder.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")

@@ -1,13 +1,15 @@
-"""Built-in metrics: SSIM, PSNR, LPIPS (original and shift-tolerant); and the LPIPS perceptual loss."""
+"""Built-in metrics: FID, SSIM, PSNR, LPIPS (original and shift-tolerant); and the LPIPS perceptual loss."""
 
 from pgvg_core import hookimpl
 
 
 @hookimpl
 def pgvg_register_metrics(register):
+    from pgvg_metrics.fid import FID
     from pgvg_metrics.image import PSNR, SSIM
     from pgvg_metrics.perceptual import LPIPSMetric, ShiftTolerantLPIPSMetric
 
+    register("fid", FID)
     register("ssim", SSIM)
     register("psnr", PSNR)
     register("lpips", LPIPSMetric)

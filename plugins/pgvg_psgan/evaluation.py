@@ -28,6 +28,7 @@ from pgvg_core.errors import DataError
 from pgvg_core.interfaces import Discriminator, Metric
 from pgvg_core.objective import Objective
 from pgvg_core.pose import body_size
+from pgvg_core.stats import frechet_distance
 from pgvg_psgan.objective import sequence_keypoints
 
 log = logging.getLogger(__name__)
@@ -127,25 +128,6 @@ class ClassificationAccuracy(Metric):
 
     def provenance(self) -> dict[str, Any]:
         return {"metric": "accuracy", "count": self.total}
-
-
-def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to two feature sets ``[N, D]``, in float64."""
-    from scipy import linalg
-
-    real, fake = real.astype(np.float64), fake.astype(np.float64)
-    mu1, mu2 = real.mean(0), fake.mean(0)
-    sigma1, sigma2 = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", linalg.LinAlgWarning)  # near-singular products are handled below
-        covmean = linalg.sqrtm(sigma1 @ sigma2)
-        if not np.isfinite(covmean).all():  # singular product: regularise as pytorch-fid does
-            offset = np.eye(len(sigma1)) * 1e-6
-            covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
-    covmean = covmean.real
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
 
 def diversity(features: np.ndarray, pairs: int = 200, seed: int = 0) -> float:

