@@ -1,4 +1,4 @@
-"""Built-in metrics: FID, SSIM, PSNR, LPIPS (original and shift-tolerant); and the LPIPS perceptual loss."""
+"""Built-in metrics: FID, SSIM, PSNR, LPIPS (original and shift-tolerant), temporal consistency; and the LPIPS perceptual loss."""
 
 from pgvg_core import hookimpl
 
@@ -8,12 +8,14 @@ def pgvg_register_metrics(register):
     from pgvg_metrics.fid import FID
     from pgvg_metrics.image import PSNR, SSIM
     from pgvg_metrics.perceptual import LPIPSMetric, ShiftTolerantLPIPSMetric
+    from pgvg_metrics.temporal import TemporalConsistency
 
     register("fid", FID)
     register("ssim", SSIM)
     register("psnr", PSNR)
     register("lpips", LPIPSMetric)
     register("lpips-st", ShiftTolerantLPIPSMetric)
+    register("temporal", TemporalConsistency)
 
 
 @hookimpl
