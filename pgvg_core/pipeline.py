@@ -1,6 +1,7 @@
 """The two stages together: training them in order (``pgvg demo``) and animating a person (``pgvg animate``).
 
-A pipeline run folder holds one run folder per stage: ``action-classifier/``, ``psgan/`` and ``scgan/``.
+A pipeline run folder holds one run folder per stage: ``action-classifier/`` and ``pose-estimator/`` (the
+helpers that metrics use), ``psgan/`` and ``scgan/``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ class Stage:
 # shift-tolerant LPIPS costs ~1.5 s per step on such a CPU, more than the rest of a step.
 DEMO_STAGES = (
     Stage(name="action-classifier", config="action-classifier.toml",
-          overrides=("trainer.steps=600", "trainer.checkpoint_every=600", "trainer.eval_clips=200")),
+          overrides=("trainer.steps=1000", "trainer.checkpoint_every=1000", "trainer.eval_clips=200")),
+    Stage(name="pose-estimator", config="pose-estimator.toml",
+          overrides=("trainer.steps=400", "trainer.checkpoint_every=400", "trainer.eval_clips=32")),
     Stage(name="psgan", config="psgan.toml",
           overrides=("trainer.steps=600", "trainer.sample_every=200", "trainer.checkpoint_every=200",
                      "trainer.eval_clips=100")),
@@ -179,7 +182,7 @@ def every_metric(animator: Animator, pipeline_dir: Path, clips: int, *, seed: in
                              for b in range(count)])  # [B, T, K, 3]
     classifier = load_run(pipeline_dir / "action-classifier", device=str(animator.device)).nets["classifier"]
     inputs = {
-        "frames": (frame_pairs["real"], frame_pairs["fake"], {}),
+        "frames": (frame_pairs["real"], frame_pairs["fake"], {"keypoints": batch["keypoints"][:, 1:]}),
         "poses": (batch["keypoints"].to(animator.device), generated, {"labels": batch["label"]}),
         "labels": (batch["label"], classifier(generated).cpu(), {}),
     }
@@ -189,7 +192,7 @@ def every_metric(animator: Animator, pipeline_dir: Path, clips: int, *, seed: in
         factory = registry.get(name).factory
         domain = getattr(factory, "domain", "frames")
         try:
-            params = {"classifier": str(pipeline_dir / "action-classifier")} if domain == "poses" else {}
+            params = _pipeline_params(factory, pipeline_dir)
             metric = build("metrics", ComponentSpec(name=name, params=params), device=animator.device)
             real, fake, context = inputs[domain]
             metric.update(real, fake, **context)
@@ -197,6 +200,22 @@ def every_metric(animator: Animator, pipeline_dir: Path, clips: int, *, seed: in
         except (PgvgError, ValueError, KeyError) as error:
             results[name] = {"skipped": str(error), "on": _described(domain)}
     return {"clips": count, "split": "test (identities unseen in training)", "metrics": results}
+
+
+def _pipeline_params(factory: Any, pipeline_dir: Path) -> dict[str, Any]:
+    """Point metrics that need a helper model at the one trained in this pipeline folder."""
+    import inspect
+
+    try:
+        accepted = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return {}
+    params: dict[str, Any] = {}
+    if "classifier" in accepted:
+        params["classifier"] = str(pipeline_dir / "action-classifier")
+    if "pose_params" in accepted:
+        params["pose_params"] = {"run": str(pipeline_dir / "pose-estimator")}
+    return params
 
 
 def _described(domain: str) -> str:

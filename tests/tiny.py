@@ -171,3 +171,35 @@ weight = 0.0
 [[metrics]]
 name = "ssim"
 """
+
+TINY_ESTIMATOR = """
+[experiment]
+name = "tiny-estimator"
+seed = 2
+
+[data]
+name = "synthetic-actions"
+params = { resolution = 32, frames = 4, clips = 40 }
+
+[trainer]
+steps = 30
+batch_size = 4
+device = "cpu"
+log_every = 10
+sample_every = 30
+checkpoint_every = 30
+eval_clips = 8
+
+[objective]
+name = "pose-estimator"
+params = { frames_per_clip = 2 }
+
+[generators.estimator]
+name = "pose-estimator"
+params = { width = 8, n_res_blocks = 1 }
+lr = 3e-3
+betas = [0.9, 0.999]
+
+[[metrics]]
+name = "pck"
+"""

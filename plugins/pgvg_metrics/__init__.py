@@ -1,4 +1,4 @@
-"""Built-in metrics: FID, SSIM, PSNR, LPIPS (original and shift-tolerant), temporal consistency; and the LPIPS perceptual loss."""
+"""Built-in metrics: FID, SSIM, PSNR, LPIPS (original and shift-tolerant), temporal consistency, PCK; and the LPIPS perceptual loss."""
 
 from pgvg_core import hookimpl
 
@@ -7,6 +7,7 @@ from pgvg_core import hookimpl
 def pgvg_register_metrics(register):
     from pgvg_metrics.fid import FID
     from pgvg_metrics.image import PSNR, SSIM
+    from pgvg_metrics.pck import PCK
     from pgvg_metrics.perceptual import LPIPSMetric, ShiftTolerantLPIPSMetric
     from pgvg_metrics.temporal import TemporalConsistency
 
@@ -16,6 +17,7 @@ def pgvg_register_metrics(register):
     register("lpips", LPIPSMetric)
     register("lpips-st", ShiftTolerantLPIPSMetric)
     register("temporal", TemporalConsistency)
+    register("pck", PCK)
 
 
 @hookimpl

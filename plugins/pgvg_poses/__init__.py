@@ -5,8 +5,25 @@ from pgvg_core import hookimpl
 
 @hookimpl
 def pgvg_register_pose_sources(register):
+    from pgvg_poses.estimator import SyntheticEstimatorPoses
     from pgvg_poses.sources import GroundTruthPoses, KeypointsFilePoses, MediaPipePoses
 
     register("ground-truth", GroundTruthPoses)
     register("keypoints-file", KeypointsFilePoses)
     register("mediapipe", MediaPipePoses)
+    register("synthetic-estimator", SyntheticEstimatorPoses)
+
+
+@hookimpl
+def pgvg_register_generators(register):
+    from pgvg_poses.estimator import PoseEstimatorNet
+
+    register("pose-estimator", PoseEstimatorNet)
+
+
+@hookimpl
+def pgvg_register_losses(register):
+    from pgvg_poses.estimator import PoseEstimatorObjective
+
+    register("pose-estimator", PoseEstimatorObjective,
+             summary="Objective: train the synthetic-renders pose estimator behind the pck metric")
