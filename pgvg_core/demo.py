@@ -9,7 +9,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pgvg_core.pipeline import DEMO_STAGES, Animator, every_metric, loss_curves, panels, train_stage, write_json
+from pgvg_core.pipeline import (
+    DEMO_METRIC_CLIPS,
+    DEMO_STAGES,
+    Animator,
+    every_metric,
+    loss_curves,
+    panels,
+    train_stage,
+    write_json,
+)
 from pgvg_core.sheets import grid, save_png
 from pgvg_core.video import to_uint8, write_video
 
@@ -60,7 +69,7 @@ def run_demo(out: Path, *, progress: bool = True, quick: bool = False) -> dict[s
     written["sheet"] = out / "contact-sheet.png"
     save_png(written["sheet"], grid(sheet_rows, sheet_labels), scale=2)
     written["losses"] = loss_curves({name: runs[name] for name in ("psgan", "scgan")}, out / "loss-curves.png")
-    metrics = every_metric(animator, out, clips=8 if quick else 48)
+    metrics = every_metric(animator, out, clips=4 if quick else DEMO_METRIC_CLIPS)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     written["metrics"] = write_json(out / "metrics.json", metrics)
     return written

@@ -18,7 +18,7 @@ import torch
 
 from pgvg_core import checkpoint
 from pgvg_core.config import ComponentSpec, ExperimentConfig, build, load_config
-from pgvg_core.errors import CheckpointError, DataError, PgvgError
+from pgvg_core.errors import CheckpointError, PgvgError
 from pgvg_core.trainer import Trainer, load_run
 
 log = logging.getLogger("pgvg.pipeline")
@@ -39,14 +39,15 @@ DEMO_STAGES = (
     Stage(name="action-classifier", config="action-classifier.toml",
           overrides=("trainer.steps=1000", "trainer.checkpoint_every=1000", "trainer.eval_clips=200")),
     Stage(name="pose-estimator", config="pose-estimator.toml",
-          overrides=("trainer.steps=400", "trainer.checkpoint_every=400", "trainer.eval_clips=32")),
+          overrides=("trainer.steps=300", "trainer.checkpoint_every=300", "trainer.eval_clips=32")),
     Stage(name="psgan", config="psgan.toml",
-          overrides=("trainer.steps=600", "trainer.sample_every=200", "trainer.checkpoint_every=200",
+          overrides=("trainer.steps=500", "trainer.sample_every=250", "trainer.checkpoint_every=250",
                      "trainer.eval_clips=100")),
     Stage(name="scgan", config="scgan.toml",
-          overrides=("trainer.steps=700", "trainer.sample_every=350", "trainer.checkpoint_every=350",
-                     "trainer.eval_clips=24", "losses.perceptual.weight=0")),
+          overrides=("trainer.steps=600", "trainer.sample_every=300", "trainer.checkpoint_every=300",
+                     "trainer.eval_clips=8", "losses.perceptual.weight=0")),
 )
+DEMO_METRIC_CLIPS = 16
 
 
 def stage_config(stage: Stage, pipeline_dir: Path, extra: Sequence[str] = ()) -> ExperimentConfig:

@@ -177,10 +177,11 @@ def _take(stream: Iterator[np.ndarray], pending: list[torch.Tensor], count: int)
 
 
 def _statistics_file(fid: Any, real_files: list[Path]) -> Path:
-    from pgvg_metrics.fid import FID_VERSION, cache_dir, statistics_key
+    from pgvg_core.files import cache_root
+    from pgvg_metrics.fid import FID_VERSION, statistics_key
 
     key = statistics_key(fingerprint(real_files), fid.weights_info["sha256"], f"v{FID_VERSION}-bilinear299")
-    return cache_dir() / "fid-stats" / f"{key}.npz"
+    return cache_root() / "fid-stats" / f"{key}.npz"
 
 
 def _load_real_statistics(fid: Any, real_files: list[Path]) -> tuple | None:

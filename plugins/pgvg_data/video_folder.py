@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import numpy as np
 import torch
 
 from pgvg_core.errors import DataError
+from pgvg_core.files import atomic_write, cache_root
 from pgvg_core.interfaces import Dataset, PoseSource
 from pgvg_core.video import frame_files, is_video, letterbox, read_video
 
@@ -29,8 +28,7 @@ SPLITS = ("all", "train", "test")
 
 
 def default_cache_dir() -> Path:
-    root = os.environ.get("PGVG_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pgvg"
-    return Path(root) / "poses"
+    return cache_root() / "poses"
 
 
 def clip_hash(path: Path) -> str:
@@ -46,18 +44,7 @@ def clip_hash(path: Path) -> str:
 
 
 def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda file: np.savez(file, **arrays))
 
 
 class PoseCache:

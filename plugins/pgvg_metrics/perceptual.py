@@ -12,7 +12,6 @@ Inputs are frames in ``[-1, 1]``, ``[B, 3, H, W]`` (clips ``[B, T, 3, H, W]`` ar
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.metadata
 import logging
 import sys
@@ -24,6 +23,7 @@ import torch
 from torch import nn
 
 from pgvg_core.errors import DataError
+from pgvg_core.files import sha256_of
 from pgvg_core.interfaces import Loss, Metric
 
 log = logging.getLogger(__name__)
@@ -35,14 +35,6 @@ BACKBONE_URLS = {
     "vgg": "https://download.pytorch.org/models/vgg16-397923af.pth",
 }
 NETS = ("alex", "vgg")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_net(net: str) -> None:

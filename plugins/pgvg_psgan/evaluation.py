@@ -12,19 +12,17 @@ it and reports, for generated sequences against real ones:
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pgvg_core.config import LossTerm
 from pgvg_core.errors import DataError
+from pgvg_core.files import sha256_of
 from pgvg_core.interfaces import Discriminator, Metric
 from pgvg_core.objective import Objective
 from pgvg_core.pose import body_size
@@ -149,14 +147,6 @@ def mean_acceleration(keypoints: torch.Tensor) -> torch.Tensor:
     return (acceleration * valid).sum((1, 2)) / valid.sum((1, 2)).clamp(min=1) / size
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class PoseActionMetric(Metric):
     """Action accuracy, FID, diversity and smoothness of generated pose sequences, via a trained classifier."""
 
@@ -226,5 +216,5 @@ class PoseActionMetric(Metric):
 
     def provenance(self) -> dict[str, Any]:
         return {"metric": "pose-action", "version": 1, "backbone": "pose-action-classifier",
-                "weights": str(self.weights), "weights_sha256": _sha256(self.weights), "count": self.count,
+                "weights": str(self.weights), "weights_sha256": sha256_of(self.weights), "count": self.count,
                 "dtype": "float64 statistics"}

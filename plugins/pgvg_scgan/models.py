@@ -7,7 +7,6 @@ Both map (source image, source pose, target pose) to the frame of the person in 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pgvg_core.blocks import ResBlock2d, down2d, init_weights
