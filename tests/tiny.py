@@ -61,7 +61,7 @@ name = "action-classifier"
 [discriminators.classifier]
 name = "pose-action-classifier"
 params = { width = 32, feature_dim = 16 }
-lr = 3e-3
+lr = 5e-4
 betas = [0.9, 0.999]
 
 [[metrics]]
@@ -197,7 +197,7 @@ params = { frames_per_clip = 2 }
 [generators.estimator]
 name = "pose-estimator"
 params = { width = 8, n_res_blocks = 1 }
-lr = 3e-3
+lr = 5e-4
 betas = [0.9, 0.999]
 
 [[metrics]]

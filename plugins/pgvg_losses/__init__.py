@@ -12,11 +12,13 @@ def pgvg_register_losses(register):
         HingeGANLoss,
         L1Loss,
         LSGANLoss,
+        MSELoss,
     )
 
     register("gan-lsgan", LSGANLoss)
     register("gan-hinge", HingeGANLoss)
     register("gan-bce", BCEGANLoss)
     register("l1", L1Loss)
+    register("mse", MSELoss)
     register("heatmap-l1", HeatmapL1Loss)
     register("cross-entropy", CrossEntropyLoss)

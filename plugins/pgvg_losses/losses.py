@@ -52,6 +52,13 @@ class L1Loss(Loss):
         return F.l1_loss(prediction.float(), target.float())
 
 
+class MSELoss(Loss):
+    """Mean squared error between prediction and target (the usual loss of heatmap pose estimators)."""
+
+    def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(prediction.float(), target.float())
+
+
 class HeatmapL1Loss(Loss):
     """L1 between pose heatmaps that weighs joint pixels up (most of a heatmap is empty background).
 
