@@ -61,7 +61,7 @@ name = "action-classifier"
 [discriminators.classifier]
 name = "pose-action-classifier"
 params = { width = 32, feature_dim = 16 }
-lr = 5e-4
+lr = 3e-3
 betas = [0.9, 0.999]
 
 [[metrics]]
