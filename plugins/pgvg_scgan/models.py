@@ -39,12 +39,14 @@ class SCGANGenerator(Generator):
         ngf: int = 32,              # base channels
         n_res_blocks: int = 4,      # residual blocks at the bottleneck
         skips: bool = True,         # encoder -> decoder connections
+        input_skip: bool = True,    # hand the raw inputs to the last layer too (sharper, but copying is easy)
         upsample: str = "bilinear",  # interpolation of the decoder: bilinear or nearest
     ) -> None:
         super().__init__()
         if upsample not in ("bilinear", "nearest"):
             raise ValueError(f"upsample must be 'bilinear' or 'nearest', got {upsample!r}")
         self.skips = skips
+        self.input_skip = input_skip
         widths = [ngf, ngf * 2, ngf * 4, ngf * 8]
         in_channels = 3 + 2 * keypoints
         self.encoder = nn.ModuleList([
@@ -59,7 +61,7 @@ class SCGANGenerator(Generator):
         self.decoder = nn.ModuleList(
             [up2d(ins[i] + (skip_channels[i - 1] if i and skips else 0), outs[i], upsample) for i in range(4)]
         )
-        self.to_rgb = nn.Conv2d(ngf + (in_channels if skips else 0), 3, 3, padding=1)
+        self.to_rgb = nn.Conv2d(ngf + (in_channels if input_skip else 0), 3, 3, padding=1)
         init_weights(self)
 
     def forward(self, image: torch.Tensor, source_pose: torch.Tensor, target_pose: torch.Tensor,
@@ -78,7 +80,7 @@ class SCGANGenerator(Generator):
             if i and self.skips:
                 h = torch.cat([h, levels[3 - i]], dim=1)
             h = layer(h)
-        if self.skips:
+        if self.input_skip:
             h = torch.cat([h, x], dim=1)
         frame = torch.tanh(self.to_rgb(h))
         return (frame, bottleneck) if return_features else frame
