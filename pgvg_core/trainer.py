@@ -15,7 +15,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,9 @@ from pgvg_core.config import (
     LossTerm,
     build,
     config_from_dict,
+    apply_override,
     config_to_toml,
-    load_config,
+    parse_override,
     read_toml,
 )
 from pgvg_core.errors import ConfigError, PgvgError
@@ -95,9 +96,11 @@ class RunResult:
     seconds: float
 
 
-def _finite_or_raise(terms: Mapping[str, torch.Tensor], step: int, group: str, last_good: Path | None) -> None:
+def _finite_or_raise(terms: Mapping[str, torch.Tensor], step: int, group: str,
+                     last_checkpoint: Callable[[], Path | None]) -> None:
     for name, value in terms.items():
         if not torch.isfinite(value.detach()).all():
+            last_good = last_checkpoint()  # looked up only on failure: listing a folder every step is waste
             kept = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
             raise TrainingError(
                 f"step {step}: loss term '{group}/{name}' is {value.item()}; training stopped and {kept}. "
@@ -291,20 +294,19 @@ class Trainer:
         logged: dict[str, float] = {}
         with self._autocast():
             fakes = objective.generate(self.nets, batch) if generators else {}
-        last_good = self._last_checkpoint()
         if discriminators:
             self._requires_grad(discriminators, True)
             with self._autocast():
                 d_terms = objective.discriminator_terms(self.nets, batch, {k: v.detach() for k, v in fakes.items()})
             if d_terms:
-                _finite_or_raise(d_terms, self.step, "d", last_good)
+                _finite_or_raise(d_terms, self.step, "d", self._last_checkpoint)
                 self._update("d", discriminators, d_terms)
                 logged.update({f"d/{k}": v.item() for k, v in d_terms.items()})
         if generators:
             self._requires_grad(discriminators, False)  # no discriminator gradients in the generator step
             with self._autocast():
                 g_terms = objective.generator_terms(self.nets, batch, fakes)
-            _finite_or_raise(g_terms, self.step, "g", last_good)
+            _finite_or_raise(g_terms, self.step, "g", self._last_checkpoint)
             self._update("g", generators, g_terms)
             self._requires_grad(discriminators, True)
             logged.update({f"g/{k}": v.item() for k, v in g_terms.items()})
@@ -375,8 +377,11 @@ class Trainer:
         if existing:
             with open(path, newline="") as file:
                 header = next(csv.reader(file), [])
-            if header != fields:  # a new term appeared: rewrite with the union of columns
-                rows = list(csv.DictReader(open(path, newline="")))
+            if set(fields) <= set(header):
+                fields = header  # a row may miss a term; its cell stays empty
+            else:  # a new term appeared: rewrite with the union of columns
+                with open(path, newline="") as file:
+                    rows = list(csv.DictReader(file))
                 fields = list(dict.fromkeys([*header, *fields]))
                 with open(path, "w", newline="") as file:
                     out = csv.DictWriter(file, fieldnames=fields)
@@ -504,35 +509,35 @@ class Trainer:
         from pgvg_core.plugins import get_registries
 
         run_dir = Path(run_dir)
-        path = checkpoint.latest(run_dir)
-        state = checkpoint.load(path)
-        config_file = run_dir / "config.toml"
-        if config_file.exists():
-            config = load_config(config_file, overrides, registries=kwargs.get("registries") or get_registries())
-        else:
-            import tomllib
-
-            data = tomllib.loads(state["config"])
-            config = config_from_dict(data, file=str(path))
+        state = checkpoint.load(checkpoint.latest(run_dir))
+        config = saved_config(run_dir, state, overrides, registries=kwargs.get("registries") or get_registries())
         if state["step"] >= config.trainer.steps:
             log.info("%s is already at step %d of %d; raise trainer.steps with --set to train longer",
                      run_dir, state["step"], config.trainer.steps)
         return cls(config, run_dir, _resume_state=state, **kwargs)
 
 
+def saved_config(run_dir: Path, state: dict[str, Any], overrides: tuple[str, ...] = (), *,
+                 registries: RegistrySet) -> ExperimentConfig:
+    """A run's config: its ``config.toml`` (with ``overrides``), else the copy inside its checkpoint."""
+    import tomllib
+
+    config_file = run_dir / "config.toml"
+    data = read_toml(config_file) if config_file.exists() else tomllib.loads(state["config"])
+    for text in overrides:
+        apply_override(data, *parse_override(text))
+    return config_from_dict(data, file=str(config_file), registries=registries)
+
+
 def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu",
              registries: RegistrySet | None = None) -> Trainer:
     """A finished (or interrupted) run for inference: its networks (latest checkpoint, eval mode), objective
     and data description, on ``device``."""
-    import tomllib
-
     from pgvg_core.plugins import get_registries
 
     run_dir = Path(run_dir)
     state = checkpoint.load(checkpoint.latest(run_dir))
-    config_file = run_dir / "config.toml"
-    data = read_toml(config_file) if config_file.exists() else tomllib.loads(state["config"])
-    config = config_from_dict(data, file=str(config_file), registries=registries or get_registries())
+    config = saved_config(run_dir, state, registries=registries or get_registries())
     config = attrs.evolve(config, trainer=attrs.evolve(config.trainer, device=str(device)))
     trainer = Trainer(config, run_dir, registries=registries, progress=False, _resume_state=state)
     trainer.nets.eval()

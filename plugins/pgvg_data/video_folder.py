@@ -55,9 +55,13 @@ class PoseCache:
         self.source = source
         settings = json.dumps(dict(source.settings()), sort_keys=True)
         self.settings_hash = hashlib.sha256(settings.encode()).hexdigest()[:16]
+        self._paths: dict[Path, Path] = {}
 
     def path_for(self, clip: Path) -> Path:
-        return self.directory / f"{clip_hash(clip)[:32]}-{self.settings_hash}.npz"
+        # Hashing reads the whole clip: once per clip, not once per item.
+        if clip not in self._paths:
+            self._paths[clip] = self.directory / f"{clip_hash(clip)[:32]}-{self.settings_hash}.npz"
+        return self._paths[clip]
 
     def get(self, clip: Path, frames: np.ndarray | None = None) -> np.ndarray:
         """Keypoints ``[N, 18, 3]`` in the clip's own pixels for every frame, extracting once."""
