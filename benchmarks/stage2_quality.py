@@ -1,82 +1,151 @@
 """SCGAN against the pix2pix U-Net baseline on unseen test identities, with true and abnormal poses.
 
-    python benchmarks/stage2_quality.py [--steps 400] [--seeds 0 1 2] [--clips 48] [--out runs/stage2-quality]
+    python benchmarks/stage2_quality.py [--steps 400] [--seeds 0 1 2] [--clips 32] [--out runs/stage2-quality]
+                                        [--models scgan pose2image scgan-nowarp]
 
-Trains experiments/scgan.toml and experiments/pose2image.toml for each seed (the same steps, batch and data;
-the LPIPS loss term off in both, for CPU time), then scores each model's frames on the test split with SSIM
-and shift-tolerant LPIPS twice: rendering the ground-truth poses, and rendering abnormal poses (severity 0.5,
-fixed seed). Prints means and standard deviations over seeds, and the SSIM each model loses to abnormal poses
-(the paper's robustness claim: SCGAN's G2 should lose less). Writes everything to OUT/results.json.
+Trains each model for each seed (the same steps, batch and data; the LPIPS loss term off in all, for CPU time)
+and scores its frames on the test split: SSIM, shift-tolerant LPIPS and PCK (how well the frames follow the
+pose, by the synthetic pose estimator, trained once into OUT/pose-estimator), twice: rendering the
+ground-truth poses, and rendering abnormal poses (severity 0.5, fixed seed). Two references that learn
+nothing put the numbers in scale: ``copy-source`` (every frame is the source image) and ``warp-only`` (the
+source warped limb-wise into the pose, the starting point of SCGAN's generator). Prints means and standard
+deviations over seeds and the SSIM each model loses to abnormal poses (the paper's robustness claim: SCGAN's
+G2 should lose less). Writes everything to OUT/results.json.
+
+``scgan-nowarp`` is SCGAN with the paper's generator (no warped source), the ablation of that choice.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-EXPERIMENTS = {"scgan": "scgan.toml", "pose2image": "pose2image.toml"}
+MODELS = {
+    "scgan": ("scgan.toml", ()),
+    "pose2image": ("pose2image.toml", ()),
+    "scgan-nowarp": ("scgan.toml", ("generators.g1.params.warp=false", "generators.g2.params.warp=false")),
+}
+POSES = ("ground-truth", "abnormal")
 
 
-def train_and_score(name: str, seed: int, steps: int, clips: int, out: Path) -> dict[str, dict[str, float]]:
-    from pgvg_core.config import ComponentSpec, build
-    from pgvg_core.pipeline import EXPERIMENTS as FOLDER
-    from pgvg_core.plugins import get_registries
-    from pgvg_core.trainer import Trainer, load_run
-
+def train(config_file: str, overrides: tuple[str, ...], run_dir: Path) -> None:
     from pgvg_core import checkpoint
     from pgvg_core.config import load_config
+    from pgvg_core.pipeline import EXPERIMENTS as FOLDER
+    from pgvg_core.plugins import get_registries
+    from pgvg_core.trainer import Trainer
 
+    if checkpoint.list_checkpoints(run_dir):
+        return
+    config = load_config(FOLDER / config_file, overrides, registries=get_registries())
+    Trainer(config, run_dir, progress=True).fit()
+
+
+class Scorer:
+    """SSIM, LPIPS-ST and PCK of clips ``[B, T, 3, H, W]`` against the test clips, for any frame maker."""
+
+    def __init__(self, clips: int, out: Path) -> None:
+        from pgvg_augment.abnormal import AbnormalPose
+        from pgvg_core.config import ComponentSpec, build
+
+        estimator = out / "pose-estimator"
+        train("pose-estimator.toml", ("trainer.steps=300", "trainer.checkpoint_every=300"), estimator)  # as in the demo
+        self.estimator = estimator
+        # The test split of experiments/scgan.toml's data (pose2image.toml's is the same).
+        dataset = build("datasets", ComponentSpec(name="synthetic-actions",
+                                                  params={"resolution": 64, "frames": 16, "split": "test"}))
+        self.batch = torch.utils.data.default_collate([dataset[i] for i in range(min(clips, len(dataset)))])
+        keypoints = self.batch["keypoints"][:, 1:]  # [B, T-1, K, 3]: every frame after the source
+        # The same abnormal poses for every model (what the objectives' eval_pose="abnormal" renders).
+        abnormal = AbnormalPose(severity=0.5, jitter=False)
+        params = abnormal.sample(keypoints.shape, torch.Generator().manual_seed(1234))
+        self.poses = {"ground-truth": keypoints, "abnormal": abnormal.apply(keypoints, params)}
+
+    def score(self, make_frames: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, dict[str, float]]:
+        """``make_frames(keypoints [B, T, K, 3|4]) -> [B, T, 3, H, W]``; PCK is against the poses rendered."""
+        from pgvg_core.config import ComponentSpec, build
+
+        real = self.batch["frames"][:, 1:]
+        scores = {}
+        for pose, keypoints in self.poses.items():
+            torch.manual_seed(0)
+            fake = make_frames(keypoints)
+            values = {}
+            for name in ("ssim", "lpips-st", "pck"):
+                params = {"pose_params": {"run": str(self.estimator)}} if name == "pck" else {}
+                metric = build("metrics", ComponentSpec(name=name, params=params))
+                metric.update(real, fake, keypoints=keypoints[..., :3] if name == "pck" else None)
+                values[name] = next(iter(metric.compute().values()))
+            scores[pose] = values
+        return scores
+
+
+def score_model(scorer: Scorer, name: str, seed: int, steps: int, out: Path) -> dict[str, dict[str, float]]:
+    from pgvg_core.trainer import load_run
+
+    config_file, extra = MODELS[name]
     run_dir = out / f"{name}-seed{seed}"
-    if not checkpoint.list_checkpoints(run_dir):
-        overrides = [f"experiment.seed={seed}", f"trainer.steps={steps}", f"trainer.checkpoint_every={steps}",
-                     f"trainer.sample_every={steps}", "trainer.log_every=50", "losses.perceptual.weight=0",
-                     "trainer.eval_clips=8"]
-        config = load_config(FOLDER / EXPERIMENTS[name], overrides, registries=get_registries())
-        Trainer(config, run_dir, progress=True).fit()
+    train(config_file, (f"experiment.seed={seed}", f"trainer.steps={steps}", f"trainer.checkpoint_every={steps}",
+                        f"trainer.sample_every={steps}", "trainer.log_every=50", "losses.perceptual.weight=0",
+                        "trainer.eval_clips=8", *extra), run_dir)
     run = load_run(run_dir)
-    dataset = run.eval_dataset()
-    batch = torch.utils.data.default_collate([dataset[i] for i in range(min(clips, len(dataset)))])
-    scores = {}
-    for pose in ("ground-truth", "abnormal"):
-        run.objective.eval_pose = pose
-        torch.manual_seed(0)
-        prepared = run.objective.prepare(batch, run.device)
-        pairs = run.objective.evaluation_pairs(run.nets, prepared)
-        values = {}
-        for metric_name in ("ssim", "lpips-st"):
-            metric = build("metrics", ComponentSpec(name=metric_name))
-            metric.update(pairs["real"], pairs["fake"])
-            values[metric_name] = next(iter(metric.compute().values()))
-        scores[pose] = values
-    return scores
+    generator = run.nets[run.objective.eval_generator]
+    batch = scorer.batch
+    return scorer.score(lambda keypoints: run.objective.render_clip(
+        generator, batch["source_image"], batch["source_keypoints"], keypoints))
+
+
+def references(scorer: Scorer) -> dict[str, dict[str, dict[str, float]]]:
+    from pgvg_scgan.warp import limb_warp, warp_image
+
+    frames = scorer.batch["frames"]  # [B, T, 3, H, W]
+    source, source_keypoints = frames[:, :1], scorer.batch["keypoints"][:, :1]
+
+    def copy_source(keypoints: torch.Tensor) -> torch.Tensor:
+        return source.expand(-1, keypoints.shape[1], -1, -1, -1)
+
+    def warp_only(keypoints: torch.Tensor) -> torch.Tensor:
+        size, length = keypoints.shape[:2]
+        repeat = lambda t: t.expand(-1, length, *t.shape[2:]).flatten(0, 1)  # noqa: E731
+        grid, _ = limb_warp(repeat(source_keypoints), keypoints.flatten(0, 1)[..., :3], tuple(frames.shape[-2:]))
+        return warp_image(repeat(source), grid).view(size, length, *frames.shape[2:])
+
+    return {"copy-source": scorer.score(copy_source), "warp-only": scorer.score(warp_only)}
+
+
+def summary(values: list[float]) -> str:
+    return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--clips", type=int, default=48)
+    parser.add_argument("--clips", type=int, default=32)
+    parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=["scgan", "pose2image"])
     parser.add_argument("--out", type=Path, default=Path("runs/stage2-quality"))
     args = parser.parse_args()
-    results = {name: [train_and_score(name, seed, args.steps, args.clips, args.out) for seed in args.seeds]
-               for name in EXPERIMENTS}
     args.out.mkdir(parents=True, exist_ok=True)
+    scorer = Scorer(args.clips, args.out)
+    results = {name: [score] for name, score in references(scorer).items()}
+    results |= {name: [score_model(scorer, name, seed, args.steps, args.out) for seed in args.seeds]
+                for name in args.models}
     (args.out / "results.json").write_text(json.dumps({"args": vars(args) | {"out": str(args.out)},
                                                        "results": results}, indent=2))
-    print(f"test identities, {args.clips} clips x 15 frames, {args.steps} steps, seeds {args.seeds}")
-    print(f"{'model':<11} {'poses':<13} {'SSIM':>15} {'LPIPS-ST':>15}")
+    print(f"test identities, {args.clips} clips x {scorer.batch['frames'].shape[1] - 1} frames, "
+          f"{args.steps} steps, seeds {args.seeds} (references learn nothing: one value)")
+    print(f"{'model':<13} {'poses':<13} {'SSIM ↑':>17} {'LPIPS-ST ↓':>17} {'PCK ↑':>17}")
     for name, runs in results.items():
-        for pose in ("ground-truth", "abnormal"):
-            ssim = [r[pose]["ssim"] for r in runs]
-            lpips = [r[pose]["lpips-st"] for r in runs]
-            print(f"{name:<11} {pose:<13} {np.mean(ssim):.4f} ± {np.std(ssim):.4f} "
-                  f"{np.mean(lpips):.4f} ± {np.std(lpips):.4f}")
+        for pose in POSES:
+            cells = [summary([r[pose][metric] for r in runs]) for metric in ("ssim", "lpips-st", "pck")]
+            print(f"{name:<13} {pose:<13} {cells[0]:>17} {cells[1]:>17} {cells[2]:>17}")
         drop = [r["ground-truth"]["ssim"] - r["abnormal"]["ssim"] for r in runs]
-        print(f"{name:<11} SSIM lost to abnormal poses: {np.mean(drop):.4f} ± {np.std(drop):.4f}")
+        print(f"{name:<13} SSIM lost to abnormal poses: {summary(drop)}")
 
 
 if __name__ == "__main__":

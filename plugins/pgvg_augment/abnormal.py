@@ -2,7 +2,9 @@
 
 Joints drawn larger or smaller (heatmap sigma), the whole pose too big, too small or shifted, joints
 displaced, dropped or swapped left/right, and frames jittered in time. ``severity`` in [0, 1] scales every
-error; 0 leaves poses unchanged. As in Kornia, parameters are sampled apart from being applied, so one draw
+error; 0 leaves poses unchanged. ``p`` is the probability that a sample is corrupted at all (Kornia's
+``p``): a generator trained only on corrupted poses learns to distrust every pose, so its frames blur even when
+the pose is right. As in Kornia, parameters are sampled apart from being applied, so one draw
 can be applied to several tensors.
 """
 
@@ -28,10 +30,14 @@ class AbnormalPose(Augmentation):
         drop: bool = True,
         swap: bool = True,
         jitter: bool = True,
+        p: float = 1.0,
     ) -> None:
         if not 0.0 <= severity <= 1.0:
             raise ValueError(f"severity must be in [0, 1], got {severity}")
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p (the probability of corrupting a sample) must be in [0, 1], got {p}")
         self.severity = severity
+        self.p = p
         self.enabled = dict(sigma=sigma, scale=scale, shift=shift, displace=displace, drop=drop, swap=swap,
                             jitter=jitter)
 
@@ -55,6 +61,7 @@ class AbnormalPose(Augmentation):
             "time": torch.randint(-max_offset, max_offset + 1, (batch, frames), generator=generator)
             if max_offset
             else torch.zeros(batch, frames, dtype=torch.long),
+            "corrupt": torch.rand(batch, generator=generator) < self.p,
         }
 
     def apply(self, keypoints: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -91,8 +98,11 @@ class AbnormalPose(Augmentation):
             confidence = confidence.masked_fill(p["drop"][..., None].expand_as(confidence), 0.0)
         if on["sigma"]:
             sigma_scale = sigma_scale * torch.exp2(p["sigma"]).to(dtype)[..., None].expand_as(sigma_scale)
-        return torch.cat([xy, confidence, sigma_scale], dim=-1)
+        corrupted = torch.cat([xy, confidence, sigma_scale], dim=-1)
+        original = keypoints if keypoints.shape[-1] > 3 else torch.cat([keypoints, torch.ones_like(confidence)], -1)
+        return torch.where(p["corrupt"][:, None, None, None], corrupted, original)
 
     def __repr__(self) -> str:
         off = [name for name, enabled in self.enabled.items() if not enabled]
-        return f"AbnormalPose(severity={self.severity}" + (f", off={off})" if off else ")")
+        probability = f", p={self.p}" if self.p < 1 else ""
+        return f"AbnormalPose(severity={self.severity}{probability}" + (f", off={off})" if off else ")")

@@ -11,6 +11,8 @@ from torch import nn
 
 from pgvg_core.blocks import ResBlock2d, down2d, init_weights
 from pgvg_core.interfaces import Generator
+from pgvg_core.pose import KEYPOINT_NAMES as LIMB_KEYPOINTS, heatmaps_to_keypoints
+from pgvg_scgan.warp import limb_warp, warp_image
 
 
 def up2d(in_channels: int, out_channels: int, mode: str) -> nn.Sequential:
@@ -30,6 +32,13 @@ class SCGANGenerator(Generator):
     returns the bottleneck ``[B, 8ngf, H/16, W/16]`` that the semantic-consistency loss compares between G1
     and G2. ``skips`` adds U-Net-style connections from each encoder level to the decoder: they carry the
     source's appearance at full detail, while the bottleneck stays the place where pose is understood.
+
+    ``warp`` (on by default; off is the paper's network) adds the source image warped limb by limb into the
+    target pose (:mod:`pgvg_scgan.warp`, from the heatmaps' peaks) and a map of where the moved person is to
+    the encoder's input, and makes the output a learned blend ``m * warped + (1 - m) * generated``: the
+    network repairs the warp (uncovered background, occlusions) instead of learning to move every pixel.
+    Without it, the frames a small network learns on a CPU budget barely follow the pose (measured in
+    README's stage-2 table: they score below copying the source frame).
     """
 
     def __init__(
@@ -41,14 +50,19 @@ class SCGANGenerator(Generator):
         skips: bool = True,         # encoder -> decoder connections
         input_skip: bool = True,    # hand the raw inputs to the last layer too (sharper, but copying is easy)
         upsample: str = "bilinear",  # interpolation of the decoder: bilinear or nearest
+        warp: bool = True,          # start from the source warped limb-wise into the target pose
     ) -> None:
         super().__init__()
         if upsample not in ("bilinear", "nearest"):
             raise ValueError(f"upsample must be 'bilinear' or 'nearest', got {upsample!r}")
+        if warp and keypoints != len(LIMB_KEYPOINTS):
+            raise ValueError(f"scgan's warp needs the {len(LIMB_KEYPOINTS)} COCO/OpenPose keypoints, got keypoints="
+                             f"{keypoints}; set warp = false for another skeleton")
         self.skips = skips
         self.input_skip = input_skip
+        self.warp = warp
         widths = [ngf, ngf * 2, ngf * 4, ngf * 8]
-        in_channels = 3 + 2 * keypoints
+        in_channels = 3 + 2 * keypoints + (4 if warp else 0)  # + warped image and person map
         self.encoder = nn.ModuleList([
             down2d(in_channels, widths[0], norm=False), down2d(widths[0], widths[1]),
             down2d(widths[1], widths[2]), down2d(widths[2], widths[3]),
@@ -61,14 +75,29 @@ class SCGANGenerator(Generator):
         self.decoder = nn.ModuleList(
             [up2d(ins[i] + (skip_channels[i - 1] if i and skips else 0), outs[i], upsample) for i in range(4)]
         )
-        self.to_rgb = nn.Conv2d(ngf + (in_channels if input_skip else 0), 3, 3, padding=1)
+        # With the warp, a 4th output channel is the blend's logit; it starts at +2 (88 % warped image).
+        self.to_rgb = nn.Conv2d(ngf + (in_channels if input_skip else 0), 4 if warp else 3, 3, padding=1)
         init_weights(self)
+        if warp:
+            with torch.no_grad():
+                self.to_rgb.bias[3] = 2.0
+
+    def warped_source(self, image: torch.Tensor, source_pose: torch.Tensor,
+                      target_pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The source warped into the target pose ``[B, 3, H, W]`` and where the person is ``[B, 1, H, W]``."""
+        source = heatmaps_to_keypoints(source_pose.detach().float())  # [B, K, 3]
+        target = heatmaps_to_keypoints(target_pose.detach().float())
+        grid, person = limb_warp(source, target, tuple(image.shape[-2:]))
+        return warp_image(image, grid), person.to(image.dtype)
 
     def forward(self, image: torch.Tensor, source_pose: torch.Tensor, target_pose: torch.Tensor,
                 return_features: bool = False):
         if image.shape[-1] % 16 or image.shape[-2] % 16:
             raise ValueError(f"scgan needs frames whose size is a multiple of 16, got {list(image.shape[-2:])}")
         x = torch.cat([image, source_pose.to(image.dtype), target_pose.to(image.dtype)], dim=1)  # [B, 3+2K, H, W]
+        if self.warp:
+            warped, person = self.warped_source(image, source_pose, target_pose)
+            x = torch.cat([x, warped, person], dim=1)  # [B, 7+2K, H, W]
         levels = []
         h = x
         for layer in self.encoder:
@@ -82,7 +111,11 @@ class SCGANGenerator(Generator):
             h = layer(h)
         if self.input_skip:
             h = torch.cat([h, x], dim=1)
-        frame = torch.tanh(self.to_rgb(h))
+        out = self.to_rgb(h)
+        frame = torch.tanh(out[:, :3])
+        if self.warp:
+            keep = torch.sigmoid(out[:, 3:])  # [B, 1, H, W]
+            frame = keep * warped + (1 - keep) * frame
         return (frame, bottleneck) if return_features else frame
 
 

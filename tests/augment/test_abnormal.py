@@ -57,3 +57,13 @@ def test_each_error_kind_alone():
 def test_severity_out_of_range():
     with pytest.raises(ValueError, match="severity must be in"):
         AbnormalPose(severity=1.5)
+
+
+def test_probability_corrupts_only_some_samples():
+    keypoints = poses(16)
+    out = AbnormalPose(severity=1.0, p=0.5, jitter=False)(keypoints, torch.Generator().manual_seed(0))
+    untouched = ((out[..., :3] == keypoints).flatten(1).all(1)) & (out[..., 3] == 1).flatten(1).all(1)
+    assert 0 < int(untouched.sum()) < 16
+    assert torch.equal(AbnormalPose(severity=1.0, p=0.0)(keypoints)[..., :3], keypoints)
+    with pytest.raises(ValueError, match="probability"):
+        AbnormalPose(p=1.5)

@@ -1,0 +1,98 @@
+"""Limb-wise warping of the source image into the target pose, from keypoints alone (no learned flow).
+
+Each limb (a bone between two keypoints seen in both poses) moves rigidly: a similarity transform (rotation,
+uniform scale, translation) maps the target bone onto the source bone. A target pixel takes the transform of
+the limbs near it, blended by a Gaussian of its distance to each target bone; pixels far from every bone keep
+the identity, so the background is copied unchanged. This is the idea of deformable skip connections
+(Siarohin et al., CVPR 2018) applied to the image itself: the generator starts from the person already moved
+into place and only has to repair what a rigid warp gets wrong (occlusions, cloth, shading), instead of
+learning to move pixels through a bottleneck, which a small network trained on a CPU budget barely does.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from pgvg_core.pose import LIMBS, body_size
+
+# Limb transforms whose scale leaves this range are clamped: a bone is never stretched past 2x or shrunk
+# below 1/2, so a wrong or abnormal keypoint cannot tear the image apart.
+MAX_SCALE = 2.0
+
+
+def limb_transforms(source: torch.Tensor, target: torch.Tensor, min_length: float = 1.0):
+    """Per-limb similarity transforms taking target-frame points to source-frame points.
+
+    :param source: ``[B, K, 3]`` keypoints (x, y, confidence) in pixels.
+    :param target: ``[B, K, 3]``.
+    :returns: ``ratio [B, L]`` (complex: rotation and scale), ``target_a, source_a [B, L]`` (complex anchors),
+        ``valid [B, L]``: the transform of limb ``l`` is ``z -> source_a + (z - target_a) * ratio``.
+    """
+    a, b = (torch.tensor(index, device=source.device) for index in zip(*LIMBS))
+    as_complex = lambda k: torch.complex(k[..., 0].float(), k[..., 1].float())  # noqa: E731
+    source_a, source_b = as_complex(source[:, a]), as_complex(source[:, b])  # [B, L]
+    target_a, target_b = as_complex(target[:, a]), as_complex(target[:, b])
+    target_bone = target_b - target_a
+    long_enough = target_bone.abs() >= min_length
+    ratio = torch.where(long_enough, (source_b - source_a) / torch.where(long_enough, target_bone, 1), 1)
+    scale = ratio.abs().clamp(min=1e-6)
+    ratio = ratio / scale * scale.clamp(1 / MAX_SCALE, MAX_SCALE)
+    # A bone too short to give a direction moves by the shift of its midpoint only.
+    shift_only = (source_a + source_b - target_a - target_b) / 2
+    source_anchor = torch.where(long_enough, source_a, target_a + shift_only)
+    visible = lambda k: (k[:, a, 2] > 0) & (k[:, b, 2] > 0)  # noqa: E731
+    return ratio, target_a, source_anchor, visible(source) & visible(target)
+
+
+def segment_distance(points: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
+    """Distance from points ``[P]`` (complex) to segments ``[B, L]`` -> ``[B, L, P]``."""
+    bone = (end - start)[..., None]
+    offset = points - start[..., None]
+    length2 = bone.abs().square().clamp(min=1e-9)
+    along = ((offset * bone.conj()).real / length2).clamp(0, 1)
+    return (offset - along * bone).abs()
+
+
+@torch.no_grad()
+def limb_warp(source: torch.Tensor, target: torch.Tensor, size: tuple[int, int], *,
+              width: float = 0.04, reach: float = 2.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sampling grid that warps a source-pose image into the target pose, and where the person is.
+
+    :param source: ``[B, K, 3]`` source keypoints in pixels.
+    :param target: ``[B, K, 3]`` target keypoints in pixels.
+    :param size: ``(H, W)`` of the image to warp.
+    :param width: the distance over which neighbouring limbs' transforms blend, as a fraction of the target
+        body size (bounding-box diagonal).
+    :param reach: how far from its bone a limb moves pixels, in ``width`` units; beyond, the identity.
+    :returns: ``grid [B, H, W, 2]`` for :func:`torch.nn.functional.grid_sample` (``align_corners=False``) and
+        ``person [B, 1, H, W]`` in [0, 1]: where the limb transforms (not the identity) apply.
+    """
+    height, width_px = size
+    ratio, target_a, source_a, valid = limb_transforms(source, target)
+    ends = torch.tensor([b for _, b in LIMBS], device=source.device)
+    target_b = torch.complex(target[:, ends, 0].float(), target[:, ends, 1].float())
+    ys, xs = torch.meshgrid(torch.arange(height, device=source.device, dtype=torch.float32) + 0.5,
+                            torch.arange(width_px, device=source.device, dtype=torch.float32) + 0.5, indexing="ij")
+    pixels = torch.complex(xs, ys).flatten()  # [P], pixel centres
+    # Keypoints are pixel coordinates where the centre of pixel (i, j) is (j, i): shift by half a pixel.
+    half = complex(0.5, 0.5)
+    distance = segment_distance(pixels, target_a + half, target_b + half)  # [B, L, P]
+    distance = distance.masked_fill(~valid[..., None], float("inf"))
+    limb_width = (width * body_size(target).float()).clamp(min=0.03 * height)[:, None, None]  # [B, 1, 1]
+    # Inside the body each pixel follows its nearest limbs, blended smoothly across joints ...
+    weights = torch.softmax(-(distance / limb_width).square() / 2, dim=1).nan_to_num(0.0)  # [B, L, P]
+    moved = source_a[..., None] + half + (pixels - target_a[..., None] - half) * ratio[..., None]  # [B, L, P]
+    on_body = (weights * moved).sum(1)  # [B, P]
+    # ... and the body ends in a narrow band ``reach`` widths from the nearest bone, not in a wide fade that
+    # would mix the background into the limbs.
+    nearest = distance.amin(1)  # [B, P]
+    person = torch.sigmoid((reach * limb_width[:, 0] - nearest) / (0.25 * limb_width[:, 0]))
+    sampled = person * on_body + (1 - person) * pixels
+    grid = torch.stack([sampled.real / width_px * 2 - 1, sampled.imag / height * 2 - 1], dim=-1)
+    return grid.view(-1, height, width_px, 2), person.view(-1, 1, height, width_px)
+
+
+def warp_image(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """``image [B, C, H, W]`` sampled at ``grid [B, H, W, 2]`` (border values outside) -> ``[B, C, H, W]``."""
+    return F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode="border", align_corners=False)
