@@ -97,7 +97,7 @@ def score_model(scorer: Scorer, name: str, seed: int, steps: int, out: Path) -> 
     generator = run.nets[run.objective.eval_generator]
     batch = scorer.batch
     return scorer.score(lambda keypoints: run.objective.render_clip(
-        generator, batch["source_image"], batch["source_keypoints"], keypoints))
+        generator, batch["frames"][:, 0], batch["keypoints"][:, 0], keypoints))
 
 
 def references(scorer: Scorer) -> dict[str, dict[str, dict[str, float]]]:

@@ -102,7 +102,7 @@ params = { ngf = 4, n_res_blocks = 1 }
 
 [generators.g2]
 name = "scgan"
-params = { ngf = 4, n_res_blocks = 1 }
+params = { ngf = 4, n_res_blocks = 1, refine_pose = true }
 
 [discriminators.d1]
 name = "patchgan"

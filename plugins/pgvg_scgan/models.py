@@ -11,7 +11,7 @@ from torch import nn
 
 from pgvg_core.blocks import ResBlock2d, down2d, init_weights
 from pgvg_core.interfaces import Generator
-from pgvg_core.pose import KEYPOINT_NAMES as LIMB_KEYPOINTS, heatmaps_to_keypoints
+from pgvg_core.pose import KEYPOINT_NAMES as LIMB_KEYPOINTS, body_size, heatmaps_to_keypoints
 from pgvg_scgan.warp import limb_warp, warp_image
 
 
@@ -23,6 +23,41 @@ def up2d(in_channels: int, out_channels: int, mode: str) -> nn.Sequential:
         nn.InstanceNorm2d(out_channels, affine=True),
         nn.ReLU(inplace=True),
     )
+
+
+class PoseRefiner(nn.Module):
+    """Reads a target pose as the pose the person is most likely in, given the same person's source pose.
+
+    An MLP over both poses (centred on the source pose, in source body sizes) that moves each target joint
+    and fills in dropped ones. The last layer starts at zero, so it starts as the identity. G2 uses it to
+    undo what abnormal poses get wrong and the source pose gives away (a body that grew or shrank, left
+    and right swapped, a joint missing, the whole body shifted when the feet did not move); the SCGAN
+    objective's ``pose`` term trains it against the true target pose.
+    """
+
+    def __init__(self, keypoints: int, hidden: int = 256) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(6 * keypoints, hidden), nn.ReLU(inplace=True),
+            nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
+            nn.Linear(hidden, 2 * keypoints),
+        )
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Keypoints ``[B, K, 3]`` in pixels (source, target) -> refined target ``[B, K, 3]``."""
+        source_seen, target_seen = source[..., 2:] > 0, target[..., 2:] > 0  # [B, K, 1]
+        centre = (source[..., :2] * source_seen).sum(1, keepdim=True) / source_seen.sum(1, keepdim=True).clamp(min=1)
+        size = body_size(source).clamp(min=1.0)[:, None, None]  # [B, 1, 1]
+        normalised = lambda k, seen: (k[..., :2] - centre) / size * seen  # noqa: E731
+        features = torch.cat([normalised(source, source_seen), source_seen, normalised(target, target_seen),
+                              target_seen], dim=-1)  # [B, K, 6]
+        # A dropped joint starts where it was in the source.
+        start = torch.where(target_seen, target[..., :2], source[..., :2])
+        xy = start + self.net(features.flatten(1).to(self.net[0].weight.dtype)).view_as(start) * size
+        confidence = (source_seen | target_seen).to(xy.dtype)
+        return torch.cat([xy, confidence], dim=-1)
 
 
 class SCGANGenerator(Generator):
@@ -38,7 +73,8 @@ class SCGANGenerator(Generator):
     the encoder's input, and makes the output a learned blend ``m * warped + (1 - m) * generated``: the
     network repairs the warp (uncovered background, occlusions) instead of learning to move every pixel.
     Without it, the frames a small network learns on a CPU budget barely follow the pose (measured in
-    README's stage-2 table: they score below copying the source frame).
+    README's stage-2 table: they score below copying the source frame). ``refine_pose`` (G2's) warps by
+    the target pose as a :class:`PoseRefiner` reads it, not as given.
     """
 
     def __init__(
@@ -51,6 +87,7 @@ class SCGANGenerator(Generator):
         input_skip: bool = True,    # hand the raw inputs to the last layer too (sharper, but copying is easy)
         upsample: str = "bilinear",  # interpolation of the decoder: bilinear or nearest
         warp: bool = True,          # start from the source warped limb-wise into the target pose
+        refine_pose: bool = False,  # warp by the target pose as a PoseRefiner reads it (G2)
     ) -> None:
         super().__init__()
         if upsample not in ("bilinear", "nearest"):
@@ -58,7 +95,10 @@ class SCGANGenerator(Generator):
         if warp and keypoints != len(LIMB_KEYPOINTS):
             raise ValueError(f"scgan's warp needs the {len(LIMB_KEYPOINTS)} COCO/OpenPose keypoints, got keypoints="
                              f"{keypoints}; set warp = false for another skeleton")
+        if refine_pose and not warp:
+            raise ValueError("refine_pose = true needs warp = true: the refined pose drives the warp")
         self.skips = skips
+        self.pose_refiner = PoseRefiner(keypoints) if refine_pose else None
         self.input_skip = input_skip
         self.warp = warp
         widths = [ngf, ngf * 2, ngf * 4, ngf * 8]
@@ -86,9 +126,16 @@ class SCGANGenerator(Generator):
                       target_pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The source warped into the target pose ``[B, 3, H, W]`` and where the person is ``[B, 1, H, W]``."""
         source = heatmaps_to_keypoints(source_pose.detach().float())  # [B, K, 3]
-        target = heatmaps_to_keypoints(target_pose.detach().float())
-        grid, person = limb_warp(source, target, tuple(image.shape[-2:]))
+        target = self.target_keypoints(source_pose, target_pose)
+        grid, person = limb_warp(source, target.detach(), tuple(image.shape[-2:]))
         return warp_image(image, grid), person.to(image.dtype)
+
+    def target_keypoints(self, source_pose: torch.Tensor, target_pose: torch.Tensor) -> torch.Tensor:
+        """The target pose the warp follows ``[B, K, 3]``: the heatmaps' peaks, refined with ``refine_pose``."""
+        target = heatmaps_to_keypoints(target_pose.detach().float())
+        if self.pose_refiner is None:
+            return target
+        return self.pose_refiner(heatmaps_to_keypoints(source_pose.detach().float()), target)
 
     def forward(self, image: torch.Tensor, source_pose: torch.Tensor, target_pose: torch.Tensor,
                 return_features: bool = False):

@@ -19,7 +19,7 @@ from torch import nn
 
 from pgvg_core.config import LossTerm
 from pgvg_core.objective import Objective
-from pgvg_core.pose import render_heatmaps, skeleton_image
+from pgvg_core.pose import body_size, render_heatmaps, skeleton_image
 from pgvg_core.sheets import grid
 from pgvg_core.video import to_uint8
 
@@ -131,6 +131,7 @@ class SCGANObjective(PairObjective):
         "reconstruction": LossTerm(name="l1", weight=10.0),
         "perceptual": LossTerm(name="lpips", weight=1.0),
         "consistency": LossTerm(name="l1", weight=1.0),            # G2's bottleneck -> G1's
+        "pose": LossTerm(name="l1", weight=10.0),                  # G2's pose refiner -> the true pose
     }
 
     def prepare(self, batch, device):
@@ -182,7 +183,25 @@ class SCGANObjective(PairObjective):
                 terms[term] = self.term(term, fakes["g1"], real) + self.term(term, fakes["g2"], real)
         if "consistency" in self.terms:
             terms["consistency"] = self.term("consistency", fakes["f2"], fakes["f1"].detach())
+        if "pose" in self.terms and "abnormal_pose" in self.augmentations and getattr(
+                nets["g2"], "pose_refiner", None) is not None:
+            terms["pose"] = self.pose_term(nets["g2"], batch)
         return terms
+
+    def pose_term(self, g2: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """How far G2's reading of abnormal poses is from the true ones, in body sizes, over true joints.
+
+        Poses are cheap, so the refiner learns from every frame of each clip (fresh abnormal draws), not only
+        from the one target frame the image terms use: ``B x (T - 1)`` pairs a step.
+        """
+        truth = batch["keypoints"][:, 1:]  # [B, T-1, K, 3]
+        abnormal = self.augmentations["abnormal_pose"](truth.cpu()).to(truth.device)[..., :3]
+        source = batch["source_keypoints"][:, None].expand_as(truth)
+        refined = g2.pose_refiner(source.flatten(0, 1), abnormal.flatten(0, 1))  # [B*(T-1), K, 3]
+        truth = truth.flatten(0, 1)
+        seen = truth[..., 2:] > 0
+        size = body_size(truth).clamp(min=1.0)[:, None, None]
+        return self.term("pose", refined[..., :2] * seen / size, truth[..., :2] * seen / size)
 
     def samples(self, nets, batch):
         fakes = self.generate(nets, batch)
@@ -190,6 +209,8 @@ class SCGANObjective(PairObjective):
             ("source", to_uint8(batch["source_image"])),
             ("pose", self._skeleton(batch["target_keypoints"])),
             ("abnormal", self._skeleton(batch["abnormal_keypoints"])),
+            *([("read as", self._skeleton(nets["g2"].target_keypoints(batch["source_pose"], batch["abnormal_pose"])))]
+              if getattr(nets["g2"], "pose_refiner", None) is not None else []),
             ("G1", to_uint8(fakes["g1"])),
             ("G2", to_uint8(fakes["g2"])),
             ("real", to_uint8(batch["target_image"])),

@@ -18,7 +18,8 @@ def train(tmp_path, text, *overrides):
 def test_scgan_trains_every_term_and_evaluates(tmp_path):
     trainer, result = train(tmp_path, TINY_SCGAN)
     row = trainer.history[-1]
-    for key in ("d/adversarial", "d/which", "g/adversarial", "g/which", "g/reconstruction", "g/consistency"):
+    for key in ("d/adversarial", "d/which", "g/adversarial", "g/which", "g/reconstruction", "g/consistency",
+                "g/pose"):
         assert key in row and math.isfinite(row[key]), key
     assert -1 < result.metrics["ssim"]["ssim"] < 1 and result.metrics["psnr"]["psnr"] > 0
     assert (tmp_path / "run" / "samples" / "frames-step0000003.png").exists()
