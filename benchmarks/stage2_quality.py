@@ -12,7 +12,8 @@ source warped limb-wise into the pose, the starting point of SCGAN's generator).
 deviations over seeds and the SSIM each model loses to abnormal poses (the paper's robustness claim: SCGAN's
 G2 should lose less). Writes everything to OUT/results.json.
 
-``scgan-nowarp`` is SCGAN with the paper's generator (no warped source), the ablation of that choice.
+``scgan-nowarp`` is SCGAN with the paper's generator (no warped source, hence no pose refiner either), the
+ablation of that choice.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ import torch
 MODELS = {
     "scgan": ("scgan.toml", ()),
     "pose2image": ("pose2image.toml", ()),
-    "scgan-nowarp": ("scgan.toml", ("generators.g1.params.warp=false", "generators.g2.params.warp=false")),
+    "scgan-nowarp": ("scgan.toml", ("generators.g1.params.warp=false", "generators.g2.params.warp=false",
+                                    "generators.g2.params.refine_pose=false")),
 }
 POSES = ("ground-truth", "abnormal")
 

@@ -4,7 +4,8 @@ A training pair is the first frame of a clip (the person's image, with its pose)
 clip (the target, with its pose). G1 renders the ground-truth target pose; G2 an abnormal version of it (the
 ``abnormal_pose`` augmentation, the errors PSGAN and pose estimators make). D1 judges (frame, target pose), D2
 (frame, source image), D_which tells G1's frames from G2's, and the consistency loss ties G2's bottleneck to
-G1's, so G2 learns to read an abnormal pose as the pose a person would see in it.
+G1's, so G2 learns to read an abnormal pose as the pose a person would see in it. With ``refine_pose`` G2
+also reads it explicitly: its pose refiner is trained by the ``pose`` term against the true pose.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ class PairObjective(Objective):
 
 
 class SCGANObjective(PairObjective):
-    """SCGAN: G1 (true pose) and G2 (abnormal pose), semantic consistency; D1, D2, D_which; L1 + LPIPS."""
+    """SCGAN: G1 (true pose) and G2 (abnormal pose), semantic consistency; D1, D2, D_which; L1 + LPIPS; pose."""
 
     generator_roles = ("g1", "g2")
     discriminator_roles = ("d1", "d2", "d_which")
