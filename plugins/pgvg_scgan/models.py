@@ -96,7 +96,8 @@ class SCGANGenerator(Generator):
             raise ValueError(f"scgan's warp needs the {len(LIMB_KEYPOINTS)} COCO/OpenPose keypoints, got keypoints="
                              f"{keypoints}; set warp = false for another skeleton")
         if refine_pose and not warp:
-            raise ValueError("refine_pose = true needs warp = true: the refined pose drives the warp")
+            raise ValueError("refine_pose = true needs warp = true (the refined pose drives the warp); "
+                             "set refine_pose = false as well")
         self.skips = skips
         self.pose_refiner = PoseRefiner(keypoints) if refine_pose else None
         self.input_skip = input_skip
