@@ -126,17 +126,18 @@ class SCGANGenerator(Generator):
     def warped_source(self, image: torch.Tensor, source_pose: torch.Tensor,
                       target_pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The source warped into the target pose ``[B, 3, H, W]`` and where the person is ``[B, 1, H, W]``."""
-        source = heatmaps_to_keypoints(source_pose.detach().float())  # [B, K, 3]
-        target = self.target_keypoints(source_pose, target_pose)
-        grid, person = limb_warp(source, target.detach(), tuple(image.shape[-2:]))
+        grid, person = limb_warp(*self.warp_keypoints(source_pose, target_pose), tuple(image.shape[-2:]))
         return warp_image(image, grid), person.to(image.dtype)
 
-    def target_keypoints(self, source_pose: torch.Tensor, target_pose: torch.Tensor) -> torch.Tensor:
-        """The target pose the warp follows ``[B, K, 3]``: the heatmaps' peaks, refined with ``refine_pose``."""
+    def warp_keypoints(self, source_pose: torch.Tensor,
+                       target_pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The source pose and the target pose the warp follows, ``[B, K, 3]`` each: the heatmaps' peaks, the
+        target refined with ``refine_pose``."""
+        source = heatmaps_to_keypoints(source_pose.detach().float())
         target = heatmaps_to_keypoints(target_pose.detach().float())
-        if self.pose_refiner is None:
-            return target
-        return self.pose_refiner(heatmaps_to_keypoints(source_pose.detach().float()), target)
+        if self.pose_refiner is not None:
+            target = self.pose_refiner(source, target)
+        return source, target
 
     def forward(self, image: torch.Tensor, source_pose: torch.Tensor, target_pose: torch.Tensor,
                 return_features: bool = False):

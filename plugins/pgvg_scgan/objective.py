@@ -27,6 +27,11 @@ from pgvg_core.video import to_uint8
 log = logging.getLogger(__name__)
 
 
+def refines_pose(generator: nn.Module) -> bool:
+    """Whether a generator reads its target pose with a pose refiner (``scgan`` with ``refine_pose``)."""
+    return getattr(generator, "pose_refiner", None) is not None
+
+
 class PairObjective(Objective):
     """What both stage-2 objectives share: (source, target) pairs, pose heatmaps, D augmentation, pictures."""
 
@@ -184,8 +189,7 @@ class SCGANObjective(PairObjective):
                 terms[term] = self.term(term, fakes["g1"], real) + self.term(term, fakes["g2"], real)
         if "consistency" in self.terms:
             terms["consistency"] = self.term("consistency", fakes["f2"], fakes["f1"].detach())
-        if "pose" in self.terms and "abnormal_pose" in self.augmentations and getattr(
-                nets["g2"], "pose_refiner", None) is not None:
+        if "pose" in self.terms and "abnormal_pose" in self.augmentations and refines_pose(nets["g2"]):
             terms["pose"] = self.pose_term(nets["g2"], batch)
         return terms
 
@@ -210,8 +214,8 @@ class SCGANObjective(PairObjective):
             ("source", to_uint8(batch["source_image"])),
             ("pose", self._skeleton(batch["target_keypoints"])),
             ("abnormal", self._skeleton(batch["abnormal_keypoints"])),
-            *([("read as", self._skeleton(nets["g2"].target_keypoints(batch["source_pose"], batch["abnormal_pose"])))]
-              if getattr(nets["g2"], "pose_refiner", None) is not None else []),
+            *([("read as", self._skeleton(nets["g2"].warp_keypoints(batch["source_pose"], batch["abnormal_pose"])[1]))]
+              if refines_pose(nets["g2"]) else []),
             ("G1", to_uint8(fakes["g1"])),
             ("G2", to_uint8(fakes["g2"])),
             ("real", to_uint8(batch["target_image"])),

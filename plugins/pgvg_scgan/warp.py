@@ -27,7 +27,8 @@ def limb_transforms(source: torch.Tensor, target: torch.Tensor, min_length: floa
     :param source: ``[B, K, 3]`` keypoints (x, y, confidence) in pixels.
     :param target: ``[B, K, 3]``.
     :returns: ``ratio [B, L]`` (complex: rotation and scale), ``target_a, source_a [B, L]`` (complex anchors),
-        ``valid [B, L]``: the transform of limb ``l`` is ``z -> source_a + (z - target_a) * ratio``.
+        ``target_b [B, L]`` (the target bones' other ends), ``valid [B, L]``: the transform of limb ``l`` is
+        ``z -> source_a + (z - target_a) * ratio``.
     """
     a, b = (torch.tensor(index, device=source.device) for index in zip(*LIMBS))
     as_complex = lambda k: torch.complex(k[..., 0].float(), k[..., 1].float())  # noqa: E731
@@ -42,7 +43,7 @@ def limb_transforms(source: torch.Tensor, target: torch.Tensor, min_length: floa
     shift_only = (source_a + source_b - target_a - target_b) / 2
     source_anchor = torch.where(long_enough, source_a, target_a + shift_only)
     visible = lambda k: (k[:, a, 2] > 0) & (k[:, b, 2] > 0)  # noqa: E731
-    return ratio, target_a, source_anchor, visible(source) & visible(target)
+    return ratio, target_a, source_anchor, target_b, visible(source) & visible(target)
 
 
 def segment_distance(points: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
@@ -69,9 +70,7 @@ def limb_warp(source: torch.Tensor, target: torch.Tensor, size: tuple[int, int],
         ``person [B, 1, H, W]`` in [0, 1]: where the limb transforms (not the identity) apply.
     """
     height, width_px = size
-    ratio, target_a, source_a, valid = limb_transforms(source, target)
-    ends = torch.tensor([b for _, b in LIMBS], device=source.device)
-    target_b = torch.complex(target[:, ends, 0].float(), target[:, ends, 1].float())
+    ratio, target_a, source_a, target_b, valid = limb_transforms(source, target)
     ys, xs = torch.meshgrid(torch.arange(height, device=source.device, dtype=torch.float32) + 0.5,
                             torch.arange(width_px, device=source.device, dtype=torch.float32) + 0.5, indexing="ij")
     pixels = torch.complex(xs, ys).flatten()  # [P], pixel centres
