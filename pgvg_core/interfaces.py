@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import attrs
 import torch
 from torch import nn
 
@@ -113,6 +115,48 @@ class Metric(abc.ABC):
 
     def provenance(self) -> dict[str, Any]:
         return {"metric": type(self).__name__}
+
+    #: False for set metrics (FID, KID, FVD): they compare two distributions, not frame pairs, so the sets
+    #: may differ in size and order, and the real set's features can come from a cache.
+    paired: bool = True
+
+    def check_against_reference(self, real: list[Path], fake: list[Path]) -> list[ReferenceCheck]:
+        """This metric and its reference implementation on the same files (``pgvg score --conformance``).
+
+        ``real`` and ``fake`` are image files (pairs in order for a paired metric). Raises
+        ``ReferenceUnavailable`` with the reason where the reference is not installed or cannot read the inputs.
+        """
+        raise ReferenceUnavailable("no reference implementation is known for this metric")
+
+
+class ReferenceUnavailable(Exception):
+    """A metric's reference implementation cannot run here; the message says why (not installed, no weights)."""
+
+
+@attrs.frozen(kw_only=True)
+class ReferenceCheck:
+    """One value of a metric next to its reference implementation's on the same inputs."""
+
+    metric: str
+    key: str            # e.g. "ssim", "ssim (largest per-image difference)"
+    reference: str      # what computed ``expected``: package, version, call
+    value: float        # pgvg's
+    expected: float     # the reference's
+    tolerance: float
+    relative: bool = False  # tolerance on |value - expected| / |expected|
+    #: a difference measured elsewhere (e.g. the largest per-image one); None: |value - expected|
+    measured: float | None = None
+
+    @property
+    def difference(self) -> float:
+        if self.measured is not None:
+            return self.measured
+        difference = abs(self.value - self.expected)
+        return difference / max(abs(self.expected), 1e-12) if self.relative else difference
+
+    @property
+    def ok(self) -> bool:
+        return self.difference <= self.tolerance
 
 
 class Dataset(torch.utils.data.Dataset, abc.ABC):

@@ -1,7 +1,7 @@
 """``pgvg score REAL FAKE``: metrics between two sets of frames (image folders, video files or video folders).
 
 Images are decoded in batches by torchvision (threads, no PIL round trips) and streamed through the metrics,
-so thousands of frames never sit in memory at once. FID's statistics of the real set are cached on disk,
+so thousands of frames never sit in memory at once. The real set's features (FID, KID) are cached on disk,
 keyed by the set's files (names, sizes, modification times), the weights' hash and the preprocessing.
 """
 
@@ -68,20 +68,28 @@ def iter_frames(files: list[Path], *, threads: int = 4) -> Iterator[np.ndarray]:
 
 def to_model_range(batch: np.ndarray) -> torch.Tensor:
     """uint8 ``[N, H, W, 3]`` -> float ``[N, 3, H, W]`` in [-1, 1]."""
+    batch = np.require(batch, requirements="W")  # decoded arrays can be read-only; torch wants writable ones
     return torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
 def fingerprint(files: list[Path]) -> str:
-    parts = [f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files]
-    from pgvg_metrics.fid import statistics_key
+    """What identifies a set of files for the cache: their paths, sizes and modification times."""
+    import hashlib
 
-    return statistics_key(*parts)
+    parts = [f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
 
 
 def score(real: str | Path, fake: str | Path, metrics: list[str], *, device: str = "cpu",
           progress: bool = True, use_cache: bool = True) -> dict[str, Any]:
     """Every metric in ``metrics`` between the frames of ``real`` and ``fake``: ``{"<name>": value, ...,
-    "<name>.<key>": value, "provenance": {...}}``."""
+    "<name>.<key>": value, "provenance": {...}}``.
+
+    Paired metrics (SSIM, LPIPS, ...) get real and fake frames in the same order. Set metrics
+    (``Metric.paired`` False: FID, KID, FVD) get each set's features; metrics that share a feature network
+    (same ``features_key``: FID and KID) share one pass over the frames, and the real set's features are
+    cached on disk. Metrics of clips (``compares_clips``: FVD) get each video as one clip.
+    """
     from tqdm.auto import tqdm
 
     from pgvg_core.config import ComponentSpec, build
@@ -97,58 +105,69 @@ def score(real: str | Path, fake: str | Path, metrics: list[str], *, device: str
         if domain != "frames":
             raise PgvgError(f"metric '{name}' compares {domain}, not images; pgvg score compares frames")
         built[name] = build("metrics", ComponentSpec(name=name), path=f"--metric {name}", device=device)
-    paired = [name for name in built if name != "fid"]
-    fid = built.get("fid")
-    cached_real = None
-    if fid is not None and use_cache:
-        cached_real = _load_real_statistics(fid, real_files)
+    paired = {n: m for n, m in built.items() if getattr(m, "paired", True)}
+    clip_sets = {n: m for n, m in built.items() if not getattr(m, "paired", True) and getattr(m, "compares_clips", False)}
+    frame_sets = {n: m for n, m in built.items() if n not in paired and n not in clip_sets}
+    groups: dict[str, list[Any]] = {}
+    for metric in frame_sets.values():
+        groups.setdefault(metric.features_key, []).append(metric)
+    cached = {key: _load_real_features(key, real_files) if use_cache else None for key in groups}
+    for key, features in cached.items():
+        for metric in groups[key] if features is not None else ():
+            metric.set_real_features(features)
 
-    real_needed = bool(paired) or (fid is not None and cached_real is None)
     counts = {"real": 0, "fake": 0}
     bar = tqdm(desc="score", unit="frame", disable=not progress)
+    real_needed = bool(paired) or any(features is None for features in cached.values())
     real_stream = iter_frames(real_files) if real_needed else iter(())
-    fake_stream = iter_frames(fake_files)
     pending_real: list[torch.Tensor] = []
-    for fake_batch in fake_stream:
+    for fake_batch in iter_frames(fake_files):
         fake_tensor = to_model_range(fake_batch)
         counts["fake"] += len(fake_tensor)
         real_tensor = None
-        if real_needed:
-            real_tensor = _take(real_stream, pending_real, len(fake_tensor)) if paired else None
-            if real_tensor is not None and real_tensor.shape != fake_tensor.shape:
+        if paired:
+            real_tensor = _take(real_stream, pending_real, len(fake_tensor))
+            if real_tensor is None or len(real_tensor) < len(fake_tensor):
+                raise DataError(f"{real}: fewer frames than {fake}; paired metrics need one real frame per fake")
+            if real_tensor.shape != fake_tensor.shape:
                 raise DataError(f"real and fake frames differ: {list(real_tensor.shape[1:])} vs "
                                 f"{list(fake_tensor.shape[1:])} (paired metrics {', '.join(paired)} need the same "
                                 "sizes, in the same order)")
-        for name, metric in built.items():
-            if name == "fid":
-                metric.update(None, fake_tensor)
-            else:
-                if real_tensor is None or len(real_tensor) < len(fake_tensor):
-                    raise DataError(f"{real}: fewer frames than {fake}; paired metrics need one real frame per fake")
+            for metric in paired.values():
                 metric.update(real_tensor, fake_tensor)
-        if real_tensor is not None:
             counts["real"] += len(real_tensor)
-            if fid is not None and cached_real is None:
-                fid.real.append(fid.features(real_tensor))
+        for key, members in groups.items():
+            _add_features(members, "fake", fake_tensor)
+            if real_tensor is not None and cached[key] is None:
+                _add_features(members, "real", real_tensor)
         bar.update(len(fake_tensor))
     if paired and _take(real_stream, pending_real, 1) is not None:
         raise DataError(f"{real} has more frames than {fake} ({counts['fake']}); paired metrics "
                         f"({', '.join(paired)}) need one real frame per fake")
-    if fid is not None and cached_real is None:
-        for real_batch in real_stream:  # FID alone: the rest of the real set
-            fid.real.append(fid.features(to_model_range(real_batch)))
+    if not paired and any(features is None for features in cached.values()):
+        for real_batch in real_stream:  # set metrics alone: the real set, on its own
+            real_tensor = to_model_range(real_batch)
+            for key, members in groups.items():
+                if cached[key] is None:
+                    _add_features(members, "real", real_tensor)
             bar.update(len(real_batch))
+    for name, metric in clip_sets.items():
+        for side, files in (("real", real_files), ("fake", fake_files)):
+            for clip in _clips(name, files):
+                getattr(metric, side).append(metric.features(clip))
+                bar.update(clip.shape[1])
     bar.close()
-    if fid is not None:
-        if cached_real is None:
-            _save_real_statistics(fid, real_files)
-        if counts["fake"] < 2:
-            raise DataError(f"{fake}: FID needs at least 2 images, got {counts['fake']}")
+    for key, members in groups.items():
+        if cached[key] is None and use_cache:
+            _save_real_features(key, real_files, members[0].real_features())
 
     result: dict[str, Any] = {}
     provenance: dict[str, Any] = {}
     for name, metric in built.items():
-        values = metric.compute()
+        try:
+            values = metric.compute()
+        except ValueError as error:  # too few images for a set metric
+            raise DataError(f"{fake if 'generated' in str(error) else real}: {error}") from None
         if len(values) == 1:
             result[name] = next(iter(values.values()))
         else:
@@ -158,6 +177,23 @@ def score(real: str | Path, fake: str | Path, metrics: list[str], *, device: str
                             "fake_frames": counts["fake"], "device": device}
     result["provenance"] = provenance
     return result
+
+
+def _add_features(members: list[Any], side: str, frames: torch.Tensor) -> None:
+    """One feature pass for every metric that shares the network (the first computes, the rest reuse)."""
+    features = members[0].features(frames)
+    for metric in members:
+        getattr(metric, side).append(features)
+
+
+def _clips(name: str, files: list[Path]) -> Iterator[torch.Tensor]:
+    """Each video as one clip ``[1, T, 3, H, W]`` in [-1, 1]."""
+    images = [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
+    if images:
+        raise DataError(f"{images[0].parent}: metric '{name}' compares videos (clips), not images; give video "
+                        "files or folders of videos")
+    for video in files:
+        yield to_model_range(read_video(video))[None]
 
 
 def _take(stream: Iterator[np.ndarray], pending: list[torch.Tensor], count: int) -> torch.Tensor | None:
@@ -176,26 +212,32 @@ def _take(stream: Iterator[np.ndarray], pending: list[torch.Tensor], count: int)
     return joined[:count]
 
 
-def _statistics_file(fid: Any, real_files: list[Path]) -> Path:
+def _features_file(features_key: str, real_files: list[Path]) -> Path:
+    import hashlib
+
     from pgvg_core.files import cache_root
-    from pgvg_metrics.fid import FID_VERSION, statistics_key
 
-    key = statistics_key(fingerprint(real_files), fid.weights_info["sha256"], f"v{FID_VERSION}-bilinear299")
-    return cache_root() / "fid-stats" / f"{key}.npz"
+    key = hashlib.sha256(f"{fingerprint(real_files)}\x00{features_key}".encode()).hexdigest()[:32]
+    return cache_root() / "real-features" / f"{key}.npz"
 
 
-def _load_real_statistics(fid: Any, real_files: list[Path]) -> tuple | None:
-    path = _statistics_file(fid, real_files)
+def _load_real_features(features_key: str, real_files: list[Path]) -> np.ndarray | None:
+    path = _features_file(features_key, real_files)
     if not path.exists():
         return None
-    with np.load(path) as archive:
-        fid.set_real_statistics(archive["mu"], archive["sigma"], int(archive["count"]))
-    log.info("FID: real statistics from the cache %s", path)
-    return fid.real_statistics
+    try:
+        with np.load(path) as archive:
+            features = archive["features"].astype(np.float64)
+    except (OSError, ValueError, KeyError) as error:
+        log.warning("ignoring the unreadable feature cache %s (%s); recomputing", path, error)
+        return None
+    log.info("real-set features from the cache %s", path)
+    return features
 
 
-def _save_real_statistics(fid: Any, real_files: list[Path]) -> None:
-    from pgvg_data.video_folder import atomic_save_npz
+def _save_real_features(features_key: str, real_files: list[Path], features: np.ndarray) -> None:
+    from pgvg_core.files import atomic_write
 
-    mu, sigma = fid.real_stats()
-    atomic_save_npz(_statistics_file(fid, real_files), mu=mu, sigma=sigma, count=np.array(fid.real_count))
+    path = _features_file(features_key, real_files)
+    # float64 as computed: the cached run gives exactly the value of the first one.
+    atomic_write(path, lambda file: np.savez(file, features=features))

@@ -28,7 +28,7 @@ from torch import nn
 
 from pgvg_core.errors import DataError
 from pgvg_core.files import atomic_write, cache_root, sha256_of
-from pgvg_core.interfaces import Metric
+from pgvg_core.interfaces import Metric, ReferenceCheck
 from pgvg_core.stats import frechet, gaussian_statistics
 
 log = logging.getLogger(__name__)
@@ -136,35 +136,96 @@ class FIDFeatures(nn.Module):
         return self.blocks(x).flatten(1)
 
 
-class FID(Metric):
-    """Fréchet Inception Distance (lower is better) between real and fake frames."""
+class FeatureSetMetric(Metric):
+    """Base of the unpaired metrics (FID, KID, FVD): a distance between the feature sets of a fixed network.
+
+    Real and fake sets need not correspond one to one nor be the same size, so ``update(real, fake)`` accepts
+    ``real=None`` (the real set's features then come from elsewhere: ``real.append(features(x))`` or
+    ``set_real_features``). ``real`` and ``fake`` are lists of float64 feature arrays ``[N, feature_dim]``,
+    one per update. Subclasses set ``model`` (input batch -> ``[N, feature_dim]``), ``feature_dim``,
+    ``weights_info`` (source, file, sha256) and ``features_key`` (what identifies the features: network,
+    weights hash, preprocessing), and may override ``inputs``.
+    """
 
     higher_is_better = False
+    #: False: the real and fake sets are compared as distributions, not frame by frame.
+    paired = False
+    feature_dim: int
+    weights_info: dict[str, Any]
 
-    def __init__(self, *, weights: str | None = None, device: Any = "cpu", batch_size: int = 50, **_: Any) -> None:
-        state, self.weights_info = resolve_weights(weights)
+    def __init__(self, model: nn.Module, *, device: Any, batch_size: int) -> None:
         self.device = torch.device(device)
-        self.model = FIDFeatures(state).to(self.device)
+        self.model = model.to(self.device)
         self.batch_size = batch_size
         self.reset()
 
     def reset(self) -> None:
         self.real: list[np.ndarray] = []
         self.fake: list[np.ndarray] = []
-        self.real_statistics: tuple[np.ndarray, np.ndarray] | None = None
-        self.real_count = 0
+
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """What the model sees, batched along dim 0: frames ``[B, 3, H, W]``, or clips ``[B, T, 3, H, W]``
+        flattened to frames ``[B * T, 3, H, W]``."""
+        return x.flatten(0, 1) if x.dim() == 5 else x
 
     @torch.inference_mode()
-    def features(self, frames: torch.Tensor) -> np.ndarray:
-        frames = frames.flatten(0, 1) if frames.dim() == 5 else frames
-        out = [self.model(frames[i : i + self.batch_size].to(self.device).float()).double().cpu().numpy()
-               for i in range(0, len(frames), self.batch_size)]
-        return np.concatenate(out) if out else np.zeros((0, 2048))
+    def features(self, x: torch.Tensor) -> np.ndarray:
+        """Features of a batch (see ``inputs``), float64 ``[N, feature_dim]``."""
+        x = self.inputs(x)
+        out = [self.model(x[i : i + self.batch_size].to(self.device).float()).double().cpu().numpy()
+               for i in range(0, len(x), self.batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, self.feature_dim))
 
     def update(self, real: torch.Tensor | None, fake: torch.Tensor, **_: Any) -> None:
         if real is not None:
             self.real.append(self.features(real))
         self.fake.append(self.features(fake))
+
+    def set_real_features(self, features: np.ndarray) -> None:
+        """Use features of the real set computed earlier (``[N, feature_dim]``, e.g. from a cache)."""
+        self.real = [np.asarray(features, dtype=np.float64).reshape(-1, self.feature_dim)]
+
+    def real_features(self) -> np.ndarray:
+        return np.concatenate(self.real) if self.real else np.zeros((0, self.feature_dim))
+
+    def fake_features(self) -> np.ndarray:
+        return np.concatenate(self.fake) if self.fake else np.zeros((0, self.feature_dim))
+
+
+def inception_features_key(weights_sha256: str) -> str:
+    """What identifies FID Inception features (shared by FID and KID): version, preprocessing, weights."""
+    return f"fid-inception-v{FID_VERSION}-bilinear{INCEPTION_SIZE}-{weights_sha256}"
+
+
+class FID(FeatureSetMetric):
+    """Fréchet Inception Distance (lower is better) between real and fake frames.
+
+    Frames ``[B, 3, H, W]`` in [-1, 1] (clips ``[B, T, 3, H, W]`` count as their frames), resized bilinearly to
+    299x299 (align_corners=False) as pytorch-fid does.
+    """
+
+    feature_dim = 2048
+
+    def __init__(self, *, weights: str | None = None, device: Any = "cpu", batch_size: int = 50, **_: Any) -> None:
+        state, self.weights_info = resolve_weights(weights)
+        self.weights = weights
+        self.features_key = inception_features_key(self.weights_info["sha256"])
+        super().__init__(FIDFeatures(state), device=device, batch_size=batch_size)
+
+    def model_state(self) -> dict[str, torch.Tensor]:
+        """The FID Inception's state dict in pytorch-fid's layout (what its ``fid_inception_v3`` loads)."""
+        return resolve_weights(self.weights)[0]
+
+    def check_against_reference(self, real: list[Path], fake: list[Path]) -> list[ReferenceCheck]:
+        """pytorch-fid's ``calculate_fid_given_paths`` on the same image folders and weights."""
+        from pgvg_metrics.reference import fid_checks
+
+        return fid_checks(self, real, fake)
+
+    def reset(self) -> None:
+        super().reset()
+        self.real_statistics: tuple[np.ndarray, np.ndarray] | None = None
+        self.real_count = 0
 
     def set_real_statistics(self, mu: np.ndarray, sigma: np.ndarray, count: int) -> None:
         """Use cached statistics of the real set instead of its features."""
@@ -174,14 +235,14 @@ class FID(Metric):
     def real_stats(self) -> tuple[np.ndarray, np.ndarray]:
         if self.real_statistics is not None:
             return self.real_statistics
-        real = np.concatenate(self.real) if self.real else np.zeros((0, 2048))
+        real = self.real_features()
         if len(real) < 2:
             raise ValueError(f"FID needs at least 2 real images, got {len(real)}")
         self.real_count = len(real)
         return gaussian_statistics(real)
 
     def compute(self) -> dict[str, float]:
-        fake = np.concatenate(self.fake) if self.fake else np.zeros((0, 2048))
+        fake = self.fake_features()
         if len(fake) < 2:
             raise ValueError(f"FID needs at least 2 generated images, got {len(fake)}")
         mu1, sigma1 = self.real_stats()

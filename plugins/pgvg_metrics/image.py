@@ -1,20 +1,32 @@
-"""Image metrics: SSIM (Wang et al., as scikit-image computes it) and PSNR.
+"""Image metrics: SSIM (Wang et al., as scikit-image computes it) and PSNR, on the field's [0, 1] scale.
 
-Inputs are frames ``[B, 3, H, W]`` in ``[-1, 1]`` (clips ``[B, T, 3, H, W]`` are flattened over time); values
-are averaged over images. SSIM uses an 11x11 Gaussian window (sigma 1.5), population covariances, and only the
-*valid* region (no padding), so it matches ``skimage.metrics.structural_similarity(gaussian_weights=True,
-sigma=1.5, use_sample_covariance=False, data_range=2)``, channel by channel.
+The metrics take pgvg's frames, ``[B, 3, H, W]`` in ``[-1, 1]`` (clips ``[B, T, 3, H, W]`` are flattened over
+time), and map them to ``[0, 1]`` (``(x + 1) / 2``, data range 1) before measuring; values are averaged over
+images. The scale matters for SSIM: its luminance and contrast terms divide by ``mu_x^2 + mu_y^2 + C1`` and
+``sigma_x^2 + sigma_y^2 + C2``, which are not shift-invariant, so SSIM on ``[-1, 1]`` differs from everyone
+else's (by up to 0.03 per image). On ``[0, 1]`` pgvg's SSIM equals scikit-image's on the uint8 files,
+``structural_similarity(a, b, channel_axis=2, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+data_range=255)``, to about 1e-7 per image: an 11x11 Gaussian window (sigma 1.5), population covariances,
+the mean over the *valid* region (no padding) of each channel, then over channels. PSNR is
+``10 log10(1 / MSE)`` on ``[0, 1]`` (scikit-image's ``peak_signal_noise_ratio(..., data_range=255)`` on uint8).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from pgvg_core.interfaces import Metric
+from pgvg_core.interfaces import Metric, ReferenceCheck
 
-SSIM_VERSION = 1
+SSIM_VERSION = 2  # 1 measured frames in [-1, 1] with data range 2; not comparable with published SSIM
+INPUT_RANGE = "frames in [-1, 1] mapped to [0, 1], data range 1"
+
+
+def to_unit_range(x: torch.Tensor) -> torch.Tensor:
+    """pgvg frames in ``[-1, 1]`` -> ``[0, 1]``, the range the field measures SSIM and PSNR on."""
+    return (x + 1) / 2
 
 
 def _as_images(x: torch.Tensor) -> torch.Tensor:
@@ -26,11 +38,12 @@ def _as_images(x: torch.Tensor) -> torch.Tensor:
     return x.double()
 
 
-def ssim_per_image(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 2.0, window: int = 11) -> torch.Tensor:
+def ssim_per_image(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0, window: int = 11) -> torch.Tensor:
     """SSIM of each image pair (mean over channels and the valid region): ``[N, C, H, W]`` x 2 -> ``[N]``.
 
-    Kornia's SSIM with ``padding="valid"``: a Gaussian window (sigma 1.5), population covariances, no border
-    artefacts; within 1e-9 of scikit-image's on the astronaut with noise (see tests).
+    ``x`` and ``y`` are in ``[0, data_range]`` (``[0, 1]`` by default; not pgvg's ``[-1, 1]``: see the module
+    docstring). Kornia's SSIM with ``padding="valid"``: a Gaussian window (sigma 1.5), population covariances,
+    no border artefacts; equal to scikit-image's on uint8 files (see tests/metrics/test_image_metrics.py).
     """
     import kornia  # noqa: PLC0415
 
@@ -56,7 +69,7 @@ class SSIM(Metric):
     def update(self, real: torch.Tensor, fake: torch.Tensor, **_: Any) -> None:
         real, fake = _as_images(real), _as_images(fake)
         self.shape = list(real.shape[1:])
-        values = ssim_per_image(fake, real)
+        values = ssim_per_image(to_unit_range(fake), to_unit_range(real))
         self.total += float(values.sum())
         self.count += len(values)
 
@@ -66,12 +79,27 @@ class SSIM(Metric):
     def provenance(self) -> dict[str, Any]:
         return {"metric": "ssim", "version": SSIM_VERSION, "implementation": f"kornia {_kornia_version()}",
                 "window": "gaussian 11x11, sigma 1.5",
-                "covariance": "population", "region": "valid", "data_range": 2.0, "dtype": "float64",
+                "covariance": "population", "region": "valid", "input_range": INPUT_RANGE, "data_range": 1.0,
+                "dtype": "float64",
                 "images": self.count, "image_shape": self.shape, "reference": "skimage structural_similarity"}
+
+    def check_against_reference(self, real: list[Path], fake: list[Path]) -> list[ReferenceCheck]:
+        """scikit-image's SSIM on the uint8 files (data range 255), image by image."""
+        from pgvg_metrics.reference import per_image_checks, require, version
+
+        metrics = require("skimage.metrics", "scikit-image")
+
+        def reference(real_image, fake_image) -> float:
+            return metrics.structural_similarity(real_image, fake_image, channel_axis=2, gaussian_weights=True,
+                                                 sigma=1.5, use_sample_covariance=False, data_range=255)
+
+        call = ("structural_similarity(uint8, channel_axis=2, gaussian_weights=True, sigma=1.5, "
+                "use_sample_covariance=False, data_range=255)")
+        return per_image_checks(self, "ssim", real, fake, f"{version('scikit-image')} {call}", reference)
 
 
 class PSNR(Metric):
-    """Peak signal-to-noise ratio in dB of fake to real frames (data range 2 for [-1, 1]), mean over images."""
+    """Peak signal-to-noise ratio in dB of fake to real frames (on [0, 1], data range 1), mean over images."""
 
     def __init__(self, **_: Any) -> None:
         self.reset()
@@ -81,17 +109,31 @@ class PSNR(Metric):
         self.count = 0
 
     def update(self, real: torch.Tensor, fake: torch.Tensor, **_: Any) -> None:
-        real, fake = _as_images(real), _as_images(fake)
+        real, fake = to_unit_range(_as_images(real)), to_unit_range(_as_images(fake))
         mse = ((real - fake) ** 2).mean(dim=(1, 2, 3)).clamp(min=1e-12)
-        self.total += float((10 * torch.log10(4.0 / mse)).sum())
+        self.total += float((10 * torch.log10(1.0 / mse)).sum())
         self.count += len(mse)
 
     def compute(self) -> dict[str, float]:
         return {"psnr": self.total / max(self.count, 1)}
 
     def provenance(self) -> dict[str, Any]:
-        return {"metric": "psnr", "version": 1, "data_range": 2.0, "dtype": "float64", "images": self.count,
+        return {"metric": "psnr", "version": 1, "input_range": INPUT_RANGE, "data_range": 1.0, "dtype": "float64",
+                "images": self.count,
                 "mse_floor": 1e-12}
+
+    def check_against_reference(self, real: list[Path], fake: list[Path]) -> list[ReferenceCheck]:
+        """scikit-image's PSNR on the uint8 files (data range 255), image by image (identical pairs are left
+        out: scikit-image gives infinity, pgvg caps the MSE at 1e-12)."""
+        from pgvg_metrics.reference import per_image_checks, require, version
+
+        metrics = require("skimage.metrics", "scikit-image")
+
+        def reference(real_image, fake_image) -> float:
+            return metrics.peak_signal_noise_ratio(real_image, fake_image, data_range=255)
+
+        return per_image_checks(self, "psnr", real, fake,
+                                f"{version('scikit-image')} peak_signal_noise_ratio(uint8, data_range=255)", reference)
 
 
 def _kornia_version() -> str:

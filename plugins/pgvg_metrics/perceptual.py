@@ -24,7 +24,7 @@ from torch import nn
 
 from pgvg_core.errors import DataError
 from pgvg_core.files import sha256_of
-from pgvg_core.interfaces import Loss, Metric
+from pgvg_core.interfaces import Loss, Metric, ReferenceCheck
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,11 @@ class LPIPSMetric(Metric):
     def provenance(self) -> dict[str, Any]:
         return {"metric": "lpips-st" if self.shift_tolerant else "lpips", "net": self.net_name, **self.info,
                 "input_range": "[-1, 1]", "resize": "none", "images": self.count, "dtype": "float32"}
+
+    def check_against_reference(self, real: list[Path], fake: list[Path]) -> list[ReferenceCheck]:
+        from pgvg_metrics.reference import lpips_checks
+
+        return lpips_checks(self, real, fake)
 
 
 class ShiftTolerantLPIPSMetric(LPIPSMetric):

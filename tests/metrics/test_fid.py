@@ -85,7 +85,7 @@ def test_score_fid_agrees_with_pytorch_fid_and_caches_real_statistics(isolated_c
     provenance = scores["provenance"]["fid"]
     assert provenance["weights"] == "pytorch-fid cache" and provenance["real_images"] == 6
     assert 0 < scores["ssim"] < 1
-    assert list((isolated_caches / "cache" / "fid-stats").glob("*.npz"))
+    assert list((isolated_caches / "cache" / "real-features").glob("*.npz"))
     again = CliRunner().invoke(main, ["score", str(real), str(fake), "--metric", "fid", "--json", "--no-progress"])
     assert json.loads(again.stdout)["fid"] == pytest.approx(scores["fid"], rel=1e-9)
 
@@ -94,7 +94,7 @@ def test_score_fid_agrees_with_pytorch_fid_and_caches_real_statistics(isolated_c
     ("empty", "no images"),
     ("sizes", "image of 16x16, the others are 32x32"),
     ("corrupt", "cannot decode image"),
-    ("one", "FID needs at least 2 images"),
+    ("one", "FID needs at least 2 generated images"),
     ("missing", "not found"),
 ])
 def test_score_bad_input_exits_2(isolated_caches, problem, message):
