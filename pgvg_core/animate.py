@@ -1,4 +1,15 @@
-"""``pgvg animate``: a photo of a person + an action -> a video of that person doing it."""
+"""``pgvg animate``: a photo of a person + an action -> a video of that person doing it, in the photo.
+
+1. The person's pose in the photo (MediaPipe, or ``--keypoints FILE``; ``--person N`` picks among several).
+2. A square crop around the person that frames them as the model's training data frames people
+   (:mod:`pgvg_core.framing`): same torso length, same hip position. The first pose is mapped into it.
+3. Stage 1 (PSGAN) makes the pose sequence in the crop; stage 2 renders the frames there at ``render_size``
+   pixels, the photo's own detail carried through the warp (``render_clip(detail=...)``).
+4. The rendered crop is pasted back into the photo where the person is and was (a soft body mask), and the
+   video shows the photo around the person, scaled so the crop is ``render_size`` pixels wide.
+
+Beside the video, a JSON file records the crop, the framing, the view and every pose in photo pixels.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +18,21 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 import torch
 
 from pgvg_core.errors import DataError, PgvgError
-from pgvg_core.pose import KEYPOINT_INDEX
+from pgvg_core.framing import PersonCrop, body_mask, crop_photo, person_crop, torso_and_hips
+from pgvg_core.pose import KEYPOINT_INDEX, KEYPOINT_NAMES
 
 log = logging.getLogger("pgvg.animate")
 
 # Joints without which there is no body to animate.
 REQUIRED_JOINTS = ("neck", "right_shoulder", "left_shoulder", "right_hip", "left_hip")
+RENDER_SIZE = 512   # pixels of the rendered person crop: the person is about 60 % of it tall (~300 px)
+MIN_TORSO = 10      # photo pixels from neck to hips (a person about 30 px tall): below, too small to animate
+VIEW_CONTEXT = 2.0  # the video shows this many crop widths of the photo around the person (where it has them)
 
 
 def read_photo(path: Path) -> np.ndarray:
@@ -38,12 +54,18 @@ def read_photo(path: Path) -> np.ndarray:
         raise DataError(f"{path}: not a readable image ({error}); use a PNG or JPEG photo") from None
 
 
-def photo_pose(photo: np.ndarray, path: Path, *, pose_source: str | None, keypoints_file: str | None) -> np.ndarray:
-    """The person's keypoints ``[K, 3]`` in the photo's pixels."""
-    if keypoints_file:
-        from pgvg_poses.formats import load_keypoints
+def _person_size(points: np.ndarray) -> float:
+    measured = torso_and_hips(points)
+    return measured[0] if measured else 0.0
 
-        points = load_keypoints(keypoints_file)[0]
+
+def photo_pose(photo: np.ndarray, path: Path, *, pose_source: str | None, keypoints_file: str | None,
+               person: int | None = None) -> np.ndarray:
+    """The keypoints ``[K, 3]`` of the person to animate, in the photo's pixels."""
+    if keypoints_file:
+        from pgvg_poses.formats import load_people
+
+        people = load_people(keypoints_file)
         source = f"keypoints file {keypoints_file}"
     else:
         from pgvg_core.config import ComponentSpec, build
@@ -52,20 +74,115 @@ def photo_pose(photo: np.ndarray, path: Path, *, pose_source: str | None, keypoi
         estimator = build("pose_sources", ComponentSpec(name=name), path="--pose-source")
         if getattr(estimator, "provides_ground_truth", False):
             raise PgvgError("--pose-source ground-truth has no poses for a photo; use mediapipe or --keypoints")
-        points = np.asarray(estimator(photo[None], clip_path=path))[0]
+        people = np.asarray(estimator(photo[None], clip_path=path))[:1]
         source = f"pose source '{name}'"
-    missing = [name for name in REQUIRED_JOINTS if points[KEYPOINT_INDEX[name], 2] <= 0.1]
-    if len(missing) >= 3:
-        raise DataError(f"{path}: no person found by {source} (missing {', '.join(missing)}); use a photo where "
-                        "the person's shoulders and hips are visible, or give --keypoints")
-    return points.astype(np.float32)
+        if person:
+            raise PgvgError(f"--person {person}: {source} finds one person per photo; to pick another, give their "
+                            "keypoints with --keypoints FILE (OpenPose or COCO JSON with several people)")
+    found = [p for p in people if sum(p[KEYPOINT_INDEX[j], 2] > 0.1 for j in REQUIRED_JOINTS) >= 3]
+    if not found:
+        raise DataError(f"{path}: no person found by {source} (a person needs at least 3 of "
+                        f"{', '.join(REQUIRED_JOINTS)}); use a photo where the person's shoulders and hips are "
+                        "visible, or give --keypoints")
+    # The largest person first: the one a viewer takes for the subject.
+    found.sort(key=_person_size, reverse=True)
+    if person is not None and not 0 <= person < len(found):
+        raise PgvgError(f"--person {person}: {source} has {len(found)} people in {path} (0 to {len(found) - 1}, "
+                        "largest first)")
+    if len(found) > 1:
+        log.warning("%d people in %s (%s); animating person %d (%s, largest first); --person N picks another",
+                    len(found), path.name, source, person or 0, "torso %.0f px" % _person_size(found[person or 0]))
+    return found[person or 0].astype(np.float32)
+
+
+def check_body(points: np.ndarray, path: Path, action: str, moved: set[int]) -> list[str]:
+    """Refuse what cannot be animated, with the reason; return warnings for what can, with a loss."""
+    torso = _person_size(points)
+    if torso == 0.0:
+        raise DataError(f"{path}: the person's neck or both hips are missing (a bust or a crop above the waist?); "
+                        "pgvg animates people whose shoulders and hips are in the photo")
+    if torso < MIN_TORSO:
+        raise DataError(f"{path}: the person is too small to animate (neck to hips {torso:.0f} px, about "
+                        f"{torso * 3:.0f} px tall; at least {MIN_TORSO} px from neck to hips is needed): use a "
+                        "photo where the person is larger, or crop it around them")
+    missing = [KEYPOINT_NAMES[k] for k in sorted(moved) if points[k, 2] <= 0.1]
+    if missing:
+        raise DataError(f"{path}: '{action}' moves {', '.join(missing)}, which the photo does not show (cut by "
+                        "the frame edge or hidden); use a photo that shows them, or an action that moves only "
+                        "what is visible")
+    absent = [name for name in ("right_knee", "left_knee", "right_ankle", "left_ankle")
+              if points[KEYPOINT_INDEX[name], 2] <= 0.1]
+    warnings = []
+    if absent:
+        warnings.append(f"the person's {', '.join(absent)} are not in the photo; '{action}' does not move them, "
+                        "so they stay out of the video")
+    return warnings
+
+
+@attrs.frozen
+class View:
+    """The part of the photo the video shows (photo pixels) and its scale to the video's pixels."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+    scale: float
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in video pixels, even (H.264 wants even sizes)."""
+        even = lambda v: max(2, int(round(v * self.scale)) // 2 * 2)  # noqa: E731
+        return even(self.right - self.left), even(self.bottom - self.top)
+
+
+def view_around(photo_shape: tuple[int, ...], crop: PersonCrop, render_size: int) -> View:
+    """``VIEW_CONTEXT`` crop widths of the photo around the crop's centre (as far as the photo goes), at the
+    scale that makes the crop ``render_size`` pixels."""
+    height, width = photo_shape[:2]
+    centre_x, centre_y = crop.left + crop.size / 2, crop.top + crop.size / 2
+    half = VIEW_CONTEXT * crop.size / 2
+    left, top = max(0, int(centre_x - half)), max(0, int(centre_y - half))
+    right, bottom = min(width, int(np.ceil(centre_x + half))), min(height, int(np.ceil(centre_y + half)))
+    return View(left=left, top=top, right=right, bottom=bottom, scale=render_size / crop.size)
+
+
+def composite(photo: np.ndarray, crop: PersonCrop, view: View, rendered: np.ndarray,
+              poses_render: torch.Tensor) -> np.ndarray:
+    """The rendered crops ``[T, S, S, 3]`` pasted into the photo's view where the person is or was.
+
+    :param poses_render: ``[T, K, 3]`` in the rendered crop's pixels, frame 0 the photo's pose.
+    :returns: uint8 ``[T, H, W, 3]``.
+    """
+    from PIL import Image
+
+    size = rendered.shape[1]
+    width, height = view.size
+    background = np.asarray(Image.fromarray(photo[view.top : view.bottom, view.left : view.right])
+                            .resize((width, height), Image.Resampling.LANCZOS)).astype(np.float32)
+    torso = float(torso_and_hips(poses_render[0].numpy())[0])
+    # The generated crop replaces the photo where the body is now and where it was (that place is uncovered).
+    masks = body_mask(poses_render, (size, size), width=0.45 * torso)  # [T, S, S]
+    masks = torch.maximum(masks, masks[:1]).numpy()[..., None]
+    x0 = int(round((crop.left - view.left) * view.scale))
+    y0 = int(round((crop.top - view.top) * view.scale))
+    # The part of the crop inside the view.
+    cx0, cy0 = max(0, -x0), max(0, -y0)
+    cx1, cy1 = min(size, width - x0), min(size, height - y0)
+    frames = np.repeat(background[None], len(rendered), axis=0)
+    if cx1 > cx0 and cy1 > cy0:
+        region = frames[:, y0 + cy0 : y0 + cy1, x0 + cx0 : x0 + cx1]
+        mask = masks[:, cy0:cy1, cx0:cx1]
+        region[:] = mask * rendered[:, cy0:cy1, cx0:cx1] + (1 - mask) * region
+    return frames.round().clip(0, 255).astype(np.uint8)
 
 
 def animate_photo(image: str, *, action: str, run_dir: str, out: str, frames: int | None = None,
-                  pose_source: str | None = None, keypoints_file: str | None = None, seed: int = 0) -> dict[str, Any]:
-    from pgvg_core.demo import _enlarge, _skeletons
-    from pgvg_core.pipeline import Animator, panels
-    from pgvg_core.video import letterbox, to_uint8, write_video
+                  pose_source: str | None = None, keypoints_file: str | None = None, seed: int = 0,
+                  person: int | None = None, panels: bool = False,
+                  render_size: int = RENDER_SIZE) -> dict[str, Any]:
+    from pgvg_core.pipeline import Animator
+    from pgvg_core.video import to_uint8, write_video
 
     out_path = Path(out)
     if out_path.suffix.lower() not in (".mp4", ".gif"):
@@ -74,32 +191,62 @@ def animate_photo(image: str, *, action: str, run_dir: str, out: str, frames: in
     animator.action_index(action)
     path = Path(image)
     photo = read_photo(path)
-    points = photo_pose(photo, path, pose_source=pose_source, keypoints_file=keypoints_file)
-    boxed, (scale, left, top) = letterbox(photo[None], animator.resolution)
-    first = points.copy()
-    first[:, 0] = points[:, 0] * scale + left
-    first[:, 1] = points[:, 1] * scale + top
-    image_tensor = torch.from_numpy(boxed[0]).permute(2, 0, 1).float() / 127.5 - 1.0  # [3, H, W]
-    first_tensor = torch.from_numpy(first)
-    poses = animator.poses(first_tensor, action, seed=seed)
-    length = len(poses)
-    if frames and frames > length:
-        # PSGAN makes T frames; longer videos continue from the last pose.
+    points = photo_pose(photo, path, pose_source=pose_source, keypoints_file=keypoints_file, person=person)
+    warnings = check_body(points, path, action, animator.moved_joints(action))
+    for warning in warnings:
+        log.warning("%s", warning)
+
+    resolution = animator.resolution
+    crop = person_crop(points, animator.framing)
+    render_size = max(resolution, render_size // resolution * resolution)  # a whole multiple of the model's size
+    to_model_range = lambda a: torch.from_numpy(a).permute(2, 0, 1).float() / 127.5 - 1.0  # noqa: E731
+    image_tensor = to_model_range(crop_photo(photo, crop, resolution))  # [3, R, R]
+    detail = to_model_range(crop_photo(photo, crop, render_size))  # [3, S, S]
+    first = torch.from_numpy(crop.to_model(points))  # [K, 3] in the model's pixels
+    poses = _pose_sequence(animator, first, action, seed=seed, frames=frames)  # [T, K, 3]
+    clip = to_uint8(animator.frames(image_tensor, first, poses, detail=detail))  # [T, S, S, 3]
+    factor = render_size / resolution
+    poses_render = poses.clone()
+    poses_render[..., :2] = (poses[..., :2] + 0.5) * factor - 0.5
+    view = view_around(photo.shape, crop, render_size)
+    video = composite(photo, crop, view, clip, poses_render)
+    write_video(out_path, video, fps=8)
+
+    written = {"video": out_path, "frames": len(poses)}
+    if panels:
+        written["panels"] = _write_panels(out_path, clip, poses_render, render_size)
+    poses_photo = crop.to_photo(poses.numpy())
+    record = {"image": str(path), "image_size": list(photo.shape[:2]), "action": action, "seed": seed,
+              "frames": len(poses), "pose": "keypoints file" if keypoints_file else (pose_source or "mediapipe"),
+              "framing": animator.framing.as_dict(), "crop": crop.as_dict(), "render_size": render_size,
+              "view": {**attrs.asdict(view), "video_size": list(view.size)}, "warnings": warnings,
+              "keypoint_names": list(KEYPOINT_NAMES), "poses_photo": np.round(poses_photo, 2).tolist()}
+    crop_file = out_path.with_suffix(".json")
+    crop_file.write_text(json.dumps(record, indent=1))
+    log.info("person crop of %d px at (%d, %d) seen at %d px; video %dx%d", crop.size, crop.left, crop.top,
+             resolution, *view.size)
+    return {**written, "crop_file": crop_file, "crop": crop, "view": view, "poses_photo": poses_photo,
+            "warnings": warnings}
+
+
+def _pose_sequence(animator: Any, first: torch.Tensor, action: str, *, seed: int, frames: int | None) -> torch.Tensor:
+    """``frames`` poses (PSGAN's T when None): longer videos continue from the last pose."""
+    poses = animator.poses(first, action, seed=seed)
+    if frames and frames > len(poses):
         chunks = [poses]
         while sum(len(c) for c in chunks) < frames:
             chunks.append(animator.poses(chunks[-1][-1], action, seed=seed + len(chunks))[1:])
-        poses = torch.cat(chunks)[:frames]
-    elif frames:
-        poses = poses[:frames]
-    clip = animator.frames(image_tensor, first_tensor, poses)
-    video = panels(boxed[0], _skeletons(poses, animator.resolution), to_uint8(clip))
-    write_video(out_path, _enlarge(video), fps=8)
-    crop = {"image": str(path), "image_size": list(photo.shape[:2]), "resolution": animator.resolution,
-            "scale": float(scale), "offset_x": float(left), "offset_y": float(top),
-            "pose": "keypoints file" if keypoints_file else (pose_source or "mediapipe"), "action": action,
-            "seed": seed, "frames": len(poses)}
-    crop_file = out_path.with_suffix(".json")
-    crop_file.write_text(json.dumps(crop, indent=2))
-    log.info("photo %s resized by %.3f and padded at (%.0f, %.0f) to %d px", path, scale, left, top,
-             animator.resolution)
-    return {"video": out_path, "frames": len(poses), "crop_file": crop_file}
+        poses = torch.cat(chunks)
+    return poses[:frames] if frames else poses
+
+
+def _write_panels(out_path: Path, clip: np.ndarray, poses_render: torch.Tensor, size: int) -> Path:
+    """The side-by-side strip: the person crop | the poses | the frames, at the render size."""
+    from pgvg_core.pipeline import panels
+    from pgvg_core.pose import skeleton_image
+    from pgvg_core.video import write_video
+
+    skeletons = np.stack([skeleton_image(k, size) for k in poses_render.numpy()])
+    strip = panels(clip[0], skeletons, clip)
+    path = out_path.with_name(f"{out_path.stem}-panels{out_path.suffix}")
+    return write_video(path, strip, fps=8)

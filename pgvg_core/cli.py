@@ -382,14 +382,27 @@ def demo_command(out: str, no_progress: bool, quick: bool) -> None:
 @click.option("--keypoints", type=click.Path(dir_okay=False), default=None,
               help="The photo's pose as a keypoints file (.npz, OpenPose or COCO .json) instead.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Noise seed of PSGAN.")
+@click.option("--person", type=click.IntRange(0), default=None,
+              help="Which person to animate when the keypoints file has several (0 = the largest).")
+@click.option("--panels", is_flag=True, help="Also write FILE-panels.mp4: person crop | poses | frames.")
+@click.option("--render-size", type=click.IntRange(64, 2048), default=512, show_default=True,
+              help="Pixels of the rendered person crop (the person is about 60% of it tall).")
 def animate_command(image: str, action: str, run_dir: str, out: str, frames: int | None, pose_source: str | None,
-                    keypoints: str | None, seed: int) -> None:
-    """Animate the person in IMAGE doing ACTION: PSGAN makes the poses, SCGAN the frames."""
+                    keypoints: str | None, seed: int, person: int | None, panels: bool, render_size: int) -> None:
+    """Animate the person in IMAGE doing ACTION: PSGAN makes the poses, SCGAN the frames, pasted back into
+    the photo."""
     from pgvg_core.animate import animate_photo
 
     result = animate_photo(image, action=action, run_dir=run_dir, out=out, frames=frames,
-                           pose_source=pose_source, keypoints_file=keypoints, seed=seed)
-    click.echo(f"wrote {result['video']} ({result['frames']} frames; crop: {result['crop_file']})")
+                           pose_source=pose_source, keypoints_file=keypoints, seed=seed, person=person,
+                           panels=panels, render_size=render_size)
+    width, height = result["view"].size
+    click.echo(f"wrote {result['video']} ({result['frames']} frames, {width}x{height}; crop and poses: "
+               f"{result['crop_file']})")
+    if "panels" in result:
+        click.echo(f"wrote {result['panels']}")
+    for warning in result["warnings"]:
+        click.echo(f"note: {warning}")
 
 
 if __name__ == "__main__":  # python -m pgvg_core.cli (used by torchrun)

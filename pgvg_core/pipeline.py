@@ -6,6 +6,7 @@ helpers that metrics use), ``psgan/`` and ``scgan/``.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ import torch
 from pgvg_core import checkpoint
 from pgvg_core.config import ComponentSpec, ExperimentConfig, build, load_config
 from pgvg_core.errors import CheckpointError, PgvgError
+from pgvg_core.framing import Framing, framing_of
 from pgvg_core.trainer import Trainer, load_run
 
 log = logging.getLogger("pgvg.pipeline")
@@ -119,12 +121,37 @@ class Animator:
         return sequence
 
     @torch.no_grad()
-    def frames(self, image: torch.Tensor, source_keypoints: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
-        """``image [3, H, W]`` in [-1, 1], ``[K, 3]``, ``poses [T, K, 3]`` -> frames ``[T, 3, H, W]``."""
+    def frames(self, image: torch.Tensor, source_keypoints: torch.Tensor, poses: torch.Tensor, *,
+               detail: torch.Tensor | None = None) -> torch.Tensor:
+        """``image [3, H, W]`` in [-1, 1], ``[K, 3]``, ``poses [T, K, 3]`` -> frames ``[T, 3, H, W]``; with
+        ``detail`` (the same image at a higher resolution ``[3, H', W']``) frames ``[T, 3, H', W']``."""
         objective = self.stage2.objective
         clip = objective.render_clip(self.generator, image[None].to(self.device),
-                                     source_keypoints[None].to(self.device), poses[None].to(self.device))
+                                     source_keypoints[None].to(self.device), poses[None].to(self.device),
+                                     detail=None if detail is None else detail[None].to(self.device))
         return clip[0]
+
+    @functools.cached_property
+    def framing(self) -> Framing:
+        """How stage 2's training data frames people (what a photo is cropped to match)."""
+        return framing_of(self.stage2.dataset)
+
+    def moved_joints(self, action: str, *, clips_per_action: int = 8, threshold: float = 0.3) -> set[int]:
+        """The joints that ``action`` moves in the training data: those whose position spans more than
+        ``threshold`` torso lengths over a clip, on average over clips of that action."""
+        label = self.action_index(action)
+        data = self.stage1.dataset
+        spans = []
+        for index in range(min(len(data), clips_per_action * len(self.classes))):
+            clip = data[index]
+            if int(clip["label"]) != label:
+                continue
+            keypoints = clip["keypoints"].numpy()  # [T, K, 3]
+            extent = keypoints[..., :2].max(0) - keypoints[..., :2].min(0)  # [K, 2]
+            spans.append(np.linalg.norm(extent, axis=-1) / max(self.framing.torso, 1e-6))
+        if not spans:
+            return set()
+        return {int(k) for k in np.nonzero(np.mean(spans, axis=0) > threshold)[0]}
 
 
 def panels(*clips: np.ndarray, gap: int = 2) -> np.ndarray:

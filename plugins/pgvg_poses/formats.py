@@ -36,6 +36,13 @@ def from_coco17(points: np.ndarray) -> np.ndarray:
 
 
 def _openpose_frame(path: Path) -> np.ndarray:
+    """The first person of an OpenPose frame ``[18, 3]`` (zeros when nobody was found)."""
+    people = _openpose_people(path)
+    return people[0] if len(people) else np.zeros((NUM_KEYPOINTS, 3), np.float32)
+
+
+def _openpose_people(path: Path) -> np.ndarray:
+    """Every person of an OpenPose frame ``[P, 18, 3]``."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as error:
@@ -43,9 +50,12 @@ def _openpose_frame(path: Path) -> np.ndarray:
     people = data.get("people") if isinstance(data, dict) else None
     if people is None:
         raise DataError(f"{path}: no 'people' key; expected OpenPose output (*_keypoints.json)")
-    if not people:
-        return np.zeros((NUM_KEYPOINTS, 3), np.float32)  # nobody found in this frame
-    flat = np.asarray(people[0].get("pose_keypoints_2d", []), np.float32)
+    return np.stack([_openpose_person(path, person) for person in people]) if people else \
+        np.zeros((0, NUM_KEYPOINTS, 3), np.float32)
+
+
+def _openpose_person(path: Path, person: dict) -> np.ndarray:
+    flat = np.asarray(person.get("pose_keypoints_2d", []), np.float32)
     if flat.size == 18 * 3:
         return flat.reshape(18, 3)
     if flat.size == 25 * 3:
@@ -94,6 +104,24 @@ def _npz(path: Path) -> np.ndarray:
     if points.shape[2] == 2:
         points = np.concatenate([points, np.ones_like(points[..., :1])], axis=-1)
     return points
+
+
+def load_people(path: str | Path) -> np.ndarray:
+    """Every person of one image ``[P, 18, 3]``: an OpenPose frame's people, or a COCO file's annotations of
+    its first image. Other files hold frames of one person: their first frame."""
+    path = Path(path)
+    if path.suffix == ".json" and path.is_file():
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise DataError(f"{path}: not readable JSON ({error})") from None
+        if isinstance(data, dict) and "people" in data:
+            return _openpose_people(path)
+        if isinstance(data, dict) and data.get("annotations"):
+            first_image = min(a.get("image_id", 0) for a in data["annotations"])
+            same = [a for a in data["annotations"] if a.get("image_id", 0) == first_image]
+            return _coco(path, {**data, "annotations": same})
+    return load_keypoints(path)[:1]
 
 
 def load_keypoints(path: str | Path) -> np.ndarray:

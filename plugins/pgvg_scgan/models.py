@@ -7,6 +7,7 @@ Both map (source image, source pose, target pose) to the frame of the person in 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from pgvg_core.blocks import ResBlock2d, down2d, init_weights
@@ -140,7 +141,13 @@ class SCGANGenerator(Generator):
         return source, target
 
     def forward(self, image: torch.Tensor, source_pose: torch.Tensor, target_pose: torch.Tensor,
-                return_features: bool = False):
+                return_features: bool = False, return_blend: bool = False):
+        """``image [B, 3, H, W]``, poses ``[B, K, H, W]`` -> frame ``[B, 3, H, W]``; with ``return_features``
+        also the bottleneck; with ``return_blend`` (warp only) the frame, the blend weight of the warped source
+        ``keep [B, 1, H, W]`` and the generated image ``[B, 3, H, W]``, so a caller can redo the blend with the
+        source warped at a higher resolution (:meth:`render_detailed`)."""
+        if return_blend and not self.warp:
+            raise ValueError("return_blend needs warp = true: without it the frame is not a blend")
         if image.shape[-1] % 16 or image.shape[-2] % 16:
             raise ValueError(f"scgan needs frames whose size is a multiple of 16, got {list(image.shape[-2:])}")
         x = torch.cat([image, source_pose.to(image.dtype), target_pose.to(image.dtype)], dim=1)  # [B, 3+2K, H, W]
@@ -164,8 +171,41 @@ class SCGANGenerator(Generator):
         frame = torch.tanh(out[:, :3])
         if self.warp:
             keep = torch.sigmoid(out[:, 3:])  # [B, 1, H, W]
-            frame = keep * warped + (1 - keep) * frame
+            generated = frame
+            frame = keep * warped + (1 - keep) * generated
+            if return_blend:
+                return frame, keep, generated
         return (frame, bottleneck) if return_features else frame
+
+    @torch.no_grad()
+    def render_detailed(self, image: torch.Tensor, source_pose: torch.Tensor, target_pose: torch.Tensor,
+                        detail: torch.Tensor) -> torch.Tensor:
+        """The frame at the size of ``detail``, the same picture as ``image`` at a higher resolution.
+
+        The network runs at ``image``'s size; the source is warped into the pose again at ``detail``'s size
+        (the warp works from keypoints, at any resolution) and blended with the network's output upsampled,
+        so the person keeps the photo's detail wherever the blend keeps the warped source.
+
+        :param image: ``[B, 3, h, w]`` in [-1, 1]; ``source_pose``, ``target_pose``: heatmaps ``[B, K, h, w]``.
+        :param detail: ``[B, 3, H, W]`` in [-1, 1], ``H / h == W / w``.
+        :returns: ``[B, 3, H, W]``.
+        """
+        if not self.warp:  # nothing carries the detail: the network's frame, upsampled
+            return upsampled(self(image, source_pose, target_pose), detail)
+        _, keep, generated = self(image, source_pose, target_pose, return_blend=True)
+        factor = detail.shape[-1] / image.shape[-1]
+        source, target = self.warp_keypoints(source_pose, target_pose)  # [B, K, 3] in pixels of ``image``
+        upscale = lambda k: torch.cat([(k[..., :2] + 0.5) * factor - 0.5, k[..., 2:]], dim=-1)  # noqa: E731
+        grid, _ = limb_warp(upscale(source), upscale(target), tuple(detail.shape[-2:]))
+        warped = warp_image(detail, grid)  # [B, 3, H, W]
+        up = lambda t: F.interpolate(t, size=detail.shape[-2:], mode="bilinear", align_corners=False)  # noqa: E731
+        keep = up(keep)
+        return (keep * warped + (1 - keep) * up(generated)).clamp(-1, 1)
+
+
+def upsampled(frame: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
+    """``frame [B, 3, h, w]`` resized (bicubic) to the size of ``detail [B, 3, H, W]``, kept in [-1, 1]."""
+    return F.interpolate(frame, size=detail.shape[-2:], mode="bicubic", align_corners=False).clamp(-1, 1)
 
 
 class UNetGenerator(Generator):
@@ -215,3 +255,9 @@ class UNetGenerator(Generator):
             h = layer(h)
         frame = torch.tanh(self.to_rgb(h))
         return (frame, bottleneck) if return_features else frame
+
+    @torch.no_grad()
+    def render_detailed(self, image: torch.Tensor, source_pose: torch.Tensor, target_pose: torch.Tensor,
+                        detail: torch.Tensor) -> torch.Tensor:
+        """The frame upsampled to ``detail``'s size (the U-Net has no warp to carry the photo's detail)."""
+        return upsampled(self(image, source_pose, target_pose), detail)

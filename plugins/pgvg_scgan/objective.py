@@ -96,13 +96,22 @@ class PairObjective(Objective):
 
     @torch.no_grad()
     def render_clip(self, generator: nn.Module, source_image: torch.Tensor, source_keypoints: torch.Tensor,
-                    keypoints: torch.Tensor) -> torch.Tensor:
-        """Frames of a person: ``source_image [B, 3, H, W]``, poses ``[B, T, K, 3]`` -> ``[B, T, 3, H, W]``."""
+                    keypoints: torch.Tensor, *, detail: torch.Tensor | None = None) -> torch.Tensor:
+        """Frames of a person: ``source_image [B, 3, H, W]``, poses ``[B, T, K, 3]`` -> ``[B, T, 3, H, W]``.
+
+        With ``detail`` (the source image at a higher resolution, ``[B, 3, H', W']``), the frames come out at
+        that size, the photo's detail carried through the warp (``render_detailed``), one frame at a time.
+        """
         size, length = keypoints.shape[:2]
         source_pose = self.heatmaps(source_keypoints)
         poses = self.heatmaps(keypoints).flatten(0, 1)  # [B*T, K, H, W]
         repeat = lambda t: t[:, None].expand(-1, length, *t.shape[1:]).flatten(0, 1)  # noqa: E731
-        frames = generator(repeat(source_image), repeat(source_pose), poses)
+        if detail is None:
+            frames = generator(repeat(source_image), repeat(source_pose), poses)
+        else:
+            images, sources, details = repeat(source_image), repeat(source_pose), repeat(detail)
+            frames = torch.cat([generator.render_detailed(images[i : i + 1], sources[i : i + 1], poses[i : i + 1],
+                                                          details[i : i + 1]) for i in range(len(poses))])
         return frames.view(size, length, *frames.shape[1:])
 
     def evaluation_pairs(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor]) -> dict[str, Any]:

@@ -46,17 +46,63 @@ def test_animator_makes_poses_then_frames(pipeline_dir):
     assert frames.shape == (4, 3, 32, 32) and frames.abs().max() <= 1
 
 
-def test_animate_command_writes_video_and_crop(pipeline_dir, tmp_path):
+def test_animate_command_writes_the_animated_photo_and_its_record(pipeline_dir, tmp_path):
     image, keypoints = photo(tmp_path)
     out = tmp_path / "kick.mp4"
     result = CliRunner().invoke(main, ["animate", str(image), "--action", "kick", "--run", str(pipeline_dir),
-                                       "--out", str(out), "--keypoints", str(keypoints), "--frames", "6"])
+                                       "--out", str(out), "--keypoints", str(keypoints), "--frames", "6",
+                                       "--render-size", "128", "--panels"])
     assert result.exit_code == 0, result.output
+    record = json.loads(out.with_suffix(".json").read_text())
     video = read_video(out)
-    assert len(video) == 6
-    assert video.shape[2] == 3 * (3 * 32 + 2 * 2)  # input | poses | frames, 3x enlarged
-    crop = json.loads(out.with_suffix(".json").read_text())
-    assert crop["scale"] == pytest.approx(0.5) and crop["image_size"] == [64, 64] and crop["action"] == "kick"
+    assert len(video) == 6 and list(video.shape[1:3]) == record["view"]["video_size"][::-1]
+    assert record["image_size"] == [64, 64] and record["action"] == "kick" and record["render_size"] == 128
+    # The 64-pixel photo's person is framed like the 32-pixel model's training people: about half the size.
+    assert record["crop"]["scale"] == pytest.approx(0.5, rel=0.1)
+    # The first generated pose is the photo's pose, in the photo's pixels.
+    given = np.load(keypoints)["keypoints"][0]
+    np.testing.assert_allclose(np.array(record["poses_photo"][0]), given, atol=0.01)
+    panels_video = read_video(tmp_path / "kick-panels.mp4")
+    assert panels_video.shape[1:3] == (128, 3 * 128 + 2 * 2)  # crop | poses | frames at the render size
+
+
+def test_animate_guards_say_what_is_wrong(pipeline_dir, tmp_path):
+    image, keypoints = photo(tmp_path)
+    given = np.load(keypoints)["keypoints"]
+    run = lambda action, *extra: CliRunner().invoke(main, [  # noqa: E731
+        "animate", str(image), "--action", action, "--run", str(pipeline_dir), "--out", str(tmp_path / "x.gif"),
+        "--keypoints", str(keypoints), "--render-size", "64", *extra])
+    # Legs cut by the frame edge: refused for an action that moves them, a note for one that does not.
+    legless = given.copy()
+    legless[:, [9, 10, 12, 13], 2] = 0
+    np.savez(keypoints, keypoints=legless)
+    refused = run("jump")
+    assert refused.exit_code == 2 and "'jump' moves" in refused.output and "ankle" in refused.output
+    allowed = run("wave-right")
+    assert allowed.exit_code == 0, allowed.output
+    assert "not in the photo" in allowed.output
+    # A tiny person.
+    tiny = given.copy()
+    tiny[..., :2] = tiny[..., :2] * 0.2
+    np.savez(keypoints, keypoints=tiny)
+    small = run("kick")
+    assert small.exit_code == 2 and "too small to animate" in small.output
+    # Several people (OpenPose JSON): the largest by default, --person N picks, a wrong N says how many.
+    people = tmp_path / "people_keypoints.json"
+    small_person = given[0].copy()
+    small_person[:, :2] = small_person[:, :2] * 0.8
+    people.write_text(json.dumps({"people": [{"pose_keypoints_2d": p.flatten().tolist()}
+                                             for p in (small_person, given[0])]}))
+    keypoints = people
+    chosen = run("kick")
+    assert chosen.exit_code == 0, chosen.output
+    record = json.loads((tmp_path / "x.json").read_text())
+    np.testing.assert_allclose(record["poses_photo"][0], given[0], atol=0.01)  # the larger one
+    assert run("kick", "--person", "1").exit_code == 0
+    np.testing.assert_allclose(json.loads((tmp_path / "x.json").read_text())["poses_photo"][0], small_person,
+                               atol=0.01)
+    wrong = run("kick", "--person", "2")
+    assert wrong.exit_code == 2 and "has 2 people" in wrong.output
 
 
 @pytest.mark.parametrize("problem, message", [

@@ -1,0 +1,62 @@
+"""Person-centred framing: the crop that frames a photo's person as the training data frames people."""
+
+import numpy as np
+import pytest
+import torch
+
+from pgvg_core.framing import Framing, body_mask, crop_photo, framing_of, person_crop, torso_and_hips
+from pgvg_data.synthetic import SyntheticActions
+
+FRAMING = Framing(resolution=64, hip_x=32.0, hip_y=38.0, torso=14.7)
+
+
+def standing_person(scale: float, hip: tuple[float, float]) -> np.ndarray:
+    """A synthetic person's first pose, scaled about its hip centre and moved to ``hip`` (photo pixels)."""
+    keypoints = SyntheticActions(split="test", clips=1, resolution=64, frames=2).sample(0)["keypoints"][0].copy()
+    centre = torso_and_hips(keypoints)[1]
+    keypoints[:, :2] = (keypoints[:, :2] - centre) * scale + np.array(hip)
+    return keypoints
+
+
+def test_framing_of_synthetic_actions():
+    dataset = SyntheticActions(split="train", resolution=64, frames=4, render=False)
+    framing = framing_of(dataset, clips=32)
+    assert framing.resolution == 64
+    assert 13 < framing.torso < 16 and 30 < framing.hip_x < 34 and 36 < framing.hip_y < 40
+
+
+@pytest.mark.parametrize("scale, hip", [(10.0, (1400.0, 700.0)), (3.3, (90.0, 150.0)), (0.8, (20.0, 30.0))])
+def test_person_crop_places_the_person_like_the_training_data(scale, hip):
+    keypoints = standing_person(scale, hip)
+    crop = person_crop(keypoints, FRAMING)
+    framed = crop.to_model(keypoints)
+    torso, centre = torso_and_hips(framed)
+    assert torso == pytest.approx(FRAMING.torso, rel=0.05)
+    np.testing.assert_allclose(centre, [FRAMING.hip_x, FRAMING.hip_y], atol=0.6)
+    np.testing.assert_allclose(crop.to_photo(framed), keypoints, atol=1e-3)  # and back, exactly
+    torch.testing.assert_close(crop.to_photo(crop.to_model(torch.from_numpy(keypoints))), torch.from_numpy(keypoints))
+
+
+def test_crop_photo_resamples_and_repeats_edges():
+    photo = np.zeros((100, 80, 3), np.uint8)
+    photo[:, :40] = 200  # left half bright
+    keypoints = standing_person(3.0, (10.0, 50.0))  # near the left edge: the crop leaves the photo
+    crop = person_crop(keypoints, FRAMING)
+    assert crop.left < 0
+    image = crop_photo(photo, crop, 64)
+    assert image.shape == (64, 64, 3) and image.flags.writeable
+    assert image[:, 0].min() == 200  # the photo's left edge, repeated
+    exact = crop_photo(photo, crop, crop.size)
+    inside = -crop.left
+    assert (exact[:, inside : inside + 5] == 200).all()  # no resampling at scale 1
+
+
+def test_body_mask_covers_limbs_not_the_background():
+    keypoints = torch.from_numpy(standing_person(1.0, (32.0, 38.0)))[None]
+    mask = body_mask(keypoints, (64, 64), width=3.0)[0]
+    neck, hip = keypoints[0, 1, :2], keypoints[0, 8, :2]
+    middle = ((neck + hip) / 2).round().long()
+    assert mask[middle[1], middle[0]] > 0.95 and mask[2, 2] < 0.01 and mask[60, 2] < 0.01
+    missing = keypoints.clone()
+    missing[..., 2] = 0
+    assert body_mask(missing, (64, 64), width=3.0).max() < 0.01
