@@ -177,7 +177,7 @@ def composite(photo: np.ndarray, crop: PersonCrop, view: View, rendered: np.ndar
     return frames.round().clip(0, 255).astype(np.uint8)
 
 
-def animate_photo(image: str, *, action: str, run_dir: str, out: str, frames: int | None = None,
+def animate_photo(image: str, *, action: str, model: str | None = None, out: str, frames: int | None = None,
                   pose_source: str | None = None, keypoints_file: str | None = None, seed: int = 0,
                   person: int | None = None, panels: bool = False,
                   render_size: int = RENDER_SIZE) -> dict[str, Any]:
@@ -187,7 +187,7 @@ def animate_photo(image: str, *, action: str, run_dir: str, out: str, frames: in
     out_path = Path(out)
     if out_path.suffix.lower() not in (".mp4", ".gif"):
         raise PgvgError(f"--out {out}: write a .mp4 or .gif file")
-    animator = Animator(run_dir)  # checks the run folder first: the cheapest error to find
+    animator = Animator(model or _shipped_model())  # checks the model first: the cheapest error to find
     animator.action_index(action)
     path = Path(image)
     photo = read_photo(path)
@@ -218,6 +218,7 @@ def animate_photo(image: str, *, action: str, run_dir: str, out: str, frames: in
     poses_photo = crop.to_photo(poses.numpy())
     record = {"image": str(path), "image_size": list(photo.shape[:2]), "action": action, "seed": seed,
               "frames": len(poses), "pose": "keypoints file" if keypoints_file else (pose_source or "mediapipe"),
+              "model": animator.source,
               "framing": animator.framing.as_dict(), "crop": crop.as_dict(), "render_size": render_size,
               "view": {**attrs.asdict(view), "video_size": list(view.size)}, "warnings": warnings,
               "keypoint_names": list(KEYPOINT_NAMES), "poses_photo": np.round(poses_photo, 2).tolist()}
@@ -227,6 +228,15 @@ def animate_photo(image: str, *, action: str, run_dir: str, out: str, frames: in
              resolution, *view.size)
     return {**written, "crop_file": crop_file, "crop": crop, "view": view, "poses_photo": poses_photo,
             "warnings": warnings}
+
+
+def _shipped_model() -> Path:
+    from pgvg_core.bundle import SHIPPED
+
+    if not SHIPPED.is_file():
+        raise PgvgError(f"no model given and the bundled one is missing ({SHIPPED}); pass --model with a bundle "
+                        "from `pgvg export` or a pipeline folder from `pgvg demo`")
+    return SHIPPED
 
 
 def _pose_sequence(animator: Any, first: torch.Tensor, action: str, *, seed: int, frames: int | None) -> torch.Tensor:

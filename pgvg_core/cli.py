@@ -374,8 +374,9 @@ def demo_command(out: str, no_progress: bool, quick: bool) -> None:
 @main.command("animate")
 @click.argument("image", type=click.Path(dir_okay=False))
 @click.option("--action", required=True, help="Action to perform (see the model's classes).")
-@click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False),
-              help="Pipeline folder with psgan/ and scgan/ runs (e.g. the demo's --out).")
+@click.option("--model", "--run", "model", default=None, type=click.Path(),
+              help="A bundle from `pgvg export`, or a pipeline folder with psgan/ and scgan/ runs (e.g. the "
+                   "demo's --out). Default: the bundle that ships with pgvg.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="FILE.mp4 or FILE.gif.")
 @click.option("--frames", type=click.IntRange(2), default=None, help="Frames to write (default: PSGAN's T).")
 @click.option("--pose-source", default=None, help="Pose source for the photo (default: mediapipe).")
@@ -387,13 +388,14 @@ def demo_command(out: str, no_progress: bool, quick: bool) -> None:
 @click.option("--panels", is_flag=True, help="Also write FILE-panels.mp4: person crop | poses | frames.")
 @click.option("--render-size", type=click.IntRange(64, 2048), default=512, show_default=True,
               help="Pixels of the rendered person crop (the person is about 60% of it tall).")
-def animate_command(image: str, action: str, run_dir: str, out: str, frames: int | None, pose_source: str | None,
-                    keypoints: str | None, seed: int, person: int | None, panels: bool, render_size: int) -> None:
+def animate_command(image: str, action: str, model: str | None, out: str, frames: int | None,
+                    pose_source: str | None, keypoints: str | None, seed: int, person: int | None, panels: bool,
+                    render_size: int) -> None:
     """Animate the person in IMAGE doing ACTION: PSGAN makes the poses, SCGAN the frames, pasted back into
     the photo."""
     from pgvg_core.animate import animate_photo
 
-    result = animate_photo(image, action=action, run_dir=run_dir, out=out, frames=frames,
+    result = animate_photo(image, action=action, model=model, out=out, frames=frames,
                            pose_source=pose_source, keypoints_file=keypoints, seed=seed, person=person,
                            panels=panels, render_size=render_size)
     width, height = result["view"].size
@@ -403,6 +405,21 @@ def animate_command(image: str, action: str, run_dir: str, out: str, frames: int
         click.echo(f"wrote {result['panels']}")
     for warning in result["warnings"]:
         click.echo(f"note: {warning}")
+
+
+@main.command("export")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The bundle file to write (.pt).")
+def export_command(run_dir: str, out: str) -> None:
+    """Write an inference bundle of a pipeline folder (psgan/ and scgan/ runs): both generators in half
+    precision, their configs, the classes, the skeleton and provenance, in one file that loads with
+    torch.load(weights_only=True). `pgvg animate --model FILE` uses it."""
+    from pgvg_core.bundle import export_bundle
+
+    written = export_bundle(run_dir, out)
+    steps = ", ".join(f"{name} {count} steps" for name, count in written["steps"].items())
+    click.echo(f"wrote {written['file']} ({written['bytes'] / 1e6:.1f} MB; {steps}; sha256 of the weights "
+               f"{written['sha256'][:16]}...)")
 
 
 if __name__ == "__main__":  # python -m pgvg_core.cli (used by torchrun)

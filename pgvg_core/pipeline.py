@@ -84,23 +84,42 @@ def train_stage(stage: Stage, pipeline_dir: Path, *, extra: Sequence[str] = (), 
 
 
 class Animator:
-    """Both trained stages: a first pose + an action -> a pose sequence (PSGAN) -> frames (SCGAN's G2)."""
+    """Both trained stages: a first pose + an action -> a pose sequence (PSGAN) -> frames (SCGAN's G2).
 
-    def __init__(self, run_dir: str | Path, *, device: str = "cpu") -> None:
-        run_dir = Path(run_dir)
+    ``model`` is a pipeline folder (``psgan/`` and ``scgan/`` runs, e.g. the demo's ``--out``) or an inference
+    bundle written by ``pgvg export`` (:mod:`pgvg_core.bundle`).
+    """
+
+    def __init__(self, model: str | Path, *, device: str = "cpu") -> None:
+        model = Path(model)
+        self.device = torch.device(device)
+        self._moved: dict[str, set[int]] | None = None
+        if model.is_file():
+            from pgvg_core.bundle import load_bundle
+
+            stages, meta = load_bundle(model, device=self.device)
+            self.stage1, self.stage2 = stages["psgan"], stages["scgan"]
+            self.framing = meta["framing"]
+            self._moved = meta["moved_joints"]
+            self.source = {"bundle": str(model), "sha256": meta["sha256"], **meta["provenance"]}
+        else:
+            self._load_runs(model)
+            self.source = {"pipeline": str(model)}
+        self.classes = self.stage1.data.classes
+        self.resolution = self.stage2.data.resolution
+        self.generator = self.stage2.nets[self.stage2.objective.eval_generator]
+
+    def _load_runs(self, run_dir: Path) -> None:
         if not run_dir.is_dir():
-            raise CheckpointError(f"run folder not found: {run_dir} (train one with `pgvg demo --out {run_dir}`)")
+            raise CheckpointError(f"model not found: {run_dir} (a pipeline folder, e.g. `pgvg demo --out "
+                                  f"{run_dir}`, or a bundle file from `pgvg export`)")
         for stage, what in (("psgan", "stage-1 (PSGAN)"), ("scgan", "stage-2 (SCGAN)")):
             if not checkpoint.list_checkpoints(run_dir / stage):
                 raise CheckpointError(
                     f"{run_dir} has no {what} weights ({stage}/checkpoints/step-*.pt); train them with "
                     f"`pgvg demo --out {run_dir}` or `pgvg run experiments/{stage}.toml --out {run_dir / stage}`")
-        self.stage1 = load_run(run_dir / "psgan", device=device)
-        self.stage2 = load_run(run_dir / "scgan", device=device)
-        self.device = torch.device(device)
-        self.classes = self.stage1.data.classes
-        self.resolution = self.stage2.data.resolution
-        self.generator = self.stage2.nets[self.stage2.objective.eval_generator]
+        self.stage1 = load_run(run_dir / "psgan", device=str(self.device))
+        self.stage2 = load_run(run_dir / "scgan", device=str(self.device))
 
     def action_index(self, action: str) -> int:
         if action not in self.classes:
@@ -140,6 +159,8 @@ class Animator:
         """The joints that ``action`` moves in the training data: those whose position spans more than
         ``threshold`` torso lengths over a clip, on average over clips of that action."""
         label = self.action_index(action)
+        if self._moved is not None:  # recorded in the bundle
+            return set(self._moved.get(action, ()))
         data = self.stage1.dataset
         spans = []
         for index in range(min(len(data), clips_per_action * len(self.classes))):

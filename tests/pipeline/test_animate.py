@@ -164,3 +164,49 @@ def test_demo_quick_writes_everything(tmp_path):
     assert len(list(folder.glob("*.mp4"))) == len(list(folder.glob("*.gif"))) == 10
     assert (folder / "contact-sheet.png").exists() and (folder / "loss-curves.png").exists()
     assert "ssim" in json.loads((folder / "metrics.json").read_text())["metrics"]
+
+
+def test_export_writes_a_bundle_that_animates_like_the_pipeline(pipeline_dir, tmp_path):
+    bundle = tmp_path / "model.pt"
+    exported = CliRunner().invoke(main, ["export", str(pipeline_dir), "--out", str(bundle)])
+    assert exported.exit_code == 0, exported.output
+    payload = torch.load(bundle, weights_only=True)  # plain data only
+    assert payload["classes"] == ["jump", "kick", "wave-right"] and payload["resolution"] == 32
+    assert all(v.dtype == torch.float16 for v in payload["stages"]["scgan"]["state"].values() if v.is_floating_point())
+    from_runs, from_bundle = Animator(pipeline_dir), Animator(bundle)
+    assert from_bundle.framing == from_runs.framing
+    assert from_bundle.moved_joints("jump") == from_runs.moved_joints("jump")
+    clip = SyntheticActions(split="test", clips=3, resolution=32, frames=4, actions=list(from_runs.classes))[0]
+    poses = [a.poses(clip["keypoints"][0], "kick", seed=3) for a in (from_runs, from_bundle)]
+    torch.testing.assert_close(poses[1], poses[0], atol=0.05, rtol=0)  # half-precision weights
+    frames = [a.frames(clip["frames"][0], clip["keypoints"][0], poses[0]) for a in (from_runs, from_bundle)]
+    assert (frames[1] - frames[0]).abs().mean() < 0.01
+    image, keypoints = photo(tmp_path)
+    result = CliRunner().invoke(main, ["animate", str(image), "--action", "kick", "--model", str(bundle),
+                                       "--out", str(tmp_path / "b.gif"), "--keypoints", str(keypoints),
+                                       "--render-size", "64"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "b.json").read_text())["model"]["sha256"] == payload["sha256"]
+
+
+def test_a_damaged_or_unsafe_bundle_is_refused(pipeline_dir, tmp_path):
+    bundle = tmp_path / "model.pt"
+    assert CliRunner().invoke(main, ["export", str(pipeline_dir), "--out", str(bundle)]).exit_code == 0
+    payload = torch.load(bundle, weights_only=True)
+    first = next(iter(payload["stages"]["psgan"]["state"]))
+    payload["stages"]["psgan"]["state"][first] += 1
+    torch.save(payload, tmp_path / "edited.pt")
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(tmp_path / "pwned"), "w"))
+
+    torch.save({"format": "pgvg-inference-bundle", "x": Exploit()}, tmp_path / "unsafe.pt")
+    image, keypoints = photo(tmp_path)
+    for name, message in (("edited.pt", "do not match the bundle's sha256"), ("unsafe.pt", "not a readable pgvg"),
+                          ("missing.pt", "model not found")):
+        result = CliRunner().invoke(main, ["animate", str(image), "--action", "kick", "--model",
+                                           str(tmp_path / name), "--out", str(tmp_path / "x.gif"),
+                                           "--keypoints", str(keypoints)])
+        assert result.exit_code == 2 and message in result.output, (name, result.output)
+    assert not (tmp_path / "pwned").exists()  # the unpickler never ran the payload

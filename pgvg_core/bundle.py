@@ -1,0 +1,162 @@
+"""Inference bundles: both stages of a pipeline in one file, to animate photos without training.
+
+``pgvg export RUN_DIR --out FILE.pt`` writes, as one ``torch.save`` file that ``torch.load(weights_only=True)``
+reads (plain dicts, lists, strings, numbers and tensors; nothing else is pickled):
+
+* per stage (``psgan``, ``scgan``): the resolved experiment config (TOML text), the data description, the
+  role of the generator used at inference, and its weights in half precision;
+* the action classes, the skeleton (keypoint names, limbs), how the training data frames people, and which
+  joints each action moves (what ``pgvg animate`` checks a photo against);
+* provenance: the run folders, their steps, pgvg / torch versions, the git commit where known, the time;
+* ``sha256``: a digest of every weight tensor (names, shapes, dtypes, bytes), checked on load.
+
+Loading builds only the two generators and their objectives (no dataset, optimiser, loss network or random
+stream is touched).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import importlib.metadata
+import logging
+import subprocess
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+from torch import nn
+
+from pgvg_core.errors import CheckpointError, DataError
+from pgvg_core.files import atomic_write
+from pgvg_core.framing import Framing
+from pgvg_core.objective import DataInfo, Objective
+from pgvg_core.pose import KEYPOINT_NAMES, LIMBS
+
+log = logging.getLogger("pgvg.bundle")
+
+BUNDLE_FORMAT = "pgvg-inference-bundle"
+BUNDLE_VERSION = 1
+STAGES = ("psgan", "scgan")
+#: The bundle that ships with pgvg (trained on synthetic-actions; see README, "A model that ships").
+SHIPPED = Path(__file__).parent / "models" / "synthetic-actions-64.pt"
+
+
+@attrs.define
+class InferenceStage:
+    """One trained stage for inference: its objective (no loss terms), its generator(s) in eval mode, its data."""
+
+    objective: Objective
+    nets: nn.ModuleDict
+    data: DataInfo
+
+
+def weights_digest(states: dict[str, dict[str, torch.Tensor]]) -> str:
+    """sha256 over every tensor's stage, name, dtype, shape and bytes, in a fixed order."""
+    digest = hashlib.sha256()
+    for stage in sorted(states):
+        for name in sorted(states[stage]):
+            tensor = states[stage][name].contiguous()
+            digest.update(f"{stage}/{name}:{tensor.dtype}:{list(tensor.shape)}".encode())
+            digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def _git_commit() -> str | None:
+    try:
+        found = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                               text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found.stdout.strip() or None if found.returncode == 0 else None
+
+
+def export_bundle(pipeline_dir: str | Path, out: str | Path) -> dict[str, Any]:
+    """Write the inference bundle of a pipeline folder (``psgan/`` and ``scgan/`` runs) to ``out``."""
+    from pgvg_core.config import config_to_toml
+    from pgvg_core.pipeline import Animator
+
+    animator = Animator(pipeline_dir)
+    if not isinstance(animator.stage1, InferenceStage):  # a pipeline folder: record where it came from
+        runs = {"psgan": animator.stage1, "scgan": animator.stage2}
+    else:
+        raise DataError(f"{pipeline_dir} is already a bundle; export a pipeline folder (psgan/ and scgan/)")
+    stages, states = {}, {}
+    for name, run in runs.items():
+        role = run.objective.eval_generator if name == "scgan" else "generator"
+        states[name] = {key: value.detach().to("cpu", torch.float16 if value.is_floating_point() else value.dtype)
+                        for key, value in run.nets[role].state_dict().items()}
+        stages[name] = {"config": config_to_toml(run.config), "role": role, "data": attrs.asdict(run.data),
+                        "steps": int(run.step), "run_dir": str(run.run_dir), "state": states[name]}
+    payload = {
+        "format": BUNDLE_FORMAT, "version": BUNDLE_VERSION,
+        "classes": list(animator.classes), "resolution": animator.resolution,
+        "keypoint_names": list(KEYPOINT_NAMES), "limbs": [list(limb) for limb in LIMBS],
+        "framing": animator.framing.as_dict(),
+        "moved_joints": {action: sorted(animator.moved_joints(action)) for action in animator.classes},
+        "stages": stages,
+        "provenance": {"pgvg": importlib.metadata.version("pgvg"), "torch": str(torch.__version__),
+                       "git_commit": _git_commit(), "created": datetime.datetime.now(datetime.UTC).isoformat(),
+                       "source": str(Path(pipeline_dir).resolve()), "weights_dtype": "float16"},
+        "sha256": weights_digest(states),
+    }
+    atomic_write(Path(out), lambda file: torch.save(payload, file))
+    size = Path(out).stat().st_size
+    log.info("wrote %s (%.1f MB, sha256 of weights %s)", out, size / 1e6, payload["sha256"][:16])
+    return {"file": Path(out), "bytes": size, "sha256": payload["sha256"],
+            "steps": {name: stage["steps"] for name, stage in stages.items()}}
+
+
+def read_bundle(path: str | Path) -> dict[str, Any]:
+    """The payload of a bundle file, checked: format, version, weights digest."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"model bundle not found: {path} (write one with `pgvg export RUN_DIR --out {path}`)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - unpickling refuses anything but plain data; say so
+        raise CheckpointError(f"{path}: not a readable pgvg model bundle ({str(error).splitlines()[0]}); "
+                              "bundles are written by `pgvg export`") from None
+    if not isinstance(payload, dict) or payload.get("format") != BUNDLE_FORMAT:
+        raise CheckpointError(f"{path}: not a pgvg model bundle (no format '{BUNDLE_FORMAT}')")
+    if payload.get("version") != BUNDLE_VERSION:
+        raise CheckpointError(f"{path}: bundle version {payload.get('version')}, this pgvg reads version "
+                              f"{BUNDLE_VERSION}; export it again with this pgvg")
+    states = {name: payload["stages"][name]["state"] for name in STAGES}
+    if weights_digest(states) != payload["sha256"]:
+        raise CheckpointError(f"{path}: the weights do not match the bundle's sha256 (a damaged or edited file); "
+                              "export it again")
+    return payload
+
+
+def load_stage(entry: dict[str, Any], *, device: torch.device) -> InferenceStage:
+    """Build one stage's generator and objective from a bundle entry."""
+    from pgvg_core.config import build, config_from_dict
+    from pgvg_core.plugins import get_registries
+
+    registries = get_registries()
+    config = config_from_dict(tomllib.loads(entry["config"]), file="bundle", registries=registries)
+    data = DataInfo(**{**entry["data"], "classes": tuple(entry["data"]["classes"])})
+    role = entry["role"]
+    spec = config.generators[role]
+    generator = build("generators", spec, registries=registries, file="bundle", path=f"generators.{role}",
+                      num_classes=data.num_classes, keypoints=data.keypoints, frames=data.frames,
+                      resolution=data.resolution)
+    generator.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in entry["state"].items()})
+    nets = nn.ModuleDict({role: generator}).to(device).eval()
+    objective = build("losses", config.objective, registries=registries, file="bundle", path="objective",
+                      terms={}, augmentations={}, data=data)
+    return InferenceStage(objective=objective, nets=nets, data=data)
+
+
+def load_bundle(path: str | Path, *, device: torch.device) -> tuple[dict[str, InferenceStage], dict[str, Any]]:
+    """Both stages of a bundle and its metadata (classes, framing, moved joints, provenance)."""
+    payload = read_bundle(path)
+    stages = {name: load_stage(payload["stages"][name], device=device) for name in STAGES}
+    framing = Framing(**payload["framing"])
+    meta = {"classes": tuple(payload["classes"]), "resolution": int(payload["resolution"]), "framing": framing,
+            "moved_joints": {action: set(joints) for action, joints in payload["moved_joints"].items()},
+            "provenance": payload["provenance"], "sha256": payload["sha256"]}
+    return stages, meta
