@@ -32,6 +32,7 @@ log = logging.getLogger("pgvg.animate")
 REQUIRED_JOINTS = ("neck", "right_shoulder", "left_shoulder", "right_hip", "left_hip")
 RENDER_SIZE = 512   # pixels of the rendered person crop: the person is about 60 % of it tall (~300 px)
 MIN_TORSO = 10      # photo pixels from neck to hips (a person about 30 px tall): below, too small to animate
+UNSURE = 0.3        # a photo's joint found with less confidence than this counts as missing
 VIEW_CONTEXT = 2.0  # the video shows this many crop widths of the photo around the person (where it has them)
 
 
@@ -79,6 +80,13 @@ def photo_pose(photo: np.ndarray, path: Path, *, pose_source: str | None, keypoi
         if person:
             raise PgvgError(f"--person {person}: {source} finds one person per photo; to pick another, give their "
                             "keypoints with --keypoints FILE (OpenPose or COCO JSON with several people)")
+    people = np.array(people, dtype=np.float32)  # [P, K, 3]
+    # Pose estimators guess joints beyond the frame or hidden (MediaPipe gives the hips of a bust, below the
+    # picture or at its edge, with low visibility): a joint outside the photo, or one the estimator is unsure
+    # of, is missing.
+    height, width = photo.shape[:2]
+    outside = (people[..., 0] < 0) | (people[..., 0] > width - 1) | (people[..., 1] < 0) | (people[..., 1] > height - 1)
+    people[..., 2] = np.where(outside | (people[..., 2] < UNSURE), 0.0, people[..., 2])
     found = [p for p in people if sum(p[KEYPOINT_INDEX[j], 2] > 0.1 for j in REQUIRED_JOINTS) >= 3]
     if not found:
         raise DataError(f"{path}: no person found by {source} (a person needs at least 3 of "
@@ -180,14 +188,16 @@ def composite(photo: np.ndarray, crop: PersonCrop, view: View, rendered: np.ndar
 def animate_photo(image: str, *, action: str, model: str | None = None, out: str, frames: int | None = None,
                   pose_source: str | None = None, keypoints_file: str | None = None, seed: int = 0,
                   person: int | None = None, panels: bool = False,
-                  render_size: int = RENDER_SIZE) -> dict[str, Any]:
+                  render_size: int = RENDER_SIZE, animator: Any = None) -> dict[str, Any]:
+    """Animate the person in ``image``; ``animator`` reuses a loaded model (a ``pipeline.Animator``) instead
+    of loading ``model``."""
     from pgvg_core.pipeline import Animator
     from pgvg_core.video import to_uint8, write_video
 
     out_path = Path(out)
     if out_path.suffix.lower() not in (".mp4", ".gif"):
         raise PgvgError(f"--out {out}: write a .mp4 or .gif file")
-    animator = Animator(model or _shipped_model())  # checks the model first: the cheapest error to find
+    animator = animator or Animator(model or _shipped_model())  # the model first: the cheapest error to find
     animator.action_index(action)
     path = Path(image)
     photo = read_photo(path)
