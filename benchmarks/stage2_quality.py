@@ -13,7 +13,10 @@ deviations over seeds and the SSIM each model loses to abnormal poses (the paper
 G2 should lose less). Writes everything to OUT/results.json.
 
 ``scgan-nowarp`` is SCGAN with the paper's generator (no warped source, hence no pose refiner either), the
-ablation of that choice.
+ablation of that choice; ``scgan-nosc`` is SCGAN without semantic consistency (no consistency loss, no D_which),
+the paper's own ablation. Besides all abnormal-pose errors at once, each kind is measured alone
+(``CORRUPTIONS``): joints drawn bigger or smaller, joints missing, the pose shifted, rescaled, joints
+displaced, left and right swapped.
 """
 
 from __future__ import annotations
@@ -31,8 +34,15 @@ MODELS = {
     "pose2image": ("pose2image.toml", ()),
     "scgan-nowarp": ("scgan.toml", ("generators.g1.params.warp=false", "generators.g2.params.warp=false",
                                     "generators.g2.params.refine_pose=false")),
+    # The paper's ablation: SCGAN without semantic consistency (no consistency loss, no D_which).
+    "scgan-nosc": ("scgan.toml", ("losses.consistency.weight=0", "losses.which.weight=0")),
 }
 POSES = ("ground-truth", "abnormal")
+# One corruption at a time (abnormal-pose's switches), at the same severity and seed: which errors cost what.
+# "sizes" and "missing" are the paper's abnormal poses (joints drawn bigger or smaller; joints missing because
+# of weak responses); the others are errors PSGAN makes.
+CORRUPTIONS = {"sizes": "sigma", "missing": "drop", "shifted": "shift", "rescaled": "scale",
+               "displaced": "displace", "swapped": "swap"}
 
 
 def train(config_file: str, overrides: tuple[str, ...], run_dir: Path) -> None:
@@ -67,6 +77,12 @@ class Scorer:
         abnormal = AbnormalPose(severity=0.5, jitter=False)
         params = abnormal.sample(keypoints.shape, torch.Generator().manual_seed(1234))
         self.poses = {"ground-truth": keypoints, "abnormal": abnormal.apply(keypoints, params)}
+        switches = dict.fromkeys(("sigma", "scale", "shift", "displace", "drop", "swap", "jitter"), False)
+        for kind, switch in CORRUPTIONS.items():
+            # Every clip corrupted in this way only; drops and swaps at their full rate (severity 1) so that the
+            # kind is measured, not diluted by clips it left alone.
+            only = AbnormalPose(severity=1.0 if switch in ("drop", "swap") else 0.5, **{**switches, switch: True})
+            self.poses[kind] = only.apply(keypoints, only.sample(keypoints.shape, torch.Generator().manual_seed(1234)))
 
     def score(self, make_frames: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, dict[str, float]]:
         """``make_frames(keypoints [B, T, K, 3|4]) -> [B, T, 3, H, W]``; PCK is against the poses rendered."""
@@ -78,7 +94,8 @@ class Scorer:
             torch.manual_seed(0)
             fake = make_frames(keypoints)
             values = {}
-            for name in ("ssim", "lpips-st", "pck"):
+            # LPIPS-ST is the slow one: measured on true and abnormal poses, not per corruption kind.
+            for name in ("ssim", "lpips-st", "pck") if pose in POSES else ("ssim", "pck"):
                 params = {"pose_params": {"run": str(self.estimator)}} if name == "pck" else {}
                 metric = build("metrics", ComponentSpec(name=name, params=params))
                 metric.update(real, fake, keypoints=keypoints[..., :3] if name == "pck" else None)
@@ -139,6 +156,7 @@ def main() -> None:
                 for name in args.models}
     (args.out / "results.json").write_text(json.dumps({"args": vars(args) | {"out": str(args.out)},
                                                        "results": results}, indent=2))
+    print("SSIM on [0, 1] (data range 1), as scikit-image computes it on uint8 images")
     print(f"test identities, {args.clips} clips x {scorer.batch['frames'].shape[1] - 1} frames, "
           f"{args.steps} steps, seeds {args.seeds} (references learn nothing: one value)")
     print(f"{'model':<13} {'poses':<13} {'SSIM ↑':>17} {'LPIPS-ST ↓':>17} {'PCK ↑':>17}")
@@ -148,6 +166,11 @@ def main() -> None:
             print(f"{name:<13} {pose:<13} {cells[0]:>17} {cells[1]:>17} {cells[2]:>17}")
         drop = [r["ground-truth"]["ssim"] - r["abnormal"]["ssim"] for r in runs]
         print(f"{name:<13} SSIM lost to abnormal poses: {summary(drop)}")
+    print("SSIM lost to each kind of abnormal pose (ground truth minus corrupted; mean ± std over seeds):")
+    print(f"{'model':<13} " + " ".join(f"{kind:>17}" for kind in CORRUPTIONS))
+    for name, runs in results.items():
+        cells = [summary([r["ground-truth"]["ssim"] - r[kind]["ssim"] for r in runs]) for kind in CORRUPTIONS]
+        print(f"{name:<13} " + " ".join(f"{cell:>17}" for cell in cells))
 
 
 if __name__ == "__main__":
