@@ -354,7 +354,9 @@ def _conformance(real: str | None, fake: str | None, metrics: list[str], *, devi
 @click.option("--out", type=click.Path(file_okay=False), default="demo", show_default=True, help="Output folder.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--quick", is_flag=True, hidden=True, help="A few steps per stage (checks the path, not quality).")
-def demo_command(out: str, no_progress: bool, quick: bool) -> None:
+@click.option("--steps-factor", type=click.FloatRange(0.01, 100), default=1.0, show_default=True,
+              help="Train PSGAN and SCGAN this many times longer (a finished shorter demo is continued).")
+def demo_command(out: str, no_progress: bool, quick: bool, steps_factor: float) -> None:
     """Train both stages on synthetic-actions (~15 min on 2 CPU cores), then write into OUT: per action an MP4
     and a GIF (input | generated poses | generated frames | ground truth) for an unseen test identity, a
     contact sheet, loss curves and metrics.json. A second run reuses the trained stages."""
@@ -362,7 +364,7 @@ def demo_command(out: str, no_progress: bool, quick: bool) -> None:
 
     from pgvg_core.demo import run_demo
 
-    written = run_demo(Path(out), progress=not no_progress, quick=quick)
+    written = run_demo(Path(out), progress=not no_progress, quick=quick, steps_factor=steps_factor)
     click.echo(f"pgvg demo: everything is in {out}/")
     for name in ("sheet", "losses", "metrics"):
         click.echo(f"  {name:<10} {written[name]}")

@@ -13,6 +13,7 @@ from pgvg_core.pipeline import (
     DEMO_METRIC_CLIPS,
     DEMO_STAGES,
     Animator,
+    Stage,
     every_metric,
     loss_curves,
     panels,
@@ -24,6 +25,7 @@ from pgvg_core.video import to_uint8, write_video
 
 log = logging.getLogger("pgvg.demo")
 
+GENERATING_STAGES = ("psgan", "scgan")
 VIEW_SCALE = 3  # 64-pixel frames are small: videos are written at 3x, nearest neighbour
 
 
@@ -37,17 +39,32 @@ def _skeletons(keypoints: torch.Tensor, size: int) -> np.ndarray:
     return np.stack([skeleton_image(k, size) for k in keypoints.cpu().numpy()])
 
 
-def run_demo(out: Path, *, progress: bool = True, quick: bool = False) -> dict[str, Path]:
+def scaled_steps(stage: Stage, factor: float) -> tuple[str, ...]:
+    """Overrides that train ``stage`` ``factor`` times as many steps (sampling and checkpoints likewise)."""
+    scaled = []
+    for override in stage.overrides:
+        key, _, value = override.partition("=")
+        if key in ("trainer.steps", "trainer.sample_every", "trainer.checkpoint_every"):
+            scaled.append(f"{key}={max(1, round(int(value) * factor))}")
+    return tuple(scaled)
+
+
+def run_demo(out: Path, *, progress: bool = True, quick: bool = False, steps_factor: float = 1.0) -> dict[str, Path]:
     """Train (or reuse) the three runs in ``out`` and write videos, a sheet, loss curves and metrics.json.
 
-    ``quick`` trains a few steps only (for tests: checks the whole path, not the quality).
+    ``quick`` trains a few steps only (for tests: checks the whole path, not the quality); ``steps_factor``
+    trains PSGAN and SCGAN that many times longer (a finished shorter run is continued, exactly).
     """
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    extra = ("trainer.steps=4", "trainer.eval_clips=4", "trainer.log_every=2") if quick else ()
     runs = {}
     for stage in DEMO_STAGES:
         log.info("demo: training %s", stage.name)
+        if quick:
+            extra: tuple[str, ...] = ("trainer.steps=4", "trainer.eval_clips=4", "trainer.log_every=2")
+        else:
+            # Longer training is for the two stages that generate; the metrics' helpers are good enough.
+            extra = scaled_steps(stage, steps_factor) if stage.name in GENERATING_STAGES else ()
         runs[stage.name] = train_stage(stage, out, extra=extra, progress=progress)
     animator = Animator(out, device="cpu")
     written: dict[str, Path] = {}

@@ -75,8 +75,8 @@ def train_stage(stage: Stage, pipeline_dir: Path, *, extra: Sequence[str] = (), 
         if step >= config.trainer.steps:
             log.info("%s: reusing the trained run in %s (step %d)", stage.name, run_dir, step)
             return run_dir
-        log.info("%s: resuming %s from step %d", stage.name, run_dir, step)
-        trainer = Trainer.resume(run_dir, progress=progress)
+        log.info("%s: resuming %s from step %d to %d", stage.name, run_dir, step, config.trainer.steps)
+        trainer = Trainer.resume(run_dir, tuple(extra), progress=progress)
     else:
         trainer = Trainer(config, run_dir, progress=progress)
     trainer.fit()

@@ -210,3 +210,22 @@ def test_a_damaged_or_unsafe_bundle_is_refused(pipeline_dir, tmp_path):
                                            "--keypoints", str(keypoints)])
         assert result.exit_code == 2 and message in result.output, (name, result.output)
     assert not (tmp_path / "pwned").exists()  # the unpickler never ran the payload
+
+
+def test_a_finished_stage_continues_when_asked_for_more_steps(tmp_path, monkeypatch):
+    """`pgvg demo --steps-factor 2` on a finished demo trains its generators on from where they stopped."""
+    import pgvg_core.pipeline as pipeline
+    from pgvg_core import checkpoint
+    from pgvg_core.demo import scaled_steps
+
+    write_config(tmp_path, TINY_PSGAN, "tiny-psgan.toml")
+    monkeypatch.setattr(pipeline, "EXPERIMENTS", tmp_path)
+    stage = pipeline.Stage(name="psgan", config="tiny-psgan.toml",
+                           overrides=("trainer.steps=2", "trainer.checkpoint_every=2", "trainer.sample_every=2"))
+    assert scaled_steps(stage, 2) == ("trainer.steps=4", "trainer.checkpoint_every=4", "trainer.sample_every=4")
+    run = pipeline.train_stage(stage, tmp_path / "pipe", progress=False)
+    assert checkpoint.load(checkpoint.latest(run))["step"] == 2
+    pipeline.train_stage(stage, tmp_path / "pipe", progress=False)  # finished: reused
+    assert checkpoint.load(checkpoint.latest(run))["step"] == 2
+    pipeline.train_stage(stage, tmp_path / "pipe", extra=scaled_steps(stage, 2), progress=False)
+    assert checkpoint.load(checkpoint.latest(run))["step"] == 4
