@@ -86,6 +86,12 @@ class Objective(abc.ABC):
                         fakes: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Weighted loss terms that the generators minimise."""
 
+    def warm_start(self, nets: Mapping[str, nn.Module], dataset: Any, *, seed: int) -> dict[str, float]:
+        """Called once before the first step of a new run (never on resume): train cheap parts of the networks
+        (a pose-only module, say) on their own, from ``dataset`` and random streams derived from ``seed`` only.
+        Returns numbers worth logging; the default does nothing."""
+        return {}
+
     def samples(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
         """Pictures for the run folder: ``name -> uint8 [H, W, 3]`` (a sheet) or ``[T, H, W, 3]`` (a GIF)."""
         return {}

@@ -330,6 +330,10 @@ class Trainer:
         bar = tqdm(total=trainer.steps, initial=self.step, desc=self.config.experiment.name, unit="step",
                    disable=not self.progress, dynamic_ncols=True)
         sample_batch = None
+        if self.step == 0:
+            warmed = self.objective.warm_start(self.nets, self.dataset, seed=self.config.experiment.seed)
+            if warmed:
+                log.info("warm start: %s", ", ".join(f"{k} {v:.4g}" for k, v in warmed.items()))
         try:
             for raw in self._loader():
                 window.append(self.train_step(raw))

@@ -95,6 +95,7 @@ samples = 2
 
 [objective]
 name = "scgan"
+params = { refiner_warmup = 0 }  # tests/scgan/test_objectives.py checks the warm start
 
 [generators.g1]
 name = "scgan"

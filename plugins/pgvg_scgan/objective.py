@@ -149,6 +149,18 @@ class SCGANObjective(PairObjective):
         "pose": LossTerm(name="l1", weight=10.0),                  # G2's pose refiner -> the true pose
     }
 
+    def __init__(self, *, refiner_warmup: int = 1000, refiner_lr: float = 1e-3, **kwargs: Any) -> None:
+        """
+        :param refiner_warmup: updates of G2's pose refiner on poses alone before the first step (cheap: an
+            MLP on keypoints; 1,000 updates take seconds), 0 to skip. At a CPU budget the refiner otherwise
+            gets one update per step and is still learning when training ends.
+        :param refiner_lr: the learning rate of that warm start.
+        """
+        super().__init__(**kwargs)
+        if refiner_warmup < 0 or refiner_lr <= 0:
+            raise ValueError(f"refiner_warmup must be >= 0 and refiner_lr > 0, got {refiner_warmup}, {refiner_lr}")
+        self.refiner_warmup, self.refiner_lr = refiner_warmup, refiner_lr
+
     def prepare(self, batch, device):
         out = super().prepare(batch, device)
         if "abnormal_pose" not in out:
@@ -208,14 +220,48 @@ class SCGANObjective(PairObjective):
         Poses are cheap, so the refiner learns from every frame of each clip (fresh abnormal draws), not only
         from the one target frame the image terms use: ``B x (T - 1)`` pairs a step.
         """
-        truth = batch["keypoints"][:, 1:]  # [B, T-1, K, 3]
-        abnormal = self.augmentations["abnormal_pose"](truth.cpu()).to(truth.device)[..., :3]
-        source = batch["source_keypoints"][:, None].expand_as(truth)
+        return self.term("pose", *self._refined_and_true(g2, batch["keypoints"]))
+
+    def _refined_and_true(self, g2: nn.Module, keypoints: torch.Tensor,
+                          generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Clips' keypoints ``[B, T, K, 3]`` -> G2's reading of abnormal versions of frames 1.. (given frame 0)
+        and the truth, both ``[B * (T - 1), K, 2]`` in body sizes, zero where the true joint is missing."""
+        truth = keypoints[:, 1:]  # [B, T-1, K, 3]
+        abnormal = self.augmentations["abnormal_pose"](truth.cpu(), generator).to(truth.device)[..., :3]
+        source = keypoints[:, :1].expand_as(truth)
         refined = g2.pose_refiner(source.flatten(0, 1), abnormal.flatten(0, 1))  # [B*(T-1), K, 3]
         truth = truth.flatten(0, 1)
         seen = truth[..., 2:] > 0
         size = body_size(truth).clamp(min=1.0)[:, None, None]
-        return self.term("pose", refined[..., :2] * seen / size, truth[..., :2] * seen / size)
+        return refined[..., :2] * seen / size, truth[..., :2] * seen / size
+
+    @torch.no_grad()
+    def _pose_pool(self, dataset: Any, clips: int = 256) -> torch.Tensor:
+        """Keypoints ``[N, T, K, 3]`` of the first ``clips`` training clips (poses only are used)."""
+        return torch.stack([dataset[i]["keypoints"] for i in range(min(clips, len(dataset)))])
+
+    def warm_start(self, nets, dataset, *, seed):
+        """Train G2's pose refiner alone on pose pairs from the training clips (``refiner_warmup`` updates)."""
+        g2 = nets["g2"]
+        if not (self.refiner_warmup and refines_pose(g2) and "abnormal_pose" in self.augmentations
+                and "pose" in self.terms):
+            return {}
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + 7)  # this warm start's own stream
+        device = next(g2.parameters()).device
+        pool = self._pose_pool(dataset).to(device)  # [N, T, K, 3]
+        optimizer = torch.optim.Adam(g2.pose_refiner.parameters(), lr=self.refiner_lr)
+        losses = []
+        for _ in range(self.refiner_warmup):
+            clips = pool[torch.randint(len(pool), (16,), generator=generator).to(device)]  # 16 x (T-1) pairs
+            refined, truth = self._refined_and_true(g2, clips, generator)
+            loss = torch.nn.functional.l1_loss(refined, truth)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+        head, tail = np.mean(losses[:50]), np.mean(losses[-50:])
+        return {"refiner_updates": float(self.refiner_warmup), "refiner_l1_first_50": head,
+                "refiner_l1_last_50": tail}
 
     def samples(self, nets, batch):
         fakes = self.generate(nets, batch)
