@@ -73,8 +73,10 @@ def test_nan_loss_stops_with_step_and_term_and_keeps_last_checkpoint(tmp_path, m
     assert all(torch.isfinite(v).all() for v in state["nets"]["generator"].values())
 
 
-def test_bf16_autocast_trains_on_cpu(tmp_path):
-    trainer = tiny_trainer(tmp_path, 'trainer.precision="bf16"', "trainer.steps=2")
+def test_bf16_autocast_trains_on_cpu_and_warns_that_it_is_slow(tmp_path, caplog):
+    with caplog.at_level("WARNING", logger="pgvg"):
+        trainer = tiny_trainer(tmp_path, 'trainer.precision="bf16"', "trainer.steps=2")
+    assert "16-80x slower than fp32" in caplog.text
     trainer.fit()
     assert all(math.isfinite(v) for v in trainer.history[-1].values())
 
