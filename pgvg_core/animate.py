@@ -170,8 +170,15 @@ def composite(photo: np.ndarray, crop: PersonCrop, view: View, rendered: np.ndar
                             .resize((width, height), Image.Resampling.LANCZOS)).astype(np.float32)
     torso = float(torso_and_hips(poses_render[0].numpy())[0])
     # The generated crop replaces the photo where the body is now and where it was (that place is uncovered).
-    masks = body_mask(poses_render, (size, size), width=0.45 * torso)  # [T, S, S]
-    masks = torch.maximum(masks, masks[:1]).numpy()[..., None]
+    # The mask is smooth: drawn at 128 px and interpolated.
+    factor = min(1.0, 128 / size)
+    small = poses_render.clone()
+    small[..., :2] = (poses_render[..., :2] + 0.5) * factor - 0.5
+    side = round(size * factor)
+    masks = body_mask(small, (side, side), width=0.45 * torso * factor)  # [T, s, s]
+    masks = torch.maximum(masks, masks[:1])[:, None]
+    masks = torch.nn.functional.interpolate(masks, size=(size, size), mode="bilinear", align_corners=False)
+    masks = masks[:, 0].numpy()[..., None]  # [T, S, S, 1]
     x0 = int(round((crop.left - view.left) * view.scale))
     y0 = int(round((crop.top - view.top) * view.scale))
     # The part of the crop inside the view.
