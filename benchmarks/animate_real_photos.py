@@ -16,8 +16,8 @@ the video it wrote:
 * ``action``: whether the action classifier (trained on real sequences) reads PSGAN's poses as the action;
 * ``seconds``: the time of the call (model already loaded).
 
-Writes ``OUT/results.json`` and ``OUT/contact-sheet.png`` (every fourth frame of each video), and prints a
-table. Requires mediapipe (see README).
+Writes ``OUT/results.json`` and ``OUT/contact-sheet.png`` (every third frame of each video, one row per video,
+named in ``contact-sheet.txt``), and prints a table. Requires mediapipe (see README).
 """
 
 from __future__ import annotations
@@ -64,6 +64,28 @@ def travel(found: np.ndarray, height: float) -> float:
     return max(extents, default=0.0) / height
 
 
+def retargeted(animator):
+    """``poses(first, action, seed)`` that moves the photo's pose as a real training clip of the action moves
+    (each joint's displacement from the clip's first frame, scaled by torso length): stage 2 judged alone."""
+    from pgvg_core.framing import torso_and_hips
+
+    dataset = animator.stage1.dataset
+
+    def poses(first: torch.Tensor, action: str, *, seed: int = 0) -> torch.Tensor:
+        label = animator.action_index(action)
+        clips = [i for i in range(min(len(dataset), 20 * len(animator.classes))) if int(dataset[i]["label"]) == label]
+        clip = dataset[clips[seed % len(clips)]]["keypoints"]  # [T, K, 3] in the dataset's pixels
+        scale = dataset.resolution / animator.resolution
+        clip = clip.clone()
+        clip[..., :2] = (clip[..., :2] + 0.5) / scale - 0.5  # -> stage-2 pixels
+        ratio = torso_and_hips(first.numpy())[0] / torso_and_hips(clip[0].numpy())[0]
+        out = first[None].repeat(len(clip), 1, 1)
+        out[..., :2] = first[None, :, :2] + (clip[..., :2] - clip[:1, :, :2]) * ratio
+        return out
+
+    return poses
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True, help="bundle file or pipeline folder")
@@ -71,6 +93,8 @@ def main() -> None:
     parser.add_argument("--actions", nargs="+", default=["wave-both", "jump", "arm-circles", "squat", "kick"])
     parser.add_argument("--out", type=Path, default=Path("runs/real-photos"))
     parser.add_argument("--media", type=Path, default=Path.home() / ".cache" / "pgvg" / "media")
+    parser.add_argument("--poses", choices=("psgan", "real"), default="psgan",
+                        help="real: stage 2 alone, on a real clip's motion of the action retargeted to the photo")
     args = parser.parse_args()
 
     from media import real_people
@@ -79,7 +103,7 @@ def main() -> None:
     from pgvg_core.animate import animate_photo
     from pgvg_core.config import ComponentSpec, build
     from pgvg_core.pipeline import Animator
-    from pgvg_core.sheets import grid, save_png
+    from pgvg_core.sheets import save_png
     from pgvg_core.trainer import load_run
     from pgvg_core.video import read_video
 
@@ -88,6 +112,8 @@ def main() -> None:
     estimator = build("pose_sources", ComponentSpec(name="mediapipe"))
     lpips = build("metrics", ComponentSpec(name="lpips-st"))
     animator = Animator(args.model)
+    if args.poses == "real":
+        animator.poses = retargeted(animator)
     classifier_dir = Path(args.classifier) if args.classifier else Path(args.model) / "action-classifier"
     classifier = load_run(classifier_dir).nets["classifier"] if classifier_dir.is_dir() else None
     results, rows, labels = [], [], []
@@ -135,9 +161,9 @@ def main() -> None:
             print(f"{name:<26} {action:<12} found {entry['found']:.2f}  pck {entry['pck']:.2f}  travel "
                   f"{entry['travel']:.2f}  lpips-st {entry['identity_lpips_st']:.3f}  "
                   f"{'recognised' if entry.get('action_recognised') else 'not recognised'}  {seconds:.1f} s")
-            small = np.stack([np.asarray(Image.fromarray(f).resize((160, int(160 * f.shape[0] / f.shape[1]))))
-                              for f in video[::4]])
-            rows.append(small)
+            # One row per video: every third frame, 200 px tall, side by side.
+            width = int(200 * video.shape[2] / video.shape[1])
+            rows.append(np.concatenate([np.asarray(Image.fromarray(f).resize((width, 200))) for f in video[::3]], 1))
             labels.append(f"{name} {action}")
     done = [r for r in results if "refused" not in r]
     summary = {key: float(np.mean([r[key] for r in done])) for key in ("found", "pck", "travel", "identity_lpips_st",
@@ -148,9 +174,10 @@ def main() -> None:
     (args.out / "results.json").write_text(json.dumps({"model": animator.source, "summary": summary,
                                                        "results": results}, indent=1))
     if rows:
-        height = max(r.shape[1] for r in rows)
-        rows = [np.pad(r, ((0, 0), (0, height - r.shape[1]), (0, 0), (0, 0))) for r in rows]
-        save_png(args.out / "contact-sheet.png", grid(rows, labels))
+        widest = max(r.shape[1] for r in rows)
+        rows = [np.pad(r, ((0, 6), (0, widest - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+        save_png(args.out / "contact-sheet.png", np.concatenate(rows))
+        (args.out / "contact-sheet.txt").write_text("\n".join(labels) + "\n")  # the rows, top to bottom
     print(json.dumps(summary))
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from pgvg_core.errors import DataError, PgvgError
-from pgvg_core.framing import PersonCrop, body_mask, crop_photo, person_crop, torso_and_hips
+from pgvg_core.framing import PersonCrop, body_mask, clean_plate, crop_photo, person_crop, torso_and_hips
 from pgvg_core.pose import KEYPOINT_INDEX, KEYPOINT_NAMES
 
 log = logging.getLogger("pgvg.animate")
@@ -221,10 +221,12 @@ def animate_photo(image: str, *, action: str, model: str | None = None, out: str
     detail = to_model_range(crop_photo(photo, crop, render_size))  # [3, S, S]
     first = torch.from_numpy(crop.to_model(points))  # [K, 3] in the model's pixels
     poses = _pose_sequence(animator, first, action, seed=seed, frames=frames)  # [T, K, 3]
-    clip = to_uint8(animator.frames(image_tensor, first, poses, detail=detail))  # [T, S, S, 3]
     factor = render_size / resolution
     poses_render = poses.clone()
     poses_render[..., :2] = (poses[..., :2] + 0.5) * factor - 0.5
+    # The photo without its arms and legs: what shows where a limb was once it has moved.
+    plate = clean_plate(detail[None], poses_render[:1], torso=float(torso_and_hips(poses_render[0].numpy())[0]))[0]
+    clip = to_uint8(animator.frames(image_tensor, first, poses, detail=detail, plate=plate))  # [T, S, S, 3]
     view = view_around(photo.shape, crop, render_size)
     video = composite(photo, crop, view, clip, poses_render)
     write_video(out_path, video, fps=8)

@@ -128,21 +128,54 @@ def crop_photo(photo: np.ndarray, crop: PersonCrop, size: int) -> np.ndarray:
     return np.array(Image.fromarray(square).resize((size, size), Image.Resampling.LANCZOS))
 
 
-def body_mask(keypoints: torch.Tensor, size: tuple[int, int], width: float) -> torch.Tensor:
+#: The limbs that move on their own (upper arms, forearms, thighs, shins): drawn as separate layers.
+MOVING_LIMBS: tuple[tuple[int, int], ...] = ((2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (11, 12), (12, 13))
+
+
+def body_mask(keypoints: torch.Tensor, size: tuple[int, int], width: float | torch.Tensor,
+              limbs: tuple[tuple[int, int], ...] = LIMBS) -> torch.Tensor:
     """Where a body drawn as thick limbs covers the image: ``[N, K, 3]`` (pixels) -> ``[N, H, W]`` in [0, 1].
 
-    A pixel is inside when it is within ``width`` pixels of a limb whose two joints are found; the edge is
-    soft over a quarter of ``width``.
+    A pixel is inside when it is within ``width`` pixels (a number, or one per pose ``[N]``) of one of
+    ``limbs`` whose two joints are found; the edge is soft over a quarter of ``width``.
     """
     height, width_px = size
     ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width_px, dtype=torch.float32),
                             indexing="ij")
     points = torch.stack([xs, ys], dim=-1).view(1, 1, -1, 2)  # [1, 1, P, 2]
-    a, b = (torch.tensor(index) for index in zip(*LIMBS))
+    a, b = (torch.tensor(index) for index in zip(*limbs))
     start, end = keypoints[:, a, None, :2].float(), keypoints[:, b, None, :2].float()  # [N, L, 1, 2]
     seen = (keypoints[:, a, 2] > SEEN) & (keypoints[:, b, 2] > SEEN)  # [N, L]
     bone = end - start
     along = (((points - start) * bone).sum(-1) / bone.square().sum(-1).clamp(min=1e-6)).clamp(0, 1)
     distance = (points - start - along[..., None] * bone).norm(dim=-1)  # [N, L, P]
     nearest = distance.masked_fill(~seen[..., None], float("inf")).amin(dim=1)  # [N, P]
+    width = torch.as_tensor(width, dtype=torch.float32).reshape(-1, 1)  # [N or 1, 1]
     return torch.sigmoid((width - nearest) / (0.25 * width)).view(-1, height, width_px)
+
+
+def fill_holes(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """Push-pull inpainting: ``image [B, C, H, W]`` with ``hole [B, 1, H, W]`` (1 = unknown) filled smoothly
+    from the known pixels around it (averages over a pyramid, coarse levels filling what fine ones cannot)."""
+    known = (hole < 0.5).to(image.dtype)
+    if bool(known.all()) or min(image.shape[-2:]) <= 2:
+        mean = (image * known).sum((-2, -1), keepdim=True) / known.sum((-2, -1), keepdim=True).clamp(min=1)
+        return known * image + (1 - known) * mean
+    weight = torch.nn.functional.avg_pool2d(known, 2, ceil_mode=True)
+    coarse = torch.nn.functional.avg_pool2d(image * known, 2, ceil_mode=True) / weight.clamp(min=1e-6)
+    filled = fill_holes(coarse, (weight <= 0).to(image.dtype))
+    up = torch.nn.functional.interpolate(filled, size=image.shape[-2:], mode="bilinear", align_corners=False)
+    return known * image + (1 - known) * up
+
+
+def clean_plate(image: torch.Tensor, keypoints: torch.Tensor, torso: float) -> torch.Tensor:
+    """The picture without the person's arms and legs (``image [B, 3, H, W]``, keypoints ``[B, K, 3]`` in its
+    pixels): what shows where a limb was once it has moved away, filled from the torso and background."""
+    size = tuple(image.shape[-2:])
+    limbs = body_mask(keypoints, size, width=limb_width(torso), limbs=MOVING_LIMBS)[:, None]  # [B, 1, H, W]
+    return fill_holes(image, limbs)
+
+
+def limb_width(torso: float) -> float:
+    """How far from its bone an arm or leg reaches, for a torso (neck to hips) of ``torso`` pixels."""
+    return 0.2 * torso

@@ -141,13 +141,14 @@ class Animator:
 
     @torch.no_grad()
     def frames(self, image: torch.Tensor, source_keypoints: torch.Tensor, poses: torch.Tensor, *,
-               detail: torch.Tensor | None = None) -> torch.Tensor:
+               detail: torch.Tensor | None = None, plate: torch.Tensor | None = None) -> torch.Tensor:
         """``image [3, H, W]`` in [-1, 1], ``[K, 3]``, ``poses [T, K, 3]`` -> frames ``[T, 3, H, W]``; with
-        ``detail`` (the same image at a higher resolution ``[3, H', W']``) frames ``[T, 3, H', W']``."""
+        ``detail`` (the same image at a higher resolution ``[3, H', W']``, and optionally its ``plate`` without
+        arms and legs) frames ``[T, 3, H', W']``."""
         objective = self.stage2.objective
-        clip = objective.render_clip(self.generator, image[None].to(self.device),
-                                     source_keypoints[None].to(self.device), poses[None].to(self.device),
-                                     detail=None if detail is None else detail[None].to(self.device))
+        batch = lambda t: None if t is None else t[None].to(self.device)  # noqa: E731
+        clip = objective.render_clip(self.generator, batch(image), batch(source_keypoints), batch(poses),
+                                     detail=batch(detail), plate=batch(plate))
         return clip[0]
 
     @functools.cached_property

@@ -179,18 +179,23 @@ class SCGANGenerator(Generator):
 
     @torch.no_grad()
     def render_detailed(self, image: torch.Tensor, source_pose: torch.Tensor, target_pose: torch.Tensor,
-                        detail: torch.Tensor) -> torch.Tensor:
+                        detail: torch.Tensor, plate: torch.Tensor | None = None) -> torch.Tensor:
         """The frame at the size of ``detail``, the same picture as ``image`` at a higher resolution.
 
         The network runs at ``image``'s size; the source is warped into the pose again at ``detail``'s size
         (the warp works from keypoints, at any resolution) and blended with the network's output upsampled,
         so the person keeps the photo's detail wherever the blend keeps the warped source.
 
+        With ``plate`` (``detail`` without the person's arms and legs, :func:`pgvg_core.framing.clean_plate`)
+        the picture is drawn in two layers: the arms and legs of the target pose from ``detail``, everything
+        else from ``plate``, both through the same warp. A limb that moves away then uncovers the torso or
+        background instead of leaving a copy of itself behind.
+
         :param image: ``[B, 3, h, w]`` in [-1, 1]; ``source_pose``, ``target_pose``: heatmaps ``[B, K, h, w]``.
-        :param detail: ``[B, 3, H, W]`` in [-1, 1], ``H / h == W / w``.
+        :param detail: ``[B, 3, H, W]`` in [-1, 1], ``H / h == W / w``; ``plate`` the same shape.
         :returns: ``[B, 3, H, W]``.
         """
-        if not self.warp:  # nothing carries the detail: the network's frame, upsampled
+        if not self.warp:  # nothing carries the detail: the network's frame, upsampled (``plate`` unused)
             return upsampled(self(image, source_pose, target_pose), detail)
         _, keep, generated = self(image, source_pose, target_pose, return_blend=True)
         up = lambda t: F.interpolate(t, size=detail.shape[-2:], mode="bilinear", align_corners=False)  # noqa: E731
@@ -208,8 +213,20 @@ class SCGANGenerator(Generator):
             grid = identity_grid(tuple(detail.shape[-2:]), grid.device) + up(
                 displacement.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
         warped = warp_image(detail, grid)  # [B, 3, H, W]
+        if plate is not None:
+            limbs = up(target_limbs(upscale(target), grid_size)[:, None])  # [B, 1, H, W]
+            warped = limbs * warped + (1 - limbs) * warp_image(plate, grid)
         keep = up(keep)
         return (keep * warped + (1 - keep) * up(generated)).clamp(-1, 1)
+
+
+def target_limbs(keypoints: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Where the arms and legs of poses ``[B, K, 3]`` (pixels) are: ``[B, H, W]`` in [0, 1]."""
+    from pgvg_core.framing import MOVING_LIMBS, body_mask, limb_width, torso_and_hips
+
+    torsos = [torso_and_hips(k) for k in keypoints.detach().cpu().numpy()]
+    widths = torch.tensor([limb_width(t[0]) if t else 0.05 * size[0] for t in torsos])
+    return body_mask(keypoints.cpu(), size, widths, limbs=MOVING_LIMBS).to(keypoints.device)
 
 
 def identity_grid(size: tuple[int, int], device: torch.device) -> torch.Tensor:
@@ -274,6 +291,7 @@ class UNetGenerator(Generator):
 
     @torch.no_grad()
     def render_detailed(self, image: torch.Tensor, source_pose: torch.Tensor, target_pose: torch.Tensor,
-                        detail: torch.Tensor) -> torch.Tensor:
-        """The frame upsampled to ``detail``'s size (the U-Net has no warp to carry the photo's detail)."""
+                        detail: torch.Tensor, plate: torch.Tensor | None = None) -> torch.Tensor:
+        """The frame upsampled to ``detail``'s size (the U-Net has no warp to carry the photo's detail; ``plate``
+        is not used)."""
         return upsampled(self(image, source_pose, target_pose), detail)

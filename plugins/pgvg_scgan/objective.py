@@ -96,11 +96,13 @@ class PairObjective(Objective):
 
     @torch.no_grad()
     def render_clip(self, generator: nn.Module, source_image: torch.Tensor, source_keypoints: torch.Tensor,
-                    keypoints: torch.Tensor, *, detail: torch.Tensor | None = None) -> torch.Tensor:
+                    keypoints: torch.Tensor, *, detail: torch.Tensor | None = None,
+                    plate: torch.Tensor | None = None) -> torch.Tensor:
         """Frames of a person: ``source_image [B, 3, H, W]``, poses ``[B, T, K, 3]`` -> ``[B, T, 3, H, W]``.
 
         With ``detail`` (the source image at a higher resolution, ``[B, 3, H', W']``), the frames come out at
-        that size, the photo's detail carried through the warp (``render_detailed``), one frame at a time.
+        that size, the photo's detail carried through the warp (``render_detailed``, with ``plate``, the detail
+        image without arms and legs, where given), one frame at a time.
         """
         size, length = keypoints.shape[:2]
         source_pose = self.heatmaps(source_keypoints)
@@ -110,8 +112,11 @@ class PairObjective(Objective):
             frames = generator(repeat(source_image), repeat(source_pose), poses)
         else:
             images, sources, details = repeat(source_image), repeat(source_pose), repeat(detail)
+            plates = repeat(plate) if plate is not None else [None] * len(poses)
             frames = torch.cat([generator.render_detailed(images[i : i + 1], sources[i : i + 1], poses[i : i + 1],
-                                                          details[i : i + 1]) for i in range(len(poses))])
+                                                          details[i : i + 1],
+                                                          None if plate is None else plates[i : i + 1])
+                                for i in range(len(poses))])
         return frames.view(size, length, *frames.shape[1:])
 
     def evaluation_pairs(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor]) -> dict[str, Any]:

@@ -60,3 +60,31 @@ def test_body_mask_covers_limbs_not_the_background():
     missing = keypoints.clone()
     missing[..., 2] = 0
     assert body_mask(missing, (64, 64), width=3.0).max() < 0.01
+
+
+def test_fill_holes_fills_from_the_surroundings_and_keeps_the_rest():
+    from pgvg_core.framing import fill_holes
+
+    image = torch.zeros(1, 3, 32, 32)
+    image[..., :16] = 1.0  # left half white, right half black
+    hole = torch.zeros(1, 1, 32, 32)
+    hole[..., 4:28, 12:20] = 1  # a band across the edge
+    filled = fill_holes(image, hole)
+    keep = hole < 0.5
+    assert torch.equal(filled[keep.expand_as(filled)], image[keep.expand_as(image)])
+    assert 0.6 < filled[0, 0, 16, 13] <= 1.0 and 0.0 <= filled[0, 0, 16, 18] < 0.4  # each side from its side
+    assert filled[0, 0, 16, 12:20].diff().le(1e-6).all()  # a smooth ramp, white to black
+
+
+def test_clean_plate_removes_the_limbs_not_the_background():
+    from pgvg_core.framing import clean_plate
+
+    keypoints = torch.from_numpy(standing_person(1.0, (32.0, 38.0)))[None]
+    image = torch.full((1, 3, 64, 64), -1.0)
+    from pgvg_core.framing import MOVING_LIMBS
+
+    arms = body_mask(keypoints, (64, 64), width=2.0, limbs=MOVING_LIMBS)[:, None] > 0.5
+    image = torch.where(arms, torch.ones_like(image), image)  # white limbs on black
+    plate = clean_plate(image, keypoints, torso=float(torso_and_hips(keypoints[0].numpy())[0]))
+    assert plate[arms.expand_as(plate)].max() < -0.5  # the limbs are gone
+    assert torch.equal(plate[:, :, :4, :4], image[:, :, :4, :4])  # far away, untouched
