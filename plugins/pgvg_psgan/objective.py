@@ -1,4 +1,10 @@
-"""PSGAN's objective: adversarial (3D PatchGAN, class-conditioned) + heatmap L1 to the ground-truth sequence."""
+"""PSGAN's objective: adversarial (3D PatchGAN, class-conditioned) + heatmap L1 to the ground-truth sequence.
+
+Two optional terms compare joints instead of pixels: ``keypoints`` (positions) and ``motion`` (frame-to-frame
+displacements), both read from the generated heatmaps by a soft-argmax. Heatmap L1 between two narrow
+Gaussians that do not overlap is the same however far apart they are, so it cannot pull a joint that is
+more than a few pixels off; a position error can.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from torch import nn
 
 from pgvg_core.config import LossTerm
 from pgvg_core.objective import Objective
-from pgvg_core.pose import heatmaps_to_keypoints, render_heatmaps, skeleton_image
+from pgvg_core.pose import heatmaps_to_keypoints, render_heatmaps, skeleton_image, soft_keypoints
 from pgvg_core.sheets import animated_grid, grid
 
 
@@ -30,13 +36,20 @@ def skeleton_clip(keypoints: torch.Tensor, resolution: int) -> np.ndarray:
 
 
 class PSGANObjective(Objective):
-    """PSGAN: first pose + action -> pose sequence; adversarial (3D PatchGAN) + heatmap L1."""
+    """PSGAN: first pose + action -> pose sequence; adversarial (3D PatchGAN) + heatmap L1.
+
+    Optional (weight 0 by default): ``keypoints``, L1 between generated and true joint positions, and
+    ``motion``, L1 between their frame-to-frame displacements; in heatmap widths, over joints visible in the
+    true sequence.
+    """
 
     generator_roles = ("generator",)
     discriminator_roles = ("discriminator",)
     default_terms = {
         "adversarial": LossTerm(name="gan-lsgan", weight=1.0),
         "reconstruction": LossTerm(name="heatmap-l1", weight=100.0),
+        "keypoints": LossTerm(name="l1", weight=0.0),
+        "motion": LossTerm(name="l1", weight=0.0),
     }
 
     def __init__(self, *, sigma: float = 1.5, heatmap_resolution: int | None = None, **kwargs) -> None:
@@ -94,6 +107,17 @@ class PSGANObjective(Objective):
             terms["adversarial"] = self.term("adversarial", logits, True, for_generator=True)
         if "reconstruction" in self.terms:
             terms["reconstruction"] = self.term("reconstruction", fakes["sequence"], batch["sequence"])
+        if "keypoints" in self.terms or "motion" in self.terms:
+            fake = soft_keypoints(fakes["sequence"].transpose(1, 2))[..., :2]  # [B, T, K, 2] heatmap pixels
+            real = self.to_heatmap_pixels(batch["keypoints"])  # [B, T, K, 3]
+            visible = (real[..., 2:] > 0).to(fake.dtype)
+            fake, real = fake * visible / self.heatmap_resolution, real[..., :2] * visible / self.heatmap_resolution
+            if "keypoints" in self.terms:
+                terms["keypoints"] = self.term("keypoints", fake, real)
+            if "motion" in self.terms:
+                both = visible[:, 1:] * visible[:, :-1]
+                terms["motion"] = self.term("motion", (fake[:, 1:] - fake[:, :-1]) * both,
+                                            (real[:, 1:] - real[:, :-1]) * both)
         return terms
 
     def samples(self, nets, batch):

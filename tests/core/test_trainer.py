@@ -144,3 +144,15 @@ def test_run_command_trains_and_resumes(tmp_path):
     assert "finished step 3" in resumed.output
     missing = runner.invoke(main, ["run", "--resume", str(tmp_path / "none")])
     assert missing.exit_code == 2 and "run folder not found" in missing.output
+
+
+def test_keypoint_generator_and_terms_train_through_the_psgan_objective(tmp_path):
+    trainer = tiny_trainer(tmp_path, 'generators.generator.name="psgan-keypoints"',
+                           "generators.generator.params={hidden = 16, class_dim = 4, temporal_blocks = 1}",
+                           'discriminators.discriminator.name="psgan-motion"',
+                           "discriminators.discriminator.params={width = 8, blocks = 1}",
+                           "losses.keypoints.weight=10", "losses.motion.weight=10", "losses.reconstruction.weight=0")
+    trainer.fit()
+    rows = list(csv.DictReader(open(tmp_path / "run" / "metrics.csv")))
+    assert {"g/keypoints", "g/motion", "g/adversarial"} <= set(rows[0]) and "g/reconstruction" not in rows[0]
+    assert all(math.isfinite(float(r["g/keypoints"])) for r in rows)
