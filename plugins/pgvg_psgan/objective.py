@@ -52,14 +52,22 @@ class PSGANObjective(Objective):
         "motion": LossTerm(name="l1", weight=0.0),
     }
 
-    def __init__(self, *, sigma: float = 1.5, heatmap_resolution: int | None = None, **kwargs) -> None:
+    def __init__(self, *, sigma: float = 1.5, heatmap_resolution: int | None = None, best_of: int = 1,
+                 **kwargs) -> None:
         """
         :param sigma: heatmap Gaussian width in pixels of a 64-pixel frame (scaled with the frame size).
         :param heatmap_resolution: size of the heatmaps PSGAN works on; default half the frame size (at least 32).
+        :param best_of: draw this many sequences (noises) per clip and give the reconstruction, keypoints and
+            motion terms only the one closest to the true sequence (best-of-many, Bhattacharyya et al. 2018).
+            One true sequence is one of many plausible ones (the same first pose can be on its way up or down):
+            a single sample is pulled to their average, a still pose; the best of several is not.
         """
         super().__init__(**kwargs)
         if sigma <= 0:
             raise ValueError(f"sigma must be > 0, got {sigma}")
+        if best_of < 1:
+            raise ValueError(f"best_of must be at least 1, got {best_of}")
+        self.best_of = best_of
         self.heatmap_resolution = heatmap_resolution or max(32, self.data.resolution // 2)
         if self.heatmap_resolution % 16 or self.heatmap_resolution < 32:
             raise ValueError(f"heatmap_resolution must be a multiple of 16 and at least 32, got "
@@ -105,10 +113,13 @@ class PSGANObjective(Objective):
         if "adversarial" in self.terms:
             logits = nets["discriminator"](fakes["sequence"], batch["label"])
             terms["adversarial"] = self.term("adversarial", logits, True, for_generator=True)
+        sequence = fakes["sequence"]
+        if {"reconstruction", "keypoints", "motion"} & set(self.terms) and self.best_of > 1:
+            sequence = self.closest_of(nets, batch, sequence)
         if "reconstruction" in self.terms:
-            terms["reconstruction"] = self.term("reconstruction", fakes["sequence"], batch["sequence"])
+            terms["reconstruction"] = self.term("reconstruction", sequence, batch["sequence"])
         if "keypoints" in self.terms or "motion" in self.terms:
-            fake = soft_keypoints(fakes["sequence"].transpose(1, 2))[..., :2]  # [B, T, K, 2] heatmap pixels
+            fake = soft_keypoints(sequence.transpose(1, 2))[..., :2]  # [B, T, K, 2] heatmap pixels
             real = self.to_heatmap_pixels(batch["keypoints"])  # [B, T, K, 3]
             visible = (real[..., 2:] > 0).to(fake.dtype)
             fake, real = fake * visible / self.heatmap_resolution, real[..., :2] * visible / self.heatmap_resolution
@@ -119,6 +130,19 @@ class PSGANObjective(Objective):
                 terms["motion"] = self.term("motion", (fake[:, 1:] - fake[:, :-1]) * both,
                                             (real[:, 1:] - real[:, :-1]) * both)
         return terms
+
+    def closest_of(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor],
+                   sequence: torch.Tensor) -> torch.Tensor:
+        """``sequence`` and ``best_of - 1`` more draws -> per clip the one whose joints are closest to the true
+        ones ``[B, K, T, H, W]`` (chosen without gradient; the chosen one keeps its graph)."""
+        draws = [sequence] + [nets["generator"](batch["first"], batch["label"]) for _ in range(self.best_of - 1)]
+        stacked = torch.stack(draws, dim=1)  # [B, N, K, T, H, W]
+        with torch.no_grad():
+            real = self.to_heatmap_pixels(batch["keypoints"])[:, None]  # [B, 1, T, K, 3]
+            fake = soft_keypoints(stacked.transpose(2, 3))[..., :2]  # [B, N, T, K, 2]
+            visible = (real[..., 2] > 0).to(fake.dtype)
+            error = ((fake - real[..., :2]).norm(dim=-1) * visible).sum((2, 3))  # [B, N]
+        return stacked[torch.arange(len(stacked), device=stacked.device), error.argmin(dim=1)]
 
     def samples(self, nets, batch):
         fake = self.to_frame_pixels(sequence_keypoints(self.generate(nets, batch)["sequence"]))  # [B, T, K, 3]
