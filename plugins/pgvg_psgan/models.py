@@ -174,6 +174,7 @@ class PSGANKeypointGenerator(Generator):
         noise_dim: int = 16,         # Z (0 = deterministic)
         temporal_blocks: int = 3,    # residual blocks of dilation 1, 2, 4, ...
         sigma: float | None = None,  # Gaussian width in heatmap pixels; None = measured from the input pose
+        reach: float = 0.0,          # > 0: a joint moves at most this many body sizes from its start (tanh)
     ) -> None:
         super().__init__()
         if frames < 2:
@@ -181,7 +182,7 @@ class PSGANKeypointGenerator(Generator):
         if sigma is not None and sigma <= 0:
             raise ValueError(f"sigma must be > 0 (or None: measured from the input), got {sigma}")
         self.keypoints, self.num_classes, self.frames = keypoints, num_classes, frames
-        self.noise_dim, self.sigma = noise_dim, sigma
+        self.noise_dim, self.sigma, self.reach = noise_dim, sigma, reach
         self.embed = nn.Embedding(num_classes, class_dim)
         self.encoder = nn.Sequential(
             nn.Linear(5 * keypoints + class_dim + noise_dim, hidden), nn.LeakyReLU(0.2),
@@ -213,6 +214,8 @@ class PSGANKeypointGenerator(Generator):
         hidden = self.temporal(hidden[:, :, None] + self.time)  # [B, hidden, T]
         displacement = self.head(hidden).view(batch, joints, 2, self.frames).permute(0, 3, 1, 2)  # [B, T, K, 2]
         displacement = displacement - displacement[:, :1]  # frame 0 does not move
+        if self.reach > 0:  # bounded: a discriminator that wins cannot fling the joints away
+            displacement = self.reach * torch.tanh(displacement / self.reach)
         moved = xy[:, None] + displacement * size[:, None]  # [B, T, K, 2]
         # A joint drawn off the frame would vanish, and nothing read from heatmaps could pull it back: keep it
         # on the border pixel (still visible), with the gradient of the unclamped position (straight through).

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from pgvg_core.pose import heatmaps_to_keypoints
+from pgvg_core.pose import body_size, heatmaps_to_keypoints
 from pgvg_data.synthetic import SyntheticActions
 from pgvg_psgan.models import PSGANKeypointGenerator, PSGANMotionDiscriminator, PSGANProjectionDiscriminator
 from pgvg_psgan.objective import sequence_heatmaps
@@ -104,3 +104,15 @@ def test_projection_discriminators_depend_on_class_and_backpropagate(make):
     assert sequence.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="class-conditioned"):
         discriminator(sequence)
+
+
+def test_reach_bounds_how_far_a_joint_moves():
+    torch.manual_seed(0)
+    sequence, label = real_clips()
+    generator = tiny_generator(reach=0.25)
+    with torch.no_grad():
+        generator.head.weight.normal_(0, 1.0)  # wild displacements
+        keypoints = generator.sequence(sequence[:, :, 0], label)
+    size = body_size(keypoints[:, 0])[:, None, None]  # [B, 1, 1]
+    moved = (keypoints[:, 1:, :, :2] - keypoints[:, :1, :, :2]).norm(dim=-1)  # [B, T-1, K]
+    assert (moved <= 0.25 * 2**0.5 * size + 1e-4).all() and (moved > 0.1 * size).any()
