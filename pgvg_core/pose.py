@@ -138,3 +138,52 @@ def body_size(keypoints: torch.Tensor) -> torch.Tensor:
     y_max = torch.where(visible, y, torch.full_like(y, -big)).amax(-1)
     diagonal = torch.sqrt((x_max - x_min) ** 2 + (y_max - y_min) ** 2)
     return torch.where(visible.sum(-1) >= 2, diagonal, torch.zeros_like(diagonal))
+
+
+def soft_keypoints(heatmaps: torch.Tensor, floor: float = 0.1) -> torch.Tensor:
+    """Differentiable keypoints from heatmaps (a soft-argmax), for losses and discriminators on positions.
+
+    Each map is weighted by how far it rises above ``floor`` times its peak, so a faint background (a sigmoid
+    output is never exactly 0) does not pull the centroid towards the middle; for a Gaussian the centroid of
+    what is left is its centre (within 0.03 px for sigma >= 0.75 px at the default ``floor``).
+
+    :param heatmaps: ``[..., K, H, W]``.
+    :returns: ``[..., K, 3]``: x, y in pixels (the map's centre where it is empty), confidence = peak value.
+    """
+    height, width = heatmaps.shape[-2:]
+    maps = heatmaps.float()
+    peak = maps.flatten(-2).amax(-1)  # [..., K]
+    weight = (maps - floor * peak[..., None, None]).clamp(min=0)
+    mass = weight.sum((-2, -1))
+    xs = torch.arange(width, dtype=maps.dtype, device=maps.device)
+    ys = torch.arange(height, dtype=maps.dtype, device=maps.device)
+    empty = mass <= 1e-8
+    x = torch.where(empty, torch.full_like(mass, (width - 1) / 2), (weight.sum(-2) * xs).sum(-1) / mass.clamp(min=1e-8))
+    y = torch.where(empty, torch.full_like(mass, (height - 1) / 2), (weight.sum(-1) * ys).sum(-1) / mass.clamp(min=1e-8))
+    return torch.stack([x, y, peak.clamp(0, 1)], dim=-1)
+
+
+def heatmap_sigma(heatmaps: torch.Tensor, threshold: float = 0.1) -> torch.Tensor:
+    """The Gaussian width (pixels) that drew each pose's heatmaps, from the curvature of the log at each peak.
+
+    For a Gaussian, ``log h(x - 1) - 2 log h(x) + log h(x + 1) = -1 / sigma^2`` exactly, wherever the peak sits
+    between pixels. The median over every visible joint and both axes is taken.
+
+    :param heatmaps: ``[B, K, H, W]``.
+    :returns: ``[B]``; NaN for a pose without a usable joint.
+    """
+    batch, joints, height, width = heatmaps.shape
+    maps = heatmaps.detach().float().clamp(min=1e-8).log().reshape(batch * joints, height, width)
+    peak, index = heatmaps.detach().float().reshape(batch * joints, -1).max(dim=-1)
+    py, px = index // width, index % width
+    rows = torch.arange(batch * joints, device=heatmaps.device)
+    centre = maps[rows, py, px]
+    curvature_x = maps[rows, py, (px - 1).clamp(min=0)] - 2 * centre + maps[rows, py, (px + 1).clamp(max=width - 1)]
+    curvature_y = maps[rows, (py - 1).clamp(min=0), px] - 2 * centre + maps[rows, (py + 1).clamp(max=height - 1), px]
+    inside_x = (px > 0) & (px < width - 1) & (peak >= threshold)
+    inside_y = (py > 0) & (py < height - 1) & (peak >= threshold)
+    curvature = torch.stack([curvature_x, curvature_y], -1).view(batch, joints * 2)
+    usable = torch.stack([inside_x, inside_y], -1).view(batch, joints * 2) & (curvature < -1e-6)
+    sigma = (-1 / torch.where(usable, curvature, torch.full_like(curvature, -1.0))).sqrt()
+    sigma = torch.where(usable, sigma, torch.full_like(sigma, float("nan")))
+    return sigma.nanmedian(dim=1).values

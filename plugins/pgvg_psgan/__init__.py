@@ -5,17 +5,20 @@ from pgvg_core import hookimpl
 
 @hookimpl
 def pgvg_register_generators(register):
-    from pgvg_psgan.models import PSGANGenerator
+    from pgvg_psgan.models import PSGANGenerator, PSGANKeypointGenerator
 
     register("psgan", PSGANGenerator)
+    register("psgan-keypoints", PSGANKeypointGenerator)
 
 
 @hookimpl
 def pgvg_register_discriminators(register):
     from pgvg_psgan.evaluation import PoseActionClassifier
-    from pgvg_psgan.models import PSGANDiscriminator
+    from pgvg_psgan.models import PSGANDiscriminator, PSGANMotionDiscriminator, PSGANProjectionDiscriminator
 
     register("psgan-patch3d", PSGANDiscriminator)
+    register("psgan-patch3d-projection", PSGANProjectionDiscriminator)
+    register("psgan-motion", PSGANMotionDiscriminator)
     register("pose-action-classifier", PoseActionClassifier)
 
 

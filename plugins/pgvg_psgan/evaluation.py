@@ -7,7 +7,9 @@ it and reports, for generated sequences against real ones:
 * ``accuracy``: how often the classifier recognises the intended action (``real_accuracy`` for reference);
 * ``fid``: Fréchet distance between the classifier's features of real and generated sequences;
 * ``diversity``: mean feature distance between random pairs of generated sequences (``real_diversity``);
-* ``smoothness``: mean joint acceleration, generated / real (1 = as smooth as real motion; higher = jerkier).
+* ``smoothness``: mean joint acceleration, generated / real (1 = as smooth as real motion; higher = jerkier);
+* ``presence``: of the frames where a joint is visible in the real clip, the share where it is visible in the
+  generated clip of the same first pose and action; ``presence.<joint>`` per joint, ``presence`` the lowest.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pgvg_core.errors import DataError
 from pgvg_core.files import sha256_of
 from pgvg_core.interfaces import Discriminator, Metric
 from pgvg_core.objective import Objective
-from pgvg_core.pose import body_size
+from pgvg_core.pose import KEYPOINT_NAMES, body_size
 from pgvg_core.stats import frechet_distance
 from pgvg_psgan.objective import sequence_keypoints
 
@@ -175,6 +177,8 @@ class PoseActionMetric(Metric):
         self.real_correct = self.fake_correct = self.count = 0
         self.real_acceleration: list[torch.Tensor] = []
         self.fake_acceleration: list[torch.Tensor] = []
+        self.real_visible: torch.Tensor | None = None  # [K] frames where the real joint is visible
+        self.both_visible: torch.Tensor | None = None  # [K] ... and the generated one too
 
     @staticmethod
     def _keypoints(x: torch.Tensor) -> torch.Tensor:
@@ -185,8 +189,10 @@ class PoseActionMetric(Metric):
                **_: Any) -> None:
         if labels is None:
             raise ValueError("pose-action needs the intended action labels: update(real, fake, labels=...)")
+        visible = {}
         for name, x in (("real", real), ("fake", fake)):
             keypoints = self._keypoints(x.to(self.device))
+            visible[name] = keypoints[..., 2] > 0  # [B, T, K]
             features = self.classifier.features(keypoints)
             predicted = self.classifier.classify(features).argmax(-1).cpu()
             correct = int((predicted == labels.cpu()).sum())
@@ -194,6 +200,12 @@ class PoseActionMetric(Metric):
             getattr(self, f"{name}_acceleration").append(mean_acceleration(keypoints).cpu())
             setattr(self, f"{name}_correct", getattr(self, f"{name}_correct") + correct)
         self.count += len(labels)
+        real_visible = visible["real"].sum((0, 1)).cpu()
+        both_visible = (visible["real"] & visible["fake"]).sum((0, 1)).cpu()
+        if self.real_visible is None:
+            self.real_visible, self.both_visible = real_visible, both_visible
+        else:
+            self.real_visible, self.both_visible = self.real_visible + real_visible, self.both_visible + both_visible
 
     def compute(self) -> dict[str, float]:
         if self.count < 2:
@@ -212,9 +224,18 @@ class PoseActionMetric(Metric):
             "smoothness": fake_acc / max(real_acc, 1e-9),
             "acceleration": fake_acc,
             "real_acceleration": real_acc,
+            **self._presence(),
         }
 
+    def _presence(self) -> dict[str, float]:
+        """``presence`` (the lowest over joints) and ``presence.<joint>``: generated-visible / real-visible."""
+        shares = (self.both_visible / self.real_visible.clamp(min=1)).tolist()
+        names = KEYPOINT_NAMES if len(shares) == len(KEYPOINT_NAMES) else [str(k) for k in range(len(shares))]
+        seen = [share for share, count in zip(shares, self.real_visible.tolist()) if count]
+        return {"presence": min(seen, default=float("nan")),
+                **{f"presence.{name}": share for name, share in zip(names, shares)}}
+
     def provenance(self) -> dict[str, Any]:
-        return {"metric": "pose-action", "version": 1, "backbone": "pose-action-classifier",
+        return {"metric": "pose-action", "version": 2, "backbone": "pose-action-classifier",
                 "weights": str(self.weights), "weights_sha256": sha256_of(self.weights), "count": self.count,
                 "dtype": "float64 statistics"}

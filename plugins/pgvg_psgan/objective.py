@@ -1,4 +1,10 @@
-"""PSGAN's objective: adversarial (3D PatchGAN, class-conditioned) + heatmap L1 to the ground-truth sequence."""
+"""PSGAN's objective: adversarial (3D PatchGAN, class-conditioned) + heatmap L1 to the ground-truth sequence.
+
+Two optional terms compare joints instead of pixels: ``keypoints`` (positions) and ``motion`` (frame-to-frame
+displacements), both read from the generated heatmaps by a soft-argmax. Heatmap L1 between two narrow
+Gaussians that do not overlap is the same however far apart they are, so it cannot pull a joint that is
+more than a few pixels off; a position error can.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from torch import nn
 
 from pgvg_core.config import LossTerm
 from pgvg_core.objective import Objective
-from pgvg_core.pose import heatmaps_to_keypoints, render_heatmaps, skeleton_image
+from pgvg_core.pose import heatmaps_to_keypoints, render_heatmaps, skeleton_image, soft_keypoints
 from pgvg_core.sheets import animated_grid, grid
 
 
@@ -30,23 +36,38 @@ def skeleton_clip(keypoints: torch.Tensor, resolution: int) -> np.ndarray:
 
 
 class PSGANObjective(Objective):
-    """PSGAN: first pose + action -> pose sequence; adversarial (3D PatchGAN) + heatmap L1."""
+    """PSGAN: first pose + action -> pose sequence; adversarial (3D PatchGAN) + heatmap L1.
+
+    Optional (weight 0 by default): ``keypoints``, L1 between generated and true joint positions, and
+    ``motion``, L1 between their frame-to-frame displacements; in heatmap widths, over joints visible in the
+    true sequence.
+    """
 
     generator_roles = ("generator",)
     discriminator_roles = ("discriminator",)
     default_terms = {
         "adversarial": LossTerm(name="gan-lsgan", weight=1.0),
         "reconstruction": LossTerm(name="heatmap-l1", weight=100.0),
+        "keypoints": LossTerm(name="l1", weight=0.0),
+        "motion": LossTerm(name="l1", weight=0.0),
     }
 
-    def __init__(self, *, sigma: float = 1.5, heatmap_resolution: int | None = None, **kwargs) -> None:
+    def __init__(self, *, sigma: float = 1.5, heatmap_resolution: int | None = None, best_of: int = 1,
+                 **kwargs) -> None:
         """
         :param sigma: heatmap Gaussian width in pixels of a 64-pixel frame (scaled with the frame size).
         :param heatmap_resolution: size of the heatmaps PSGAN works on; default half the frame size (at least 32).
+        :param best_of: draw this many sequences (noises) per clip and give the reconstruction, keypoints and
+            motion terms only the one closest to the true sequence (best-of-many, Bhattacharyya et al. 2018).
+            One true sequence is one of many plausible ones (the same first pose can be on its way up or down):
+            a single sample is pulled to their average, a still pose; the best of several is not.
         """
         super().__init__(**kwargs)
         if sigma <= 0:
             raise ValueError(f"sigma must be > 0, got {sigma}")
+        if best_of < 1:
+            raise ValueError(f"best_of must be at least 1, got {best_of}")
+        self.best_of = best_of
         self.heatmap_resolution = heatmap_resolution or max(32, self.data.resolution // 2)
         if self.heatmap_resolution % 16 or self.heatmap_resolution < 32:
             raise ValueError(f"heatmap_resolution must be a multiple of 16 and at least 32, got "
@@ -92,9 +113,36 @@ class PSGANObjective(Objective):
         if "adversarial" in self.terms:
             logits = nets["discriminator"](fakes["sequence"], batch["label"])
             terms["adversarial"] = self.term("adversarial", logits, True, for_generator=True)
+        sequence = fakes["sequence"]
+        if {"reconstruction", "keypoints", "motion"} & set(self.terms) and self.best_of > 1:
+            sequence = self.closest_of(nets, batch, sequence)
         if "reconstruction" in self.terms:
-            terms["reconstruction"] = self.term("reconstruction", fakes["sequence"], batch["sequence"])
+            terms["reconstruction"] = self.term("reconstruction", sequence, batch["sequence"])
+        if "keypoints" in self.terms or "motion" in self.terms:
+            fake = soft_keypoints(sequence.transpose(1, 2))[..., :2]  # [B, T, K, 2] heatmap pixels
+            real = self.to_heatmap_pixels(batch["keypoints"])  # [B, T, K, 3]
+            visible = (real[..., 2:] > 0).to(fake.dtype)
+            fake, real = fake * visible / self.heatmap_resolution, real[..., :2] * visible / self.heatmap_resolution
+            if "keypoints" in self.terms:
+                terms["keypoints"] = self.term("keypoints", fake, real)
+            if "motion" in self.terms:
+                both = visible[:, 1:] * visible[:, :-1]
+                terms["motion"] = self.term("motion", (fake[:, 1:] - fake[:, :-1]) * both,
+                                            (real[:, 1:] - real[:, :-1]) * both)
         return terms
+
+    def closest_of(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor],
+                   sequence: torch.Tensor) -> torch.Tensor:
+        """``sequence`` and ``best_of - 1`` more draws -> per clip the one whose joints are closest to the true
+        ones ``[B, K, T, H, W]`` (chosen without gradient; the chosen one keeps its graph)."""
+        draws = [sequence] + [nets["generator"](batch["first"], batch["label"]) for _ in range(self.best_of - 1)]
+        stacked = torch.stack(draws, dim=1)  # [B, N, K, T, H, W]
+        with torch.no_grad():
+            real = self.to_heatmap_pixels(batch["keypoints"])[:, None]  # [B, 1, T, K, 3]
+            fake = soft_keypoints(stacked.transpose(2, 3))[..., :2]  # [B, N, T, K, 2]
+            visible = (real[..., 2] > 0).to(fake.dtype)
+            error = ((fake - real[..., :2]).norm(dim=-1) * visible).sum((2, 3))  # [B, N]
+        return stacked[torch.arange(len(stacked), device=stacked.device), error.argmin(dim=1)]
 
     def samples(self, nets, batch):
         fake = self.to_frame_pixels(sequence_keypoints(self.generate(nets, batch)["sequence"]))  # [B, T, K, 3]

@@ -9,6 +9,7 @@ from pgvg_core import checkpoint
 from pgvg_core.cli import main
 from pgvg_core.config import load_config
 from pgvg_core.errors import CheckpointError, ConfigError
+from pgvg_core.pose import soft_keypoints
 from pgvg_core.trainer import StepBatchSampler, Trainer, TrainingError
 from tiny import TINY_PSGAN, write_config
 
@@ -146,3 +147,32 @@ def test_run_command_trains_and_resumes(tmp_path):
     assert "finished step 3" in resumed.output
     missing = runner.invoke(main, ["run", "--resume", str(tmp_path / "none")])
     assert missing.exit_code == 2 and "run folder not found" in missing.output
+
+
+def test_keypoint_generator_and_terms_train_through_the_psgan_objective(tmp_path):
+    trainer = tiny_trainer(tmp_path, 'generators.generator.name="psgan-keypoints"',
+                           "generators.generator.params={hidden = 16, class_dim = 4, temporal_blocks = 1}",
+                           'discriminators.discriminator.name="psgan-motion"',
+                           "discriminators.discriminator.params={width = 8, blocks = 1}",
+                           "losses.keypoints.weight=10", "losses.motion.weight=10", "losses.reconstruction.weight=0",
+                           "objective.params={best_of = 3}")
+    trainer.fit()
+    rows = list(csv.DictReader(open(tmp_path / "run" / "metrics.csv")))
+    assert {"g/keypoints", "g/motion", "g/adversarial"} <= set(rows[0]) and "g/reconstruction" not in rows[0]
+    assert all(math.isfinite(float(r["g/keypoints"])) for r in rows)
+
+    # Best of many: per clip, the draw closest to the true joints (here: closer than the one it started from).
+    objective, nets = trainer.objective, trainer.nets
+    with torch.no_grad():
+        nets["generator"].head.weight.normal_(0, 0.05)  # draws that differ
+    raw = torch.utils.data.default_collate([trainer.dataset[i] for i in range(4)])
+    batch = objective.prepare(raw, trainer.device)
+    first = nets["generator"](batch["first"], batch["label"])
+    best = objective.closest_of(nets, batch, first)
+    assert best.shape == first.shape
+
+    def error(sequence):
+        fake = soft_keypoints(sequence.transpose(1, 2))[..., :2]
+        return (fake - objective.to_heatmap_pixels(batch["keypoints"])[..., :2]).norm(dim=-1).sum((1, 2))
+
+    assert (error(best) <= error(first) + 1e-4).all() and (error(best) < error(first) - 1e-3).any()

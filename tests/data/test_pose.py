@@ -8,8 +8,10 @@ from pgvg_core.pose import (
     LIMBS,
     body_size,
     draw_skeleton,
+    heatmap_sigma,
     heatmaps_to_keypoints,
     render_heatmaps,
+    soft_keypoints,
 )
 
 
@@ -63,3 +65,24 @@ def test_draw_skeleton_draws_only_visible_limbs():
     assert drawn[8, 12].tolist() == [255, 0, 0]  # neck -> right shoulder is OpenPose red
     assert drawn[20:].max() == 0
     assert image.max() == 0  # the input is not modified
+
+
+def test_soft_keypoints_find_gaussian_centres_and_ignore_a_faint_background():
+    keypoints = torch.tensor([[10.3, 12.7, 1.0], [20.1, 5.5, 0.6], [0.0, 0.0, 0.0]])
+    maps = render_heatmaps(keypoints, 32, sigma=0.75)
+    for background in (0.0, 0.03):
+        found = soft_keypoints(maps + background)
+        assert torch.allclose(found[:2, :2], keypoints[:2, :2], atol=0.05)
+    found = soft_keypoints(maps)
+    assert found[:2, 2].tolist() == pytest.approx(maps[:2].flatten(1).amax(1).tolist())
+    assert found[2].tolist() == [15.5, 15.5, 0.0]  # an empty map: its centre, confidence 0
+    moving = keypoints.clone().requires_grad_(True)
+    soft_keypoints(render_heatmaps(moving, 32, sigma=0.75))[0, 0].backward()
+    assert 0.8 < moving.grad[0, 0] < 1.2  # d x_found / d x: a position gradient of about 1
+
+
+@pytest.mark.parametrize("sigma", [0.75, 1.5, 3.0])
+def test_heatmap_sigma_measures_the_gaussian_width(sigma):
+    keypoints = torch.tensor([[[10.3, 12.7, 1.0], [20.1, 5.5, 1.0], [0.0, 0.0, 0.0]]])
+    assert heatmap_sigma(render_heatmaps(keypoints, 32, sigma)).item() == pytest.approx(sigma, rel=1e-3)
+    assert heatmap_sigma(torch.zeros(1, 3, 32, 32)).isnan().all()

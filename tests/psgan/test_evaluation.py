@@ -50,6 +50,13 @@ def test_classifier_learns_and_the_metric_tells_real_from_noise(tmp_path):
     same = metric.compute()
     assert same["accuracy"] == same["real_accuracy"] > 0.8
     assert same["fid"] == pytest.approx(0.0, abs=1e-3) and same["smoothness"] == pytest.approx(1.0, rel=1e-4)
+    assert same["presence"] == 1.0 and same["presence.right_wrist"] == 1.0
+    metric.reset()
+    faded = real.clone()
+    faded[:, 4, 4:] = 0  # the right wrist fades out after frame 4 of 8
+    metric.update(real, faded, labels=batch["label"])
+    assert metric.compute()["presence.right_wrist"] == pytest.approx(0.5, abs=0.05)
+    assert metric.compute()["presence"] == metric.compute()["presence.right_wrist"]
     metric.reset()
     metric.update(real, noise, labels=batch["label"])
     scores = metric.compute()
