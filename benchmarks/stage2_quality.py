@@ -152,10 +152,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     scorer = Scorer(args.clips, args.out)
     results = {name: [score] for name, score in references(scorer).items()}
-    results |= {name: [score_model(scorer, name, seed, args.steps, args.out) for seed in args.seeds]
-                for name in args.models}
-    (args.out / "results.json").write_text(json.dumps({"args": vars(args) | {"out": str(args.out)},
-                                                       "results": results}, indent=2))
+    for name in args.models:  # results.json is rewritten after each model: an interrupted run keeps its part
+        results[name] = [score_model(scorer, name, seed, args.steps, args.out) for seed in args.seeds]
+        (args.out / "results.json").write_text(json.dumps({"args": vars(args) | {"out": str(args.out)},
+                                                           "results": results}, indent=2))
     print("SSIM on [0, 1] (data range 1), as scikit-image computes it on uint8 images")
     print(f"test identities, {args.clips} clips x {scorer.batch['frames'].shape[1] - 1} frames, "
           f"{args.steps} steps, seeds {args.seeds} (references learn nothing: one value)")
