@@ -68,6 +68,7 @@ def retargeted(animator):
     """``poses(first, action, seed)`` that moves the photo's pose as a real training clip of the action moves
     (each joint's displacement from the clip's first frame, scaled by torso length): stage 2 judged alone."""
     from pgvg_core.framing import torso_and_hips
+    from pgvg_core.pose import rescale_keypoints
 
     dataset = animator.stage1.dataset
 
@@ -75,9 +76,7 @@ def retargeted(animator):
         label = animator.action_index(action)
         clips = [i for i in range(min(len(dataset), 20 * len(animator.classes))) if int(dataset[i]["label"]) == label]
         clip = dataset[clips[seed % len(clips)]]["keypoints"]  # [T, K, 3] in the dataset's pixels
-        scale = dataset.resolution / animator.resolution
-        clip = clip.clone()
-        clip[..., :2] = (clip[..., :2] + 0.5) / scale - 0.5  # -> stage-2 pixels
+        clip = rescale_keypoints(clip, animator.resolution / dataset.resolution)  # -> stage-2 pixels
         ratio = torso_and_hips(first.numpy())[0] / torso_and_hips(clip[0].numpy())[0]
         out = first[None].repeat(len(clip), 1, 1)
         out[..., :2] = first[None, :, :2] + (clip[..., :2] - clip[:1, :, :2]) * ratio

@@ -24,7 +24,7 @@ import torch
 
 from pgvg_core.errors import DataError, PgvgError
 from pgvg_core.framing import PersonCrop, body_mask, clean_plate, crop_photo, person_crop, torso_and_hips
-from pgvg_core.pose import KEYPOINT_INDEX, KEYPOINT_NAMES
+from pgvg_core.pose import KEYPOINT_INDEX, KEYPOINT_NAMES, rescale_keypoints
 
 log = logging.getLogger("pgvg.animate")
 
@@ -172,8 +172,7 @@ def composite(photo: np.ndarray, crop: PersonCrop, view: View, rendered: np.ndar
     # The generated crop replaces the photo where the body is now and where it was (that place is uncovered).
     # The mask is smooth: drawn at 128 px and interpolated.
     factor = min(1.0, 128 / size)
-    small = poses_render.clone()
-    small[..., :2] = (poses_render[..., :2] + 0.5) * factor - 0.5
+    small = rescale_keypoints(poses_render, factor)
     side = round(size * factor)
     masks = body_mask(small, (side, side), width=0.45 * torso * factor)  # [T, s, s]
     masks = torch.maximum(masks, masks[:1])[:, None]
@@ -199,6 +198,7 @@ def animate_photo(image: str, *, action: str, model: str | None = None, out: str
     """Animate the person in ``image``; ``animator`` reuses a loaded model (a ``pipeline.Animator``) instead
     of loading ``model``."""
     from pgvg_core.pipeline import Animator
+    from pgvg_core.score import to_model_range
     from pgvg_core.video import to_uint8, write_video
 
     out_path = Path(out)
@@ -216,14 +216,11 @@ def animate_photo(image: str, *, action: str, model: str | None = None, out: str
     resolution = animator.resolution
     crop = person_crop(points, animator.framing)
     render_size = max(resolution, render_size // resolution * resolution)  # a whole multiple of the model's size
-    to_model_range = lambda a: torch.from_numpy(a).permute(2, 0, 1).float() / 127.5 - 1.0  # noqa: E731
-    image_tensor = to_model_range(crop_photo(photo, crop, resolution))  # [3, R, R]
-    detail = to_model_range(crop_photo(photo, crop, render_size))  # [3, S, S]
+    image_tensor = to_model_range(crop_photo(photo, crop, resolution)[None])[0]  # [3, R, R]
+    detail = to_model_range(crop_photo(photo, crop, render_size)[None])[0]  # [3, S, S]
     first = torch.from_numpy(crop.to_model(points))  # [K, 3] in the model's pixels
     poses = _pose_sequence(animator, first, action, seed=seed, frames=frames)  # [T, K, 3]
-    factor = render_size / resolution
-    poses_render = poses.clone()
-    poses_render[..., :2] = (poses[..., :2] + 0.5) * factor - 0.5
+    poses_render = rescale_keypoints(poses, render_size / resolution)
     # The photo without its arms and legs: what shows where a limb was once it has moved.
     plate = clean_plate(detail[None], poses_render[:1], torso=float(torso_and_hips(poses_render[0].numpy())[0]))[0]
     clip = to_uint8(animator.frames(image_tensor, first, poses, detail=detail, plate=plate))  # [T, S, S, 3]

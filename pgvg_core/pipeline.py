@@ -21,6 +21,7 @@ from pgvg_core import checkpoint
 from pgvg_core.config import ComponentSpec, ExperimentConfig, build, load_config
 from pgvg_core.errors import CheckpointError, PgvgError
 from pgvg_core.framing import Framing, framing_of
+from pgvg_core.pose import rescale_keypoints
 from pgvg_core.trainer import Trainer, load_run
 
 log = logging.getLogger("pgvg.pipeline")
@@ -132,10 +133,9 @@ class Animator:
         torch.manual_seed(seed)
         label = torch.tensor([self.action_index(action)], device=self.device)
         scale = self.stage1.data.resolution / self.resolution  # stage-2 frame pixels -> stage-1 frame pixels
-        first = first_keypoints.to(self.device).clone()
-        first[:, :2] = (first[:, :2] + 0.5) * scale - 0.5
-        sequence = self.stage1.objective.generate_keypoints(self.stage1.nets, first[None], label)[0]
-        sequence[..., :2] = (sequence[..., :2] + 0.5) / scale - 0.5
+        first = rescale_keypoints(first_keypoints.to(self.device), scale)
+        sequence = rescale_keypoints(self.stage1.objective.generate_keypoints(self.stage1.nets, first[None], label)[0],
+                                     1 / scale)
         sequence[0] = first_keypoints.to(self.device)
         return sequence
 

@@ -7,6 +7,8 @@ or smaller. Heatmaps are ``[..., K, H, W]``, one Gaussian per visible joint, pea
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -39,6 +41,14 @@ FLIP_PERMUTATION: tuple[int, ...] = tuple(
     KEYPOINT_INDEX[name.replace("right_", "LEFT_").replace("left_", "right_").replace("LEFT_", "left_")]
     for name in KEYPOINT_NAMES
 )
+
+
+def rescale_keypoints(keypoints: Any, factor: float) -> Any:
+    """Keypoints ``[..., K, 3+]`` (tensor or array) in the pixels of an image resized by ``factor``: pixel
+    centres stay centres (``x -> (x + 0.5) * factor - 0.5``); confidence and any other column unchanged."""
+    out = keypoints.clone() if isinstance(keypoints, torch.Tensor) else keypoints.copy()
+    out[..., :2] = (keypoints[..., :2] + 0.5) * factor - 0.5
+    return out
 
 
 def render_heatmaps(keypoints: torch.Tensor, size: int | tuple[int, int], sigma: float = 1.5) -> torch.Tensor:

@@ -19,7 +19,7 @@ from pgvg_core.config import LossTerm
 from pgvg_core.errors import DataError
 from pgvg_core.interfaces import Generator, PoseSource
 from pgvg_core.objective import Objective
-from pgvg_core.pose import heatmaps_to_keypoints, render_heatmaps
+from pgvg_core.pose import heatmaps_to_keypoints, render_heatmaps, rescale_keypoints
 
 
 class PoseEstimatorNet(Generator):
@@ -44,13 +44,11 @@ class PoseEstimatorNet(Generator):
 
 
 def to_half_pixels(keypoints: torch.Tensor) -> torch.Tensor:
-    xy = (keypoints[..., :2] + 0.5) / 2 - 0.5
-    return torch.cat([xy, keypoints[..., 2:]], dim=-1)
+    return rescale_keypoints(keypoints, 0.5)
 
 
 def to_full_pixels(keypoints: torch.Tensor) -> torch.Tensor:
-    xy = (keypoints[..., :2] + 0.5) * 2 - 0.5
-    return torch.cat([xy, keypoints[..., 2:]], dim=-1)
+    return rescale_keypoints(keypoints, 2.0)
 
 
 class PoseEstimatorObjective(Objective):

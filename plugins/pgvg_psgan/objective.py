@@ -16,7 +16,7 @@ from torch import nn
 
 from pgvg_core.config import LossTerm
 from pgvg_core.objective import Objective
-from pgvg_core.pose import heatmaps_to_keypoints, render_heatmaps, skeleton_image, soft_keypoints
+from pgvg_core.pose import heatmaps_to_keypoints, render_heatmaps, rescale_keypoints, skeleton_image, soft_keypoints
 from pgvg_core.sheets import animated_grid, grid
 
 
@@ -77,12 +77,10 @@ class PSGANObjective(Objective):
 
     def to_heatmap_pixels(self, keypoints: torch.Tensor) -> torch.Tensor:
         """Keypoints in frame pixels -> heatmap pixels (pixel centres stay centres)."""
-        xy = (keypoints[..., :2] + 0.5) * self.scale - 0.5
-        return torch.cat([xy, keypoints[..., 2:]], dim=-1)
+        return rescale_keypoints(keypoints, self.scale)
 
     def to_frame_pixels(self, keypoints: torch.Tensor) -> torch.Tensor:
-        xy = (keypoints[..., :2] + 0.5) / self.scale - 0.5
-        return torch.cat([xy, keypoints[..., 2:]], dim=-1)
+        return rescale_keypoints(keypoints, 1 / self.scale)
 
     def prepare(self, batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
         keypoints = batch["keypoints"].to(device)  # [B, T, K, 3] in frame pixels

@@ -12,7 +12,7 @@ from torch import nn
 
 from pgvg_core.blocks import ResBlock2d, down2d, init_weights
 from pgvg_core.interfaces import Generator
-from pgvg_core.pose import KEYPOINT_NAMES as LIMB_KEYPOINTS, body_size, heatmaps_to_keypoints
+from pgvg_core.pose import KEYPOINT_NAMES as LIMB_KEYPOINTS, body_size, heatmaps_to_keypoints, rescale_keypoints
 from pgvg_scgan.warp import limb_warp, warp_image
 
 
@@ -204,8 +204,8 @@ class SCGANGenerator(Generator):
         grid_size = (min(detail.shape[-2], 2 * image.shape[-2]), min(detail.shape[-1], 2 * image.shape[-1]))
         factor = grid_size[-1] / image.shape[-1]
         source, target = self.warp_keypoints(source_pose, target_pose)  # [B, K, 3] in pixels of ``image``
-        upscale = lambda k: torch.cat([(k[..., :2] + 0.5) * factor - 0.5, k[..., 2:]], dim=-1)  # noqa: E731
-        grid, _ = limb_warp(upscale(source), upscale(target), grid_size)  # [B, h, w, 2] in [-1, 1]
+        source, target = rescale_keypoints(source, factor), rescale_keypoints(target, factor)
+        grid, _ = limb_warp(source, target, grid_size)  # [B, h, w, 2] in [-1, 1]
         if grid_size != tuple(detail.shape[-2:]):
             # Interpolate the displacement, not the grid: far from the body it is 0, so the background is copied
             # pixel for pixel at the photo's resolution.
@@ -214,7 +214,7 @@ class SCGANGenerator(Generator):
                 displacement.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
         warped = warp_image(detail, grid)  # [B, 3, H, W]
         if plate is not None:
-            limbs = up(target_limbs(upscale(target), grid_size)[:, None])  # [B, 1, H, W]
+            limbs = up(target_limbs(target, grid_size)[:, None])  # [B, 1, H, W]
             warped = limbs * warped + (1 - limbs) * warp_image(plate, grid)
         keep = up(keep)
         return (keep * warped + (1 - keep) * up(generated)).clamp(-1, 1)
