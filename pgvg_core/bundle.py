@@ -78,11 +78,10 @@ def export_bundle(pipeline_dir: str | Path, out: str | Path) -> dict[str, Any]:
     from pgvg_core.config import config_to_toml
     from pgvg_core.pipeline import Animator
 
-    animator = Animator(pipeline_dir)
-    if not isinstance(animator.stage1, InferenceStage):  # a pipeline folder: record where it came from
-        runs = {"psgan": animator.stage1, "scgan": animator.stage2}
-    else:
+    if Path(pipeline_dir).is_file():
         raise DataError(f"{pipeline_dir} is already a bundle; export a pipeline folder (psgan/ and scgan/)")
+    animator = Animator(pipeline_dir)
+    runs = {"psgan": animator.stage1, "scgan": animator.stage2}
     stages, states = {}, {}
     for name, run in runs.items():
         role = run.objective.eval_generator if name == "scgan" else "generator"

@@ -76,14 +76,15 @@ def per_image_checks(metric: Metric, name: str, real: list[Path], fake: list[Pat
     if not ours:
         raise ReferenceUnavailable(f"{reference} is not finite on any pair (identical images?)")
     ours_array, theirs_array = np.array(ours), np.array(theirs)
+    differences = np.abs(ours_array - theirs_array)
+    worst = int(differences.argmax())
     return [
         ReferenceCheck(metric=name, key=f"{name} (mean of {len(ours)})", reference=reference,
                        value=float(ours_array.mean()), expected=float(theirs_array.mean()),
                        tolerance=PER_IMAGE_TOLERANCE),
         ReferenceCheck(metric=name, key=f"{name} (largest per-image difference)", reference=reference,
-                       value=float(ours_array[np.abs(ours_array - theirs_array).argmax()]),
-                       expected=float(theirs_array[np.abs(ours_array - theirs_array).argmax()]),
-                       tolerance=PER_IMAGE_TOLERANCE, measured=float(np.abs(ours_array - theirs_array).max())),
+                       value=float(ours_array[worst]), expected=float(theirs_array[worst]),
+                       tolerance=PER_IMAGE_TOLERANCE, measured=float(differences[worst])),
     ]
 
 
