@@ -112,10 +112,9 @@ class PairObjective(Objective):
             frames = generator(repeat(source_image), repeat(source_pose), poses)
         else:
             images, sources, details = repeat(source_image), repeat(source_pose), repeat(detail)
-            plates = repeat(plate) if plate is not None else [None] * len(poses)
+            plates = None if plate is None else repeat(plate)
             frames = torch.cat([generator.render_detailed(images[i : i + 1], sources[i : i + 1], poses[i : i + 1],
-                                                          details[i : i + 1],
-                                                          None if plate is None else plates[i : i + 1])
+                                                          details[i : i + 1], None if plates is None else plates[i : i + 1])
                                 for i in range(len(poses))])
         return frames.view(size, length, *frames.shape[1:])
 
