@@ -78,6 +78,7 @@ class ExperimentSection:
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16", "fp16")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @attrs.frozen(kw_only=True)
@@ -96,6 +97,7 @@ class TrainerConfig:
     samples: int = 6
     grad_clip: float = 0.0
     threads: int = 0
+    lr_schedule: str = "constant"  # "cosine": every network's lr decays from its `lr` to 0 over `steps`
 
     def __attrs_post_init__(self) -> None:
         positive = ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints",
@@ -107,6 +109,8 @@ class TrainerConfig:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         for field in ("num_workers", "eval_every", "threads"):
             if getattr(self, field) < 0:
                 raise ValueError(f"{field} must be >= 0, got {getattr(self, field)}")

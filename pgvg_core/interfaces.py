@@ -34,6 +34,21 @@ class Generator(nn.Module, abc.ABC):
     def forward(self, *args: torch.Tensor, **kwargs: torch.Tensor) -> torch.Tensor: ...
 
 
+class PoseSequenceGenerator(Generator):
+    """Stage 1 in keypoint space: a generator that can also produce joints directly, with no heatmaps.
+
+    ``keypoint_sequence(first [B, K, 3], label [B], noise [B, Z] | None, *, size=(H, W)) -> [B, T, K, 3]``:
+    the first pose in pixels of an ``H x W`` frame in, the sequence in the same pixels out, frame 0 = the first
+    pose. ``forward`` still takes and returns heatmaps (see ``Generator``), so such a generator also works
+    wherever a heatmap generator does; objectives and the animator use ``keypoint_sequence`` where they can
+    (exact joints, no drawing and reading back).
+    """
+
+    @abc.abstractmethod
+    def keypoint_sequence(self, first: torch.Tensor, label: torch.Tensor, noise: torch.Tensor | None = None, *,
+                          size: tuple[int, int]) -> torch.Tensor: ...
+
+
 class Discriminator(nn.Module, abc.ABC):
     """A (conditional) discriminator returning patch logits.
 

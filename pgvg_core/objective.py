@@ -49,6 +49,8 @@ class Objective(abc.ABC):
     #: roles of the networks in ``[generators.<role>]`` and ``[discriminators.<role>]``.
     generator_roles: tuple[str, ...] = ()
     discriminator_roles: tuple[str, ...] = ()
+    #: roles the config may leave out: those for which ``uses(role)`` is false with the configured terms.
+    optional_roles: tuple[str, ...] = ()
     #: loss terms and their defaults; the config's ``[losses.<term>]`` overrides them, weight 0 turns one off.
     default_terms: Mapping[str, LossTerm] = {}
     #: augmentation slots, ``[augmentations.<slot>]``, all optional.
@@ -59,6 +61,10 @@ class Objective(abc.ABC):
         self.terms = dict(terms)
         self.augmentations = dict(augmentations)
         self.data = data
+
+    def uses(self, role: str) -> bool:
+        """Whether the configured terms need the network ``role`` (only asked for ``optional_roles``)."""
+        return True
 
     def weight(self, term: str) -> float:
         return self.terms[term].weight if term in self.terms else 0.0

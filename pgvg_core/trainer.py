@@ -165,6 +165,7 @@ class Trainer:
             )
         except (ValueError, TypeError) as error:
             raise ConfigError(str(error), file=config.source, path="objective.params") from None
+        self._check_optional_roles()
         self.optimizers = {
             role: torch.optim.Adam(self.nets[role].parameters(), lr=spec.lr, betas=spec.betas,
                                    weight_decay=spec.weight_decay)
@@ -198,14 +199,28 @@ class Trainer:
         for kind, expected in (("generators", objective_cls.generator_roles),
                                ("discriminators", objective_cls.discriminator_roles)):
             given = tuple(getattr(self.config, kind))
-            if set(given) != set(expected):
-                missing = sorted(set(expected) - set(given))
+            missing = sorted(set(expected) - set(given) - set(objective_cls.optional_roles))
+            if missing or set(given) - set(expected):
                 extra = sorted(set(given) - set(expected))
                 what = (f"missing [{kind}.{missing[0]}]" if missing else f"unexpected [{kind}.{extra[0]}]")
                 raise ConfigError(
                     f"{what}: objective '{self.config.objective.name}' trains {kind} "
                     f"{', '.join(expected) or '(none)'}", file=self.config.source,
                     path=f"{kind}.{(missing or extra)[0]}")
+
+    def _check_optional_roles(self) -> None:
+        """An optional network left out of the config is an error only if the configured terms need it."""
+        for role in self.objective.optional_roles:
+            if role not in self.nets and self.objective.uses(role):
+                kind = "generators" if role in self.objective.generator_roles else "discriminators"
+                raise ConfigError(
+                    f"missing [{kind}.{role}]: objective '{self.config.objective.name}' needs it with the loss "
+                    f"terms configured ({', '.join(self.objective.terms)}); add it, or switch off the terms that "
+                    f"use it (weight = 0)", file=self.config.source, path=f"{kind}.{role}")
+
+    def _roles(self, roles: tuple[str, ...]) -> tuple[str, ...]:
+        """The roles of ``roles`` this run has networks for (an optional one may be left out)."""
+        return tuple(role for role in roles if role in self.nets)
 
     def _build_networks(self) -> nn.ModuleDict:
         nets = nn.ModuleDict()
@@ -293,7 +308,7 @@ class Trainer:
 
     def train_step(self, raw_batch: dict[str, torch.Tensor]) -> dict[str, float]:
         objective = self.objective
-        generators, discriminators = objective.generator_roles, objective.discriminator_roles
+        generators, discriminators = self._roles(objective.generator_roles), self._roles(objective.discriminator_roles)
         self.nets.train()
         batch = objective.prepare(raw_batch, self.device)
         logged: dict[str, float] = {}
@@ -316,6 +331,17 @@ class Trainer:
             self._requires_grad(discriminators, True)
             logged.update({f"g/{k}": v.item() for k, v in g_terms.items()})
         return logged
+
+    def _set_learning_rates(self) -> None:
+        """The schedule's learning rate for this step: a pure function of the step, so a resumed run follows
+        the same schedule without any scheduler state in the checkpoint."""
+        trainer = self.config.trainer
+        factor = 1.0
+        if trainer.lr_schedule == "cosine":
+            factor = 0.5 * (1 + math.cos(math.pi * min(self.step, trainer.steps) / trainer.steps))
+        for role, spec in self._network_specs():
+            for group in self.optimizers[role].param_groups:
+                group["lr"] = spec.lr * factor
 
     def _requires_grad(self, roles: tuple[str, ...], flag: bool) -> None:
         for role in roles:
@@ -341,6 +367,7 @@ class Trainer:
                 log.info("warm start: %s", ", ".join(f"{k} {v:.4g}" for k, v in warmed.items()))
         try:
             for raw in self._loader():
+                self._set_learning_rates()
                 window.append(self.train_step(raw))
                 self.step += 1
                 bar.update(1)

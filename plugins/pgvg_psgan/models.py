@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pgvg_core.blocks import ConditionalResBlock2d, down2d, init_weights, patch_layers
-from pgvg_core.interfaces import Discriminator, Generator
+from pgvg_core.interfaces import Discriminator, Generator, PoseSequenceGenerator
 from pgvg_core.pose import body_size, heatmap_sigma, heatmaps_to_keypoints, render_heatmaps, soft_keypoints
 
 ENCODER_DOWNSAMPLING = 16  # four stride-2 convolutions
@@ -150,7 +150,7 @@ class TemporalBlock(nn.Module):
         return F.leaky_relu(x + self.body(x), 0.2)
 
 
-class PSGANKeypointGenerator(Generator):
+class PSGANKeypointGenerator(PoseSequenceGenerator):
     """Keypoint-space PSGAN generator: first pose [B, K, H, W] + class + noise -> [B, K, T, H, W] in [0, 1].
 
     The first pose's joints are read from its heatmaps (peak + sub-pixel refinement) and described relative to
@@ -197,26 +197,36 @@ class PSGANKeypointGenerator(Generator):
     def sequence(self, pose: torch.Tensor, label: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """``pose [B, K, H, W]``, ``label [B]``, ``noise [B, Z]`` or None -> keypoints ``[B, T, K, 3]`` in
         heatmap pixels (x, y, confidence); frame 0 is the input pose."""
-        batch, joints, height, width = pose.shape
         first = heatmaps_to_keypoints(pose.detach())  # [B, K, 3]
-        xy, confidence = first[..., :2], self._amplitude(first, self._sigma(pose))
+        confidence = self._amplitude(first, self._sigma(pose))
+        first = torch.cat([first[..., :2], confidence], dim=-1)
+        return self.keypoint_sequence(first, label, noise, size=tuple(pose.shape[-2:]))
+
+    def keypoint_sequence(self, first: torch.Tensor, label: torch.Tensor, noise: torch.Tensor | None = None, *,
+                          size: tuple[int, int]) -> torch.Tensor:
+        """``first [B, K, 3]`` in pixels of a ``size = (H, W)`` frame, ``label [B]``, ``noise [B, Z]`` or None ->
+        ``[B, T, K, 3]`` in the same pixels; frame 0 is ``first``, every joint keeps its confidence."""
+        batch, joints = first.shape[:2]
+        height, width = size
+        xy, confidence = first[..., :2], first[..., 2:3].clamp(0, 1)
         visible = (confidence > 0).to(xy.dtype)  # [B, K, 1]
         count = visible.sum(1, keepdim=True).clamp(min=1)
         centre = (xy * visible).sum(1, keepdim=True) / count  # [B, 1, 2]
-        size = body_size(first).clamp(min=1.0)[:, None, None]  # [B, 1, 1]
+        scale = body_size(first).clamp(min=1.0)[:, None, None]  # [B, 1, 1]
         frame = xy.new_tensor([width - 1, height - 1])
-        relative = (xy - centre) / size * visible
+        relative = (xy - centre) / scale * visible
         absolute = (xy / frame * 2 - 1) * visible
         code = [torch.cat([relative, absolute, visible], -1).flatten(1), self.embed(label)]  # [B, 5K], [B, E]
         if self.noise_dim:
-            code.append(torch.randn(batch, self.noise_dim, device=pose.device) if noise is None else noise.to(xy.dtype))
+            code.append(torch.randn(batch, self.noise_dim, device=first.device) if noise is None
+                        else noise.to(xy.dtype))
         hidden = self.encoder(torch.cat(code, dim=1))  # [B, hidden]
         hidden = self.temporal(hidden[:, :, None] + self.time)  # [B, hidden, T]
         displacement = self.head(hidden).view(batch, joints, 2, self.frames).permute(0, 3, 1, 2)  # [B, T, K, 2]
         displacement = displacement - displacement[:, :1]  # frame 0 does not move
         if self.reach > 0:  # bounded: a discriminator that wins cannot fling the joints away
             displacement = self.reach * torch.tanh(displacement / self.reach)
-        moved = xy[:, None] + displacement * size[:, None]  # [B, T, K, 2]
+        moved = xy[:, None] + displacement * scale[:, None]  # [B, T, K, 2]
         # A joint drawn off the frame would vanish, and nothing read from heatmaps could pull it back: keep it
         # on the border pixel (still visible), with the gradient of the unclamped position (straight through).
         low, high = -0.5, moved.new_tensor([width - 0.5, height - 0.5])

@@ -16,7 +16,15 @@ from torch import nn
 
 from pgvg_core.config import LossTerm
 from pgvg_core.objective import Objective
-from pgvg_core.pose import heatmaps_to_keypoints, render_heatmaps, rescale_keypoints, skeleton_image, soft_keypoints
+from pgvg_core.interfaces import PoseSequenceGenerator
+from pgvg_core.pose import (
+    body_size,
+    heatmaps_to_keypoints,
+    render_heatmaps,
+    rescale_keypoints,
+    skeleton_image,
+    soft_keypoints,
+)
 from pgvg_core.sheets import animated_grid, grid
 
 
@@ -39,12 +47,18 @@ class PSGANObjective(Objective):
     """PSGAN: first pose + action -> pose sequence; adversarial (3D PatchGAN) + heatmap L1.
 
     Optional (weight 0 by default): ``keypoints``, L1 between generated and true joint positions, and
-    ``motion``, L1 between their frame-to-frame displacements; in heatmap widths, over joints visible in the
-    true sequence.
+    ``motion``, L1 between their frame-to-frame displacements; in body sizes (of the true first pose), over
+    joints visible in the true sequence.
+
+    With a keypoint-space generator (a ``PoseSequenceGenerator`` such as ``psgan-keypoints``) the joints come
+    from the generator itself, exactly; heatmaps are drawn only for the terms that compare heatmaps
+    (``reconstruction``, ``adversarial``). With ``adversarial`` off, the discriminator may be left out of the
+    config.
     """
 
     generator_roles = ("generator",)
     discriminator_roles = ("discriminator",)
+    optional_roles = ("discriminator",)
     default_terms = {
         "adversarial": LossTerm(name="gan-lsgan", weight=1.0),
         "reconstruction": LossTerm(name="heatmap-l1", weight=100.0),
@@ -59,8 +73,9 @@ class PSGANObjective(Objective):
         :param heatmap_resolution: size of the heatmaps PSGAN works on; default half the frame size (at least 32).
         :param best_of: draw this many sequences (noises) per clip and give the reconstruction, keypoints and
             motion terms only the one closest to the true sequence (best-of-many, Bhattacharyya et al. 2018).
-            One true sequence is one of many plausible ones (the same first pose can be on its way up or down):
-            a single sample is pulled to their average, a still pose; the best of several is not.
+            One true sequence is one of many plausible ones (the same first pose can be on its way up or down,
+            fast or slow): a single sample is pulled to their average, a pose that barely moves; the best of
+            several is not, and the other draws are free to cover the other performances.
         """
         super().__init__(**kwargs)
         if sigma <= 0:
@@ -74,6 +89,10 @@ class PSGANObjective(Objective):
                              f"{self.heatmap_resolution}")
         self.scale = self.heatmap_resolution / self.data.resolution  # frame pixels -> heatmap pixels
         self.sigma = sigma * self.data.resolution / 64 * self.scale
+        self.compares_heatmaps = bool({"reconstruction", "adversarial"} & set(self.terms))
+
+    def uses(self, role: str) -> bool:
+        return role != "discriminator" or "adversarial" in self.terms
 
     def to_heatmap_pixels(self, keypoints: torch.Tensor) -> torch.Tensor:
         """Keypoints in frame pixels -> heatmap pixels (pixel centres stay centres)."""
@@ -82,21 +101,50 @@ class PSGANObjective(Objective):
     def to_frame_pixels(self, keypoints: torch.Tensor) -> torch.Tensor:
         return rescale_keypoints(keypoints, 1 / self.scale)
 
+    def heatmaps(self, keypoints: torch.Tensor) -> torch.Tensor:
+        """``[B, T, K, 3]`` in heatmap pixels -> ``[B, K, T, h, w]``."""
+        return sequence_heatmaps(keypoints, self.heatmap_resolution, self.sigma)
+
     def prepare(self, batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
         keypoints = batch["keypoints"].to(device)  # [B, T, K, 3] in frame pixels
-        sequence = sequence_heatmaps(self.to_heatmap_pixels(keypoints), self.heatmap_resolution, self.sigma)
-        return {"keypoints": keypoints, "sequence": sequence, "first": sequence[:, :, 0],  # [B, K, T, h, w]
-                "label": batch["label"].to(device)}
+        joints = self.to_heatmap_pixels(keypoints)
+        prepared = {"keypoints": keypoints, "joints": joints, "label": batch["label"].to(device),
+                    "first": self.heatmaps(joints[:, :1])[:, :, 0]}  # [B, K, h, w]
+        if self.compares_heatmaps:
+            prepared["sequence"] = self.heatmaps(joints)  # [B, K, T, h, w]
+        return prepared
 
     def generate_keypoints(self, nets: Mapping[str, nn.Module], first_keypoints: torch.Tensor,
                            label: torch.Tensor) -> torch.Tensor:
         """Stage 1 as stage 2 uses it: first pose ``[B, K, 3]`` (frame pixels) + label -> ``[B, T, K, 3]``."""
-        first = sequence_heatmaps(self.to_heatmap_pixels(first_keypoints[:, None]), self.heatmap_resolution,
-                                  self.sigma)[:, :, 0]
-        return self.to_frame_pixels(sequence_keypoints(nets["generator"](first, label)))
+        generator = nets["generator"]
+        first = self.to_heatmap_pixels(first_keypoints)
+        if isinstance(generator, PoseSequenceGenerator):
+            joints = generator.keypoint_sequence(first, label, size=(self.heatmap_resolution,) * 2)
+        else:
+            joints = sequence_keypoints(generator(self.heatmaps(first[:, None])[:, :, 0], label))
+        return self.to_frame_pixels(joints)
 
     def generate(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {"sequence": nets["generator"](batch["first"], batch["label"])}
+        """``sequence``: heatmaps ``[B, K, T, h, w]``; a keypoint-space generator also gives ``joints``
+        ``[B, T, K, 3]`` (heatmap pixels) and, with ``best_of``, every draw as ``draws`` ``[B, N, T, K, 3]``."""
+        generator = nets["generator"]
+        if not isinstance(generator, PoseSequenceGenerator):
+            return {"sequence": generator(batch["first"], batch["label"])}
+        first, label = batch["joints"][:, 0], batch["label"]
+        draws = self.best_of if self.uses_draws else 1
+        # All draws in one batch: one forward of B x N is much cheaper than N forwards of B.
+        joints = generator.keypoint_sequence(first.repeat(draws, 1, 1), label.repeat(draws),
+                                             size=(self.heatmap_resolution,) * 2)
+        joints = joints.view(draws, len(first), *joints.shape[1:]).transpose(0, 1)  # [B, N, T, K, 3]
+        fakes = {"joints": joints[:, 0], "draws": joints}
+        if self.compares_heatmaps:
+            fakes["sequence"] = self.heatmaps(joints[:, 0])
+        return fakes
+
+    @property
+    def uses_draws(self) -> bool:
+        return self.best_of > 1 and bool({"reconstruction", "keypoints", "motion"} & set(self.terms))
 
     def discriminator_terms(self, nets, batch, fakes):
         if "adversarial" not in self.terms:
@@ -111,16 +159,15 @@ class PSGANObjective(Objective):
         if "adversarial" in self.terms:
             logits = nets["discriminator"](fakes["sequence"], batch["label"])
             terms["adversarial"] = self.term("adversarial", logits, True, for_generator=True)
-        sequence = fakes["sequence"]
-        if {"reconstruction", "keypoints", "motion"} & set(self.terms) and self.best_of > 1:
-            sequence = self.closest_of(nets, batch, sequence)
+        sequence, joints = fakes.get("sequence"), fakes.get("joints")
+        if self.uses_draws:
+            sequence, joints = self.closest_of(nets, batch, fakes)
         if "reconstruction" in self.terms:
             terms["reconstruction"] = self.term("reconstruction", sequence, batch["sequence"])
         if "keypoints" in self.terms or "motion" in self.terms:
-            fake = soft_keypoints(sequence.transpose(1, 2))[..., :2]  # [B, T, K, 2] heatmap pixels
-            real = self.to_heatmap_pixels(batch["keypoints"])  # [B, T, K, 3]
-            visible = (real[..., 2:] > 0).to(fake.dtype)
-            fake, real = fake * visible / self.heatmap_resolution, real[..., :2] * visible / self.heatmap_resolution
+            fake = (joints if joints is not None else soft_keypoints(sequence.transpose(1, 2)))[..., :2]
+            real, visible, size = self._truth(batch)
+            fake, real = fake * visible / size, real * visible / size  # [B, T, K, 2] in body sizes
             if "keypoints" in self.terms:
                 terms["keypoints"] = self.term("keypoints", fake, real)
             if "motion" in self.terms:
@@ -129,21 +176,42 @@ class PSGANObjective(Objective):
                                             (real[:, 1:] - real[:, :-1]) * both)
         return terms
 
+    @staticmethod
+    def _truth(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """True joints ``[B, T, K, 2]`` (heatmap pixels), their visibility ``[B, T, K, 1]`` and the true first
+        pose's body size ``[B, 1, 1, 1]``, the unit of the joint terms."""
+        joints = batch["joints"]
+        size = body_size(joints[:, 0]).clamp(min=1.0)[:, None, None, None]
+        return joints[..., :2], (joints[..., 2:] > 0).to(joints.dtype), size
+
     def closest_of(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor],
-                   sequence: torch.Tensor) -> torch.Tensor:
-        """``sequence`` and ``best_of - 1`` more draws -> per clip the one whose joints are closest to the true
-        ones ``[B, K, T, H, W]`` (chosen without gradient; the chosen one keeps its graph)."""
-        draws = [sequence] + [nets["generator"](batch["first"], batch["label"]) for _ in range(self.best_of - 1)]
-        stacked = torch.stack(draws, dim=1)  # [B, N, K, T, H, W]
+                   fakes: dict[str, torch.Tensor]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Per clip, of ``best_of`` draws, the one whose joints are closest to the true ones (chosen without
+        gradient; the chosen one keeps its graph): ``(heatmaps [B, K, T, h, w] | None, joints [B, T, K, 3] |
+        None)``. A keypoint-space generator's draws are in ``fakes``; a heatmap generator draws again here."""
+        real, visible, size = self._truth(batch)
+        pick = torch.arange(len(real), device=real.device)
+        if "draws" in fakes:
+            draws = fakes["draws"]  # [B, N, T, K, 3]
+            with torch.no_grad():
+                error = ((draws[..., :2] - real[:, None]).abs() * visible[:, None]).sum((2, 3, 4))  # [B, N]
+            chosen = draws[pick, error.argmin(dim=1)]
+            return (self.heatmaps(chosen) if "reconstruction" in self.terms else None), chosen
+        generator = nets["generator"]
+        extra = [generator(batch["first"], batch["label"]) for _ in range(self.best_of - 1)]
+        stacked = torch.stack([fakes["sequence"], *extra], dim=1)  # [B, N, K, T, h, w]
         with torch.no_grad():
-            real = self.to_heatmap_pixels(batch["keypoints"])[:, None]  # [B, 1, T, K, 3]
             fake = soft_keypoints(stacked.transpose(2, 3))[..., :2]  # [B, N, T, K, 2]
-            visible = (real[..., 2] > 0).to(fake.dtype)
-            error = ((fake - real[..., :2]).norm(dim=-1) * visible).sum((2, 3))  # [B, N]
-        return stacked[torch.arange(len(stacked), device=stacked.device), error.argmin(dim=1)]
+            error = ((fake - real[:, None]).abs() * visible[:, None]).sum((2, 3, 4))  # [B, N]
+        return stacked[pick, error.argmin(dim=1)], None
+
+    def _fake_joints(self, nets, batch) -> torch.Tensor:
+        """One draw per clip: ``[B, T, K, 3]`` in heatmap pixels."""
+        fakes = self.generate(nets, batch)
+        return fakes["joints"] if "joints" in fakes else sequence_keypoints(fakes["sequence"])
 
     def samples(self, nets, batch):
-        fake = self.to_frame_pixels(sequence_keypoints(self.generate(nets, batch)["sequence"]))  # [B, T, K, 3]
+        fake = self.to_frame_pixels(self._fake_joints(nets, batch))  # [B, T, K, 3]
         real = batch["keypoints"]
         size = self.data.resolution
         rows, labels, clips = [], [], []
@@ -156,5 +224,9 @@ class PSGANObjective(Objective):
         return {"poses": grid(rows, labels), "poses-anim": animated_grid(clips, columns=min(3, len(clips)))}
 
     def evaluation_pairs(self, nets, batch):
-        fake = self.generate(nets, batch)["sequence"]
-        return {"real": batch["sequence"], "fake": fake, "labels": batch["label"]}
+        """Heatmaps for a heatmap generator (the metric reads their peaks, as for real ones); joints for a
+        keypoint-space generator, beside the true joints."""
+        if isinstance(nets["generator"], PoseSequenceGenerator):
+            return {"real": batch["joints"], "fake": self._fake_joints(nets, batch), "labels": batch["label"]}
+        real = batch["sequence"] if "sequence" in batch else self.heatmaps(batch["joints"])
+        return {"real": real, "fake": self.generate(nets, batch)["sequence"], "labels": batch["label"]}

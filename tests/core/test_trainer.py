@@ -167,12 +167,74 @@ def test_keypoint_generator_and_terms_train_through_the_psgan_objective(tmp_path
         nets["generator"].head.weight.normal_(0, 0.05)  # draws that differ
     raw = torch.utils.data.default_collate([trainer.dataset[i] for i in range(4)])
     batch = objective.prepare(raw, trainer.device)
-    first = nets["generator"](batch["first"], batch["label"])
-    best = objective.closest_of(nets, batch, first)
-    assert best.shape == first.shape
+    fakes = objective.generate(nets, batch)  # a keypoint-space generator: all draws in one batch
+    assert fakes["draws"].shape[:2] == (4, 3)
+    torch.testing.assert_close(fakes["draws"][:, :, 0], batch["joints"][:, None, 0].expand(-1, 3, -1, -1))
+    _, best = objective.closest_of(nets, batch, fakes)
+
+    def error(joints):
+        return (joints[..., :2] - batch["joints"][..., :2]).abs().sum((1, 2, 3))
+
+    errors = torch.stack([error(fakes["draws"][:, n]) for n in range(3)], dim=1)  # [B, N]
+    torch.testing.assert_close(error(best), errors.min(dim=1).values)
+    assert (error(best) < error(fakes["joints"]) - 1e-3).any()
+
+
+def test_heatmap_generator_best_of_draws_again_and_keeps_the_closest(tmp_path):
+    trainer = tiny_trainer(tmp_path, "objective.params={best_of = 3}")
+    objective, nets = trainer.objective, trainer.nets
+    raw = torch.utils.data.default_collate([trainer.dataset[i] for i in range(4)])
+    batch = objective.prepare(raw, trainer.device)
+    fakes = objective.generate(nets, batch)
+    best, joints = objective.closest_of(nets, batch, fakes)
+    assert best.shape == fakes["sequence"].shape and joints is None
 
     def error(sequence):
         fake = soft_keypoints(sequence.transpose(1, 2))[..., :2]
-        return (fake - objective.to_heatmap_pixels(batch["keypoints"])[..., :2]).norm(dim=-1).sum((1, 2))
+        return (fake - batch["joints"][..., :2]).abs().sum((1, 2, 3))
 
-    assert (error(best) <= error(first) + 1e-4).all() and (error(best) < error(first) - 1e-3).any()
+    assert (error(best) <= error(fakes["sequence"]) + 1e-4).all()
+
+
+def test_psgan_without_a_discriminator_when_the_adversarial_term_is_off(tmp_path):
+    keypoint_space = ('generators.generator.name="psgan-keypoints"',
+                      "generators.generator.params={hidden = 16, class_dim = 4, temporal_blocks = 1}",
+                      "discriminators={}", "losses.reconstruction.weight=0", "losses.keypoints.weight=1")
+    trainer = tiny_trainer(tmp_path, *keypoint_space, "losses.adversarial.weight=0")
+    assert set(trainer.nets) == {"generator"}
+    result = trainer.fit()
+    assert result.step == 4 and set(checkpoint.load(checkpoint.latest(tmp_path / "run"))["nets"]) == {"generator"}
+    with pytest.raises(ConfigError, match=r"missing \[discriminators.discriminator\].*adversarial") as error:
+        tiny_trainer(tmp_path, *keypoint_space, run="other")
+    assert error.value.path == "discriminators.discriminator"
+
+
+def test_cosine_schedule_sets_each_steps_learning_rate_and_resumes_exactly(tmp_path):
+    trainer = tiny_trainer(tmp_path, "trainer.lr_schedule=\"cosine\"", "trainer.steps=4")
+    base = trainer.config.generators["generator"].lr
+    seen = []
+    original = trainer.train_step
+
+    def recording(raw):
+        seen.append(trainer.optimizers["generator"].param_groups[0]["lr"])
+        return original(raw)
+
+    trainer.train_step = recording
+    trainer.fit()
+    assert seen == pytest.approx([base * 0.5 * (1 + math.cos(math.pi * s / 4)) for s in range(4)])
+    with pytest.raises(ConfigError, match="lr_schedule must be one of constant, cosine"):
+        tiny_trainer(tmp_path, "trainer.lr_schedule=\"linear\"", run="bad")
+
+
+def test_stage_one_for_stage_two_starts_from_the_given_pose_exactly(tmp_path):
+    trainer = tiny_trainer(tmp_path, 'generators.generator.name="psgan-keypoints"',
+                           "generators.generator.params={hidden = 16, class_dim = 4, temporal_blocks = 1}",
+                           "losses.reconstruction.weight=0", "losses.keypoints.weight=1")
+    first = torch.utils.data.default_collate([trainer.dataset[i] for i in range(3)])["keypoints"][:, 0]
+    first[0, 4, 2] = 0  # a missing wrist stays missing
+    with torch.no_grad():
+        trainer.nets["generator"].head.weight.normal_(0, 0.05)
+        poses = trainer.objective.generate_keypoints(trainer.nets, first, torch.tensor([0, 1, 2]))
+    assert poses.shape == (3, 4, 18, 3)
+    torch.testing.assert_close(poses[:, 0, :, :2], first[..., :2], atol=1e-4, rtol=0)  # exact: no heatmaps
+    assert (poses[0, :, 4, 2] == 0).all() and (poses[:, 1:, :, :2] - poses[:, :1, :, :2]).abs().amax() > 0.1
