@@ -73,32 +73,55 @@ def _git_commit() -> str | None:
     return found.stdout.strip() or None if found.returncode == 0 else None
 
 
-def export_bundle(pipeline_dir: str | Path, out: str | Path) -> dict[str, Any]:
-    """Write the inference bundle of a pipeline folder (``psgan/`` and ``scgan/`` runs) to ``out``."""
-    from pgvg_core.config import config_to_toml
-    from pgvg_core.pipeline import Animator
+def export_bundle(pipeline_dir: str | Path, out: str | Path, *, base: str | Path | None = None) -> dict[str, Any]:
+    """Write the inference bundle of a pipeline folder (``psgan/`` and ``scgan/`` runs) to ``out``.
 
-    if Path(pipeline_dir).is_file():
+    With ``base`` (a bundle), a stage the folder has no run of is taken from ``base`` as it is: a new stage 1
+    beside a shipped stage 2, say. Its provenance says where each stage came from."""
+    from pgvg_core import checkpoint
+    from pgvg_core.config import config_to_toml
+    from pgvg_core.framing import framing_of
+    from pgvg_core.pipeline import moved_joints_of
+    from pgvg_core.trainer import load_run
+
+    pipeline_dir = Path(pipeline_dir)
+    if pipeline_dir.is_file():
         raise DataError(f"{pipeline_dir} is already a bundle; export a pipeline folder (psgan/ and scgan/)")
-    animator = Animator(pipeline_dir)
-    runs = {"psgan": animator.stage1, "scgan": animator.stage2}
-    stages, states = {}, {}
-    for name, run in runs.items():
-        role = run.objective.eval_generator if name == "scgan" else "generator"
-        states[name] = {key: value.detach().to("cpu", torch.float16 if value.is_floating_point() else value.dtype)
-                        for key, value in run.nets[role].state_dict().items()}
-        stages[name] = {"config": config_to_toml(run.config), "role": role, "data": attrs.asdict(run.data),
-                        "steps": int(run.step), "run_dir": str(run.run_dir), "state": states[name]}
+    inherited = read_bundle(base) if base is not None else None
+    stages, runs, sources = {}, {}, {}
+    for name in STAGES:
+        if checkpoint.list_checkpoints(pipeline_dir / name):
+            run = runs[name] = load_run(pipeline_dir / name, device="cpu")
+            role = run.objective.eval_generator if name == "scgan" else "generator"
+            state = {key: value.detach().to("cpu", torch.float16 if value.is_floating_point() else value.dtype)
+                     for key, value in run.nets[role].state_dict().items()}
+            stages[name] = {"config": config_to_toml(run.config), "role": role, "data": attrs.asdict(run.data),
+                            "steps": int(run.step), "run_dir": str(run.run_dir), "state": state}
+            sources[name] = str((pipeline_dir / name).resolve())
+        elif inherited is not None:
+            stages[name] = inherited["stages"][name]
+            sources[name] = f"{Path(base).resolve()} (sha256 {inherited['sha256'][:16]})"
+        else:
+            raise CheckpointError(
+                f"{pipeline_dir} has no {name} run ({name}/checkpoints/step-*.pt); train it with `pgvg demo --out "
+                f"{pipeline_dir}`, or take that stage from a bundle with --from BUNDLE")
+    classes = tuple(stages["psgan"]["data"]["classes"])
+    framing = framing_of(runs["scgan"].dataset) if "scgan" in runs else Framing(**inherited["framing"])
+    if "psgan" in runs:
+        moved = moved_joints_of(runs["psgan"].dataset, classes, framing)
+    else:
+        moved = {action: set(joints) for action, joints in inherited["moved_joints"].items()}
+    states = {name: stage["state"] for name, stage in stages.items()}
     payload = {
         "format": BUNDLE_FORMAT, "version": BUNDLE_VERSION,
-        "classes": list(animator.classes), "resolution": animator.resolution,
+        "classes": list(classes), "resolution": int(stages["scgan"]["data"]["resolution"]),
         "keypoint_names": list(KEYPOINT_NAMES), "limbs": [list(limb) for limb in LIMBS],
-        "framing": animator.framing.as_dict(),
-        "moved_joints": {action: sorted(animator.moved_joints(action)) for action in animator.classes},
+        "framing": framing.as_dict(),
+        "moved_joints": {action: sorted(joints) for action, joints in moved.items()},
         "stages": stages,
         "provenance": {"pgvg": importlib.metadata.version("pgvg"), "torch": str(torch.__version__),
                        "git_commit": _git_commit(), "created": datetime.datetime.now(datetime.UTC).isoformat(),
-                       "source": str(Path(pipeline_dir).resolve()), "weights_dtype": "float16"},
+                       "source": str(pipeline_dir.resolve()), "stage_sources": sources, "weights_dtype": "float16"},
         "sha256": weights_digest(states),
     }
     atomic_write(Path(out), lambda file: torch.save(payload, file))

@@ -412,13 +412,16 @@ def animate_command(image: str, action: str, model: str | None, out: str, frames
 @main.command("export")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The bundle file to write (.pt).")
-def export_command(run_dir: str, out: str) -> None:
+@click.option("--from", "base", default=None, type=click.Path(dir_okay=False),
+              help="A bundle to take a stage from where RUN_DIR has no run of it (e.g. your own psgan/ beside "
+                   "the shipped SCGAN).")
+def export_command(run_dir: str, out: str, base: str | None) -> None:
     """Write an inference bundle of a pipeline folder (psgan/ and scgan/ runs): both generators in half
     precision, their configs, the classes, the skeleton and provenance, in one file that loads with
     torch.load(weights_only=True). `pgvg animate --model FILE` uses it."""
     from pgvg_core.bundle import export_bundle
 
-    written = export_bundle(run_dir, out)
+    written = export_bundle(run_dir, out, base=base)
     steps = ", ".join(f"{name} {count} steps" for name, count in written["steps"].items())
     click.echo(f"wrote {written['file']} ({written['bytes'] / 1e6:.1f} MB; {steps}; sha256 of the weights "
                f"{written['sha256'][:16]}...)")

@@ -158,24 +158,26 @@ class Animator:
         """How stage 2's training data frames people (what a photo is cropped to match)."""
         return framing_of(self.stage2.dataset)
 
-    def moved_joints(self, action: str, *, clips_per_action: int = 8, threshold: float = 0.3) -> set[int]:
-        """The joints that ``action`` moves in the training data: those whose position spans more than
-        ``threshold`` torso lengths over a clip, on average over clips of that action."""
-        label = self.action_index(action)
-        if self._moved is not None:  # recorded in the bundle
-            return set(self._moved.get(action, ()))
-        data = self.stage1.dataset
-        spans = []
-        for index in range(min(len(data), clips_per_action * len(self.classes))):
-            clip = data[index]
-            if int(clip["label"]) != label:
-                continue
-            keypoints = clip["keypoints"].numpy()  # [T, K, 3]
-            extent = keypoints[..., :2].max(0) - keypoints[..., :2].min(0)  # [K, 2]
-            spans.append(np.linalg.norm(extent, axis=-1) / max(self.framing.torso, 1e-6))
-        if not spans:
-            return set()
-        return {int(k) for k in np.nonzero(np.mean(spans, axis=0) > threshold)[0]}
+    def moved_joints(self, action: str) -> set[int]:
+        """The joints that ``action`` moves in stage 1's training data (see :func:`moved_joints_of`)."""
+        self.action_index(action)  # an unknown action is an error, not an empty set
+        if self._moved is None:  # not recorded in a bundle: measured once, for every action
+            self._moved = moved_joints_of(self.stage1.dataset, self.classes, self.framing)
+        return set(self._moved.get(action, ()))
+
+
+def moved_joints_of(dataset: Any, classes: Sequence[str], framing: Framing, *, clips_per_action: int = 8,
+                    threshold: float = 0.3) -> dict[str, set[int]]:
+    """Per action, the joints it moves in ``dataset``: those whose position spans more than ``threshold``
+    torso lengths over a clip, on average over the first ``clips_per_action`` clips of that action."""
+    spans: dict[int, list[np.ndarray]] = {label: [] for label in range(len(classes))}
+    for index in range(min(len(dataset), clips_per_action * len(classes))):
+        clip = dataset[index]
+        keypoints = clip["keypoints"].numpy()  # [T, K, 3]
+        extent = keypoints[..., :2].max(0) - keypoints[..., :2].min(0)  # [K, 2]
+        spans[int(clip["label"])].append(np.linalg.norm(extent, axis=-1) / max(framing.torso, 1e-6))
+    return {action: {int(k) for k in np.nonzero(np.mean(spans[label], axis=0) > threshold)[0]}
+            if spans[label] else set() for label, action in enumerate(classes)}
 
 
 def panels(*clips: np.ndarray, gap: int = 2) -> np.ndarray:

@@ -61,6 +61,33 @@ class Motion:
     ankle: dict[str, np.ndarray]  # side -> ankle target offset from rest [T, 2]
 
 
+REST_ARM = 0.18  # upper-arm abduction of a person standing at rest
+REST_ELBOW = 0.12  # forearm bend at rest
+
+
+def ease_in(motion: Motion, frames: int) -> Motion:
+    """The same performance started from rest: every pose parameter blends from its rest value into the
+    action's over the first ``frames`` frames (a smoothstep), the way a person standing still begins it.
+
+    Clips cut from the middle of a performance show the action from their first frame (a waving arm is
+    already up); a photo of someone standing does not. Clips that begin at rest teach stage 1 to get from a
+    standing pose into the action."""
+    steps = motion.lean.shape[0]
+    ramp = np.clip(np.arange(steps) / max(frames, 1), 0.0, 1.0)
+    weight = ramp * ramp * (3 - 2 * ramp)  # [T], 0 at the first frame, 1 from `frames` on
+
+    def blend(value: np.ndarray, rest: float) -> np.ndarray:
+        shape = (steps,) + (1,) * (value.ndim - 1)
+        return rest + weight.reshape(shape) * (value - rest)
+
+    return Motion(
+        root=blend(motion.root, 0.0), lean=blend(motion.lean, 0.0),
+        arm={side: blend(value, REST_ARM) for side, value in motion.arm.items()},
+        elbow={side: blend(value, REST_ELBOW) for side, value in motion.elbow.items()},
+        ankle={side: blend(value, 0.0) for side, value in motion.ankle.items()},
+    )
+
+
 def _smooth_noise(rng: np.random.Generator, t: np.ndarray, scale: float) -> np.ndarray:
     """A few low-frequency sines: jitter that is smooth in time, like a real performer's."""
     noise = np.zeros_like(t)
@@ -81,8 +108,8 @@ def action_motion(
     zeros = np.zeros(frames)
     leg = body.thigh + body.shin
 
-    arm = {"right": 0.18 + zeros, "left": 0.18 + zeros}
-    elbow = {"right": 0.12 + zeros, "left": 0.12 + zeros}
+    arm = {"right": REST_ARM + zeros, "left": REST_ARM + zeros}
+    elbow = {"right": REST_ELBOW + zeros, "left": REST_ELBOW + zeros}
     ankle = {side: np.zeros((frames, 2)) for side in ("right", "left")}
     root = np.zeros((frames, 2))
     lean = zeros.copy()

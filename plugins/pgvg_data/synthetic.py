@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from pgvg_core.interfaces import Dataset
-from pgvg_data.motion import ACTIONS, Proportions, action_motion, forward_kinematics
+from pgvg_data.motion import ACTIONS, Proportions, action_motion, ease_in, forward_kinematics
 from pgvg_data.render import Appearance, background, render_person
 
 SPLITS = ("train", "test", "unseen-pose")
@@ -45,8 +45,14 @@ class SyntheticActions(Dataset):
         actions: Sequence[str] | None = None,
         translate: bool = True,
         render: bool = True,
+        onset: float = 0.5,
         seed: int = 0,
     ) -> None:
+        """
+        :param onset: the share of clips that begin at rest and ease into the action over their first quarter
+            to half (the rest start where a photo of a standing person would be); the others are cut from
+            the middle of a performance.
+        """
         if split not in SPLITS:
             raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
         if resolution < 32 or resolution % 16:
@@ -62,6 +68,9 @@ class SyntheticActions(Dataset):
         self.classes = tuple(actions) if actions else ACTIONS
         self.num_clips = clips if clips is not None else DEFAULT_CLIPS[split]
         self.num_identities = identities if identities is not None else DEFAULT_IDENTITIES[split]
+        if not 0.0 <= onset <= 1.0:
+            raise ValueError(f"onset must be a share in [0, 1], got {onset}")
+        self.onset = onset
         if self.num_clips < 1 or self.num_identities < 1:
             raise ValueError("clips and identities must be at least 1")
         self.translate = translate
@@ -98,6 +107,9 @@ class SyntheticActions(Dataset):
         motion = action_motion(
             self.classes[label], self.frames, rng, amplitude=amplitude, body=body, translate=self.translate
         )
+        # Drawn after the performance, so a clip's action, speed and phase do not depend on `onset`.
+        if rng.uniform() < self.onset:
+            motion = ease_in(motion, int(rng.integers(max(1, self.frames // 4), max(2, self.frames // 2) + 1)))
         joints = forward_kinematics(motion, body, pelvis)  # [T, K, 2]
         inside = ((joints >= 0) & (joints <= self.resolution - 1)).all(axis=-1)
         keypoints = np.concatenate([joints, inside[..., None]], axis=-1).astype(np.float32)

@@ -77,3 +77,17 @@ def test_other_resolutions_and_action_subsets():
     dataset = SyntheticActions(resolution=128, frames=4, clips=4, actions=["jump", "kick"])
     assert dataset.classes == ("jump", "kick")
     assert dataset[1]["frames"].shape == (4, 3, 128, 128)
+
+
+def test_onset_clips_begin_at_rest_and_then_perform_the_same_action():
+    at_rest = SyntheticActions(split="train", render=False, onset=1.0, identities=1, clips=10)
+    mid_action = SyntheticActions(split="train", render=False, onset=0.0, identities=1, clips=10)
+    firsts = np.stack([at_rest.sample(i)["keypoints"][0] for i in range(10)])  # one identity, ten actions
+    np.testing.assert_allclose(firsts, firsts[:1].repeat(10, 0), atol=1e-4)  # all start from the same rest pose
+    for i in range(10):
+        eased, cut = at_rest.sample(i)["keypoints"], mid_action.sample(i)["keypoints"]
+        np.testing.assert_allclose(eased[9:], cut[9:], atol=1e-4)  # past the ease-in (at most T/2 = 8 frames)
+    spread = np.ptp(np.stack([mid_action.sample(i)["keypoints"][0] for i in range(10)]), axis=0)
+    assert spread[..., :2].max() > 5  # cut clips start mid-action: their first poses differ
+    with pytest.raises(ValueError, match="onset must be a share"):
+        SyntheticActions(onset=1.5)

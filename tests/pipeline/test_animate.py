@@ -189,6 +189,27 @@ def test_export_writes_a_bundle_that_animates_like_the_pipeline(pipeline_dir, tm
     assert json.loads((tmp_path / "b.json").read_text())["model"]["sha256"] == payload["sha256"]
 
 
+def test_export_takes_a_missing_stage_from_a_base_bundle(pipeline_dir, tmp_path):
+    import shutil
+
+    base = tmp_path / "base.pt"
+    assert CliRunner().invoke(main, ["export", str(pipeline_dir), "--out", str(base)]).exit_code == 0
+    stage_one_only = tmp_path / "mine"
+    shutil.copytree(pipeline_dir / "psgan", stage_one_only / "psgan")
+    refused = CliRunner().invoke(main, ["export", str(stage_one_only), "--out", str(tmp_path / "x.pt")])
+    assert refused.exit_code == 2 and "no scgan run" in refused.output and "--from" in refused.output
+    mixed = tmp_path / "mixed.pt"
+    result = CliRunner().invoke(main, ["export", str(stage_one_only), "--from", str(base), "--out", str(mixed)])
+    assert result.exit_code == 0, result.output
+    before, after = torch.load(base, weights_only=True), torch.load(mixed, weights_only=True)
+    for name, tensor in before["stages"]["scgan"]["state"].items():
+        assert torch.equal(after["stages"]["scgan"]["state"][name], tensor)
+    assert after["framing"] == before["framing"] and after["moved_joints"] == before["moved_joints"]
+    sources = after["provenance"]["stage_sources"]
+    assert sources["psgan"] == str((stage_one_only / "psgan").resolve()) and before["sha256"][:16] in sources["scgan"]
+    assert Animator(mixed).classes == Animator(base).classes  # loads: the digest covers the mixed weights
+
+
 def test_a_damaged_or_unsafe_bundle_is_refused(pipeline_dir, tmp_path):
     bundle = tmp_path / "model.pt"
     assert CliRunner().invoke(main, ["export", str(pipeline_dir), "--out", str(bundle)]).exit_code == 0
