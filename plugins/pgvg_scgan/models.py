@@ -179,7 +179,8 @@ class SCGANGenerator(Generator):
 
     @torch.no_grad()
     def render_detailed(self, image: torch.Tensor, source_pose: torch.Tensor, target_pose: torch.Tensor,
-                        detail: torch.Tensor, plate: torch.Tensor | None = None) -> torch.Tensor:
+                        detail: torch.Tensor, plate: torch.Tensor | None = None, *,
+                        keep_still: bool = True) -> torch.Tensor:
         """The frame at the size of ``detail``, the same picture as ``image`` at a higher resolution.
 
         The network runs at ``image``'s size; the source is warped into the pose again at ``detail``'s size
@@ -193,6 +194,9 @@ class SCGANGenerator(Generator):
 
         :param image: ``[B, 3, h, w]`` in [-1, 1]; ``source_pose``, ``target_pose``: heatmaps ``[B, K, h, w]``.
         :param detail: ``[B, 3, H, W]`` in [-1, 1], ``H / h == W / w``; ``plate`` the same shape.
+        :param keep_still: where the target pose leaves the source where it was (the warp moves a pixel by less
+            than one network pixel), show the source itself whatever the blend says. Measured on 5 real photos
+            x 5 actions: LPIPS-ST of the person to the photo 0.042 -> see README.
         :returns: ``[B, 3, H, W]``.
         """
         if not self.warp:  # nothing carries the detail: the network's frame, upsampled (``plate`` unused)
@@ -217,6 +221,11 @@ class SCGANGenerator(Generator):
             limbs = up(target_limbs(target, grid_size)[:, None])  # [B, 1, H, W]
             warped = limbs * warped + (1 - limbs) * warp_image(plate, grid)
         keep = up(keep)
+        if keep_still:
+            # Where the warp moves nothing (under a network pixel, fading out by 1.5), the warped photo is the
+            # photo itself: the network's upsampled output could only blur it.
+            moved = (grid - identity_grid(tuple(detail.shape[-2:]), grid.device)).norm(dim=-1)[:, None]  # [B, 1, H, W]
+            keep = torch.maximum(keep, (1.5 - moved * image.shape[-1] / 2).clamp(0, 1))
         return (keep * warped + (1 - keep) * up(generated)).clamp(-1, 1)
 
 
@@ -291,7 +300,8 @@ class UNetGenerator(Generator):
 
     @torch.no_grad()
     def render_detailed(self, image: torch.Tensor, source_pose: torch.Tensor, target_pose: torch.Tensor,
-                        detail: torch.Tensor, plate: torch.Tensor | None = None) -> torch.Tensor:
+                        detail: torch.Tensor, plate: torch.Tensor | None = None, *,
+                        keep_still: bool = True) -> torch.Tensor:
         """The frame upsampled to ``detail``'s size (the U-Net has no warp to carry the photo's detail; ``plate``
         is not used)."""
         return upsampled(self(image, source_pose, target_pose), detail)

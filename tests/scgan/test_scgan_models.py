@@ -76,14 +76,26 @@ def test_render_detailed_agrees_with_the_network_at_its_own_size(generator):
     generator.eval()
     with torch.no_grad():
         frame = generator(image, source, target)
-        same_size = generator.render_detailed(image, source, target, image)
+        same_size = generator.render_detailed(image, source, target, image, keep_still=False)
         detail = torch.nn.functional.interpolate(image, scale_factor=4, mode="bicubic", align_corners=False)
-        large = generator.render_detailed(image, source, target, detail.clamp(-1, 1))
+        large = generator.render_detailed(image, source, target, detail.clamp(-1, 1), keep_still=False)
     torch.testing.assert_close(same_size, frame.clamp(-1, 1), atol=1e-5, rtol=0)
     assert large.shape == (1, 3, 128, 128)
     # The large frame, shrunk again, is the same picture.
     shrunk = torch.nn.functional.interpolate(large, size=32, mode="area")
     assert (shrunk - frame).abs().mean() < 0.06
+
+
+def test_render_detailed_shows_the_photo_itself_where_nothing_moves():
+    image, source, _ = posed_inputs()
+    generator = SCGANGenerator(ngf=4, n_res_blocks=1).eval()
+    with torch.no_grad():
+        generator.to_rgb.bias[3] = -20.0  # the blend wants the generated image everywhere
+        detail = torch.rand(1, 3, 128, 128) * 2 - 1
+        still = generator.render_detailed(image, source, source, detail)  # the target pose is the source pose
+        blurred = generator.render_detailed(image, source, source, detail, keep_still=False)
+    torch.testing.assert_close(still, detail, atol=1e-4, rtol=0)
+    assert (blurred - detail).abs().mean() > 0.3  # without it: the network's 32-pixel picture
 
 
 def test_render_detailed_keeps_the_photo_detail_through_the_warp():
