@@ -65,32 +65,26 @@ REST_ARM = 0.18  # upper-arm abduction of a person standing at rest
 REST_ELBOW = 0.12  # forearm bend at rest
 
 
-def ease_in(motion: Motion, frames: int, start: Motion | None = None) -> Motion:
-    """The same performance started from another pose: every pose parameter blends from its value in the first
-    frame of ``start`` (default: rest) into the action's over the first ``frames`` frames (a smoothstep).
+def ease_in(motion: Motion, frames: int) -> Motion:
+    """The same performance started from rest: every pose parameter blends from its rest value into the
+    action's over the first ``frames`` frames (a smoothstep), the way a person standing still begins it.
 
     Clips cut from the middle of a performance show the action from their first frame (a waving arm is
-    already up); a photo of someone standing, or walking, does not. Clips that begin elsewhere teach stage 1
-    to get from the photo's pose into the action."""
+    already up); a photo of someone standing does not. Clips that begin at rest teach stage 1 to get from a
+    standing pose into the action."""
     steps = motion.lean.shape[0]
     ramp = np.clip(np.arange(steps) / max(frames, 1), 0.0, 1.0)
     weight = ramp * ramp * (3 - 2 * ramp)  # [T], 0 at the first frame, 1 from `frames` on
 
-    def blend(value: np.ndarray, first: np.ndarray | float) -> np.ndarray:
+    def blend(value: np.ndarray, rest: float) -> np.ndarray:
         shape = (steps,) + (1,) * (value.ndim - 1)
-        return first + weight.reshape(shape) * (value - first)
-
-    def at_start(name: str, side: str | None, rest: float) -> np.ndarray | float:
-        if start is None:
-            return rest
-        value = getattr(start, name)
-        return (value[side] if side else value)[0]
+        return rest + weight.reshape(shape) * (value - rest)
 
     return Motion(
-        root=blend(motion.root, at_start("root", None, 0.0)), lean=blend(motion.lean, at_start("lean", None, 0.0)),
-        arm={side: blend(value, at_start("arm", side, REST_ARM)) for side, value in motion.arm.items()},
-        elbow={side: blend(value, at_start("elbow", side, REST_ELBOW)) for side, value in motion.elbow.items()},
-        ankle={side: blend(value, at_start("ankle", side, 0.0)) for side, value in motion.ankle.items()},
+        root=blend(motion.root, 0.0), lean=blend(motion.lean, 0.0),
+        arm={side: blend(value, REST_ARM) for side, value in motion.arm.items()},
+        elbow={side: blend(value, REST_ELBOW) for side, value in motion.elbow.items()},
+        ankle={side: blend(value, 0.0) for side, value in motion.ankle.items()},
     )
 
 

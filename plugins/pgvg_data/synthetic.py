@@ -49,10 +49,9 @@ class SyntheticActions(Dataset):
         seed: int = 0,
     ) -> None:
         """
-        :param onset: the share of clips that do not begin mid-action but ease into it over their first
-            quarter to half, from rest (half of them) or from a moment of another action (the others): where
-            a photo of a person standing, or walking, would start. The other clips are cut from the middle of a
-            performance.
+        :param onset: the share of clips that begin at rest and ease into the action over their first quarter
+            to half (the rest start where a photo of a standing person would be); the others are cut from
+            the middle of a performance.
         """
         if split not in SPLITS:
             raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
@@ -110,12 +109,7 @@ class SyntheticActions(Dataset):
         )
         # Drawn after the performance, so a clip's action, speed and phase do not depend on `onset`.
         if rng.uniform() < self.onset:
-            ease = int(rng.integers(max(1, self.frames // 4), max(2, self.frames // 2) + 1))
-            start = None  # at rest, half of these; the others begin in a moment of another action
-            if rng.uniform() < 0.5:
-                other = self.classes[int(rng.integers(len(self.classes)))]
-                start = action_motion(other, self.frames, rng, amplitude=amplitude, body=body, translate=False)
-            motion = ease_in(motion, ease, start)
+            motion = ease_in(motion, int(rng.integers(max(1, self.frames // 4), max(2, self.frames // 2) + 1)))
         joints = forward_kinematics(motion, body, pelvis)  # [T, K, 2]
         inside = ((joints >= 0) & (joints <= self.resolution - 1)).all(axis=-1)
         keypoints = np.concatenate([joints, inside[..., None]], axis=-1).astype(np.float32)

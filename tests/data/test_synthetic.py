@@ -79,14 +79,12 @@ def test_other_resolutions_and_action_subsets():
     assert dataset[1]["frames"].shape == (4, 3, 128, 128)
 
 
-def test_onset_clips_begin_at_rest_or_elsewhere_and_then_perform_the_same_action():
-    at_rest = SyntheticActions(split="train", render=False, onset=1.0, identities=1, clips=20)
-    mid_action = SyntheticActions(split="train", render=False, onset=0.0, identities=1, clips=20)
-    firsts = np.stack([at_rest.sample(i)["keypoints"][0] for i in range(20)])  # one identity, two clips per action
-    same = np.abs(firsts[:, None] - firsts[None]).max(axis=(2, 3)) < 1e-3  # [20, 20]: identical first poses
-    at_rest_count = same.sum(1).max()  # the rest pose is the one first pose that many clips share
-    assert 4 <= at_rest_count <= 16, at_rest_count  # about half begin at rest, the others in another action
-    for i in range(20):
+def test_onset_clips_begin_at_rest_and_then_perform_the_same_action():
+    at_rest = SyntheticActions(split="train", render=False, onset=1.0, identities=1, clips=10)
+    mid_action = SyntheticActions(split="train", render=False, onset=0.0, identities=1, clips=10)
+    firsts = np.stack([at_rest.sample(i)["keypoints"][0] for i in range(10)])  # one identity, ten actions
+    np.testing.assert_allclose(firsts, firsts[:1].repeat(10, 0), atol=1e-4)  # all start from the same rest pose
+    for i in range(10):
         eased, cut = at_rest.sample(i)["keypoints"], mid_action.sample(i)["keypoints"]
         np.testing.assert_allclose(eased[9:], cut[9:], atol=1e-4)  # past the ease-in (at most T/2 = 8 frames)
     spread = np.ptp(np.stack([mid_action.sample(i)["keypoints"][0] for i in range(10)]), axis=0)
