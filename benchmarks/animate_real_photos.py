@@ -70,7 +70,11 @@ def retargeted(animator):
     from pgvg_core.framing import torso_and_hips
     from pgvg_core.pose import rescale_keypoints
 
-    dataset = animator.stage1.dataset
+    from pgvg_data.synthetic import SyntheticActions
+
+    data = animator.stage1.data  # a bundle has no dataset: the real clips come from the data it describes
+    dataset = SyntheticActions(split="train", resolution=data.resolution, frames=data.frames, actions=data.classes,
+                               render=False, onset=0.0)  # clips cut from a performance: the action's own motion
 
     def poses(first: torch.Tensor, action: str, *, seed: int = 0) -> torch.Tensor:
         label = animator.action_index(action)
