@@ -8,7 +8,7 @@ from pgvg_scgan.warp import limb_warp, warp_image
 
 
 def clip(index=0, frames=8):
-    return SyntheticActions(split="test", clips=4, frames=frames, resolution=64)[index]
+    return SyntheticActions(split="test", clips=4, frames=frames, resolution=64, onset=0.0)[index]  # mid-action: arms away from the body
 
 
 def identity_grid(size):
