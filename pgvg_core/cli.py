@@ -370,7 +370,7 @@ def demo_command(out: str, no_progress: bool, quick: bool, steps_factor: float) 
         click.echo(f"  {name:<10} {written[name]}")
     videos = sorted(p for key, p in written.items() if key.endswith(".mp4"))
     click.echo(f"  videos     {len(videos)} MP4 + {len(videos)} GIF, e.g. {videos[0]}")
-    click.echo(f"  models     {out}/psgan, {out}/scgan, {out}/action-classifier (animate with --run {out})")
+    click.echo(f"  models     {out}/psgan, {out}/scgan, {out}/action-classifier (pgvg animate PHOTO --action ACTION --model {out})")
 
 
 @main.command("animate")
