@@ -132,12 +132,14 @@ class Animator:
     @torch.no_grad()
     def poses(self, first_keypoints: torch.Tensor, action: str, *, seed: int = 0) -> torch.Tensor:
         """``[K, 3]`` in frame pixels -> ``[T, K, 3]``; the first frame is the given pose."""
-        torch.manual_seed(seed)
         label = torch.tensor([self.action_index(action)], device=self.device)
         scale = self.stage1.data.resolution / self.resolution  # stage-2 frame pixels -> stage-1 frame pixels
         first = rescale_keypoints(first_keypoints.to(self.device), scale)
-        sequence = rescale_keypoints(self.stage1.objective.generate_keypoints(self.stage1.nets, first[None], label)[0],
-                                     1 / scale)
+        # The noise comes from `seed` alone, and the caller's random streams are left as they were.
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            generated = self.stage1.objective.generate_keypoints(self.stage1.nets, first[None], label)[0]
+        sequence = rescale_keypoints(generated, 1 / scale)
         sequence[0] = first_keypoints.to(self.device)
         return sequence
 

@@ -177,7 +177,10 @@ def test_export_writes_a_bundle_that_animates_like_the_pipeline(pipeline_dir, tm
     assert from_bundle.framing == from_runs.framing
     assert from_bundle.moved_joints("jump") == from_runs.moved_joints("jump")
     clip = SyntheticActions(split="test", clips=3, resolution=32, frames=4, actions=list(from_runs.classes))[0]
+    torch.manual_seed(11)
+    stream = torch.get_rng_state()
     poses = [a.poses(clip["keypoints"][0], "kick", seed=3) for a in (from_runs, from_bundle)]
+    assert torch.equal(torch.get_rng_state(), stream)  # the caller's random stream is untouched
     torch.testing.assert_close(poses[1], poses[0], atol=0.05, rtol=0)  # half-precision weights
     frames = [a.frames(clip["frames"][0], clip["keypoints"][0], poses[0]) for a in (from_runs, from_bundle)]
     assert (frames[1] - frames[0]).abs().mean() < 0.01
