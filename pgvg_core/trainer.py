@@ -441,17 +441,24 @@ class Trainer:
         items = [dataset[i] for i in range(count)]
         return torch.utils.data.default_collate(items)
 
+    @contextlib.contextmanager
+    def _seeded_streams(self, seed: int) -> Iterator[None]:
+        """Global random streams (the CPU's, and this run's CUDA device's) seeded with ``seed`` inside, and as
+        they were afterwards: sampling and evaluation must not change the training's noise."""
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
+
     @torch.no_grad()
     def save_samples(self, raw_batch: dict[str, torch.Tensor]) -> list[Path]:
         from pgvg_core.sheets import save_png
         from pgvg_core.video import write_video
 
         self.nets.eval()
-        generator_state = torch.get_rng_state()
-        torch.manual_seed(self.config.experiment.seed)  # the same noise each time: pictures comparable over steps
-        batch = self.objective.prepare(raw_batch, self.device)
-        pictures = self.objective.samples(self.nets, batch)
-        torch.set_rng_state(generator_state)  # sampling must not change the training's random stream
+        with self._seeded_streams(self.config.experiment.seed):  # the same noise each time: comparable pictures
+            batch = self.objective.prepare(raw_batch, self.device)
+            pictures = self.objective.samples(self.nets, batch)
         written = []
         folder = self.run_dir / "samples"
         folder.mkdir(exist_ok=True)
@@ -483,15 +490,13 @@ class Trainer:
                                              batch_size=self.config.trainer.batch_size,
                                              num_workers=self.config.trainer.num_workers)
         self.nets.eval()
-        generator_state = torch.get_rng_state()
-        torch.manual_seed(self.config.experiment.seed + 1)
-        for raw in tqdm(loader, desc="evaluate", unit="batch", disable=not self.progress, leave=False):
-            batch = self.objective.prepare(raw, self.device)
-            pairs = self.objective.evaluation_pairs(self.nets, batch)
-            for metric in metrics.values():
-                metric.update(pairs["real"], pairs["fake"], **{k: v for k, v in pairs.items()
-                                                              if k not in ("real", "fake")})
-        torch.set_rng_state(generator_state)
+        with self._seeded_streams(self.config.experiment.seed + 1):
+            for raw in tqdm(loader, desc="evaluate", unit="batch", disable=not self.progress, leave=False):
+                batch = self.objective.prepare(raw, self.device)
+                pairs = self.objective.evaluation_pairs(self.nets, batch)
+                for metric in metrics.values():
+                    metric.update(pairs["real"], pairs["fake"], **{k: v for k, v in pairs.items()
+                                                                  if k not in ("real", "fake")})
         self.nets.train()
         values = {name: metric.compute() for name, metric in metrics.items()}
         provenance = {name: metric.provenance() for name, metric in metrics.items()}
