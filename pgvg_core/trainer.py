@@ -573,13 +573,19 @@ def saved_config(run_dir: Path, state: dict[str, Any], overrides: tuple[str, ...
 def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu",
              registries: RegistrySet | None = None) -> Trainer:
     """A finished (or interrupted) run for inference: its networks (latest checkpoint, eval mode), objective
-    and data description, on ``device``."""
+    and data description, on ``device``. The caller's random streams (Python's, NumPy's, torch's on the CPU
+    and on ``device``) are as they were: building the run seeds them and restores the checkpoint's."""
     from pgvg_core.plugins import get_registries
 
     run_dir = Path(run_dir)
     state = checkpoint.load(checkpoint.latest(run_dir))
     config = saved_config(run_dir, state, registries=registries or get_registries())
     config = attrs.evolve(config, trainer=attrs.evolve(config.trainer, device=str(device)))
-    trainer = Trainer(config, run_dir, registries=registries, progress=False, _resume_state=state)
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    cuda = [torch.device(device)] if torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        trainer = Trainer(config, run_dir, registries=registries, progress=False, _resume_state=state)
+    random.setstate(python_state)
+    np.random.set_state(numpy_state)
     trainer.nets.eval()
     return trainer

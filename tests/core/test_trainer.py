@@ -238,3 +238,23 @@ def test_stage_one_for_stage_two_starts_from_the_given_pose_exactly(tmp_path):
     assert poses.shape == (3, 4, 18, 3)
     torch.testing.assert_close(poses[:, 0, :, :2], first[..., :2], atol=1e-4, rtol=0)  # exact: no heatmaps
     assert (poses[0, :, 4, 2] == 0).all() and (poses[:, 1:, :, :2] - poses[:, :1, :, :2]).abs().amax() > 0.1
+
+
+def test_a_run_that_evaluates_during_training_resumes_exactly(tmp_path):
+    """The pose-action metric loads a classifier run when it is built (at every evaluation): loading a run
+    must leave the training's random streams as they were, or a resumed run would draw other noise."""
+    from tiny import TINY_CLASSIFIER
+
+    classifier = Trainer(load_config(write_config(tmp_path, TINY_CLASSIFIER, "classifier.toml")),
+                         tmp_path / "classifier", progress=False)
+    classifier.fit()
+    evaluating = ("trainer.eval_every=1", "trainer.eval_clips=3",
+                  f'metrics=[{{name="pose-action", params={{classifier="{tmp_path / "classifier"}"}}}}]')
+    straight = tiny_trainer(tmp_path, *evaluating, run="straight")
+    straight.fit()
+    tiny_trainer(tmp_path, *evaluating, "trainer.steps=2", run="resumed").fit()
+    resumed = Trainer.resume(tmp_path / "resumed", ("trainer.steps=4",), progress=False)
+    resumed.fit()
+    for role in ("generator", "discriminator"):
+        for (name, a), b in zip(straight.nets[role].state_dict().items(), resumed.nets[role].state_dict().values()):
+            torch.testing.assert_close(a, b, rtol=0, atol=0, msg=f"{role}.{name} differs after resume")
