@@ -22,7 +22,7 @@ from pgvg_core.config import ComponentSpec, ExperimentConfig, build, load_config
 from pgvg_core.errors import CheckpointError, PgvgError
 from pgvg_core.framing import Framing, framing_of
 from pgvg_core.pose import rescale_keypoints
-from pgvg_core.trainer import Trainer, load_run
+from pgvg_core.trainer import Trainer, load_run, torch_streams_kept
 
 log = logging.getLogger("pgvg.pipeline")
 
@@ -136,7 +136,7 @@ class Animator:
         scale = self.stage1.data.resolution / self.resolution  # stage-2 frame pixels -> stage-1 frame pixels
         first = rescale_keypoints(first_keypoints.to(self.device), scale)
         # The noise comes from `seed` alone, and the caller's random streams are left as they were.
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+        with torch_streams_kept(self.device):
             torch.manual_seed(seed)
             generated = self.stage1.objective.generate_keypoints(self.stage1.nets, first[None], label)[0]
         sequence = rescale_keypoints(generated, 1 / scale)

@@ -445,8 +445,7 @@ class Trainer:
     def _seeded_streams(self, seed: int) -> Iterator[None]:
         """Global random streams (the CPU's, and this run's CUDA device's) seeded with ``seed`` inside, and as
         they were afterwards: sampling and evaluation must not change the training's noise."""
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
+        with torch_streams_kept(self.device):
             torch.manual_seed(seed)
             yield
 
@@ -570,6 +569,11 @@ def saved_config(run_dir: Path, state: dict[str, Any], overrides: tuple[str, ...
     return config_from_dict(data, file=str(config_file), registries=registries)
 
 
+def torch_streams_kept(device: torch.device) -> contextlib.AbstractContextManager:
+    """torch's global random streams, the CPU's and ``device``'s if it is a CUDA device, restored on exit."""
+    return torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
+
+
 def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu",
              registries: RegistrySet | None = None) -> Trainer:
     """A finished (or interrupted) run for inference: its networks (latest checkpoint, eval mode), objective
@@ -582,8 +586,7 @@ def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu",
     config = saved_config(run_dir, state, registries=registries or get_registries())
     config = attrs.evolve(config, trainer=attrs.evolve(config.trainer, device=str(device)))
     python_state, numpy_state = random.getstate(), np.random.get_state()
-    cuda = [torch.device(device)] if torch.device(device).type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
+    with torch_streams_kept(torch.device(device)):
         trainer = Trainer(config, run_dir, registries=registries, progress=False, _resume_state=state)
     random.setstate(python_state)
     np.random.set_state(numpy_state)
