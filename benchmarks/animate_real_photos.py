@@ -66,7 +66,10 @@ def travel(found: np.ndarray, height: float) -> float:
 
 def retargeted(animator):
     """``poses(first, action, seed)`` that moves the photo's pose as a real training clip of the action moves
-    (each joint's displacement from the clip's first frame, scaled by torso length): stage 2 judged alone."""
+    (each joint's displacement from the clip's first frame, scaled by torso length): stage 2 judged alone, and
+    the action classifier's ceiling on these photos. The clips begin at rest and ease into the action
+    (``onset=1``), as a person in a photo does: a clip cut from the middle of a performance (an arm already up)
+    added to a photo's arm at rest moves it to places the action never goes."""
     from pgvg_core.framing import torso_and_hips
     from pgvg_core.pose import rescale_keypoints
 
@@ -74,7 +77,7 @@ def retargeted(animator):
 
     data = animator.stage1.data  # a bundle has no dataset: the real clips come from the data it describes
     dataset = SyntheticActions(split="train", resolution=data.resolution, frames=data.frames, actions=data.classes,
-                               render=False, onset=0.0)  # clips cut from a performance: the action's own motion
+                               render=False, onset=1.0)
 
     def poses(first: torch.Tensor, action: str, *, seed: int = 0) -> torch.Tensor:
         label = animator.action_index(action)

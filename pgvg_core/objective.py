@@ -74,6 +74,11 @@ class Objective(abc.ABC):
         entry = self.terms[name]
         return entry.weight * entry.loss(*args, **kwargs)
 
+    def training_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A dataset batch as a training step sees it, before :meth:`prepare`: where training-only
+        augmentations go (those that make new training data; samples and evaluation see the data as it is)."""
+        return batch
+
     def prepare(self, batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
         """Move a dataset batch to ``device`` and derive what the networks need (heatmaps, ...)."""
         return {key: value.to(device, non_blocking=True) for key, value in batch.items()}

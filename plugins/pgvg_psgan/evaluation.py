@@ -29,7 +29,7 @@ from pgvg_core.interfaces import Discriminator, Metric
 from pgvg_core.objective import Objective
 from pgvg_core.pose import KEYPOINT_NAMES, body_size
 from pgvg_core.stats import frechet_distance
-from pgvg_psgan.objective import sequence_keypoints
+from pgvg_psgan.objective import sequence_keypoints, with_posture
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +80,16 @@ class ActionClassifierObjective(Objective):
     """Trains the action classifier on real pose sequences (with small pose noise for robustness)."""
 
     discriminator_roles = ("classifier",)
+    #: ``posture``: clips moved to other postures, so that a stride or a side view is not read as an action.
+    augmentation_slots = ("posture",)
     default_terms = {"classification": LossTerm(name="cross-entropy", weight=1.0)}
 
     def __init__(self, *, pose_noise: float = 0.02, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pose_noise = pose_noise
+
+    def training_batch(self, batch):
+        return with_posture(self.augmentations.get("posture"), batch)
 
     def prepare(self, batch, device):
         return {"keypoints": batch["keypoints"].to(device), "label": batch["label"].to(device)}

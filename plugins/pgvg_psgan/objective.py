@@ -9,6 +9,7 @@ more than a few pixels off; a position error can.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,6 +27,11 @@ from pgvg_core.pose import (
     soft_keypoints,
 )
 from pgvg_core.sheets import animated_grid, grid
+
+
+def with_posture(posture: Any, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``batch`` with its clips' keypoints ``[B, T, K, 3]`` moved to other postures (or as it is without one)."""
+    return batch if posture is None else {**batch, "keypoints": posture(batch["keypoints"])}
 
 
 def sequence_heatmaps(keypoints: torch.Tensor, resolution: int, sigma: float) -> torch.Tensor:
@@ -59,6 +65,8 @@ class PSGANObjective(Objective):
     generator_roles = ("generator",)
     discriminator_roles = ("discriminator",)
     optional_roles = ("discriminator",)
+    #: ``posture``: training clips moved to other postures (``augmentations.posture``, e.g. ``posture``).
+    augmentation_slots = ("posture",)
     default_terms = {
         "adversarial": LossTerm(name="gan-lsgan", weight=1.0),
         "reconstruction": LossTerm(name="heatmap-l1", weight=100.0),
@@ -104,6 +112,9 @@ class PSGANObjective(Objective):
     def heatmaps(self, keypoints: torch.Tensor) -> torch.Tensor:
         """``[B, T, K, 3]`` in heatmap pixels -> ``[B, K, T, h, w]``."""
         return sequence_heatmaps(keypoints, self.heatmap_resolution, self.sigma)
+
+    def training_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return with_posture(self.augmentations.get("posture"), batch)
 
     def prepare(self, batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
         keypoints = batch["keypoints"].to(device)  # [B, T, K, 3] in frame pixels

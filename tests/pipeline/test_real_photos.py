@@ -23,7 +23,7 @@ pytest.importorskip("mediapipe", reason="mediapipe is an optional extra (see REA
 @pytest.fixture(scope="module")
 def people(tmp_path_factory):
     try:
-        return real_people(tmp_path_factory.mktemp("media"))
+        return real_people(tmp_path_factory.mktemp("media"), ["sports2d-woman-walking", "bus-man-black-coat"])
     except MediaUnavailable as reason:
         pytest.skip(f"real photos unavailable: {reason}")
 
