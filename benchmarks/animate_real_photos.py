@@ -99,6 +99,8 @@ def main() -> None:
     parser.add_argument("--actions", nargs="+", default=["wave-both", "jump", "arm-circles", "squat", "kick"])
     parser.add_argument("--out", type=Path, default=Path("runs/real-photos"))
     parser.add_argument("--media", type=Path, default=Path.home() / ".cache" / "pgvg" / "media")
+    parser.add_argument("--compose", choices=("layers", "network"), default="layers",
+                        help="how stage 2 draws the frames (pgvg animate --compose)")
     parser.add_argument("--poses", choices=("psgan", "real"), default="psgan",
                         help="real: stage 2 alone, on a real clip's motion of the action retargeted to the photo")
     args = parser.parse_args()
@@ -129,7 +131,7 @@ def main() -> None:
             started = time.perf_counter()
             try:
                 written = animate_photo(str(photo), action=action, model=args.model, out=str(out),
-                                        animator=animator)
+                                        animator=animator, compose=args.compose)
             except Exception as error:  # noqa: BLE001 - a refusal is a result too
                 results.append({"photo": name, "action": action, "refused": str(error)})
                 print(f"{name:<26} {action:<12} refused: {error}")

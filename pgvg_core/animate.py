@@ -23,7 +23,15 @@ import numpy as np
 import torch
 
 from pgvg_core.errors import DataError, PgvgError
-from pgvg_core.framing import PersonCrop, body_mask, clean_plate, crop_photo, person_crop, torso_and_hips
+from pgvg_core.framing import (
+    PersonCrop,
+    body_mask,
+    clean_plate,
+    crop_photo,
+    limbs_that_move,
+    person_crop,
+    torso_and_hips,
+)
 from pgvg_core.pose import KEYPOINT_INDEX, KEYPOINT_NAMES, rescale_keypoints
 
 log = logging.getLogger("pgvg.animate")
@@ -194,9 +202,14 @@ def composite(photo: np.ndarray, crop: PersonCrop, view: View, rendered: np.ndar
 def animate_photo(image: str, *, action: str, model: str | None = None, out: str, frames: int | None = None,
                   pose_source: str | None = None, keypoints_file: str | None = None, seed: int = 0,
                   person: int | None = None, panels: bool = False,
-                  render_size: int = RENDER_SIZE, animator: Any = None) -> dict[str, Any]:
+                  render_size: int = RENDER_SIZE, compose: str = "layers", animator: Any = None) -> dict[str, Any]:
     """Animate the person in ``image``; ``animator`` reuses a loaded model (a ``pipeline.Animator``) instead
-    of loading ``model``."""
+    of loading ``model``. ``compose``: ``"layers"`` draws the frames from the photo's own pixels (the arms and
+    legs warped over the photo without them), ``"network"`` as stage 2 was trained (its blend of the warped
+    photo and the pixels its network paints; on real photos those pixels are a blur of colours the photo never
+    had, see :meth:`pgvg_scgan.models.SCGANGenerator.render_layers`)."""
+    if compose not in ("layers", "network"):
+        raise PgvgError(f"compose={compose!r}: use 'layers' or 'network'")
     from pgvg_core.pipeline import Animator
     from pgvg_core.score import to_model_range
     from pgvg_core.video import to_uint8, write_video
@@ -221,9 +234,11 @@ def animate_photo(image: str, *, action: str, model: str | None = None, out: str
     first = torch.from_numpy(crop.to_model(points))  # [K, 3] in the model's pixels
     poses = _pose_sequence(animator, first, action, seed=seed, frames=frames)  # [T, K, 3]
     poses_render = rescale_keypoints(poses, render_size / resolution)
-    # The photo without its arms and legs: what shows where a limb was once it has moved.
-    plate = clean_plate(detail[None], poses_render[:1], torso=float(torso_and_hips(poses_render[0].numpy())[0]))[0]
-    clip = to_uint8(animator.frames(image_tensor, first, poses, detail=detail, plate=plate))  # [T, S, S, 3]
+    # The photo without the arms and legs that move: what shows where a limb was once it has moved.
+    torso = float(torso_and_hips(poses_render[0].numpy())[0])
+    plate = clean_plate(detail[None], poses_render[:1], torso, limbs=limbs_that_move(poses_render, torso))[0]
+    clip = to_uint8(animator.frames(image_tensor, first, poses, detail=detail, plate=plate,
+                                    layers=compose == "layers"))  # [T, S, S, 3]
     view = view_around(photo.shape, crop, render_size)
     video = composite(photo, crop, view, clip, poses_render)
     write_video(out_path, video, fps=8)
@@ -234,6 +249,7 @@ def animate_photo(image: str, *, action: str, model: str | None = None, out: str
     poses_photo = crop.to_photo(poses.numpy())
     record = {"image": str(path), "image_size": list(photo.shape[:2]), "action": action, "seed": seed,
               "frames": len(poses), "pose": "keypoints file" if keypoints_file else (pose_source or "mediapipe"),
+              "compose": compose,
               "model": animator.source,
               "framing": animator.framing.as_dict(), "crop": crop.as_dict(), "render_size": render_size,
               "view": {**attrs.asdict(view), "video_size": list(view.size)}, "warnings": warnings,

@@ -390,16 +390,19 @@ def demo_command(out: str, no_progress: bool, quick: bool, steps_factor: float) 
 @click.option("--panels", is_flag=True, help="Also write FILE-panels.mp4: person crop | poses | frames.")
 @click.option("--render-size", type=click.IntRange(64, 2048), default=512, show_default=True,
               help="Pixels of the rendered person crop (the person is about 60% of it tall).")
+@click.option("--compose", type=click.Choice(["layers", "network"]), default="layers", show_default=True,
+              help="layers: the frames from the photo's own pixels (arms and legs warped over the photo without "
+                   "them); network: stage 2's blend of the warped photo and the pixels its network paints.")
 def animate_command(image: str, action: str, model: str | None, out: str, frames: int | None,
                     pose_source: str | None, keypoints: str | None, seed: int, person: int | None, panels: bool,
-                    render_size: int) -> None:
+                    render_size: int, compose: str) -> None:
     """Animate the person in IMAGE doing ACTION: PSGAN makes the poses, SCGAN the frames, pasted back into
     the photo."""
     from pgvg_core.animate import animate_photo
 
     result = animate_photo(image, action=action, model=model, out=out, frames=frames,
                            pose_source=pose_source, keypoints_file=keypoints, seed=seed, person=person,
-                           panels=panels, render_size=render_size)
+                           panels=panels, render_size=render_size, compose=compose)
     width, height = result["view"].size
     click.echo(f"wrote {result['video']} ({result['frames']} frames, {width}x{height}; crop and poses: "
                f"{result['crop_file']})")

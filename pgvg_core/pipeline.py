@@ -145,14 +145,15 @@ class Animator:
 
     @torch.no_grad()
     def frames(self, image: torch.Tensor, source_keypoints: torch.Tensor, poses: torch.Tensor, *,
-               detail: torch.Tensor | None = None, plate: torch.Tensor | None = None) -> torch.Tensor:
+               detail: torch.Tensor | None = None, plate: torch.Tensor | None = None,
+               layers: bool = False) -> torch.Tensor:
         """``image [3, H, W]`` in [-1, 1], ``[K, 3]``, ``poses [T, K, 3]`` -> frames ``[T, 3, H, W]``; with
         ``detail`` (the same image at a higher resolution ``[3, H', W']``, and optionally its ``plate`` without
-        arms and legs) frames ``[T, 3, H', W']``."""
+        arms and legs) frames ``[T, 3, H', W']``; ``layers`` draws them from ``detail`` and ``plate`` alone."""
         objective = self.stage2.objective
         batch = lambda t: None if t is None else t[None].to(self.device)  # noqa: E731
         clip = objective.render_clip(self.generator, batch(image), batch(source_keypoints), batch(poses),
-                                     detail=batch(detail), plate=batch(plate))
+                                     detail=batch(detail), plate=batch(plate), layers=layers)
         return clip[0]
 
     @functools.cached_property

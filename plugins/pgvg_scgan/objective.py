@@ -97,12 +97,13 @@ class PairObjective(Objective):
     @torch.no_grad()
     def render_clip(self, generator: nn.Module, source_image: torch.Tensor, source_keypoints: torch.Tensor,
                     keypoints: torch.Tensor, *, detail: torch.Tensor | None = None,
-                    plate: torch.Tensor | None = None) -> torch.Tensor:
+                    plate: torch.Tensor | None = None, layers: bool = False) -> torch.Tensor:
         """Frames of a person: ``source_image [B, 3, H, W]``, poses ``[B, T, K, 3]`` -> ``[B, T, 3, H, W]``.
 
         With ``detail`` (the source image at a higher resolution, ``[B, 3, H', W']``), the frames come out at
         that size, the photo's detail carried through the warp (``render_detailed``, with ``plate``, the detail
-        image without arms and legs, where given), one frame at a time.
+        image without arms and legs, where given), one frame at a time; with ``layers``, from the detail image
+        and the plate alone (``render_detailed(layers=True)``).
         """
         size, length = keypoints.shape[:2]
         source_pose = self.heatmaps(source_keypoints)
@@ -114,7 +115,8 @@ class PairObjective(Objective):
             images, sources, details = repeat(source_image), repeat(source_pose), repeat(detail)
             plates = None if plate is None else repeat(plate)
             frames = torch.cat([generator.render_detailed(images[i : i + 1], sources[i : i + 1], poses[i : i + 1],
-                                                          details[i : i + 1], None if plates is None else plates[i : i + 1])
+                                                          details[i : i + 1], None if plates is None else plates[i : i + 1],
+                                                          layers=layers)
                                 for i in range(len(poses))])
         return frames.view(size, length, *frames.shape[1:])
 

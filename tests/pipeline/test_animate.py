@@ -46,14 +46,16 @@ def test_animator_makes_poses_then_frames(pipeline_dir):
     assert frames.shape == (4, 3, 32, 32) and frames.abs().max() <= 1
 
 
-def test_animate_command_writes_the_animated_photo_and_its_record(pipeline_dir, tmp_path):
+@pytest.mark.parametrize("compose", ["layers", "network"])
+def test_animate_command_writes_the_animated_photo_and_its_record(pipeline_dir, tmp_path, compose):
     image, keypoints = photo(tmp_path)
     out = tmp_path / "kick.mp4"
     result = CliRunner().invoke(main, ["animate", str(image), "--action", "kick", "--run", str(pipeline_dir),
                                        "--out", str(out), "--keypoints", str(keypoints), "--frames", "6",
-                                       "--render-size", "128", "--panels"])
+                                       "--render-size", "128", "--panels", "--compose", compose])
     assert result.exit_code == 0, result.output
     record = json.loads(out.with_suffix(".json").read_text())
+    assert record["compose"] == compose
     video = read_video(out)
     assert len(video) == 6 and list(video.shape[1:3]) == record["view"]["video_size"][::-1]
     assert record["image_size"] == [64, 64] and record["action"] == "kick" and record["render_size"] == 128
