@@ -281,12 +281,18 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
     # between two of them (a nose nearer an eye in a generated pose) would stretch the face and hair.
     target = trunk_following(source, target, HEAD_JOINTS)
     size = tuple(detail.shape[-2:])
-    torsos = torch.tensor([t[0] if t else 0.25 * size[0] for t in map(torso_and_hips, source.cpu().numpy())])
-    limbs = body_mask(target.cpu(), size, limb_reach(torsos), limbs=MOVING_LIMBS, beyond=LIMB_BEYOND)[:, None]
-    # The silhouettes' soft outer halves fade into the background; from their middle on, the person alone.
-    here = (2 * person_silhouette(trunk_following(source, target).cpu(), size, torsos)[:, None]).clamp(max=1)
-    was = person_silhouette(source.cpu(), size, torsos)[:, None]  # [B, 1, H, W]
-    limbs, here, was = (m.to(detail.device, detail.dtype) for m in (limbs, here, was))
+    # The masks are smooth: drawn at up to twice the network's size and interpolated (16x less work at 512 px).
+    small = (min(size[0], 2 * network_size), min(size[1], 2 * network_size))
+    shrink = small[-1] / size[-1]
+    source_small, target_small = rescale_keypoints(source, shrink).cpu(), rescale_keypoints(target, shrink).cpu()
+    torsos = torch.tensor([t[0] if t else 0.25 * small[0] for t in map(torso_and_hips, source_small.numpy())])
+    limbs = body_mask(target_small, small, limb_reach(torsos), limbs=MOVING_LIMBS, beyond=LIMB_BEYOND)
+    here = person_silhouette(trunk_following(source_small, target_small), small, torsos)
+    was = person_silhouette(source_small, small, torsos)
+    limbs, here, was = (F.interpolate(m[:, None], size=size, mode="bilinear", align_corners=False)
+                        .to(detail.device, detail.dtype) for m in (limbs, here, was))  # [B, 1, H, W] each
+    # The silhouette's soft outer half fades into the background; from its middle on, the person alone.
+    here = (2 * here).clamp(max=1)
     person = warp_image(plate, trunk_grid(source, target, size))
     background = fill_holes(plate, (was > 0.5).to(plate.dtype))
     body = here * person + (1 - here) * background
