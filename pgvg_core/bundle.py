@@ -51,6 +51,7 @@ class InferenceStage:
     objective: Objective
     nets: nn.ModuleDict
     data: DataInfo
+    config: Any = None  # the stage's resolved ExperimentConfig (its data spec names the dataset it learned)
 
 
 def weights_digest(states: dict[str, dict[str, torch.Tensor]]) -> str:
@@ -170,7 +171,7 @@ def load_stage(entry: dict[str, Any], *, device: torch.device) -> InferenceStage
     nets = nn.ModuleDict({role: generator}).to(device).eval()
     objective = build("losses", config.objective, registries=registries, file="bundle", path="objective",
                       terms={}, augmentations={}, data=data)
-    return InferenceStage(objective=objective, nets=nets, data=data)
+    return InferenceStage(objective=objective, nets=nets, data=data, config=config)
 
 
 def load_bundle(path: str | Path, *, device: torch.device) -> tuple[dict[str, InferenceStage], dict[str, Any]]:

@@ -15,12 +15,14 @@ from pgvg_core.pipeline import (
     Animator,
     Stage,
     every_metric,
+    failure_cases,
     loss_curves,
     panels,
     train_stage,
     write_json,
 )
 from pgvg_core.sheets import grid, save_png
+from pgvg_core.trainer import load_run
 from pgvg_core.video import to_uint8, write_video
 
 log = logging.getLogger("pgvg.demo")
@@ -87,6 +89,11 @@ def run_demo(out: Path, *, progress: bool = True, quick: bool = False, steps_fac
     save_png(written["sheet"], grid(sheet_rows, sheet_labels), scale=2)
     written["losses"] = loss_curves({name: runs[name] for name in ("psgan", "scgan")}, out / "loss-curves.png")
     metrics = every_metric(animator, out, clips=4 if quick else DEMO_METRIC_CLIPS)
+    # The paper's failure cases beside the test split: poses beyond the training range, an occluded face.
+    classifier = load_run(out / "action-classifier").nets["classifier"]
+    metrics["failure_cases"], sheet = failure_cases(animator, classifier, clips=4 if quick else DEMO_METRIC_CLIPS)
+    written["failure_cases"] = out / "failure-cases.png"
+    save_png(written["failure_cases"], sheet, scale=2)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     written["metrics"] = write_json(out / "metrics.json", metrics)
     return written

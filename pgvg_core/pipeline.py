@@ -16,9 +16,11 @@ from typing import Any
 import attrs
 import numpy as np
 import torch
+from torch import nn
 
 from pgvg_core import checkpoint
 from pgvg_core.config import ComponentSpec, ExperimentConfig, build, load_config
+from pgvg_core.plugins import get_registries
 from pgvg_core.errors import CheckpointError, PgvgError
 from pgvg_core.framing import Framing, framing_of
 from pgvg_core.pose import rescale_keypoints
@@ -161,6 +163,15 @@ class Animator:
         """How stage 2's training data frames people (what a photo is cropped to match)."""
         return framing_of(self.stage2.dataset)
 
+    def split_dataset(self, split: str) -> Any:
+        """Stage 2's dataset, another split of it (``test``, ``unseen-pose``, ``occlusion``, ...)."""
+        data = self.stage2.config.data
+        factory = get_registries()["datasets"].get(data.name).factory
+        splits = getattr(factory, "splits", ())
+        if split not in splits:
+            raise PgvgError(f"dataset '{data.name}' has no split '{split}'; its splits: {', '.join(splits) or '?'}")
+        return build("datasets", ComponentSpec(name=data.name, params={**data.params, "split": split}))
+
     def moved_joints(self, action: str) -> set[int]:
         """The joints that ``action`` moves in stage 1's training data (see :func:`moved_joints_of`)."""
         self.action_index(action)  # an unknown action is an error, not an empty set
@@ -225,8 +236,6 @@ def every_metric(animator: Animator, pipeline_dir: Path, clips: int, *, seed: in
     """Every registered metric on the test split: frame metrics on SCGAN's frames (ground-truth poses), pose
     metrics on PSGAN's sequences, label metrics on the action classifier's reading of those sequences.
     A metric that cannot run here says why instead of a value."""
-    from pgvg_core.plugins import get_registries
-
     dataset = animator.stage2.eval_dataset()
     count = min(clips, len(dataset))
     batch = torch.utils.data.default_collate([dataset[i] for i in range(count)])
@@ -257,6 +266,78 @@ def every_metric(animator: Animator, pipeline_dir: Path, clips: int, *, seed: in
         except (PgvgError, ValueError, KeyError) as error:
             results[name] = {"skipped": str(error), "on": _described(domain)}
     return {"clips": count, "split": "test (identities unseen in training)", "metrics": results}
+
+
+# The splits that show the paper's failure cases, beside the normal test split: poses beyond the training
+# range, and a source image whose face a hand covers.
+FAILURE_SPLITS = ("test", "unseen-pose", "occlusion")
+
+
+@torch.no_grad()
+def failure_cases(animator: Animator, classifier: nn.Module, *, clips: int = 32, seed: int = 0,
+                  splits: Sequence[str] = FAILURE_SPLITS) -> tuple[dict[str, dict[str, float]], np.ndarray]:
+    """Both stages on each split of stage 2's dataset that has it: stage 2's frames from the true poses
+    (SSIM on [0, 1], LPIPS-ST against the real frames, and the same on the head alone: an occluded face comes
+    out blurry) and stage 1's sequences from the clips' first poses (the classifier's accuracy).
+
+    :returns: ``{split: {metric: value}}`` and a contact sheet (``[H, W, 3]`` uint8: for each split two clips,
+        generated above real, every third frame).
+    """
+    from pgvg_core.sheets import grid
+    from pgvg_core.video import to_uint8
+
+    results, rows, labels = {}, [], []
+    for split in splits:
+        try:
+            dataset = animator.split_dataset(split)
+        except PgvgError as error:
+            log.info("failure cases: %s", error)
+            continue
+        count = min(clips, len(dataset))
+        batch = torch.utils.data.default_collate([dataset[i] for i in range(count)])
+        frames, keypoints = batch["frames"], batch["keypoints"]  # [B, T, 3, H, W], [B, T, K, 3]
+        fake = torch.stack([animator.frames(frames[b, 0], keypoints[b, 0], keypoints[b]) for b in range(count)])
+        fake, real = fake[:, 1:].cpu(), frames[:, 1:]
+        poses = torch.stack([animator.poses(keypoints[b, 0], animator.classes[int(batch["label"][b])],
+                                            seed=seed + b) for b in range(count)])
+        guessed = classifier(poses.to(next(classifier.parameters()).device)).argmax(-1).cpu()
+        heads = _head_boxes(keypoints[:, 1:], real.shape[-1])
+        values = {"clips": float(count), "action_accuracy": float((guessed == batch["label"]).float().mean())}
+        for name, (a, b) in {"": (real, fake), "head_": (_crops(real, heads), _crops(fake, heads))}.items():
+            for metric in ("ssim", "lpips-st"):
+                scorer = build("metrics", ComponentSpec(name=metric))
+                scorer.update(a.flatten(0, 1), b.flatten(0, 1))
+                values[name + metric] = float(next(iter(scorer.compute().values())))
+        results[split] = values
+        for b in [i for i in (3, 7) if i < count] or [0]:  # a jump and a kick where there are enough clips
+            rows += [to_uint8(torch.cat([frames[b, :1], fake[b]]))[::3], to_uint8(frames[b])[::3]]
+            labels += [f"{split}: {animator.classes[int(batch['label'][b])]}", "  real"]
+    return results, grid(rows, labels) if rows else np.zeros((1, 1, 3), np.uint8)
+
+
+def _head_boxes(keypoints: torch.Tensor, size: int) -> torch.Tensor:
+    """A square around each head (nose, eyes, ears; side twice the eye-to-ear span, at least 8 px):
+    ``[B, T, K, 3] -> [B, T, 4]`` (left, top, side, side) in pixels, inside the frame."""
+    head = keypoints[..., [0, 14, 15, 16, 17], :]  # [B, T, 5, 3]
+    seen = head[..., 2:3] > 0
+    centre = (head[..., :2] * seen).sum(-2) / seen.sum(-2).clamp(min=1)  # [B, T, 2]
+    spread = torch.where(seen, head[..., :2], centre[..., None, :]).sub(centre[..., None, :]).abs().amax((-2, -1))
+    side = (4 * spread).clamp(min=8, max=size).round()
+    corner = (centre - side[..., None] / 2).round().clamp(min=0)
+    corner = torch.minimum(corner, size - side[..., None])
+    return torch.cat([corner, side[..., None], side[..., None]], -1).long()
+
+
+def _crops(frames: torch.Tensor, boxes: torch.Tensor, size: int = 64) -> torch.Tensor:
+    """``frames [B, T, 3, H, W]`` cut at ``boxes [B, T, 4]`` and resized to ``size`` -> ``[B, T, 3, size, size]``."""
+    out = torch.empty(*frames.shape[:3], size, size)
+    for b in range(frames.shape[0]):
+        for t in range(frames.shape[1]):
+            left, top, side = (int(v) for v in boxes[b, t, :3])
+            patch = frames[b, t, :, top : top + side, left : left + side]
+            out[b, t] = torch.nn.functional.interpolate(patch[None], size=(size, size), mode="bilinear",
+                                                        align_corners=False)[0]
+    return out
 
 
 def _pipeline_params(factory: Any, pipeline_dir: Path) -> dict[str, Any]:

@@ -63,15 +63,21 @@ class Motion:
 
 REST_ARM = 0.18  # upper-arm abduction of a person standing at rest
 REST_ELBOW = 0.12  # forearm bend at rest
+# A hand held across the face: the upper arm across the chest at shoulder height, the forearm up over the face.
+FACE_ARM = -1.45
+FACE_ELBOW = 4.05
 
 
-def ease_in(motion: Motion, frames: int) -> Motion:
+def ease_in(motion: Motion, frames: int, *, arm: dict[str, float] | None = None,
+            elbow: dict[str, float] | None = None) -> Motion:
     """The same performance started from rest: every pose parameter blends from its rest value into the
     action's over the first ``frames`` frames (a smoothstep), the way a person standing still begins it.
+    ``arm`` / ``elbow`` (side -> angle) start a side's arm elsewhere (a hand held across the face).
 
     Clips cut from the middle of a performance show the action from their first frame (a waving arm is
     already up); a photo of someone standing does not. Clips that begin at rest teach stage 1 to get from a
     standing pose into the action."""
+    arm, elbow = arm or {}, elbow or {}
     steps = motion.lean.shape[0]
     ramp = np.clip(np.arange(steps) / max(frames, 1), 0.0, 1.0)
     weight = ramp * ramp * (3 - 2 * ramp)  # [T], 0 at the first frame, 1 from `frames` on
@@ -82,8 +88,8 @@ def ease_in(motion: Motion, frames: int) -> Motion:
 
     return Motion(
         root=blend(motion.root, 0.0), lean=blend(motion.lean, 0.0),
-        arm={side: blend(value, REST_ARM) for side, value in motion.arm.items()},
-        elbow={side: blend(value, REST_ELBOW) for side, value in motion.elbow.items()},
+        arm={side: blend(value, arm.get(side, REST_ARM)) for side, value in motion.arm.items()},
+        elbow={side: blend(value, elbow.get(side, REST_ELBOW)) for side, value in motion.elbow.items()},
         ankle={side: blend(value, 0.0) for side, value in motion.ankle.items()},
     )
 

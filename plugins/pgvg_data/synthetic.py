@@ -4,7 +4,9 @@ Each clip draws an identity (body proportions, skin, hair, clothing colours and 
 performance of one action (speed, amplitude, phase, noise, drift). Everything is a pure function of
 ``(seed, split, index)``: no files, nothing to download. Identities of the train split never appear in the
 test splits; the ``unseen-pose`` split uses test identities and amplitudes beyond the training range, the
-paper's "poses far from the training data" failure case.
+paper's "poses far from the training data" failure case; the ``occlusion`` split uses test identities whose
+clips begin with a hand held across the face (the paper's other failure case: an occluded face comes out
+blurry) and ease from there into the action.
 """
 
 from __future__ import annotations
@@ -16,17 +18,17 @@ import numpy as np
 import torch
 
 from pgvg_core.interfaces import Dataset
-from pgvg_data.motion import ACTIONS, Proportions, action_motion, ease_in, forward_kinematics
+from pgvg_data.motion import FACE_ARM, FACE_ELBOW, ACTIONS, Proportions, action_motion, ease_in, forward_kinematics
 from pgvg_data.render import Appearance, background, render_person
 
-SPLITS = ("train", "test", "unseen-pose")
+SPLITS = ("train", "test", "unseen-pose", "occlusion")
 # Identities of each group come from disjoint seeds, so no test identity is ever seen in training.
-_IDENTITY_GROUP = {"train": 0, "test": 1, "unseen-pose": 1}
-_SPLIT_CODE = {"train": 0, "test": 1, "unseen-pose": 2}
+_IDENTITY_GROUP = {"train": 0, "test": 1, "unseen-pose": 1, "occlusion": 1}
+_SPLIT_CODE = {"train": 0, "test": 1, "unseen-pose": 2, "occlusion": 3}
 TRAIN_AMPLITUDE = (0.7, 1.05)
 UNSEEN_AMPLITUDE = (1.25, 1.5)
-DEFAULT_CLIPS = {"train": 4000, "test": 400, "unseen-pose": 400}
-DEFAULT_IDENTITIES = {"train": 200, "test": 24, "unseen-pose": 24}
+DEFAULT_CLIPS = {"train": 4000, "test": 400, "unseen-pose": 400, "occlusion": 400}
+DEFAULT_IDENTITIES = {"train": 200, "test": 24, "unseen-pose": 24, "occlusion": 24}
 
 
 class SyntheticActions(Dataset):
@@ -108,8 +110,13 @@ class SyntheticActions(Dataset):
             self.classes[label], self.frames, rng, amplitude=amplitude, body=body, translate=self.translate
         )
         # Drawn after the performance, so a clip's action, speed and phase do not depend on `onset`.
-        if rng.uniform() < self.onset:
-            motion = ease_in(motion, int(rng.integers(max(1, self.frames // 4), max(2, self.frames // 2) + 1)))
+        eased = rng.uniform() < self.onset
+        ramp = int(rng.integers(max(1, self.frames // 4), max(2, self.frames // 2) + 1))
+        if self.split == "occlusion":  # every clip begins with one hand across the face
+            side = ("right", "left")[int(rng.integers(2))]
+            motion = ease_in(motion, ramp, arm={side: FACE_ARM}, elbow={side: FACE_ELBOW})
+        elif eased:
+            motion = ease_in(motion, ramp)
         joints = forward_kinematics(motion, body, pelvis)  # [T, K, 2]
         inside = ((joints >= 0) & (joints <= self.resolution - 1)).all(axis=-1)
         keypoints = np.concatenate([joints, inside[..., None]], axis=-1).astype(np.float32)

@@ -34,7 +34,7 @@ def test_stats_json_per_split():
     assert result.exit_code == 0, result.output
     stats = json.loads(result.output)
     splits = {row["split"]: row for row in stats["splits"]}
-    assert set(splits) == {"train", "test", "unseen-pose"}
+    assert set(splits) == {"train", "test", "unseen-pose", "occlusion"}
     assert splits["train"]["frames"] == splits["train"]["clips"] * 8
     assert len(stats["classes"]) == 10
 

@@ -41,6 +41,24 @@ def test_unseen_pose_split_goes_beyond_training_amplitudes():
     assert max(train) < min(unseen)
 
 
+def test_occlusion_clips_begin_with_a_hand_over_the_face_then_move():
+    from pgvg_core.pose import KEYPOINT_INDEX
+
+    test = SyntheticActions(split="test", clips=100, render=False)
+    occluded = SyntheticActions(split="occlusion", clips=20, render=False)
+    test_ids = {test.identity_id(i) for i in range(24)}
+    for i in range(20):
+        clip = occluded.sample(i)
+        assert clip["identity"] in test_ids
+        first = clip["keypoints"][0]
+        nose, neck = first[KEYPOINT_INDEX["nose"], :2], first[KEYPOINT_INDEX["neck"], :2]
+        wrists = first[[KEYPOINT_INDEX["right_wrist"], KEYPOINT_INDEX["left_wrist"]], :2]
+        # One hand within a head's length of the nose (the face), above the neck.
+        near = np.linalg.norm(wrists - nose, axis=-1).min()
+        assert near < np.linalg.norm(nose - neck) and wrists[:, 1].min() < neck[1]
+        assert np.abs(clip["keypoints"][-1] - clip["keypoints"][0]).max() > 2  # then the action moves it
+
+
 def test_keypoints_follow_the_rendered_person():
     # The person's pixels differ from the background exactly around the skeleton.
     clip = SyntheticActions(split="test", clips=10, resolution=64).sample(0)

@@ -9,7 +9,7 @@ from PIL import Image
 from pgvg_core.cli import main
 from pgvg_core.config import load_config
 from pgvg_core.pipeline import Animator, every_metric, panels
-from pgvg_core.trainer import Trainer
+from pgvg_core.trainer import Trainer, load_run
 from pgvg_core.video import read_video
 from pgvg_data.synthetic import SyntheticActions
 from tiny import TINY_CLASSIFIER, TINY_PSGAN, TINY_SCGAN, write_config
@@ -255,3 +255,17 @@ def test_a_finished_stage_continues_when_asked_for_more_steps(tmp_path, monkeypa
     assert checkpoint.load(checkpoint.latest(run))["step"] == 2
     pipeline.train_stage(stage, tmp_path / "pipe", extra=scaled_steps(stage, 2), progress=False)
     assert checkpoint.load(checkpoint.latest(run))["step"] == 4
+
+
+def test_failure_cases_measure_each_split_and_draw_them(pipeline_dir):
+    from pgvg_core.pipeline import failure_cases
+
+    animator = Animator(pipeline_dir)
+    classifier = load_run(pipeline_dir / "action-classifier").nets["classifier"]
+    results, sheet = failure_cases(animator, classifier, clips=4, splits=("test", "occlusion", "no-such-split"))
+    assert set(results) == {"test", "occlusion"}  # a split the dataset lacks is left out
+    for values in results.values():
+        assert 0 < values["ssim"] <= 1 and values["lpips-st"] >= 0 and 0 <= values["action_accuracy"] <= 1
+        assert 0 < values["head_ssim"] <= 1 and values["clips"] == 4
+    assert results["test"]["ssim"] != results["occlusion"]["ssim"]  # different clips, different values
+    assert sheet.ndim == 3 and sheet.shape[2] == 3 and sheet.shape[0] > 100  # 2 splits x 2 clips x 2 rows
