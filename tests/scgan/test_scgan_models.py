@@ -110,3 +110,33 @@ def test_render_detailed_keeps_the_photo_detail_through_the_warp():
         out = generator.render_detailed(image, source, target, detail)
     # Far from the body the warp is the identity: the checkerboard comes through pixel for pixel.
     torch.testing.assert_close(out[0, :, :8, :8], detail[0, :, :8, :8], atol=1e-3, rtol=0)
+
+
+def test_a_missing_target_joint_is_drawn_where_the_refiner_puts_it_at_inference():
+    from pgvg_core.pose import heatmaps_to_keypoints, render_heatmaps
+    from pgvg_data.synthetic import SyntheticActions
+
+    torch.manual_seed(0)
+    generator = SCGANGenerator(ngf=8, n_res_blocks=1, refine_pose=True).eval()
+    clip = SyntheticActions(split="test", clips=1, resolution=64, frames=4, render=False)[0]["keypoints"]
+    source, target = render_heatmaps(clip[:1], 64), render_heatmaps(clip[2:3], 64)  # [1, K, 64, 64]
+    wrist = 4
+    gapped = target.clone()
+    gapped[:, wrist] = 0  # the right wrist is missing
+    filled = generator.with_missing_filled(source, gapped)
+    _, refined = generator.warp_keypoints(source, gapped)
+    peak = heatmaps_to_keypoints(filled)[0, wrist]
+    assert peak[2] > 0.9 and torch.allclose(peak[:2], refined[0, wrist, :2], atol=0.6)
+    others = [k for k in range(18) if k != wrist]
+    torch.testing.assert_close(filled[:, others], gapped[:, others])  # the joints that were there stay
+    assert generator.with_missing_filled(source, target) is target  # nothing missing: nothing drawn
+    image = torch.rand(1, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        eval_frame = generator(image, source, gapped)
+        generator.fill_missing = False
+        unfilled = generator(image, source, gapped)
+        generator.fill_missing = True
+        generator.train()
+        train_frame = generator(image, source, gapped)  # training sees the pose as given
+    assert not torch.allclose(eval_frame, unfilled)
+    torch.testing.assert_close(train_frame, unfilled, atol=1e-5, rtol=0)
