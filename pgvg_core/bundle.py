@@ -169,7 +169,7 @@ def load_stage(entry: dict[str, Any], *, device: torch.device) -> InferenceStage
                       resolution=data.resolution)
     generator.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in entry["state"].items()})
     nets = nn.ModuleDict({role: generator}).to(device).eval()
-    objective = build("losses", config.objective, registries=registries, file="bundle", path="objective",
+    objective = build("objectives", config.objective, registries=registries, file="bundle", path="objective",
                       terms={}, augmentations={}, data=data)
     return InferenceStage(objective=objective, nets=nets, data=data, config=config)
 

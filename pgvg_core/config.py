@@ -8,7 +8,7 @@ The schema::
     [experiment]   name, seed, description
     [data]         the dataset component (registry ``datasets``)
     [trainer]      steps, batch size, device, precision, logging and checkpoint cadence
-    [objective]    the training objective (registry ``losses``): how the networks below are trained
+    [objective]    the training objective (registry ``objectives``): how the networks below are trained
     [generators.<role>]      networks (registry ``generators``), plus their optimiser settings
     [discriminators.<role>]  networks (registry ``discriminators``)
     [losses.<term>]          weighted loss terms the objective uses (registry ``losses``); weight 0 switches off
@@ -121,7 +121,7 @@ class ExperimentConfig:
     experiment: ExperimentSection = attrs.field(factory=ExperimentSection)
     data: ComponentSpec = attrs.field(metadata=_kind("datasets"))
     trainer: TrainerConfig = attrs.field(factory=TrainerConfig)
-    objective: ComponentSpec | None = attrs.field(default=None, metadata=_kind("losses"))
+    objective: ComponentSpec | None = attrs.field(default=None, metadata=_kind("objectives"))
     generators: dict[str, NetworkSpec] = attrs.field(factory=dict, metadata=_kind("generators"))
     discriminators: dict[str, NetworkSpec] = attrs.field(factory=dict, metadata=_kind("discriminators"))
     losses: dict[str, LossTerm] = attrs.field(factory=dict, metadata=_kind("losses"))

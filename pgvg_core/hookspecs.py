@@ -34,7 +34,16 @@ def pgvg_register_discriminators(register: Register) -> None:
 
 @hookspec
 def pgvg_register_losses(register: Register) -> None:
-    """Register losses and training objectives (see :class:`pgvg_core.interfaces.Loss`).
+    """Register loss terms (see :class:`pgvg_core.interfaces.Loss`): what ``[losses.<term>]`` names.
+
+    :param register: ``register(name, factory, *, summary=None)``
+    """
+
+
+@hookspec
+def pgvg_register_objectives(register: Register) -> None:
+    """Register training objectives (see :class:`pgvg_core.objective.Objective`): what ``[objective]`` names,
+    the networks' roles, the loss terms and how one training step uses them.
 
     :param register: ``register(name, factory, *, summary=None)``
     """

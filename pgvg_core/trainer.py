@@ -154,13 +154,13 @@ class Trainer:
             frames=int(getattr(self.dataset, "frames", 1)),
             resolution=int(getattr(self.dataset, "resolution", 64)),
         )
-        objective_cls = registries["losses"].get(config.objective.name).factory
+        objective_cls = registries["objectives"].get(config.objective.name).factory
         self._check_roles(objective_cls)
         self.nets = self._build_networks()
         terms, augmentations = self._build_terms(objective_cls), self._build_augmentations(objective_cls)
         try:
             self.objective: Objective = build(
-                "losses", config.objective, registries=registries, file=config.source, path="objective",
+                "objectives", config.objective, registries=registries, file=config.source, path="objective",
                 terms=terms, augmentations=augmentations, data=self.data,
             )
         except (ValueError, TypeError) as error:

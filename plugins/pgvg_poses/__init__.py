@@ -22,8 +22,8 @@ def pgvg_register_generators(register):
 
 
 @hookimpl
-def pgvg_register_losses(register):
+def pgvg_register_objectives(register):
     from pgvg_poses.estimator import PoseEstimatorObjective
 
     register("pose-estimator", PoseEstimatorObjective,
-             summary="Objective: train the synthetic-renders pose estimator behind the pck metric")
+             summary="Train the synthetic-renders pose estimator behind the pck metric")

@@ -23,13 +23,13 @@ def pgvg_register_discriminators(register):
 
 
 @hookimpl
-def pgvg_register_losses(register):
+def pgvg_register_objectives(register):
     from pgvg_psgan.evaluation import ActionClassifierObjective
     from pgvg_psgan.objective import PSGANObjective
 
-    register("psgan", PSGANObjective, summary="Objective: PSGAN (adversarial 3D PatchGAN + heatmap L1)")
+    register("psgan", PSGANObjective, summary="PSGAN (adversarial 3D PatchGAN + heatmap L1, or joint terms)")
     register("action-classifier", ActionClassifierObjective,
-             summary="Objective: train the pose-sequence action classifier used by the pose-action metric")
+             summary="Train the pose-sequence action classifier used by the pose-action metric")
 
 
 @hookimpl

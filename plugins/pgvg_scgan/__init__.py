@@ -12,8 +12,8 @@ def pgvg_register_generators(register):
 
 
 @hookimpl
-def pgvg_register_losses(register):
+def pgvg_register_objectives(register):
     from pgvg_scgan.objective import Pose2ImageObjective, SCGANObjective
 
-    register("scgan", SCGANObjective, summary="Objective: SCGAN (G1/G2, D1/D2/D_which, L1, LPIPS, consistency)")
-    register("pose2image", Pose2ImageObjective, summary="Objective: pose2image baseline (one generator, D1, L1, LPIPS)")
+    register("scgan", SCGANObjective, summary="SCGAN (G1/G2, D1/D2/D_which, L1, LPIPS, consistency)")
+    register("pose2image", Pose2ImageObjective, summary="pose2image baseline (one generator, D1, L1, LPIPS)")

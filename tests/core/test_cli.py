@@ -146,3 +146,21 @@ def test_example_plugin_installs_with_pip_and_is_listed():
         assert plugins["example"]["registered"] == ["losses:charbonnier"]
     finally:
         subprocess.run([*pip, "uninstall", "-y", "-q", "pgvg-plugin-example"], capture_output=True)
+
+
+def test_objectives_are_their_own_kind():
+    objectives = {row["name"] for row in json.loads(invoke("list", "objectives", "--json").output)}
+    assert {"scgan", "pose2image", "psgan", "action-classifier", "pose-estimator"} <= objectives
+    losses = {row["name"] for row in json.loads(invoke("list", "losses", "--json").output)}
+    assert objectives.isdisjoint(losses) and "l1" in losses
+
+
+def test_an_objective_named_as_a_loss_term_is_an_error(tmp_path):
+    from pgvg_core.config import load_config
+    from pgvg_core.errors import ConfigError
+    from pgvg_core.pipeline import EXPERIMENTS
+    from pgvg_core.plugins import get_registries
+
+    with pytest.raises(ConfigError, match="no loss 'scgan'") as info:
+        load_config(EXPERIMENTS / "scgan.toml", ["losses.reconstruction.name=scgan"], registries=get_registries())
+    assert info.value.path == "losses.reconstruction.name"
