@@ -71,23 +71,21 @@ def _person_size(points: np.ndarray) -> float:
 def photo_pose(photo: np.ndarray, path: Path, *, pose_source: str | None, keypoints_file: str | None,
                person: int | None = None) -> np.ndarray:
     """The keypoints ``[K, 3]`` of the person to animate, in the photo's pixels."""
-    if keypoints_file:
-        from pgvg_poses.formats import load_people
+    from pgvg_core.config import ComponentSpec, build
 
-        people = load_people(keypoints_file)
+    if keypoints_file:
+        spec, option = ComponentSpec(name="keypoints-file", params={"file": keypoints_file}), "--keypoints"
         source = f"keypoints file {keypoints_file}"
     else:
-        from pgvg_core.config import ComponentSpec, build
-
         name = pose_source or "mediapipe"
-        estimator = build("pose_sources", ComponentSpec(name=name), path="--pose-source")
-        if getattr(estimator, "provides_ground_truth", False):
-            raise PgvgError("--pose-source ground-truth has no poses for a photo; use mediapipe or --keypoints")
-        people = np.asarray(estimator(photo[None], clip_path=path))[:1]
-        source = f"pose source '{name}'"
-        if person:
-            raise PgvgError(f"--person {person}: {source} finds one person per photo; to pick another, give their "
-                            "keypoints with --keypoints FILE (OpenPose or COCO JSON with several people)")
+        spec, option, source = ComponentSpec(name=name), "--pose-source", f"pose source '{name}'"
+    estimator = build("pose_sources", spec, path=option)
+    if getattr(estimator, "provides_ground_truth", False):
+        raise PgvgError("--pose-source ground-truth has no poses for a photo; use mediapipe or --keypoints")
+    people = estimator.people(photo, path=path)
+    if person and len(people) == 1 and not keypoints_file:
+        raise PgvgError(f"--person {person}: {source} finds one person per photo; to pick another, give their "
+                        "keypoints with --keypoints FILE (OpenPose or COCO JSON with several people)")
     people = np.array(people, dtype=np.float32)  # [P, K, 3]
     # Pose estimators guess joints beyond the frame or hidden (MediaPipe gives the hips of a bust, below the
     # picture or at its edge, with low visibility): a joint outside the photo, or one the estimator is unsure

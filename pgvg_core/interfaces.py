@@ -88,6 +88,11 @@ class PoseSource(abc.ABC):
     def settings(self) -> Mapping[str, Any]:
         return {"source": type(self).__name__}
 
+    def people(self, image: Any, *, path: Any = None) -> Any:
+        """Every person this source finds in one image ``uint8 [H, W, 3]`` (read from ``path``):
+        ``float32 [P, K, 3]``. By default the one person ``__call__`` finds."""
+        return self(image[None], clip_path=path)[:1]
+
 
 class Augmentation(abc.ABC):
     """An augmentation whose random parameters are sampled apart from being applied (as in Kornia).

@@ -11,7 +11,7 @@ import numpy as np
 from pgvg_core.errors import DataError
 from pgvg_core.interfaces import PoseSource
 from pgvg_core.pose import NUM_KEYPOINTS
-from pgvg_poses.formats import load_keypoints
+from pgvg_poses.formats import load_keypoints, load_people
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,16 @@ SIDECAR_SUFFIXES = (".npz", ".json")
 
 
 class KeypointsFilePoses(PoseSource):
-    """Poses read from files beside each clip: ``clip.npz``, ``clip.json`` or a ``clip_keypoints/`` folder."""
+    """Poses read from files beside each clip: ``clip.npz``, ``clip.json`` or a ``clip_keypoints/`` folder;
+    with ``file``, the people of one image from that file (OpenPose or COCO JSON with several people)."""
+
+    def __init__(self, *, file: str | None = None) -> None:
+        self.file = file
+
+    def people(self, image: Any, *, path: Path | None = None) -> np.ndarray:
+        if self.file is None:
+            return super().people(image, path=path)
+        return load_people(self.file)
 
     def __call__(self, frames: Any, *, clip_path: Path | None = None) -> np.ndarray:
         if clip_path is None:
@@ -56,7 +65,7 @@ class KeypointsFilePoses(PoseSource):
         )
 
     def settings(self) -> dict[str, Any]:
-        return {"source": "keypoints-file"}
+        return {"source": "keypoints-file", **({"file": str(self.file)} if self.file else {})}
 
 
 # MediaPipe's 33 BlazePose landmarks -> the 18 COCO/OpenPose keypoints (the neck is made from the shoulders).

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pgvg_core.config import LossTerm
+from pgvg_core.config import ComponentSpec, LossTerm, build
 from pgvg_core.objective import Objective
 from pgvg_core.pose import body_size, render_heatmaps, skeleton_image
 from pgvg_core.sheets import grid
@@ -50,9 +50,10 @@ class PairObjective(Objective):
             raise ValueError(f"eval_pose must be 'ground-truth' or 'abnormal', got {eval_pose!r}")
         self.sigma = sigma * self.data.resolution / 64
         self.eval_pose = eval_pose
-        from pgvg_augment.abnormal import AbnormalPose
-
-        self.eval_abnormal = AbnormalPose(severity=eval_severity, jitter=False)
+        # Through the registry, not another plugin's module: the abnormal poses of evaluation are a component.
+        self.eval_abnormal = build("augmentations", ComponentSpec(name="abnormal-pose",
+                                                                  params={"severity": eval_severity, "jitter": False}),
+                                   path="objective.params.eval_severity")
 
     def heatmaps(self, keypoints: torch.Tensor) -> torch.Tensor:
         """``[..., K, 3|4]`` -> ``[..., K, H, W]``."""
