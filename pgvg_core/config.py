@@ -36,6 +36,14 @@ from registries import SINGULAR, RegistryError, RegistrySet
 # ---------------------------------------------------------------------------------------------- schema
 
 
+class FieldError(ValueError):
+    """A bad value of one field of a config section: the error names the field's TOML path."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def _kind(kind: str) -> dict[str, str]:
     """Field metadata: the registry kind of a component field."""
     return {"kind": kind}
@@ -104,16 +112,13 @@ class TrainerConfig:
                     "eval_clips", "samples")
         for field in positive:
             if getattr(self, field) <= 0:
-                raise ValueError(f"{field} must be > 0, got {getattr(self, field)}")
-        if self.device not in DEVICES:
-            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+                raise FieldError(field, f"{field} must be > 0, got {getattr(self, field)}")
+        for field, allowed in (("device", DEVICES), ("precision", PRECISIONS), ("lr_schedule", LR_SCHEDULES)):
+            if getattr(self, field) not in allowed:
+                raise FieldError(field, f"{field} must be one of {', '.join(allowed)}, got {getattr(self, field)!r}")
         for field in ("num_workers", "eval_every", "threads"):
             if getattr(self, field) < 0:
-                raise ValueError(f"{field} must be >= 0, got {getattr(self, field)}")
+                raise FieldError(field, f"{field} must be >= 0, got {getattr(self, field)}")
 
 
 @attrs.frozen(kw_only=True)
@@ -214,6 +219,8 @@ def structure(cls: type, data: Any, *, file: str | None, path: str) -> Any:
         kwargs[name] = _structure_value(hints[name], data[name], file=file, path=_join(path, name))
     try:
         return cls(**kwargs)
+    except FieldError as error:
+        raise ConfigError(str(error), file=file, path=_join(path, error.field)) from None
     except (ValueError, TypeError) as error:
         raise ConfigError(str(error), file=file, path=path) from None
 
@@ -466,7 +473,26 @@ def build(
     factory = _lookup(registries, kind, spec.name, file=file, path=f"{path}.name")
     signature, _ = _signature(factory)
     takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    _check_context_names(factory, signature, provided, kind=kind, name=spec.name, file=file, path=path)
     # Pass only what the factory accepts: a network need not take every piece of context pgvg offers.
     extra = {k: v for k, v in provided.items() if takes_any or k in signature.parameters}
     params = check_params(factory, spec.params, file=file, path=f"{path}.params", provided=list(extra))
-    return factory(**params, **extra)
+    try:
+        return factory(**params, **extra)
+    except ValueError as error:  # a component's own check of its values; anything else is a bug and surfaces
+        raise ConfigError(str(error), file=file, path=f"{path}.params") from None
+
+
+def _check_context_names(factory: Any, signature: inspect.Signature, provided: Mapping[str, Any], *, kind: str,
+                         name: str, file: str | None, path: str) -> None:
+    """A factory parameter named almost like a piece of context pgvg provides (``num_class`` for
+    ``num_classes``) would silently keep its default: an error that names both."""
+    for parameter in signature.parameters:
+        if parameter in provided or parameter == "self":
+            continue
+        close = difflib.get_close_matches(parameter, list(provided), n=1, cutoff=0.85)
+        if close:
+            raise ConfigError(
+                f"{SINGULAR.get(kind, kind)} '{name}' ({getattr(factory, '__qualname__', factory)}) takes "
+                f"'{parameter}', which looks like '{close[0]}' that pgvg provides: it would never receive it and "
+                f"keep its default; rename the parameter to '{close[0]}'", file=file, path=path)

@@ -158,13 +158,10 @@ class Trainer:
         self._check_roles(objective_cls)
         self.nets = self._build_networks()
         terms, augmentations = self._build_terms(objective_cls), self._build_augmentations(objective_cls)
-        try:
-            self.objective: Objective = build(
-                "objectives", config.objective, registries=registries, file=config.source, path="objective",
-                terms=terms, augmentations=augmentations, data=self.data,
-            )
-        except (ValueError, TypeError) as error:
-            raise ConfigError(str(error), file=config.source, path="objective.params") from None
+        self.objective: Objective = build(
+            "objectives", config.objective, registries=registries, file=config.source, path="objective",
+            terms=terms, augmentations=augmentations, data=self.data,
+        )
         self._check_optional_roles()
         self.optimizers = {
             role: torch.optim.Adam(self.nets[role].parameters(), lr=spec.lr, betas=spec.betas,
@@ -181,10 +178,7 @@ class Trainer:
 
     def _build_dataset(self, params: Mapping[str, Any]) -> Any:
         spec = ComponentSpec(name=self.config.data.name, params=dict(params))
-        try:
-            return build("datasets", spec, registries=self.registries, file=self.config.source, path="data")
-        except (ValueError, TypeError) as error:
-            raise ConfigError(str(error), file=self.config.source, path="data.params") from None
+        return build("datasets", spec, registries=self.registries, file=self.config.source, path="data")
 
     def eval_dataset(self) -> Any:
         factory = self.registries["datasets"].get(self.config.data.name).factory
@@ -228,11 +222,8 @@ class Trainer:
                        frames=self.data.frames, resolution=self.data.resolution)
         for kind, specs in (("generators", self.config.generators), ("discriminators", self.config.discriminators)):
             for role, spec in specs.items():
-                try:
-                    net = build(kind, spec, registries=self.registries, file=self.config.source,
-                                path=f"{kind}.{role}", **context)
-                except (ValueError, TypeError) as error:
-                    raise ConfigError(str(error), file=self.config.source, path=f"{kind}.{role}.params") from None
+                net = build(kind, spec, registries=self.registries, file=self.config.source,
+                            path=f"{kind}.{role}", **context)
                 nets[role] = net.to(self.device)
         return nets
 
@@ -251,11 +242,7 @@ class Trainer:
         for term, spec in merged.items():
             if spec.weight == 0:
                 continue  # switched off: not even built
-            try:
-                loss = build("losses", spec, registries=self.registries, file=self.config.source,
-                             path=f"losses.{term}")
-            except (ValueError, TypeError) as error:
-                raise ConfigError(str(error), file=self.config.source, path=f"losses.{term}.params") from None
+            loss = build("losses", spec, registries=self.registries, file=self.config.source, path=f"losses.{term}")
             terms[term] = WeightedLoss(loss=loss.to(self.device), weight=spec.weight)
         return terms
 
@@ -267,11 +254,8 @@ class Trainer:
                     f"objective '{self.config.objective.name}' has no augmentation slot '{slot}'; its slots: "
                     f"{', '.join(objective_cls.augmentation_slots) or '(none)'}",
                     file=self.config.source, path=f"augmentations.{slot}")
-            try:
-                built[slot] = build("augmentations", spec, registries=self.registries, file=self.config.source,
-                                    path=f"augmentations.{slot}")
-            except (ValueError, TypeError) as error:
-                raise ConfigError(str(error), file=self.config.source, path=f"augmentations.{slot}.params") from None
+            built[slot] = build("augmentations", spec, registries=self.registries, file=self.config.source,
+                                path=f"augmentations.{slot}")
         return built
 
     # ------------------------------------------------------------------------------------------ training

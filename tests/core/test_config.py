@@ -66,9 +66,9 @@ def test_valid_config_round_trips(tmp_path, registries):
         ("generators.g1.params.ngf=\"big\"", "generators.g1.params.ngf", "expected int, got str 'big'"),
         ("generators.g1.name=\"tiny-genn\"", "generators.g1.name", "did you mean 'tiny-gen'?"),
         ("trainer.stepz=3", "trainer.stepz", "did you mean 'steps'?"),
-        ("trainer.steps=0", "trainer", "steps must be > 0"),
         ("trainer.steps=1.5", "trainer.steps", "expected int"),
-        ("trainer.precision=fp8", "trainer", "precision must be one of fp32, bf16, fp16"),
+        ("trainer.precision=fp8", "trainer.precision", "precision must be one of fp32, bf16, fp16"),
+        ("trainer.steps=0", "trainer.steps", "steps must be > 0"),
         ("generators.g1.betas=[0.5]", "generators.g1.betas", "expected tuple"),
         ("data=3", "data", "expected a table"),
     ],
@@ -156,3 +156,48 @@ def test_check_params_on_component_without_params():
 
     with pytest.raises(ConfigError, match="takes no parameters"):
         check_params(factory, {"x": 1}, file=None, path="p")
+
+
+def _registries_with(name: str, factory) -> "RegistrySet":
+    from registries import RegistrySet
+
+    registries = RegistrySet()
+    registries["generators"].register(name, factory, plugin="test")
+    return registries
+
+
+def test_a_parameter_named_almost_like_pgvgs_context_is_an_error():
+    from pgvg_core.config import ComponentSpec, build
+
+    def misspelled(*, num_class: int = 3, ngf: int = 8):
+        return num_class
+
+    with pytest.raises(ConfigError, match="'num_class', which looks like 'num_classes'") as info:
+        build("generators", ComponentSpec(name="g"), registries=_registries_with("g", misspelled), path="generators.g",
+              num_classes=10, keypoints=18)
+    assert info.value.path == "generators.g"
+
+    def fine(*, num_classes: int = 3):
+        return num_classes
+
+    assert build("generators", ComponentSpec(name="g"), registries=_registries_with("g", fine), num_classes=10) == 10
+
+
+def test_a_components_value_check_is_a_config_error_and_a_bug_is_not():
+    from pgvg_core.config import ComponentSpec, build
+
+    def checks(*, width: int = 8):
+        if width < 1:
+            raise ValueError(f"width must be >= 1, got {width}")
+        return width
+
+    with pytest.raises(ConfigError, match="width must be >= 1") as info:
+        build("generators", ComponentSpec(name="g", params={"width": 0}), registries=_registries_with("g", checks),
+              path="generators.g1")
+    assert info.value.path == "generators.g1.params"
+
+    def broken(*, width: int = 8):
+        return None + width  # a bug inside a constructor
+
+    with pytest.raises(TypeError):  # surfaces as itself, not as "check your config" with exit code 2
+        build("generators", ComponentSpec(name="g"), registries=_registries_with("g", broken), path="generators.g1")
