@@ -202,3 +202,22 @@ class Dataset(torch.utils.data.Dataset, abc.ABC):
 
     @abc.abstractmethod
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]: ...
+
+    def label_of(self, index: int) -> int:
+        """Clip ``index``'s class; datasets that know it without loading the clip say so faster."""
+        return int(self[index]["label"])
+
+
+def clips_by_class(dataset: Dataset, count: int) -> list[int]:
+    """Up to ``count`` clip indices spread over the classes (one of each class in turn, in dataset order):
+    what samples and contact sheets show. Looks at no more than ``20 * count`` clips' labels."""
+    classes = max(len(dataset.classes), 1)
+    rounds = -(-count // classes)  # clips of each class needed
+    pools: dict[int, list[int]] = {}
+    for index in range(min(len(dataset), 20 * max(count, 1))):
+        pools.setdefault(dataset.label_of(index), []).append(index)
+        if len(pools) == classes and min(map(len, pools.values())) >= rounds:
+            break
+    order = [pools[label] for label in sorted(pools)]
+    picked = [pool[i] for i in range(max(map(len, order), default=0)) for pool in order if i < len(pool)]
+    return picked[:count]

@@ -37,6 +37,7 @@ from pgvg_core.config import (
     read_toml,
 )
 from pgvg_core.errors import ConfigError, PgvgError
+from pgvg_core.interfaces import clips_by_class
 from pgvg_core.objective import DataInfo, Objective, WeightedLoss
 from pgvg_core.pose import NUM_KEYPOINTS
 from registries import RegistrySet
@@ -421,8 +422,7 @@ class Trainer:
     def _sample_batch(self) -> dict[str, torch.Tensor]:
         dataset = self.eval_dataset()
         count = min(self.config.trainer.samples, len(dataset))
-        # Spread over the classes: clip i of synthetic-actions has class i % C.
-        items = [dataset[i] for i in range(count)]
+        items = [dataset[i] for i in clips_by_class(dataset, count)]  # spread over the classes
         return torch.utils.data.default_collate(items)
 
     @contextlib.contextmanager

@@ -102,7 +102,7 @@ class SyntheticActions(Dataset):
         if not 0 <= index < self.num_clips:
             raise IndexError(f"clip {index} out of range for {self.num_clips} clips")
         rng = np.random.default_rng([self.seed, _SPLIT_CODE[self.split], index])
-        label = index % len(self.classes)
+        label = self.label_of(index)  # the classes in turn
         identity = int(rng.integers(self.num_identities))
         look, body, pelvis, base = self._identity(identity)
         amplitude = rng.uniform(*(UNSEEN_AMPLITUDE if self.split == "unseen-pose" else TRAIN_AMPLITUDE))
@@ -126,6 +126,9 @@ class SyntheticActions(Dataset):
             pixels = render_person(joints, look, body, base)  # [T, H, W, 3] in [0, 1]
             clip["frames"] = (pixels * 255 + 0.5).astype(np.uint8)
         return clip
+
+    def label_of(self, index: int) -> int:
+        return index % len(self.classes)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         clip = self.sample(index)

@@ -163,6 +163,9 @@ class VideoFolder(Dataset):
     def __len__(self) -> int:
         return len(self.clips)
 
+    def label_of(self, index: int) -> int:
+        return int(self.clips[index][1])
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         clip, label = self.clips[index]
         video = read_video(clip)  # [N, H, W, 3]
