@@ -136,6 +136,12 @@ class Metric(abc.ABC):
     def provenance(self) -> dict[str, Any]:
         return {"metric": type(self).__name__}
 
+    @classmethod
+    def helper_params(cls, helpers: Mapping[str, Any]) -> dict[str, Any]:
+        """The params that point this metric at the helper models a pipeline trained (``helpers``: run folders
+        by name, ``action-classifier`` and ``pose-estimator``); ``{}`` for a metric that needs none."""
+        return {}
+
     #: False for set metrics (FID, KID, FVD): they compare two distributions, not frame pairs, so the sets
     #: may differ in size and order, and the real set's features can come from a cache.
     paired: bool = True

@@ -23,6 +23,7 @@ from pgvg_core.config import ComponentSpec, ExperimentConfig, build, load_config
 from pgvg_core.plugins import get_registries
 from pgvg_core.errors import CheckpointError, PgvgError
 from pgvg_core.framing import Framing, framing_of
+from pgvg_core.interfaces import Metric
 from pgvg_core.pose import rescale_keypoints
 from pgvg_core.trainer import Trainer, load_run, torch_streams_kept
 
@@ -341,19 +342,9 @@ def _crops(frames: torch.Tensor, boxes: torch.Tensor, size: int = 64) -> torch.T
 
 
 def _pipeline_params(factory: Any, pipeline_dir: Path) -> dict[str, Any]:
-    """Point metrics that need a helper model at the one trained in this pipeline folder."""
-    import inspect
-
-    try:
-        accepted = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        return {}
-    params: dict[str, Any] = {}
-    if "classifier" in accepted:
-        params["classifier"] = str(pipeline_dir / "action-classifier")
-    if "pose_params" in accepted:
-        params["pose_params"] = {"run": str(pipeline_dir / "pose-estimator")}
-    return params
+    """Point a metric that needs a helper model at the one trained in this pipeline folder."""
+    helpers = {name: pipeline_dir / name for name in ("action-classifier", "pose-estimator")}
+    return factory.helper_params(helpers) if isinstance(factory, type) and issubclass(factory, Metric) else {}
 
 
 def _described(domain: str) -> str:

@@ -8,6 +8,7 @@ or, without them (``pgvg score``), the poses the same source finds in the real f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -19,6 +20,10 @@ from pgvg_core.pose import body_size
 
 class PCK(Metric):
     """Percentage of correct keypoints of generated frames' poses (higher is better)."""
+
+    @classmethod
+    def helper_params(cls, helpers: Mapping[str, Any]) -> dict[str, Any]:
+        return {"pose_params": {"run": str(helpers["pose-estimator"])}}
 
     def __init__(self, *, alpha: float = 0.1, pose_source: str = "synthetic-estimator",
                  pose_params: dict[str, Any] | None = None, device: Any = "cpu", **_: Any) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -158,6 +159,10 @@ class PoseActionMetric(Metric):
     """Action accuracy, FID, diversity and smoothness of generated pose sequences, via a trained classifier."""
 
     domain = "poses"
+
+    @classmethod
+    def helper_params(cls, helpers: Mapping[str, Any]) -> dict[str, Any]:
+        return {"classifier": str(helpers["action-classifier"])}
 
     def __init__(self, *, classifier: str = "runs/action-classifier", device: Any = "cpu", **_: Any) -> None:
         from pgvg_core import checkpoint
