@@ -43,6 +43,33 @@ class WeightedLoss:
     weight: float
 
 
+class PoseSequenceModel(abc.ABC):
+    """Stage 1 as the pipeline (``pgvg animate``, ``pgvg demo``, the benchmarks) uses it: implemented by the
+    objective of a stage-1 run, with that run's networks."""
+
+    @abc.abstractmethod
+    def generate_keypoints(self, nets: Mapping[str, nn.Module], first_keypoints: torch.Tensor,
+                           label: torch.Tensor) -> torch.Tensor:
+        """``first_keypoints [B, K, 3]`` (pixels of the data's frames) + action ``label [B]`` ->
+        ``[B, T, K, 3]`` in the same pixels, frame 0 the given pose; noise from the global torch stream."""
+
+
+class FrameRenderer(abc.ABC):
+    """Stage 2 as the pipeline uses it: implemented by the objective of a stage-2 run, with the network named
+    by ``eval_generator``."""
+
+    #: the role of the generator that renders frames at test time (``nets[eval_generator]``)
+    eval_generator: str = "generator"
+
+    @abc.abstractmethod
+    def render_clip(self, generator: nn.Module, source_image: torch.Tensor, source_keypoints: torch.Tensor,
+                    keypoints: torch.Tensor, *, detail: torch.Tensor | None = None,
+                    plate: torch.Tensor | None = None, layers: bool = False) -> torch.Tensor:
+        """A person's ``source_image [B, 3, H, W]`` in [-1, 1] and pose ``source_keypoints [B, K, 3]`` +
+        poses ``[B, T, K, 3]`` -> frames ``[B, T, 3, H, W]`` (at ``detail``'s size ``[B, 3, H', W']`` where
+        given, with ``plate`` the same picture without its moving limbs; ``layers``: drawn from those alone)."""
+
+
 class Objective(abc.ABC):
     """Base class of training objectives; subclasses set the class attributes and the three methods."""
 

@@ -24,6 +24,7 @@ from pgvg_core.plugins import get_registries
 from pgvg_core.errors import CheckpointError, PgvgError
 from pgvg_core.framing import Framing, framing_of
 from pgvg_core.interfaces import Metric
+from pgvg_core.objective import FrameRenderer, PoseSequenceModel
 from pgvg_core.pose import rescale_keypoints
 from pgvg_core.trainer import Trainer, load_run, torch_streams_kept
 
@@ -111,6 +112,12 @@ class Animator:
         else:
             self._load_runs(model)
             self.source = {"pipeline": str(model)}
+        for stage, contract, what in ((self.stage1, PoseSequenceModel, "stage 1 (pose sequences)"),
+                                      (self.stage2, FrameRenderer, "stage 2 (frames)")):
+            if not isinstance(stage.objective, contract):
+                raise PgvgError(f"{model}: the {what} run's objective ({type(stage.objective).__name__}) does not "
+                                f"implement pgvg_core.objective.{contract.__name__}, the contract the pipeline "
+                                "uses; train that stage with an objective that does (psgan, scgan, pose2image)")
         self.classes = self.stage1.data.classes
         self.resolution = self.stage2.data.resolution
         self.generator = self.stage2.nets[self.stage2.objective.eval_generator]

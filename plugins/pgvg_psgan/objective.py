@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from pgvg_core.config import LossTerm
-from pgvg_core.objective import Objective
+from pgvg_core.objective import Objective, PoseSequenceModel
 from pgvg_core.interfaces import PoseSequenceGenerator
 from pgvg_core.pose import (
     body_size,
@@ -49,7 +49,7 @@ def skeleton_clip(keypoints: torch.Tensor, resolution: int) -> np.ndarray:
     return np.stack([skeleton_image(k, resolution) for k in keypoints.cpu().numpy()])
 
 
-class PSGANObjective(Objective):
+class PSGANObjective(Objective, PoseSequenceModel):
     """PSGAN: first pose + action -> pose sequence; adversarial (3D PatchGAN) + heatmap L1.
 
     Optional (weight 0 by default): ``keypoints``, L1 between generated and true joint positions, and

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from pgvg_core.config import ComponentSpec, LossTerm, build
-from pgvg_core.objective import Objective
+from pgvg_core.objective import FrameRenderer, Objective
 from pgvg_core.pose import body_size, render_heatmaps, skeleton_image
 from pgvg_core.sheets import grid
 from pgvg_core.video import to_uint8
@@ -32,7 +32,7 @@ def refines_pose(generator: nn.Module) -> bool:
     return getattr(generator, "pose_refiner", None) is not None
 
 
-class PairObjective(Objective):
+class PairObjective(Objective, FrameRenderer):
     """What both stage-2 objectives share: (source, target) pairs, pose heatmaps, D augmentation, pictures."""
 
     augmentation_slots = ("abnormal_pose", "discriminator")
@@ -115,9 +115,9 @@ class PairObjective(Objective):
         else:
             images, sources, details = repeat(source_image), repeat(source_pose), repeat(detail)
             plates = None if plate is None else repeat(plate)
-            frames = torch.cat([generator.render_detailed(images[i : i + 1], sources[i : i + 1], poses[i : i + 1],
-                                                          details[i : i + 1], None if plates is None else plates[i : i + 1],
-                                                          layers=layers)
+            one = lambda t, i: None if t is None else t[i : i + 1]  # noqa: E731
+            frames = torch.cat([generator.render_detailed(one(images, i), one(sources, i), one(poses, i),
+                                                          one(details, i), one(plates, i), layers=layers)
                                 for i in range(len(poses))])
         return frames.view(size, length, *frames.shape[1:])
 

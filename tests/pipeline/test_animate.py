@@ -269,3 +269,16 @@ def test_failure_cases_measure_each_split_and_draw_them(pipeline_dir):
         assert 0 < values["head_ssim"] <= 1 and values["clips"] == 4
     assert results["test"]["ssim"] != results["occlusion"]["ssim"]  # different clips, different values
     assert sheet.ndim == 3 and sheet.shape[2] == 3 and sheet.shape[0] > 100  # 2 splits x 2 clips x 2 rows
+
+
+def test_a_stage_whose_objective_is_not_a_stage_contract_is_refused(pipeline_dir, tmp_path):
+    import shutil
+
+    from pgvg_core.errors import PgvgError
+
+    folder = tmp_path / "mixed"
+    shutil.copytree(pipeline_dir / "psgan", folder / "psgan")
+    shutil.copytree(pipeline_dir / "action-classifier", folder / "scgan")  # a classifier is no frame renderer
+    refused = r"stage 2 \(frames\) run's objective \(ActionClassifierObjective\).*FrameRenderer"
+    with pytest.raises(PgvgError, match=refused):
+        Animator(folder)
