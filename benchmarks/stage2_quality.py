@@ -1,7 +1,7 @@
 """SCGAN against the pix2pix U-Net baseline on unseen test identities, with true and abnormal poses.
 
     python benchmarks/stage2_quality.py [--steps 400] [--seeds 0 1 2] [--clips 32] [--out runs/stage2-quality]
-                                        [--models scgan pose2image scgan-nowarp]
+                                        [--models scgan pose2image scgan-nowarp] [--psgan MODEL]
 
 Trains each model for each seed (the same steps, batch and data; the LPIPS loss term off in all, for CPU time)
 and scores its frames on the test split: SSIM, shift-tolerant LPIPS and PCK (how well the frames follow the
@@ -16,7 +16,9 @@ G2 should lose less). Writes everything to OUT/results.json.
 ablation of that choice; ``scgan-nosc`` is SCGAN without semantic consistency (no consistency loss, no D_which),
 the paper's own ablation. Besides all abnormal-pose errors at once, each kind is measured alone
 (``CORRUPTIONS``): joints drawn bigger or smaller, joints missing, the pose shifted, rescaled, joints
-displaced, left and right swapped.
+displaced, left and right swapped. With ``--psgan MODEL`` (a bundle or a pipeline folder), also the poses that
+model's stage 1 makes from each clip's first pose and action (``psgan``): does stage 2 keep the person
+(LPIPS-ST to the true frames) and follow the poses it was given (PCK against them)?
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def train(config_file: str, overrides: tuple[str, ...], run_dir: Path) -> None:
 class Scorer:
     """SSIM, LPIPS-ST and PCK of clips ``[B, T, 3, H, W]`` against the test clips, for any frame maker."""
 
-    def __init__(self, clips: int, out: Path) -> None:
+    def __init__(self, clips: int, out: Path, psgan: str | None = None) -> None:
         from pgvg_augment.abnormal import AbnormalPose
         from pgvg_core.config import ComponentSpec, build
 
@@ -83,6 +85,13 @@ class Scorer:
             # kind is measured, not diluted by clips it left alone.
             only = AbnormalPose(severity=1.0 if switch in ("drop", "swap") else 0.5, **{**switches, switch: True})
             self.poses[kind] = only.apply(keypoints, only.sample(keypoints.shape, torch.Generator().manual_seed(1234)))
+        if psgan:
+            from pgvg_core.pipeline import Animator
+
+            stage1 = Animator(psgan)
+            first, labels = self.batch["keypoints"][:, 0], self.batch["label"]
+            self.poses["psgan"] = torch.stack([stage1.poses(first[b], stage1.classes[int(labels[b])], seed=b)
+                                               for b in range(len(labels))])[:, 1:]
 
     def score(self, make_frames: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, dict[str, float]]:
         """``make_frames(keypoints [B, T, K, 3|4]) -> [B, T, 3, H, W]``; PCK is against the poses rendered."""
@@ -95,7 +104,7 @@ class Scorer:
             fake = make_frames(keypoints)
             values = {}
             # LPIPS-ST is the slow one: measured on true and abnormal poses, not per corruption kind.
-            for name in ("ssim", "lpips-st", "pck") if pose in POSES else ("ssim", "pck"):
+            for name in ("ssim", "lpips-st", "pck") if pose in (*POSES, "psgan") else ("ssim", "pck"):
                 params = {"pose_params": {"run": str(self.estimator)}} if name == "pck" else {}
                 metric = build("metrics", ComponentSpec(name=name, params=params))
                 metric.update(real, fake, keypoints=keypoints[..., :3] if name == "pck" else None)
@@ -148,9 +157,10 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=32)
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=["scgan", "pose2image"])
     parser.add_argument("--out", type=Path, default=Path("runs/stage2-quality"))
+    parser.add_argument("--psgan", default=None, help="also render this model's stage-1 poses (bundle or folder)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    scorer = Scorer(args.clips, args.out)
+    scorer = Scorer(args.clips, args.out, args.psgan)
     results = {name: [score] for name, score in references(scorer).items()}
     for name in args.models:  # results.json is rewritten after each model: an interrupted run keeps its part
         results[name] = [score_model(scorer, name, seed, args.steps, args.out) for seed in args.seeds]
@@ -166,6 +176,11 @@ def main() -> None:
             print(f"{name:<13} {pose:<13} {cells[0]:>17} {cells[1]:>17} {cells[2]:>17}")
         drop = [r["ground-truth"]["ssim"] - r["abnormal"]["ssim"] for r in runs]
         print(f"{name:<13} SSIM lost to abnormal poses: {summary(drop)}")
+    if args.psgan:
+        print(f"PSGAN's poses ({args.psgan}): SSIM and LPIPS-ST to the true frames, PCK to the poses given")
+        for name, runs in results.items():
+            cells = [summary([r["psgan"][metric] for r in runs]) for metric in ("ssim", "lpips-st", "pck")]
+            print(f"{name:<13} {'psgan':<13} {cells[0]:>17} {cells[1]:>17} {cells[2]:>17}")
     print("SSIM lost to each kind of abnormal pose (ground truth minus corrupted; mean ± std over seeds):")
     print(f"{'model':<13} " + " ".join(f"{kind:>17}" for kind in CORRUPTIONS))
     for name, runs in results.items():
