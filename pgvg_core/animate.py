@@ -4,7 +4,9 @@
 2. A square crop around the person that frames them as the model's training data frames people
    (:mod:`pgvg_core.framing`): same torso length, same hip position. The first pose is mapped into it.
 3. Stage 1 (PSGAN) makes the pose sequence in the crop; stage 2 renders the frames there at ``render_size``
-   pixels, the photo's own detail carried through the warp (``render_clip(detail=...)``).
+   pixels (``render_clip(detail=...)``): by default from the photo's own pixels in layers (the limbs that
+   move warped over the photo without them, the rest of the person moved with the trunk; ``compose="layers"``,
+   see ``pgvg_scgan.models.layered_frame``), or as stage 2 was trained (``compose="network"``).
 4. The rendered crop is pasted back into the photo where the person is and was (a soft body mask), and the
    video shows the photo around the person, scaled so the crop is ``render_size`` pixels wide.
 
