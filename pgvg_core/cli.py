@@ -430,5 +430,21 @@ def export_command(run_dir: str, out: str, base: str | None) -> None:
                f"{written['sha256'][:16]}...)")
 
 
+
+@main.command("metrics")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--csv", "csv_file", default=None, type=click.Path(dir_okay=False),
+              help="Write every logged row to this CSV file (one column per loss term).")
+def metrics_command(run_dir: str, csv_file: str | None) -> None:
+    """The loss terms a run logged (its metrics.jsonl): the last row, or all of them as CSV."""
+    from pgvg_core.trainer import read_metrics, write_metrics_csv
+
+    rows = read_metrics(run_dir)
+    if csv_file:
+        write_metrics_csv(run_dir, csv_file)
+        click.echo(f"wrote {csv_file} ({len(rows)} rows, steps {rows[0]['step']} to {rows[-1]['step']})")
+    else:
+        click.echo(json.dumps(rows[-1]))
+
 if __name__ == "__main__":  # python -m pgvg_core.cli (used by torchrun)
     main()

@@ -26,7 +26,7 @@ from pgvg_core.framing import Framing, framing_of
 from pgvg_core.interfaces import Metric
 from pgvg_core.objective import FrameRenderer, PoseSequenceModel
 from pgvg_core.pose import rescale_keypoints
-from pgvg_core.trainer import Trainer, load_run, torch_streams_kept
+from pgvg_core.trainer import Trainer, load_run, read_metrics, torch_streams_kept
 
 log = logging.getLogger("pgvg.pipeline")
 
@@ -213,9 +213,7 @@ def panels(*clips: np.ndarray, gap: int = 2) -> np.ndarray:
 
 
 def loss_curves(run_dirs: dict[str, Path], path: Path) -> Path:
-    """One panel per stage, every loss term of its metrics.csv over steps."""
-    import csv
-
+    """One panel per stage, every loss term of its logged metrics over steps."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -223,11 +221,11 @@ def loss_curves(run_dirs: dict[str, Path], path: Path) -> Path:
 
     figure, axes = plt.subplots(1, len(run_dirs), figsize=(5 * len(run_dirs), 3.6), squeeze=False)
     for axis, (name, run_dir) in zip(axes[0], run_dirs.items()):
-        rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
+        rows = read_metrics(run_dir)
         steps = [int(r["step"]) for r in rows]
-        for key in rows[0]:
+        for key in dict.fromkeys(k for r in rows for k in r):
             if "/" in key:
-                values = [float(r[key]) if r.get(key) else np.nan for r in rows]
+                values = [float(r[key]) if key in r else np.nan for r in rows]
                 axis.plot(steps, values, label=key)
         axis.set_title(name)
         axis.set_xlabel("step")

@@ -1,7 +1,7 @@
 """The experiment trainer both stages share: build by name, alternate D and G steps, log, sample, checkpoint.
 
-A run folder holds ``config.toml`` (the resolved config), ``metrics.csv`` and ``tb/`` (TensorBoard) with the
-loss terms, ``samples/`` (sheets and GIFs), ``checkpoints/step-*.pt`` (the last N) and ``metrics.json``.
+A run folder holds ``config.toml`` (the resolved config), ``metrics.jsonl`` (one JSON object per log step,
+appended; :func:`read_metrics`, ``pgvg metrics RUN --csv FILE``) and ``tb/`` (TensorBoard) with the loss terms, ``samples/`` (sheets and GIFs), ``checkpoints/step-*.pt`` (the last N) and ``metrics.json``.
 ``Trainer.resume(run_dir)`` continues exactly where the last checkpoint stopped: data order, noise and
 optimiser states included.
 """
@@ -36,7 +36,7 @@ from pgvg_core.config import (
     parse_override,
     read_toml,
 )
-from pgvg_core.errors import ConfigError, PgvgError
+from pgvg_core.errors import CheckpointError, ConfigError, PgvgError
 from pgvg_core.interfaces import clips_by_class
 from pgvg_core.objective import DataInfo, Objective, WeightedLoss
 from pgvg_core.pose import NUM_KEYPOINTS
@@ -350,7 +350,7 @@ class Trainer:
             warmed = self.objective.warm_start(self.nets, self.dataset, seed=self.config.experiment.seed)
             if warmed:
                 log.info("warm start: %s", ", ".join(f"{k} {v:.4g}" for k, v in warmed.items()))
-        try:
+        try:  # the progress bar and the TensorBoard writer are closed whatever ends the loop
             for raw in self._loader():
                 self._set_learning_rates()
                 window.append(self.train_step(raw))
@@ -369,11 +369,12 @@ class Trainer:
                     self.save_checkpoint()
                 if trainer.eval_every and self.step % trainer.eval_every == 0 and self.step != trainer.steps:
                     self.evaluate(writer)
+            bar.close()
+            metrics = self.evaluate(writer) if self.config.metrics else {}
         finally:
             bar.close()
-        metrics = self.evaluate(writer) if self.config.metrics else {}
-        if writer is not None:
-            writer.close()
+            if writer is not None:
+                writer.close()
         return RunResult(run_dir=self.run_dir, step=self.step, metrics=metrics,
                          seconds=time.perf_counter() - started)
 
@@ -383,7 +384,7 @@ class Trainer:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:  # tensorboard is a dependency, but keep training if it is broken
-            log.warning("tensorboard is not importable; scalars go to metrics.csv only")
+            log.warning("tensorboard is not importable; scalars go to metrics.jsonl only")
             return None
         return SummaryWriter(log_dir=str(self.run_dir / "tb"), purge_step=self.step or None)
 
@@ -392,27 +393,8 @@ class Trainer:
         row = {"step": self.step, **{k: float(np.mean([r[k] for r in window if k in r])) for k in keys},
                "it_per_s": rate}
         self.history.append(row)
-        path = self.run_dir / "metrics.csv"
-        existing = path.exists() and path.stat().st_size > 0
-        fields = ["step", *keys, "it_per_s"]
-        if existing:
-            with open(path, newline="") as file:
-                header = next(csv.reader(file), [])
-            if set(fields) <= set(header):
-                fields = header  # a row may miss a term; its cell stays empty
-            else:  # a new term appeared: rewrite with the union of columns
-                with open(path, newline="") as file:
-                    rows = list(csv.DictReader(file))
-                fields = list(dict.fromkeys([*header, *fields]))
-                with open(path, "w", newline="") as file:
-                    out = csv.DictWriter(file, fieldnames=fields)
-                    out.writeheader()
-                    out.writerows(rows)
-        with open(path, "a", newline="") as file:
-            out = csv.DictWriter(file, fieldnames=fields)
-            if not existing:
-                out.writeheader()
-            out.writerow(row)
+        with open(self.run_dir / METRICS_LOG, "a", encoding="utf-8") as file:  # append-only: nothing rewritten
+            file.write(json.dumps(row) + "\n")
         if writer is not None:
             for key, value in row.items():
                 if key != "step":
@@ -539,6 +521,36 @@ class Trainer:
             log.info("%s is already at step %d of %d; raise trainer.steps with --set to train longer",
                      run_dir, state["step"], config.trainer.steps)
         return cls(config, run_dir, _resume_state=state, **kwargs)
+
+
+METRICS_LOG = "metrics.jsonl"
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
+    """The logged rows of a run, by step: ``metrics.jsonl`` (a run resumed from a checkpoint logs the steps
+    after it again; the last row of a step wins), or a ``metrics.csv`` of an older run."""
+    run_dir = Path(run_dir)
+    path = run_dir / METRICS_LOG
+    if path.exists():
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    elif (run_dir / "metrics.csv").exists():
+        with open(run_dir / "metrics.csv", newline="") as file:
+            rows = [{k: float(v) for k, v in r.items() if v not in ("", None)} for r in csv.DictReader(file)]
+    else:
+        raise CheckpointError(f"{run_dir} has no {METRICS_LOG}: not a pgvg run folder, or it never logged a step")
+    by_step = {int(row["step"]): row for row in rows}
+    return [{**by_step[step], "step": step} for step in sorted(by_step)]
+
+
+def write_metrics_csv(run_dir: str | Path, path: str | Path) -> Path:
+    """A run's logged rows as CSV (one column per term; a row without a term leaves its cell empty)."""
+    rows = read_metrics(run_dir)
+    fields = list(dict.fromkeys(key for row in rows for key in row))
+    with open(path, "w", newline="") as file:
+        out = csv.DictWriter(file, fieldnames=fields)
+        out.writeheader()
+        out.writerows(rows)
+    return Path(path)
 
 
 def saved_config(run_dir: Path, state: dict[str, Any], overrides: tuple[str, ...] = (), *,

@@ -10,7 +10,7 @@ from pgvg_core.cli import main
 from pgvg_core.config import load_config
 from pgvg_core.errors import CheckpointError, ConfigError
 from pgvg_core.pose import soft_keypoints
-from pgvg_core.trainer import StepBatchSampler, Trainer, TrainingError
+from pgvg_core.trainer import StepBatchSampler, Trainer, TrainingError, read_metrics, write_metrics_csv
 from tiny import TINY_PSGAN, write_config
 
 
@@ -24,8 +24,11 @@ def test_fit_writes_the_run_folder(tmp_path):
     run = tmp_path / "run"
     assert result.step == 4
     assert "[experiment]" in (run / "config.toml").read_text()
-    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    rows = read_metrics(run)
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 4  # one JSON line per log step
+    exported = list(csv.DictReader(open(write_metrics_csv(run, tmp_path / "m.csv"))))
+    assert [float(r["g/reconstruction"]) for r in exported] == [r["g/reconstruction"] for r in rows]
     assert {"d/adversarial", "g/adversarial", "g/reconstruction", "it_per_s"} <= set(rows[0])
     assert all(math.isfinite(float(r["g/reconstruction"])) for r in rows)
     assert [p.name for p in checkpoint.list_checkpoints(run)] == ["step-0000002.pt", "step-0000004.pt"]
@@ -157,7 +160,7 @@ def test_keypoint_generator_and_terms_train_through_the_psgan_objective(tmp_path
                            "losses.keypoints.weight=10", "losses.motion.weight=10", "losses.reconstruction.weight=0",
                            "objective.params={best_of = 3}")
     trainer.fit()
-    rows = list(csv.DictReader(open(tmp_path / "run" / "metrics.csv")))
+    rows = read_metrics(tmp_path / "run")
     assert {"g/keypoints", "g/motion", "g/adversarial"} <= set(rows[0]) and "g/reconstruction" not in rows[0]
     assert all(math.isfinite(float(r["g/keypoints"])) for r in rows)
 
@@ -258,3 +261,22 @@ def test_a_run_that_evaluates_during_training_resumes_exactly(tmp_path):
     for role in ("generator", "discriminator"):
         for (name, a), b in zip(straight.nets[role].state_dict().items(), resumed.nets[role].state_dict().values()):
             torch.testing.assert_close(a, b, rtol=0, atol=0, msg=f"{role}.{name} differs after resume")
+
+
+def test_read_metrics_keeps_the_last_row_of_each_step_and_the_cli_exports_csv(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from pgvg_core.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    lines = [{"step": 1, "g/l1": 3.0}, {"step": 2, "g/l1": 2.0}, {"step": 2, "g/l1": 1.5, "d/gan": 0.7}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in lines))  # step 2 logged twice
+    assert read_metrics(run) == [{"step": 1, "g/l1": 3.0}, {"step": 2, "g/l1": 1.5, "d/gan": 0.7}]
+    result = CliRunner().invoke(main, ["metrics", str(run), "--csv", str(tmp_path / "m.csv")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m.csv").read_text().splitlines() == ["step,g/l1,d/gan", "1,3.0,", "2,1.5,0.7"]
+    missing = CliRunner().invoke(main, ["metrics", str(tmp_path)])
+    assert missing.exit_code == 2 and "no metrics.jsonl" in missing.output
