@@ -40,22 +40,33 @@ class Stage:
     overrides: tuple[str, ...] = ()
 
 
-# The demo budget: under 15 minutes on 2 CPU cores for everything. The perceptual (LPIPS) term is off here:
-# shift-tolerant LPIPS costs ~1.5 s per step on such a CPU, more than the rest of a step.
-DEMO_STAGES = (
-    Stage(name="action-classifier", config="action-classifier.toml",
-          overrides=("trainer.steps=1000", "trainer.checkpoint_every=1000", "trainer.eval_clips=200")),
-    Stage(name="pose-estimator", config="pose-estimator.toml",
-          overrides=("trainer.steps=300", "trainer.checkpoint_every=300", "trainer.eval_clips=32")),
-    # Stage 1 in keypoint space (2,000 cheap steps, ~2.5 min on 2 CPU cores): action accuracy 0.997 (3 seeds)
-    # against 0.18 for the paper's heatmap networks (experiments/psgan.toml) trained for about the same time.
-    Stage(name="psgan", config="psgan-keypoints.toml",
-          overrides=("trainer.steps=2000", "trainer.sample_every=1000", "trainer.checkpoint_every=1000",
-                     "trainer.eval_clips=100")),
-    Stage(name="scgan", config="scgan.toml",
-          overrides=("trainer.steps=600", "trainer.sample_every=300", "trainer.checkpoint_every=300",
-                     "trainer.eval_clips=8", "losses.perceptual.weight=0")),
-)
+def pipeline_stages(path: Path) -> tuple[Stage, ...]:
+    """The stages of a pipeline file (``[[stages]]`` with ``name``, ``config`` and ``set``), in order; an error
+    names the file and the stage's key when one is malformed."""
+    import tomllib
+
+    try:
+        entries = tomllib.loads(path.read_text(encoding="utf-8")).get("stages", [])
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise PgvgError(f"{path}: not a readable pipeline file ({error})") from None
+    stages = []
+    for index, entry in enumerate(entries):
+        where = f"{path}, at 'stages[{index}]'"
+        unknown = sorted(set(entry) - {"name", "config", "set"})
+        if unknown or not isinstance(entry.get("name"), str) or not isinstance(entry.get("config"), str):
+            raise PgvgError(f"{where}: a stage has a name and a config (an experiment file) and may have a list "
+                            f"'set' of overrides{'; unknown keys: ' + ', '.join(unknown) if unknown else ''}")
+        overrides = entry.get("set", [])
+        if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+            raise PgvgError(f"{where}.set: a list of KEY=VALUE strings")
+        stages.append(Stage(name=entry["name"], config=entry["config"], overrides=tuple(overrides)))
+    if not stages:
+        raise PgvgError(f"{path}: no [[stages]]")
+    return tuple(stages)
+
+
+# The demo's stages and their budget: experiments/demo.toml.
+DEMO_STAGES = pipeline_stages(EXPERIMENTS / "demo.toml")
 DEMO_METRIC_CLIPS = 16
 
 

@@ -282,3 +282,19 @@ def test_a_stage_whose_objective_is_not_a_stage_contract_is_refused(pipeline_dir
     refused = r"stage 2 \(frames\) run's objective \(ActionClassifierObjective\).*FrameRenderer"
     with pytest.raises(PgvgError, match=refused):
         Animator(folder)
+
+
+def test_the_demo_stages_come_from_a_pipeline_file_and_a_bad_one_says_where(tmp_path):
+    from pgvg_core.errors import PgvgError
+    from pgvg_core.pipeline import DEMO_STAGES, EXPERIMENTS, pipeline_stages
+
+    assert [stage.name for stage in DEMO_STAGES] == ["action-classifier", "pose-estimator", "psgan", "scgan"]
+    assert all((EXPERIMENTS / stage.config).is_file() for stage in DEMO_STAGES)
+    assert "losses.perceptual.weight=0" in DEMO_STAGES[-1].overrides
+    bad = tmp_path / "p.toml"
+    bad.write_text('[[stages]]\nname = "a"\nconfig = "scgan.toml"\nset = "trainer.steps=3"\n')
+    with pytest.raises(PgvgError, match=r"p.toml, at 'stages\[0\]'.set: a list"):
+        pipeline_stages(bad)
+    bad.write_text('[[stages]]\nname = "a"\nconfg = "scgan.toml"\n')
+    with pytest.raises(PgvgError, match="unknown keys: confg"):
+        pipeline_stages(bad)
