@@ -112,7 +112,7 @@ def test_render_detailed_keeps_the_photo_detail_through_the_warp():
     torch.testing.assert_close(out[0, :, :8, :8], detail[0, :, :8, :8], atol=1e-3, rtol=0)
 
 
-def test_a_missing_target_joint_is_drawn_where_the_refiner_puts_it_at_inference():
+def test_a_missing_target_joint_is_drawn_with_the_sources_bone_at_inference():
     from pgvg_core.pose import heatmaps_to_keypoints, render_heatmaps
     from pgvg_data.synthetic import SyntheticActions
 
@@ -120,14 +120,15 @@ def test_a_missing_target_joint_is_drawn_where_the_refiner_puts_it_at_inference(
     generator = SCGANGenerator(ngf=8, n_res_blocks=1, refine_pose=True).eval()
     clip = SyntheticActions(split="test", clips=1, resolution=64, frames=4, render=False)[0]["keypoints"]
     source, target = render_heatmaps(clip[:1], 64), render_heatmaps(clip[2:3], 64)  # [1, K, 64, 64]
-    wrist = 4
+    elbow, wrist = 3, 4
     gapped = target.clone()
-    gapped[:, wrist] = 0  # the right wrist is missing
+    gapped[:, [elbow, wrist]] = 0  # the right forearm is missing: the elbow from the shoulder, then the wrist
     filled = generator.with_missing_filled(source, gapped)
-    _, refined = generator.warp_keypoints(source, gapped)
-    peak = heatmaps_to_keypoints(filled)[0, wrist]
-    assert peak[2] > 0.9 and torch.allclose(peak[:2], refined[0, wrist, :2], atol=0.6)
-    others = [k for k in range(18) if k != wrist]
+    peaks, src, tgt = (heatmaps_to_keypoints(h)[0] for h in (filled, source, target))
+    expected_elbow = tgt[2, :2] + src[elbow, :2] - src[2, :2]  # the target's shoulder + the source's upper arm
+    assert peaks[elbow, 2] > 0.9 and torch.allclose(peaks[elbow, :2], expected_elbow, atol=0.6)
+    assert torch.allclose(peaks[wrist, :2], expected_elbow + src[wrist, :2] - src[elbow, :2], atol=1.0)
+    others = [k for k in range(18) if k not in (elbow, wrist)]
     torch.testing.assert_close(filled[:, others], gapped[:, others])  # the joints that were there stay
     assert generator.with_missing_filled(source, target) is target  # nothing missing: nothing drawn
     image = torch.rand(1, 3, 64, 64) * 2 - 1
