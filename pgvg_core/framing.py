@@ -217,7 +217,8 @@ def person_silhouette(keypoints: torch.Tensor, size: tuple[int, int], torsos: to
     """Roughly where a person is, hair and clothes included: ``[N, K, 3]`` (pixels), torso lengths ``[N]`` ->
     ``[N, H, W]`` in [0, 1] (the torso's quadrilateral and thick bones)."""
     reach = torsos[:, None].float() * torch.tensor([_SILHOUETTE[limb] for limb in LIMBS])[None]  # [N, L]
-    bones = body_mask(keypoints, size, reach, limbs=LIMBS, beyond=tuple(_SILHOUETTE_BEYOND.get(l, 0.0) for l in LIMBS))
+    beyond = tuple(_SILHOUETTE_BEYOND.get(limb, 0.0) for limb in LIMBS)
+    bones = body_mask(keypoints, size, reach, limbs=LIMBS, beyond=beyond)
     return torch.maximum(bones, torso_mask(keypoints, size).float())
 
 

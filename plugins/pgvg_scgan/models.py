@@ -257,29 +257,21 @@ class SCGANGenerator(Generator):
         :returns: ``[B, 3, H, W]``.
         """
         if layers:
-            if plate is None:
-                raise ValueError("layers = True needs a plate (the photo without its arms and legs)")
             return self.render_layers(source_pose, target_pose, image.shape[-1], detail, plate)
         if not self.warp:  # nothing carries the detail: the network's frame, upsampled (``plate`` unused)
             return upsampled(self(image, source_pose, target_pose), detail)
         _, keep, generated = self(image, source_pose, target_pose, return_blend=True)
         up = lambda t: F.interpolate(t, size=detail.shape[-2:], mode="bilinear", align_corners=False)  # noqa: E731
-        # The sampling grid is smooth: compute it at up to twice the network's size and interpolate it (16x
-        # less work at 512 px); the photo is still sampled at its own resolution.
-        grid_size = (min(detail.shape[-2], 2 * image.shape[-2]), min(detail.shape[-1], 2 * image.shape[-1]))
-        factor = grid_size[-1] / image.shape[-1]
+        size = tuple(detail.shape[-2:])
         source, target = self.warp_keypoints(source_pose, target_pose)  # [B, K, 3] in pixels of ``image``
-        source, target = rescale_keypoints(source, factor), rescale_keypoints(target, factor)
-        grid, _ = limb_warp(source, target, grid_size)  # [B, h, w, 2] in [-1, 1]
-        identity = identity_grid(tuple(detail.shape[-2:]), grid.device)  # [1, H, W, 2]
-        if grid_size != tuple(detail.shape[-2:]):
-            # Interpolate the displacement, not the grid: far from the body it is 0, so the background is copied
-            # pixel for pixel at the photo's resolution.
-            displacement = grid - identity_grid(grid_size, grid.device)
-            grid = identity + up(displacement.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        to_detail = size[-1] / image.shape[-1]
+        grid = _detail_grid(rescale_keypoints(source, to_detail), rescale_keypoints(target, to_detail),
+                            image.shape[-1], size)  # [B, H, W, 2]
+        identity = identity_grid(size, grid.device)  # [1, H, W, 2]
         warped = warp_image(detail, grid)  # [B, 3, H, W]
         if plate is not None:
-            limbs = up(target_limbs(target, grid_size)[:, None])  # [B, 1, H, W]
+            grid_size = _grid_size(size, image.shape[-1])
+            limbs = up(target_limbs(rescale_keypoints(target, grid_size[-1] / image.shape[-1]), grid_size)[:, None])
             warped = limbs * warped + (1 - limbs) * warp_image(plate, grid)
         keep = up(keep)
         if keep_still:
@@ -289,10 +281,9 @@ class SCGANGenerator(Generator):
             keep = torch.maximum(keep, (1.5 - moved * image.shape[-1] / 2).clamp(0, 1))
         return (keep * warped + (1 - keep) * up(generated)).clamp(-1, 1)
 
-
     @torch.no_grad()
     def render_layers(self, source_pose: torch.Tensor, target_pose: torch.Tensor, network_size: int,
-                      detail: torch.Tensor, plate: torch.Tensor) -> torch.Tensor:
+                      detail: torch.Tensor, plate: torch.Tensor | None) -> torch.Tensor:
         """:func:`layered_frame` along the network's refined target pose (where ``refine_pose`` is on)."""
         source, target = self.warp_keypoints(source_pose, target_pose)  # [B, K, 3] in network pixels
         return layered_frame(source, target, network_size, detail, plate)
@@ -300,7 +291,7 @@ class SCGANGenerator(Generator):
 
 @torch.no_grad()
 def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int, detail: torch.Tensor,
-                  plate: torch.Tensor) -> torch.Tensor:
+                  plate: torch.Tensor | None) -> torch.Tensor:
     """The target pose drawn from the photo itself, in layers, at ``detail``'s size ``[B, 3, H, W]``.
 
     On a real photo the network, trained on synthetic people at its own small size, paints colours and
@@ -328,6 +319,8 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
         torso_and_hips,
     )
 
+    if plate is None:
+        raise ValueError("layers = True needs a plate (the photo without its arms and legs)")
     factor = detail.shape[-1] / network_size
     source, target = rescale_keypoints(source, factor), rescale_keypoints(target, factor)
     # The head moves with the trunk, rigidly: its keypoints are a few pixels apart, and the warp's stretch
@@ -335,7 +328,7 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
     target = trunk_following(source, target, HEAD_JOINTS)
     size = tuple(detail.shape[-2:])
     # The masks are smooth: drawn at up to twice the network's size and interpolated (16x less work at 512 px).
-    small = (min(size[0], 2 * network_size), min(size[1], 2 * network_size))
+    small = _grid_size(size, network_size)
     shrink = small[-1] / size[-1]
     source_small, target_small = rescale_keypoints(source, shrink).cpu(), rescale_keypoints(target, shrink).cpu()
     torsos = torch.tensor([t[0] if t else 0.25 * small[0] for t in map(torso_and_hips, source_small.numpy())])
@@ -357,9 +350,7 @@ def trunk_grid(source: torch.Tensor, target: torch.Tensor, size: tuple[int, int]
     """The sampling grid ``[B, H, W, 2]`` that moves a whole image as the trunk moved from ``source`` to
     ``target`` (``[B, K, 3]`` in its pixels): the similarity taking the target's neck and hip centre to the
     source's, at every pixel."""
-    (source_neck, source_hips), (target_neck, target_hips) = _trunk_anchors(source), _trunk_anchors(target)
-    ratio = (source_hips - source_neck) / (target_hips - target_neck)  # [B], target -> source
-    ratio = torch.where(ratio.abs().isfinite() & (ratio.abs() > 0), ratio, torch.ones_like(ratio))
+    target_neck, source_neck, ratio = _trunk_similarity(target, source)  # target pixels -> source pixels
     height, width = size
     ys, xs = torch.meshgrid(torch.arange(height, device=source.device, dtype=torch.float32),
                             torch.arange(width, device=source.device, dtype=torch.float32), indexing="ij")
@@ -378,12 +369,28 @@ def _trunk_anchors(pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return neck, torch.complex(hips[:, 0], hips[:, 1])
 
 
+def _trunk_similarity(start: torch.Tensor, end: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The similarity that takes pose ``start``'s neck and hip centre to ``end``'s (``[B, K, 3]`` each): a point
+    ``p`` goes to ``end_neck + (p - start_neck) * ratio``; returns ``(start_neck, end_neck, ratio)``, complex
+    ``[B]`` each (ratio 1 where a trunk is missing or has no length)."""
+    (start_neck, start_hips), (end_neck, end_hips) = _trunk_anchors(start), _trunk_anchors(end)
+    ratio = (end_hips - end_neck) / (start_hips - start_neck)  # rotation and scale
+    ratio = torch.where(ratio.abs().isfinite() & (ratio.abs() > 0), ratio, torch.ones_like(ratio))
+    return start_neck, end_neck, ratio
+
+
+def _grid_size(size: tuple[int, int], network_size: int) -> tuple[int, int]:
+    """Where smooth maps (sampling grids, masks) of a ``size`` picture are computed: up to twice the network's
+    size, then interpolated (16x less work at 512 px than at the picture's own size)."""
+    return min(size[0], 2 * network_size), min(size[1], 2 * network_size)
+
+
 def _detail_grid(source: torch.Tensor, target: torch.Tensor, network_size: int,
                  size: tuple[int, int]) -> torch.Tensor:
     """The limb warp's sampling grid at ``size`` (keypoints in its pixels), computed at up to twice the
     network's size and its displacement interpolated: far from the body it is 0, so the background is
     copied pixel for pixel."""
-    grid_size = (min(size[0], 2 * network_size), min(size[1], 2 * network_size))
+    grid_size = _grid_size(size, network_size)
     factor = grid_size[-1] / size[-1]
     grid, _ = limb_warp(rescale_keypoints(source, factor), rescale_keypoints(target, factor), grid_size)
     if grid_size == size:
@@ -398,15 +405,14 @@ LIMB_JOINTS = ("right_elbow", "right_wrist", "left_elbow", "left_wrist",
 HEAD_JOINTS = ("nose", "right_eye", "left_eye", "right_ear", "left_ear")
 
 
-def trunk_following(source: torch.Tensor, target: torch.Tensor, joints: tuple[str, ...] = LIMB_JOINTS) -> torch.Tensor:
+def trunk_following(source: torch.Tensor, target: torch.Tensor,
+                    joints: tuple[str, ...] = LIMB_JOINTS) -> torch.Tensor:
     """``target [B, K, 3]`` with ``joints`` (by default the arms' and legs': elbows, wrists, knees, ankles) put
     back where the source's are, moved as the trunk moved (the similarity that takes the source's neck and hip
     centre to the target's): the pose the background and the trunk follow, without the limbs' own motion."""
     from pgvg_core.pose import KEYPOINT_INDEX
 
-    (source_neck, source_hips), (target_neck, target_hips) = _trunk_anchors(source), _trunk_anchors(target)
-    ratio = (target_hips - target_neck) / (source_hips - source_neck)  # rotation and scale, [B]
-    ratio = torch.where(ratio.abs().isfinite() & (ratio.abs() > 0), ratio, torch.ones_like(ratio))
+    source_neck, target_neck, ratio = _trunk_similarity(source, target)
     out = target.clone()
     for joint in joints:
         k = KEYPOINT_INDEX[joint]
@@ -492,8 +498,6 @@ class UNetGenerator(Generator):
         """The frame upsampled to ``detail``'s size (the U-Net has no warp to carry the photo's detail; ``plate``
         and ``keep_still`` are not used); with ``layers``, :func:`layered_frame` along the poses' peaks."""
         if layers:
-            if plate is None:
-                raise ValueError("layers = True needs a plate (the photo without its arms and legs)")
             source = heatmaps_to_keypoints(source_pose.float())
             return layered_frame(source, heatmaps_to_keypoints(target_pose.float()), image.shape[-1], detail, plate)
         return upsampled(self(image, source_pose, target_pose), detail)
