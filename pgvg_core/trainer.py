@@ -1,7 +1,8 @@
 """The experiment trainer both stages share: build by name, alternate D and G steps, log, sample, checkpoint.
 
 A run folder holds ``config.toml`` (the resolved config), ``metrics.jsonl`` (one JSON object per log step,
-appended; :func:`read_metrics`, ``pgvg metrics RUN --csv FILE``) and ``tb/`` (TensorBoard) with the loss terms, ``samples/`` (sheets and GIFs), ``checkpoints/step-*.pt`` (the last N) and ``metrics.json``.
+appended; :func:`read_metrics`, ``pgvg metrics RUN --csv FILE``) and ``tb/`` (TensorBoard) with the loss
+terms, ``samples/`` (sheets and GIFs), ``checkpoints/step-*.pt`` (the last N) and ``metrics.json``.
 ``Trainer.resume(run_dir)`` continues exactly where the last checkpoint stopped: data order, noise and
 optimiser states included.
 """
@@ -350,31 +351,30 @@ class Trainer:
             warmed = self.objective.warm_start(self.nets, self.dataset, seed=self.config.experiment.seed)
             if warmed:
                 log.info("warm start: %s", ", ".join(f"{k} {v:.4g}" for k, v in warmed.items()))
-        try:  # the progress bar and the TensorBoard writer are closed whatever ends the loop
-            for raw in self._loader():
-                self._set_learning_rates()
-                window.append(self.train_step(raw))
-                self.step += 1
-                bar.update(1)
-                if self.step % trainer.log_every == 0 or self.step == trainer.steps:
-                    rate = len(window) / max(time.perf_counter() - window_start, 1e-9)
-                    row = self._log(window, rate, writer)
-                    bar.set_postfix({k.split("/")[-1][:10]: f"{v:.3f}" for k, v in row.items()
-                                     if "/" in k}, refresh=False)
-                    window, window_start = [], time.perf_counter()
-                if self.step % trainer.sample_every == 0 or self.step == trainer.steps:
-                    sample_batch = sample_batch or self._sample_batch()
-                    self.save_samples(sample_batch)
-                if self.step % trainer.checkpoint_every == 0 or self.step == trainer.steps:
-                    self.save_checkpoint()
-                if trainer.eval_every and self.step % trainer.eval_every == 0 and self.step != trainer.steps:
-                    self.evaluate(writer)
-            bar.close()
-            metrics = self.evaluate(writer) if self.config.metrics else {}
-        finally:
-            bar.close()
+        # The progress bar and the TensorBoard writer are closed whatever ends the run (an error included).
+        with contextlib.ExitStack() as closing:
             if writer is not None:
-                writer.close()
+                closing.callback(writer.close)
+            with bar:
+                for raw in self._loader():
+                    self._set_learning_rates()
+                    window.append(self.train_step(raw))
+                    self.step += 1
+                    bar.update(1)
+                    if self.step % trainer.log_every == 0 or self.step == trainer.steps:
+                        rate = len(window) / max(time.perf_counter() - window_start, 1e-9)
+                        row = self._log(window, rate, writer)
+                        bar.set_postfix({k.split("/")[-1][:10]: f"{v:.3f}" for k, v in row.items()
+                                         if "/" in k}, refresh=False)
+                        window, window_start = [], time.perf_counter()
+                    if self.step % trainer.sample_every == 0 or self.step == trainer.steps:
+                        sample_batch = sample_batch or self._sample_batch()
+                        self.save_samples(sample_batch)
+                    if self.step % trainer.checkpoint_every == 0 or self.step == trainer.steps:
+                        self.save_checkpoint()
+                    if trainer.eval_every and self.step % trainer.eval_every == 0 and self.step != trainer.steps:
+                        self.evaluate(writer)
+            metrics = self.evaluate(writer) if self.config.metrics else {}
         return RunResult(run_dir=self.run_dir, step=self.step, metrics=metrics,
                          seconds=time.perf_counter() - started)
 
