@@ -112,7 +112,7 @@ def main() -> None:
     from pgvg_core.config import ComponentSpec, build
     from pgvg_core.pipeline import Animator
     from pgvg_core.sheets import save_png
-    from pgvg_core.trainer import load_run
+    from pgvg_core.run import load_run
     from pgvg_core.video import read_video
 
     args.out.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ def main() -> None:
 
     from pgvg_core.pipeline import Animator, failure_cases
     from pgvg_core.sheets import save_png
-    from pgvg_core.trainer import load_run
+    from pgvg_core.run import load_run
 
     args.out.mkdir(parents=True, exist_ok=True)
     animator = Animator(args.model)

@@ -114,7 +114,7 @@ class Scorer:
 
 
 def score_model(scorer: Scorer, name: str, seed: int, steps: int, out: Path) -> dict[str, dict[str, float]]:
-    from pgvg_core.trainer import load_run
+    from pgvg_core.run import load_run
 
     config_file, extra = MODELS[name]
     run_dir = out / f"{name}-seed{seed}"

@@ -32,7 +32,8 @@ from torch import nn
 from pgvg_core.errors import CheckpointError, DataError
 from pgvg_core.files import atomic_write
 from pgvg_core.framing import Framing
-from pgvg_core.objective import DataInfo, Objective
+from pgvg_core.objective import DataInfo
+from pgvg_core.run import LoadedRun
 from pgvg_core.pose import KEYPOINT_NAMES, LIMBS
 
 log = logging.getLogger("pgvg.bundle")
@@ -42,16 +43,6 @@ BUNDLE_VERSION = 1
 STAGES = ("psgan", "scgan")
 #: The bundle that ships with pgvg (trained on synthetic-actions; see README, "A model that ships").
 SHIPPED = Path(__file__).parent / "models" / "synthetic-actions-64.pt"
-
-
-@attrs.define
-class InferenceStage:
-    """One trained stage for inference: its objective (no loss terms), its generator(s) in eval mode, its data."""
-
-    objective: Objective
-    nets: nn.ModuleDict
-    data: DataInfo
-    config: Any = None  # the stage's resolved ExperimentConfig (its data spec names the dataset it learned)
 
 
 def weights_digest(states: dict[str, dict[str, torch.Tensor]]) -> str:
@@ -83,7 +74,7 @@ def export_bundle(pipeline_dir: str | Path, out: str | Path, *, base: str | Path
     from pgvg_core.config import config_to_toml
     from pgvg_core.framing import framing_of
     from pgvg_core.pipeline import moved_joints_of
-    from pgvg_core.trainer import load_run
+    from pgvg_core.run import load_run
 
     pipeline_dir = Path(pipeline_dir)
     if pipeline_dir.is_file():
@@ -107,9 +98,9 @@ def export_bundle(pipeline_dir: str | Path, out: str | Path, *, base: str | Path
                 f"{pipeline_dir} has no {name} run ({name}/checkpoints/step-*.pt); train it with `pgvg demo --out "
                 f"{pipeline_dir}`, or take that stage from a bundle with --from BUNDLE")
     classes = tuple(stages["psgan"]["data"]["classes"])
-    framing = framing_of(runs["scgan"].dataset) if "scgan" in runs else Framing(**inherited["framing"])
+    framing = framing_of(runs["scgan"].dataset()) if "scgan" in runs else Framing(**inherited["framing"])
     if "psgan" in runs:
-        moved = moved_joints_of(runs["psgan"].dataset, classes, framing)
+        moved = moved_joints_of(runs["psgan"].dataset(), classes, framing)
     else:
         moved = {action: set(joints) for action, joints in inherited["moved_joints"].items()}
     states = {name: stage["state"] for name, stage in stages.items()}
@@ -154,27 +145,29 @@ def read_bundle(path: str | Path) -> dict[str, Any]:
     return payload
 
 
-def load_stage(entry: dict[str, Any], *, device: torch.device) -> InferenceStage:
-    """Build one stage's generator and objective from a bundle entry."""
+def load_stage(entry: dict[str, Any], *, device: torch.device) -> LoadedRun:
+    """Build one stage's generator and objective from a bundle entry (the caller's random streams untouched)."""
     from pgvg_core.config import build, config_from_dict
+    from pgvg_core.experiment import build_objective
     from pgvg_core.plugins import get_registries
+    from pgvg_core.randomness import streams_kept
 
     registries = get_registries()
     config = config_from_dict(tomllib.loads(entry["config"]), file="bundle", registries=registries)
     data = DataInfo(**{**entry["data"], "classes": tuple(entry["data"]["classes"])})
     role = entry["role"]
-    spec = config.generators[role]
-    generator = build("generators", spec, registries=registries, file="bundle", path=f"generators.{role}",
-                      num_classes=data.num_classes, keypoints=data.keypoints, frames=data.frames,
-                      resolution=data.resolution)
+    with streams_kept(device):  # the random initialisation is overwritten by the weights
+        generator = build("generators", config.generators[role], registries=registries, file="bundle",
+                          path=f"generators.{role}", num_classes=data.num_classes, keypoints=data.keypoints,
+                          frames=data.frames, resolution=data.resolution)
     generator.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in entry["state"].items()})
     nets = nn.ModuleDict({role: generator}).to(device).eval()
-    objective = build("objectives", config.objective, registries=registries, file="bundle", path="objective",
-                      terms={}, augmentations={}, data=data)
-    return InferenceStage(objective=objective, nets=nets, data=data, config=config)
+    objective = build_objective(config, data, registries=registries, device=device, training=False)
+    return LoadedRun(config=config, data=data, nets=nets, objective=objective, step=int(entry["steps"]),
+                     registries=registries)
 
 
-def load_bundle(path: str | Path, *, device: torch.device) -> tuple[dict[str, InferenceStage], dict[str, Any]]:
+def load_bundle(path: str | Path, *, device: torch.device) -> tuple[dict[str, LoadedRun], dict[str, Any]]:
     """Both stages of a bundle and its metadata (classes, framing, moved joints, provenance)."""
     payload = read_bundle(path)
     stages = {name: load_stage(payload["stages"][name], device=device) for name in STAGES}

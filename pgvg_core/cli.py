@@ -437,7 +437,7 @@ def export_command(run_dir: str, out: str, base: str | None) -> None:
               help="Write every logged row to this CSV file (one column per loss term).")
 def metrics_command(run_dir: str, csv_file: str | None) -> None:
     """The loss terms a run logged (its metrics.jsonl): the last row, or all of them as CSV."""
-    from pgvg_core.trainer import read_metrics, write_metrics_csv
+    from pgvg_core.run import read_metrics, write_metrics_csv
 
     rows = read_metrics(run_dir)
     if csv_file:

@@ -23,7 +23,7 @@ from pgvg_core.pipeline import (
 )
 from pgvg_core.interfaces import clips_by_class
 from pgvg_core.sheets import grid, save_png
-from pgvg_core.trainer import load_run
+from pgvg_core.run import load_run
 from pgvg_core.video import to_uint8, write_video
 
 log = logging.getLogger("pgvg.demo")
@@ -71,7 +71,7 @@ def run_demo(out: Path, *, progress: bool = True, quick: bool = False, steps_fac
         runs[stage.name] = train_stage(stage, out, extra=extra, progress=progress)
     animator = Animator(out, device="cpu")
     written: dict[str, Path] = {}
-    dataset = animator.stage2.eval_dataset()
+    dataset = animator.stage2.evaluation_dataset()
     size = animator.resolution
     sheet_rows, sheet_labels = [], []
     first_of = {dataset.label_of(i): i for i in reversed(clips_by_class(dataset, 3 * len(animator.classes)))}

@@ -26,7 +26,9 @@ from pgvg_core.framing import Framing, framing_of
 from pgvg_core.interfaces import Metric
 from pgvg_core.objective import FrameRenderer, PoseSequenceModel
 from pgvg_core.pose import rescale_keypoints
-from pgvg_core.trainer import Trainer, load_run, read_metrics, torch_streams_kept
+from pgvg_core.randomness import seeded_streams
+from pgvg_core.run import load_run, read_metrics
+from pgvg_core.trainer import Trainer
 
 log = logging.getLogger("pgvg.pipeline")
 
@@ -157,8 +159,7 @@ class Animator:
         scale = self.stage1.data.resolution / self.resolution  # stage-2 frame pixels -> stage-1 frame pixels
         first = rescale_keypoints(first_keypoints.to(self.device), scale)
         # The noise comes from `seed` alone, and the caller's random streams are left as they were.
-        with torch_streams_kept(self.device):
-            torch.manual_seed(seed)
+        with seeded_streams(seed, self.device):
             generated = self.stage1.objective.generate_keypoints(self.stage1.nets, first[None], label)[0]
         sequence = rescale_keypoints(generated, 1 / scale)
         sequence[0] = first_keypoints.to(self.device)
@@ -180,22 +181,13 @@ class Animator:
     @functools.cached_property
     def framing(self) -> Framing:
         """How stage 2's training data frames people (what a photo is cropped to match)."""
-        return framing_of(self.stage2.dataset)
-
-    def split_dataset(self, split: str) -> Any:
-        """Stage 2's dataset, another split of it (``test``, ``unseen-pose``, ``occlusion``, ...)."""
-        data = self.stage2.config.data
-        factory = get_registries()["datasets"].get(data.name).factory
-        splits = getattr(factory, "splits", ())
-        if split not in splits:
-            raise PgvgError(f"dataset '{data.name}' has no split '{split}'; its splits: {', '.join(splits) or '?'}")
-        return build("datasets", ComponentSpec(name=data.name, params={**data.params, "split": split}))
+        return framing_of(self.stage2.dataset())
 
     def moved_joints(self, action: str) -> set[int]:
         """The joints that ``action`` moves in stage 1's training data (see :func:`moved_joints_of`)."""
         self.action_index(action)  # an unknown action is an error, not an empty set
         if self._moved is None:  # not recorded in a bundle: measured once, for every action
-            self._moved = moved_joints_of(self.stage1.dataset, self.classes, self.framing)
+            self._moved = moved_joints_of(self.stage1.dataset(), self.classes, self.framing)
         return set(self._moved.get(action, ()))
 
 
@@ -253,13 +245,13 @@ def every_metric(animator: Animator, pipeline_dir: Path, clips: int, *, seed: in
     """Every registered metric on the test split: frame metrics on SCGAN's frames (ground-truth poses), pose
     metrics on PSGAN's sequences, label metrics on the action classifier's reading of those sequences.
     A metric that cannot run here says why instead of a value."""
-    dataset = animator.stage2.eval_dataset()
+    dataset = animator.stage2.evaluation_dataset()
     count = min(clips, len(dataset))
     batch = torch.utils.data.default_collate([dataset[i] for i in range(count)])
     objective = animator.stage2.objective
-    prepared = objective.prepare(batch, animator.device)
-    frame_pairs = objective.evaluation_pairs(animator.stage2.nets, prepared)  # real / fake [B, T-1, 3, H, W]
-    torch.manual_seed(seed)
+    with seeded_streams(seed, animator.device):  # the caller's streams are left as they were
+        prepared = objective.prepare(batch, animator.device)
+        frame_pairs = objective.evaluation_pairs(animator.stage2.nets, prepared)  # real / fake [B, T-1, 3, H, W]
     first = batch["keypoints"][:, 0].to(animator.device)
     generated = torch.stack([animator.poses(first[b], animator.classes[int(batch["label"][b])], seed=seed + b)
                              for b in range(count)])  # [B, T, K, 3]
@@ -306,7 +298,7 @@ def failure_cases(animator: Animator, classifier: nn.Module, *, clips: int = 32,
     results, rows, labels = {}, [], []
     for split in splits:
         try:
-            dataset = animator.split_dataset(split)
+            dataset = animator.stage2.dataset(split)
         except PgvgError as error:
             log.info("failure cases: %s", error)
             continue

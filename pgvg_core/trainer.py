@@ -1,22 +1,23 @@
-"""The experiment trainer both stages share: build by name, alternate D and G steps, log, sample, checkpoint.
+"""The training loop both stages share: alternate D and G steps, and a few callbacks every so many steps.
 
-A run folder holds ``config.toml`` (the resolved config), ``metrics.jsonl`` (one JSON object per log step,
-appended; :func:`read_metrics`, ``pgvg metrics RUN --csv FILE``) and ``tb/`` (TensorBoard) with the loss
-terms, ``samples/`` (sheets and GIFs), ``checkpoints/step-*.pt`` (the last N) and ``metrics.json``.
-``Trainer.resume(run_dir)`` continues exactly where the last checkpoint stopped: data order, noise and
-optimiser states included.
+    config --Experiment.build--> networks, objective, data --Trainer.fit--> run folder --load_run--> inference
+
+:class:`Trainer` owns what only training needs — the optimisers, the step, the process-wide random streams —
+and calls its callbacks after each step: :class:`Logger` (``metrics.jsonl``, TensorBoard), :class:`Sampler`
+(``samples/``), :class:`Checkpointer` (``checkpoints/``) and :class:`Evaluation` (``metrics.json``). Each
+callback's ``state_dict`` is saved in every checkpoint, so ``Trainer.resume(run_dir)`` continues exactly where
+the last checkpoint stopped: data order, noise, optimiser states and a log window half filled included. A
+user's own callbacks go in ``Trainer(..., callbacks=[...])``. The run folder's layout: :mod:`pgvg_core.run`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import logging
 import math
-import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +27,13 @@ import torch
 from torch import nn
 
 from pgvg_core import __version__, checkpoint
-from pgvg_core.config import (
-    ComponentSpec,
-    ExperimentConfig,
-    LossTerm,
-    build,
-    config_from_dict,
-    apply_override,
-    config_to_toml,
-    parse_override,
-    read_toml,
-)
-from pgvg_core.errors import CheckpointError, ConfigError, PgvgError
-from pgvg_core.interfaces import clips_by_class
-from pgvg_core.objective import DataInfo, Objective, WeightedLoss
-from pgvg_core.pose import NUM_KEYPOINTS
+from pgvg_core.config import ExperimentConfig, build, config_to_toml
+from pgvg_core.errors import ConfigError, PgvgError
+from pgvg_core.experiment import Experiment, network_specs
+from pgvg_core.interfaces import Dataset, Metric, clips_by_class
+from pgvg_core.objective import DataInfo, Objective
+from pgvg_core.randomness import derived_seed, rng_state, seed_everything, seeded_streams, set_rng_state
+from pgvg_core.run import CONFIG_FILE, EVALUATION_FILE, METRICS_LOG, SAMPLES_DIR, saved_config
 from registries import RegistrySet
 
 log = logging.getLogger("pgvg.trainer")
@@ -48,12 +41,6 @@ log = logging.getLogger("pgvg.trainer")
 
 class TrainingError(PgvgError):
     """Training cannot go on (a loss that is not finite); the last good checkpoint is kept."""
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -110,8 +97,192 @@ def _finite_or_raise(terms: Mapping[str, torch.Tensor], step: int, group: str,
             )
 
 
+def due(step: int, every: int, last: int) -> bool:
+    """Whether a callback that runs every ``every`` steps runs after ``step`` (it always runs after the last)."""
+    return step % every == 0 or step == last
+
+
+class Callback:
+    """Something the loop does after some steps. ``name`` keys its ``state_dict`` in every checkpoint, so a
+    resumed run continues with the callback's state as it was (a user's callback: give it a unique name)."""
+
+    name: str = ""
+
+    def start(self, trainer: "Trainer") -> None:
+        """Before the first step of :meth:`Trainer.fit` (of a new run or a resumed one)."""
+
+    def after_step(self, trainer: "Trainer", logged: Mapping[str, float]) -> None:
+        """After every step; ``logged``: that step's loss terms (``d/<term>``, ``g/<term>``)."""
+
+    def end(self, trainer: "Trainer") -> None:
+        """After the last step."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        pass
+
+
+class Logger(Callback):
+    """Every ``every`` steps, the mean of each loss term over the steps since the last row (and steps/s): one
+    JSON line appended to ``metrics.jsonl``, TensorBoard scalars, the progress bar's figures."""
+
+    name = "log"
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.window: list[dict[str, float]] = []  # the steps not logged yet; checkpointed
+        self.history: list[dict[str, float]] = []  # rows logged by this process
+        self._window_started = time.perf_counter()
+
+    def start(self, trainer: "Trainer") -> None:
+        self._window_started = time.perf_counter()
+
+    def after_step(self, trainer: "Trainer", logged: Mapping[str, float]) -> None:
+        self.window.append(dict(logged))
+        if not due(trainer.step, self.every, trainer.config.trainer.steps):
+            return
+        keys = sorted({key for row in self.window for key in row})
+        rate = len(self.window) / max(time.perf_counter() - self._window_started, 1e-9)
+        row = {"step": trainer.step, **{k: float(np.mean([r[k] for r in self.window if k in r])) for k in keys},
+               "it_per_s": rate}
+        self.window, self._window_started = [], time.perf_counter()
+        self.history.append(row)
+        with open(trainer.run_dir / METRICS_LOG, "a", encoding="utf-8") as file:  # append-only
+            file.write(json.dumps(row) + "\n")
+        trainer.add_scalars({k: v for k, v in row.items() if k != "step"})
+        if trainer.bar is not None:
+            trainer.bar.set_postfix({k.split("/")[-1][:10]: f"{v:.3f}" for k, v in row.items() if "/" in k},
+                                    refresh=False)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"window": [dict(row) for row in self.window]}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.window = [dict(row) for row in state.get("window", [])]
+
+
+class Sampler(Callback):
+    """Every ``every`` steps, the objective's pictures of a fixed batch of evaluation clips (spread over the
+    classes) with fixed noise, so that pictures of different steps compare: ``samples/<name>-step*.png|gif``."""
+
+    name = "samples"
+
+    def __init__(self, every: int, count: int) -> None:
+        self.every, self.count = every, count
+        self._batch: dict[str, torch.Tensor] | None = None
+
+    def after_step(self, trainer: "Trainer", logged: Mapping[str, float]) -> None:
+        if due(trainer.step, self.every, trainer.config.trainer.steps):
+            self.save(trainer)
+
+    def _sample_batch(self, dataset: Dataset) -> dict[str, torch.Tensor]:
+        if self._batch is None:
+            count = min(self.count, len(dataset))
+            self._batch = torch.utils.data.default_collate([dataset[i] for i in clips_by_class(dataset, count)])
+        return self._batch
+
+    @torch.no_grad()
+    def save(self, trainer: "Trainer") -> list[Path]:
+        from pgvg_core.sheets import save_png
+        from pgvg_core.video import write_video
+
+        batch = self._sample_batch(trainer.experiment.evaluation_dataset())
+        trainer.nets.eval()
+        with seeded_streams(derived_seed(trainer.config.experiment.seed, "samples"), trainer.device):
+            pictures = trainer.objective.samples(trainer.nets, trainer.objective.prepare(batch, trainer.device))
+        trainer.nets.train()
+        folder = trainer.run_dir / SAMPLES_DIR
+        folder.mkdir(exist_ok=True)
+        written = []
+        for name, picture in pictures.items():
+            stem = folder / f"{name}-step{trainer.step:07d}"
+            if picture.ndim == 4:
+                written.append(write_video(stem.with_suffix(".gif"), picture, fps=6))
+            else:
+                save_png(stem.with_suffix(".png"), picture)
+                written.append(stem.with_suffix(".png"))
+        return written
+
+
+class Checkpointer(Callback):
+    """Every ``every`` steps, the whole training state (:meth:`Trainer.state_dict`), written atomically; the
+    last ``keep`` checkpoints are kept."""
+
+    name = "checkpoint"
+
+    def __init__(self, every: int, keep: int) -> None:
+        self.every, self.keep = every, keep
+
+    def after_step(self, trainer: "Trainer", logged: Mapping[str, float]) -> None:
+        if due(trainer.step, self.every, trainer.config.trainer.steps):
+            trainer.save_checkpoint()
+
+
+class Evaluation(Callback):
+    """Every configured metric on the evaluation split, every ``every`` steps (0: only at the end) and after
+    the last step; written to ``metrics.json`` and TensorBoard (``eval/<metric>.<value>``)."""
+
+    name = "evaluate"
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.last: dict[str, Any] = {}
+        self._metrics: dict[str, Metric] | None = None
+
+    def after_step(self, trainer: "Trainer", logged: Mapping[str, float]) -> None:
+        if self.every and trainer.step % self.every == 0 and trainer.step != trainer.config.trainer.steps:
+            self.evaluate(trainer)
+
+    def end(self, trainer: "Trainer") -> None:
+        if trainer.config.metrics:
+            self.evaluate(trainer)
+
+    def metrics(self, trainer: "Trainer") -> dict[str, Metric]:
+        """The configured metrics, built once (a metric's helper network is loaded once per run)."""
+        if self._metrics is None:
+            self._metrics = {
+                spec.name: build("metrics", spec, registries=trainer.registries, file=trainer.config.source,
+                                 path=f"metrics[{index}]", data=trainer.data, device=trainer.device)
+                for index, spec in enumerate(trainer.config.metrics)}
+        for metric in self._metrics.values():
+            metric.reset()
+        return self._metrics
+
+    @torch.no_grad()
+    def evaluate(self, trainer: "Trainer") -> dict[str, Any]:
+        from tqdm.auto import tqdm
+
+        metrics = self.metrics(trainer)
+        dataset = trainer.experiment.evaluation_dataset()
+        count = min(trainer.config.trainer.eval_clips, len(dataset))
+        loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, range(count)),
+                                             batch_size=trainer.config.trainer.batch_size,
+                                             num_workers=trainer.config.trainer.num_workers)
+        trainer.nets.eval()
+        with seeded_streams(derived_seed(trainer.config.experiment.seed, "evaluate"), trainer.device):
+            for raw in tqdm(loader, desc="evaluate", unit="batch", disable=not trainer.progress, leave=False):
+                pairs = trainer.objective.evaluation_pairs(trainer.nets, trainer.objective.prepare(raw, trainer.device))
+                context = {k: v for k, v in pairs.items() if k not in ("real", "fake")}
+                for metric in metrics.values():
+                    metric.update(pairs["real"], pairs["fake"], **context)
+        trainer.nets.train()
+        values = {name: metric.compute() for name, metric in metrics.items()}
+        result = {"step": trainer.step, "clips": count, "metrics": values,
+                  "provenance": {name: metric.provenance() for name, metric in metrics.items()}}
+        (trainer.run_dir / EVALUATION_FILE).write_text(json.dumps(result, indent=2, default=str))
+        trainer.add_scalars({f"eval/{name}.{key}": value for name, sub in values.items()
+                             for key, value in sub.items()
+                             if isinstance(value, (int, float)) and math.isfinite(value)})
+        log.info("step %d: %s", trainer.step, json.dumps(values))
+        self.last = values
+        return values
+
+
 class Trainer:
-    """Trains the networks of an experiment config with its objective."""
+    """The training loop: an :class:`~pgvg_core.experiment.Experiment` built from ``config``, its optimisers,
+    and the callbacks, writing into ``run_dir``."""
 
     def __init__(
         self,
@@ -120,147 +291,65 @@ class Trainer:
         *,
         registries: RegistrySet | None = None,
         progress: bool = True,
+        callbacks: Sequence[Callback] = (),
         _resume_state: dict[str, Any] | None = None,
     ) -> None:
-        if registries is None:
-            from pgvg_core.plugins import get_registries
-
-            registries = get_registries()
-        if config.objective is None:
-            raise ConfigError("missing required key 'objective' (the training objective, e.g. "
-                              '{name = "psgan"})', file=config.source, path="objective")
-        self.config = config
-        self.registries = registries
+        trainer = config.trainer
         self.run_dir = Path(run_dir)
         self.progress = progress
-        trainer = config.trainer
         if trainer.threads:
             torch.set_num_threads(trainer.threads)
-        self.device = resolve_device(trainer.device)
+        device = resolve_device(trainer.device)
         self.precision = trainer.precision
-        if self.precision == "fp16" and self.device.type != "cuda":
+        if self.precision == "fp16" and device.type != "cuda":
             raise ConfigError("trainer.precision 'fp16' needs CUDA; use 'fp32' on the CPU",
                               file=config.source, path="trainer.precision")
-        if self.precision == "bf16" and self.device.type == "cpu":
+        if self.precision == "bf16" and device.type == "cpu":
             # Measured on a 2-core AVX512-BF16 CPU: SCGAN 16x and PSGAN 80x slower than fp32 (3D convolutions,
             # the warp's grid sampling and instance norm leave oneDNN's bf16 fast path).
             log.warning("trainer.precision = 'bf16' on the CPU runs pgvg's models 16-80x slower than fp32 "
                         "(measured: SCGAN 0.08 vs 1.3 steps/s); use precision = 'fp32' on the CPU")
-        seed_everything(config.experiment.seed)
-
-        self.dataset = self._build_dataset(config.data.params)
-        self.data = DataInfo(
-            num_classes=len(self.dataset.classes),
-            classes=tuple(self.dataset.classes),
-            keypoints=NUM_KEYPOINTS,
-            frames=int(getattr(self.dataset, "frames", 1)),
-            resolution=int(getattr(self.dataset, "resolution", 64)),
-        )
-        objective_cls = registries["objectives"].get(config.objective.name).factory
-        self._check_roles(objective_cls)
-        self.nets = self._build_networks()
-        terms, augmentations = self._build_terms(objective_cls), self._build_augmentations(objective_cls)
-        self.objective: Objective = build(
-            "objectives", config.objective, registries=registries, file=config.source, path="objective",
-            terms=terms, augmentations=augmentations, data=self.data,
-        )
-        self._check_optional_roles()
+        self.experiment = Experiment.build(config, device=device, registries=registries)
         self.optimizers = {
             role: torch.optim.Adam(self.nets[role].parameters(), lr=spec.lr, betas=spec.betas,
                                    weight_decay=spec.weight_decay)
-            for role, spec in self._network_specs()
+            for _, role, spec in network_specs(config)
         }
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16")
         self.step = 0
-        self.history: list[dict[str, float]] = []
+        self.logger = Logger(trainer.log_every)
+        self.evaluation = Evaluation(trainer.eval_every)
+        # Order matters: a checkpoint holds the log window after this step's row, and evaluation comes after
+        # the checkpoint (as a run that stops during an evaluation resumes from that checkpoint).
+        self.callbacks: list[Callback] = [self.logger, Sampler(trainer.sample_every, trainer.samples),
+                                          Checkpointer(trainer.checkpoint_every, trainer.keep_checkpoints),
+                                          self.evaluation, *callbacks]
+        names = [callback.name for callback in self.callbacks]
+        if len(set(names)) != len(names) or "" in names:
+            raise PgvgError(f"callbacks need unique, non-empty names (their checkpoint keys); got {names}")
+        self.writer: Any = None
+        self.bar: Any = None
         if _resume_state is not None:
-            self._load_state(_resume_state)
+            self.load_state_dict(_resume_state)
+        else:
+            # The loop owns the process-wide streams: a new run's training noise starts from the seed alone.
+            seed_everything(derived_seed(config.experiment.seed, "train"))
 
-    # ------------------------------------------------------------------------------------------- building
+    # What the experiment built, under the names the loop and its callbacks use.
+    config = property(lambda self: self.experiment.config)
+    registries = property(lambda self: self.experiment.registries)
+    device = property(lambda self: self.experiment.device)
+    dataset = property(lambda self: self.experiment.dataset)
+    data: DataInfo = property(lambda self: self.experiment.data)  # type: ignore[assignment]
+    nets: nn.ModuleDict = property(lambda self: self.experiment.nets)  # type: ignore[assignment]
+    objective: Objective = property(lambda self: self.experiment.objective)  # type: ignore[assignment]
+    history = property(lambda self: self.logger.history)
 
-    def _build_dataset(self, params: Mapping[str, Any]) -> Any:
-        spec = ComponentSpec(name=self.config.data.name, params=dict(params))
-        return build("datasets", spec, registries=self.registries, file=self.config.source, path="data")
-
-    def eval_dataset(self) -> Any:
-        factory = self.registries["datasets"].get(self.config.data.name).factory
-        if "test" in getattr(factory, "splits", ()):
-            return self._build_dataset({**self.config.data.params, "split": "test"})
-        return self.dataset
-
-    def _network_specs(self) -> list[tuple[str, Any]]:
-        return [*self.config.generators.items(), *self.config.discriminators.items()]
-
-    def _check_roles(self, objective_cls: type[Objective]) -> None:
-        for kind, expected in (("generators", objective_cls.generator_roles),
-                               ("discriminators", objective_cls.discriminator_roles)):
-            given = tuple(getattr(self.config, kind))
-            missing = sorted(set(expected) - set(given) - set(objective_cls.optional_roles))
-            if missing or set(given) - set(expected):
-                extra = sorted(set(given) - set(expected))
-                what = (f"missing [{kind}.{missing[0]}]" if missing else f"unexpected [{kind}.{extra[0]}]")
-                raise ConfigError(
-                    f"{what}: objective '{self.config.objective.name}' trains {kind} "
-                    f"{', '.join(expected) or '(none)'}", file=self.config.source,
-                    path=f"{kind}.{(missing or extra)[0]}")
-
-    def _check_optional_roles(self) -> None:
-        """An optional network left out of the config is an error only if the configured terms need it."""
-        for role in self.objective.optional_roles:
-            if role not in self.nets and self.objective.uses(role):
-                kind = "generators" if role in self.objective.generator_roles else "discriminators"
-                raise ConfigError(
-                    f"missing [{kind}.{role}]: objective '{self.config.objective.name}' needs it with the loss "
-                    f"terms configured ({', '.join(self.objective.terms)}); add it, or switch off the terms that "
-                    f"use it (weight = 0)", file=self.config.source, path=f"{kind}.{role}")
+    # ------------------------------------------------------------------------------------------ one step
 
     def _roles(self, roles: tuple[str, ...]) -> tuple[str, ...]:
         """The roles of ``roles`` this run has networks for (an optional one may be left out)."""
         return tuple(role for role in roles if role in self.nets)
-
-    def _build_networks(self) -> nn.ModuleDict:
-        nets = nn.ModuleDict()
-        context = dict(num_classes=self.data.num_classes, keypoints=self.data.keypoints,
-                       frames=self.data.frames, resolution=self.data.resolution)
-        for kind, specs in (("generators", self.config.generators), ("discriminators", self.config.discriminators)):
-            for role, spec in specs.items():
-                net = build(kind, spec, registries=self.registries, file=self.config.source,
-                            path=f"{kind}.{role}", **context)
-                nets[role] = net.to(self.device)
-        return nets
-
-    def _build_terms(self, objective_cls: type[Objective]) -> dict[str, WeightedLoss]:
-        merged: dict[str, LossTerm] = dict(objective_cls.default_terms)
-        for term, spec in self.config.losses.items():
-            if term not in merged:
-                raise ConfigError(
-                    f"objective '{self.config.objective.name}' has no loss term '{term}'; its terms: "
-                    f"{', '.join(objective_cls.default_terms)}", file=self.config.source, path=f"losses.{term}")
-            if not spec.name:  # only a weight (or params) given: the objective's default loss
-                default = merged[term]
-                spec = LossTerm(name=default.name, weight=spec.weight, params=spec.params or default.params)
-            merged[term] = spec
-        terms = {}
-        for term, spec in merged.items():
-            if spec.weight == 0:
-                continue  # switched off: not even built
-            loss = build("losses", spec, registries=self.registries, file=self.config.source, path=f"losses.{term}")
-            terms[term] = WeightedLoss(loss=loss.to(self.device), weight=spec.weight)
-        return terms
-
-    def _build_augmentations(self, objective_cls: type[Objective]) -> dict[str, Any]:
-        built = {}
-        for slot, spec in self.config.augmentations.items():
-            if slot not in objective_cls.augmentation_slots:
-                raise ConfigError(
-                    f"objective '{self.config.objective.name}' has no augmentation slot '{slot}'; its slots: "
-                    f"{', '.join(objective_cls.augmentation_slots) or '(none)'}",
-                    file=self.config.source, path=f"augmentations.{slot}")
-            built[slot] = build("augmentations", spec, registries=self.registries, file=self.config.source,
-                                path=f"augmentations.{slot}")
-        return built
-
-    # ------------------------------------------------------------------------------------------ training
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.precision == "fp32":
@@ -280,7 +369,7 @@ class Trainer:
             generator=torch.Generator().manual_seed(self.config.experiment.seed),
         )
 
-    def _update(self, group: str, roles: tuple[str, ...], terms: dict[str, torch.Tensor]) -> None:
+    def _update(self, roles: tuple[str, ...], terms: dict[str, torch.Tensor]) -> None:
         total = sum(terms.values())
         for role in roles:
             self.optimizers[role].zero_grad(set_to_none=True)
@@ -291,6 +380,10 @@ class Trainer:
                 nn.utils.clip_grad_norm_(self.nets[role].parameters(), self.config.trainer.grad_clip)
             self.scaler.step(self.optimizers[role])
         self.scaler.update()
+
+    def _requires_grad(self, roles: tuple[str, ...], flag: bool) -> None:
+        for role in roles:
+            self.nets[role].requires_grad_(flag)
 
     def train_step(self, raw_batch: dict[str, torch.Tensor]) -> dict[str, float]:
         objective = self.objective
@@ -306,14 +399,14 @@ class Trainer:
                 d_terms = objective.discriminator_terms(self.nets, batch, {k: v.detach() for k, v in fakes.items()})
             if d_terms:
                 _finite_or_raise(d_terms, self.step, "d", self._last_checkpoint)
-                self._update("d", discriminators, d_terms)
+                self._update(discriminators, d_terms)
                 logged.update({f"d/{k}": v.item() for k, v in d_terms.items()})
         if generators:
             self._requires_grad(discriminators, False)  # no discriminator gradients in the generator step
             with self._autocast():
                 g_terms = objective.generator_terms(self.nets, batch, fakes)
             _finite_or_raise(g_terms, self.step, "g", self._last_checkpoint)
-            self._update("g", generators, g_terms)
+            self._update(generators, g_terms)
             self._requires_grad(discriminators, True)
             logged.update({f"g/{k}": v.item() for k, v in g_terms.items()})
         return logged
@@ -325,60 +418,51 @@ class Trainer:
         factor = 1.0
         if trainer.lr_schedule == "cosine":
             factor = 0.5 * (1 + math.cos(math.pi * min(self.step, trainer.steps) / trainer.steps))
-        for role, spec in self._network_specs():
+        for _, role, spec in network_specs(self.config):
             for group in self.optimizers[role].param_groups:
                 group["lr"] = spec.lr * factor
 
-    def _requires_grad(self, roles: tuple[str, ...], flag: bool) -> None:
-        for role in roles:
-            self.nets[role].requires_grad_(flag)
+    # ---------------------------------------------------------------------------------------------- loop
 
     def fit(self) -> RunResult:
         """Train to ``trainer.steps``, then evaluate; returns where everything went."""
-        trainer = self.config.trainer
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.toml").write_text(config_to_toml(self.config), encoding="utf-8")
-        writer = self._tensorboard()
-        started = time.perf_counter()
-        window: list[dict[str, float]] = []
-        window_start = time.perf_counter()
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=trainer.steps, initial=self.step, desc=self.config.experiment.name, unit="step",
-                   disable=not self.progress, dynamic_ncols=True)
-        sample_batch = None
+        trainer = self.config.trainer
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / CONFIG_FILE).write_text(config_to_toml(self.config), encoding="utf-8")
+        started = time.perf_counter()
         if self.step == 0:
             warmed = self.objective.warm_start(self.nets, self.dataset, seed=self.config.experiment.seed)
             if warmed:
                 log.info("warm start: %s", ", ".join(f"{k} {v:.4g}" for k, v in warmed.items()))
         # The progress bar and the TensorBoard writer are closed whatever ends the run (an error included).
         with contextlib.ExitStack() as closing:
-            if writer is not None:
-                closing.callback(writer.close)
-            with bar:
-                for raw in self._loader():
-                    self._set_learning_rates()
-                    window.append(self.train_step(raw))
-                    self.step += 1
-                    bar.update(1)
-                    if self.step % trainer.log_every == 0 or self.step == trainer.steps:
-                        rate = len(window) / max(time.perf_counter() - window_start, 1e-9)
-                        row = self._log(window, rate, writer)
-                        bar.set_postfix({k.split("/")[-1][:10]: f"{v:.3f}" for k, v in row.items()
-                                         if "/" in k}, refresh=False)
-                        window, window_start = [], time.perf_counter()
-                    if self.step % trainer.sample_every == 0 or self.step == trainer.steps:
-                        sample_batch = sample_batch or self._sample_batch()
-                        self.save_samples(sample_batch)
-                    if self.step % trainer.checkpoint_every == 0 or self.step == trainer.steps:
-                        self.save_checkpoint()
-                    if trainer.eval_every and self.step % trainer.eval_every == 0 and self.step != trainer.steps:
-                        self.evaluate(writer)
-            metrics = self.evaluate(writer) if self.config.metrics else {}
-        return RunResult(run_dir=self.run_dir, step=self.step, metrics=metrics,
+            self.writer = self._tensorboard()
+            if self.writer is not None:
+                closing.callback(self.writer.close)
+            self.bar = closing.enter_context(tqdm(total=trainer.steps, initial=self.step, unit="step",
+                                                  desc=self.config.experiment.name, disable=not self.progress,
+                                                  dynamic_ncols=True))
+            for callback in self.callbacks:
+                callback.start(self)
+            for raw in self._loader():
+                self._set_learning_rates()
+                logged = self.train_step(raw)
+                self.step += 1
+                self.bar.update(1)
+                for callback in self.callbacks:
+                    callback.after_step(self, logged)
+            for callback in self.callbacks:
+                callback.end(self)
+            self.bar = None
+        return RunResult(run_dir=self.run_dir, step=self.step, metrics=self.evaluation.last,
                          seconds=time.perf_counter() - started)
 
-    # --------------------------------------------------------------------------------- logs and pictures
+    def evaluate(self) -> dict[str, Any]:
+        """Every configured metric on the evaluation split now (what the loop does at the end)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        return self.evaluation.evaluate(self)
 
     def _tensorboard(self) -> Any:
         try:
@@ -388,92 +472,11 @@ class Trainer:
             return None
         return SummaryWriter(log_dir=str(self.run_dir / "tb"), purge_step=self.step or None)
 
-    def _log(self, window: list[dict[str, float]], rate: float, writer: Any) -> dict[str, float]:
-        keys = sorted({k for row in window for k in row})
-        row = {"step": self.step, **{k: float(np.mean([r[k] for r in window if k in r])) for k in keys},
-               "it_per_s": rate}
-        self.history.append(row)
-        with open(self.run_dir / METRICS_LOG, "a", encoding="utf-8") as file:  # append-only: nothing rewritten
-            file.write(json.dumps(row) + "\n")
-        if writer is not None:
-            for key, value in row.items():
-                if key != "step":
-                    writer.add_scalar(key, value, self.step)
-        return row
-
-    def _sample_batch(self) -> dict[str, torch.Tensor]:
-        dataset = self.eval_dataset()
-        count = min(self.config.trainer.samples, len(dataset))
-        items = [dataset[i] for i in clips_by_class(dataset, count)]  # spread over the classes
-        return torch.utils.data.default_collate(items)
-
-    @contextlib.contextmanager
-    def _seeded_streams(self, seed: int) -> Iterator[None]:
-        """Global random streams (the CPU's, and this run's CUDA device's) seeded with ``seed`` inside, and as
-        they were afterwards: sampling and evaluation must not change the training's noise."""
-        with torch_streams_kept(self.device):
-            torch.manual_seed(seed)
-            yield
-
-    @torch.no_grad()
-    def save_samples(self, raw_batch: dict[str, torch.Tensor]) -> list[Path]:
-        from pgvg_core.sheets import save_png
-        from pgvg_core.video import write_video
-
-        self.nets.eval()
-        with self._seeded_streams(self.config.experiment.seed):  # the same noise each time: comparable pictures
-            batch = self.objective.prepare(raw_batch, self.device)
-            pictures = self.objective.samples(self.nets, batch)
-        written = []
-        folder = self.run_dir / "samples"
-        folder.mkdir(exist_ok=True)
-        for name, picture in pictures.items():
-            if picture.ndim == 4:
-                path = write_video(folder / f"{name}-step{self.step:07d}.gif", picture, fps=6)
-            else:
-                path = folder / f"{name}-step{self.step:07d}.png"
-                save_png(path, picture)
-            written.append(path)
-        self.nets.train()
-        return written
-
-    # ---------------------------------------------------------------------------------------- evaluation
-
-    @torch.no_grad()
-    def evaluate(self, writer: Any = None) -> dict[str, Any]:
-        """Every configured metric on the evaluation split; written to ``metrics.json``."""
-        from tqdm.auto import tqdm
-
-        context = dict(data=self.data, device=self.device)
-        metrics = {}
-        for index, spec in enumerate(self.config.metrics):
-            metrics[spec.name] = build("metrics", spec, registries=self.registries, file=self.config.source,
-                                       path=f"metrics[{index}]", **context)
-        dataset = self.eval_dataset()
-        count = min(self.config.trainer.eval_clips, len(dataset))
-        loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, range(count)),
-                                             batch_size=self.config.trainer.batch_size,
-                                             num_workers=self.config.trainer.num_workers)
-        self.nets.eval()
-        with self._seeded_streams(self.config.experiment.seed + 1):
-            for raw in tqdm(loader, desc="evaluate", unit="batch", disable=not self.progress, leave=False):
-                batch = self.objective.prepare(raw, self.device)
-                pairs = self.objective.evaluation_pairs(self.nets, batch)
-                for metric in metrics.values():
-                    metric.update(pairs["real"], pairs["fake"], **{k: v for k, v in pairs.items()
-                                                                  if k not in ("real", "fake")})
-        self.nets.train()
-        values = {name: metric.compute() for name, metric in metrics.items()}
-        provenance = {name: metric.provenance() for name, metric in metrics.items()}
-        result = {"step": self.step, "clips": count, "metrics": values, "provenance": provenance}
-        (self.run_dir / "metrics.json").write_text(json.dumps(result, indent=2, default=str))
-        if writer is not None:
-            for name, sub in values.items():
-                for key, value in sub.items():
-                    if isinstance(value, (int, float)) and math.isfinite(value):
-                        writer.add_scalar(f"eval/{name}.{key}", value, self.step)
-        log.info("step %d: %s", self.step, json.dumps(values))
-        return values
+    def add_scalars(self, values: Mapping[str, float]) -> None:
+        """TensorBoard scalars at this step (nothing when TensorBoard is not available or not open)."""
+        if self.writer is not None:
+            for key, value in values.items():
+                self.writer.add_scalar(key, value, self.step)
 
     # --------------------------------------------------------------------------------------- checkpoints
 
@@ -481,22 +484,21 @@ class Trainer:
         found = checkpoint.list_checkpoints(self.run_dir)
         return found[-1] if found else None
 
-    def save_checkpoint(self) -> Path:
-        state = {
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs to continue exactly (and what :func:`pgvg_core.run.load_run` reads)."""
+        return {
             "step": self.step,
             "nets": {role: net.state_dict() for role, net in self.nets.items()},
             "optimizers": {role: opt.state_dict() for role, opt in self.optimizers.items()},
             "scaler": self.scaler.state_dict(),
-            "rng": checkpoint.rng_state(),
+            "rng": rng_state(),
+            "callbacks": {callback.name: callback.state_dict() for callback in self.callbacks},
+            "data": attrs.asdict(self.data),
             "config": config_to_toml(self.config),
             "pgvg_version": __version__,
         }
-        path = checkpoint.checkpoint_path(self.run_dir, self.step)
-        checkpoint.save_atomic(state, path)
-        checkpoint.prune(self.run_dir, self.config.trainer.keep_checkpoints)
-        return path
 
-    def _load_state(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         try:
             for role, net in self.nets.items():
                 net.load_state_dict(state["nets"][role])
@@ -506,85 +508,26 @@ class Trainer:
             raise PgvgError(f"checkpoint does not fit this config's networks: {error}") from None
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
-        checkpoint.set_rng_state(state["rng"])
+        for callback in self.callbacks:
+            callback.load_state_dict(state.get("callbacks", {}).get(callback.name, {}))
+        set_rng_state(state["rng"])
         self.step = int(state["step"])
+
+    def save_checkpoint(self) -> Path:
+        path = checkpoint.checkpoint_path(self.run_dir, self.step)
+        checkpoint.save_atomic(self.state_dict(), path)
+        checkpoint.prune(self.run_dir, self.config.trainer.keep_checkpoints)
+        return path
 
     @classmethod
     def resume(cls, run_dir: str | Path, overrides: tuple[str, ...] = (), **kwargs: Any) -> "Trainer":
         """A trainer that continues the run in ``run_dir`` from its latest checkpoint."""
-        from pgvg_core.plugins import get_registries
+        from pgvg_core.experiment import default_registries
 
         run_dir = Path(run_dir)
         state = checkpoint.load(checkpoint.latest(run_dir))
-        config = saved_config(run_dir, state, overrides, registries=kwargs.get("registries") or get_registries())
+        config = saved_config(run_dir, state, overrides, registries=default_registries(kwargs.get("registries")))
         if state["step"] >= config.trainer.steps:
             log.info("%s is already at step %d of %d; raise trainer.steps with --set to train longer",
                      run_dir, state["step"], config.trainer.steps)
         return cls(config, run_dir, _resume_state=state, **kwargs)
-
-
-METRICS_LOG = "metrics.jsonl"
-
-
-def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
-    """The logged rows of a run, by step: ``metrics.jsonl`` (a run resumed from a checkpoint logs the steps
-    after it again; the last row of a step wins), or a ``metrics.csv`` of an older run."""
-    run_dir = Path(run_dir)
-    path = run_dir / METRICS_LOG
-    if path.exists():
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    elif (run_dir / "metrics.csv").exists():
-        with open(run_dir / "metrics.csv", newline="") as file:
-            rows = [{k: float(v) for k, v in r.items() if v not in ("", None)} for r in csv.DictReader(file)]
-    else:
-        raise CheckpointError(f"{run_dir} has no {METRICS_LOG}: not a pgvg run folder, or it never logged a step")
-    by_step = {int(row["step"]): row for row in rows}
-    return [{**by_step[step], "step": step} for step in sorted(by_step)]
-
-
-def write_metrics_csv(run_dir: str | Path, path: str | Path) -> Path:
-    """A run's logged rows as CSV (one column per term; a row without a term leaves its cell empty)."""
-    rows = read_metrics(run_dir)
-    fields = list(dict.fromkeys(key for row in rows for key in row))
-    with open(path, "w", newline="") as file:
-        out = csv.DictWriter(file, fieldnames=fields)
-        out.writeheader()
-        out.writerows(rows)
-    return Path(path)
-
-
-def saved_config(run_dir: Path, state: dict[str, Any], overrides: tuple[str, ...] = (), *,
-                 registries: RegistrySet) -> ExperimentConfig:
-    """A run's config: its ``config.toml`` (with ``overrides``), else the copy inside its checkpoint."""
-    import tomllib
-
-    config_file = run_dir / "config.toml"
-    data = read_toml(config_file) if config_file.exists() else tomllib.loads(state["config"])
-    for text in overrides:
-        apply_override(data, *parse_override(text))
-    return config_from_dict(data, file=str(config_file), registries=registries)
-
-
-def torch_streams_kept(device: torch.device) -> contextlib.AbstractContextManager:
-    """torch's global random streams, the CPU's and ``device``'s if it is a CUDA device, restored on exit."""
-    return torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
-
-
-def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu",
-             registries: RegistrySet | None = None) -> Trainer:
-    """A finished (or interrupted) run for inference: its networks (latest checkpoint, eval mode), objective
-    and data description, on ``device``. The caller's random streams (Python's, NumPy's, torch's on the CPU
-    and on ``device``) are as they were: building the run seeds them and restores the checkpoint's."""
-    from pgvg_core.plugins import get_registries
-
-    run_dir = Path(run_dir)
-    state = checkpoint.load(checkpoint.latest(run_dir))
-    config = saved_config(run_dir, state, registries=registries or get_registries())
-    config = attrs.evolve(config, trainer=attrs.evolve(config.trainer, device=str(device)))
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    with torch_streams_kept(torch.device(device)):
-        trainer = Trainer(config, run_dir, registries=registries, progress=False, _resume_state=state)
-    random.setstate(python_state)
-    np.random.set_state(numpy_state)
-    trainer.nets.eval()
-    return trainer

@@ -90,7 +90,7 @@ class SyntheticEstimatorPoses(PoseSource):
 
     def __init__(self, *, run: str = "runs/pose-estimator", device: Any = "cpu") -> None:
         from pgvg_core import checkpoint
-        from pgvg_core.trainer import load_run
+        from pgvg_core.run import load_run
 
         folder = Path(run)
         if not checkpoint.list_checkpoints(folder):

@@ -166,7 +166,7 @@ class PoseActionMetric(Metric):
 
     def __init__(self, *, classifier: str = "runs/action-classifier", device: Any = "cpu", **_: Any) -> None:
         from pgvg_core import checkpoint
-        from pgvg_core.trainer import load_run
+        from pgvg_core.run import load_run
 
         run = Path(classifier)
         if not run.is_dir() or not checkpoint.list_checkpoints(run):

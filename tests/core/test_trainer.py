@@ -1,5 +1,9 @@
 import csv
 import math
+import random
+
+import attrs
+import numpy as np
 
 import pytest
 import torch
@@ -8,9 +12,11 @@ from click.testing import CliRunner
 from pgvg_core import checkpoint
 from pgvg_core.cli import main
 from pgvg_core.config import load_config
-from pgvg_core.errors import CheckpointError, ConfigError
+from pgvg_core.errors import CheckpointError, ConfigError, PgvgError
+from pgvg_core.experiment import Experiment
 from pgvg_core.pose import soft_keypoints
-from pgvg_core.trainer import StepBatchSampler, Trainer, TrainingError, read_metrics, write_metrics_csv
+from pgvg_core.run import read_metrics, write_metrics_csv
+from pgvg_core.trainer import Callback, StepBatchSampler, Trainer, TrainingError
 from tiny import TINY_PSGAN, write_config
 
 
@@ -280,3 +286,52 @@ def test_read_metrics_keeps_the_last_row_of_each_step_and_the_cli_exports_csv(tm
     assert (tmp_path / "m.csv").read_text().splitlines() == ["step,g/l1,d/gan", "1,3.0,", "2,1.5,0.7"]
     missing = CliRunner().invoke(main, ["metrics", str(tmp_path)])
     assert missing.exit_code == 2 and "no metrics.jsonl" in missing.output
+
+
+class CrashAfter(Callback):
+    """Stops a run like a crash would, right after the loop's own callbacks (the checkpoint included)."""
+
+    name = "crash"
+
+    def __init__(self, step):
+        self.step = step
+
+    def after_step(self, trainer, logged):
+        if trainer.step == self.step:
+            raise KeyboardInterrupt
+
+
+def test_a_log_window_half_filled_at_a_checkpoint_is_logged_exactly_after_resume(tmp_path):
+    cadence = ("trainer.steps=6", "trainer.log_every=3", "trainer.sample_every=100", "trainer.keep_checkpoints=5")
+    straight = tiny_trainer(tmp_path, *cadence, run="straight")
+    straight.fit()
+    crashed = Trainer(load_config(write_config(tmp_path, TINY_PSGAN), cadence), tmp_path / "crashed",
+                      progress=False, callbacks=[CrashAfter(4)])
+    with pytest.raises(KeyboardInterrupt):
+        crashed.fit()  # logged step 3; step 4 is checkpointed but not logged yet
+    assert checkpoint.load(checkpoint.latest(tmp_path / "crashed"))["callbacks"]["log"]["window"]
+    Trainer.resume(tmp_path / "crashed", progress=False).fit()
+    without_rate = lambda rows: [{k: v for k, v in r.items() if k != "it_per_s"} for r in rows]  # noqa: E731
+    assert [r["step"] for r in read_metrics(tmp_path / "crashed")] == [3, 6]
+    assert without_rate(read_metrics(tmp_path / "crashed")) == without_rate(read_metrics(tmp_path / "straight"))
+
+
+def test_callbacks_need_unique_names(tmp_path):
+    config = load_config(write_config(tmp_path, TINY_PSGAN))
+    with pytest.raises(PgvgError, match="unique, non-empty names"):
+        Trainer(config, tmp_path / "run", progress=False, callbacks=[CrashAfter(1), CrashAfter(2)])
+
+
+def test_building_an_experiment_changes_no_random_stream_and_its_weights_come_from_the_seed(tmp_path):
+    config = load_config(write_config(tmp_path, TINY_PSGAN))
+    streams = (random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state())
+    first = Experiment.build(config, device=torch.device("cpu"))
+    assert random.getstate() == streams[0]
+    assert (np.random.get_state()[1] == streams[1]).all() and torch.equal(torch.get_rng_state(), streams[2])
+    torch.rand(100), np.random.rand(7), random.random()  # whatever the caller drew before
+    second = Experiment.build(config, device=torch.device("cpu"))
+    for (name, a), b in zip(first.nets.state_dict().items(), second.nets.state_dict().values()):
+        assert torch.equal(a, b), name
+    other = Experiment.build(attrs.evolve(config, experiment=attrs.evolve(config.experiment, seed=8)),
+                             device=torch.device("cpu"))
+    assert not torch.equal(next(first.nets.parameters()), next(other.nets.parameters()))

@@ -9,7 +9,8 @@ from PIL import Image
 from pgvg_core.cli import main
 from pgvg_core.config import load_config
 from pgvg_core.pipeline import Animator, every_metric, panels
-from pgvg_core.trainer import Trainer, load_run
+from pgvg_core.run import load_run
+from pgvg_core.trainer import Trainer
 from pgvg_core.video import read_video
 from pgvg_data.synthetic import SyntheticActions
 from tiny import TINY_CLASSIFIER, TINY_PSGAN, TINY_SCGAN, write_config

@@ -4,6 +4,7 @@ import torch
 
 from pgvg_core.config import load_config
 from pgvg_core.errors import DataError
+from pgvg_core.experiment import evaluation_dataset
 from pgvg_core.trainer import Trainer
 from pgvg_core.stats import frechet_distance
 from pgvg_psgan.evaluation import PoseActionMetric, diversity, mean_acceleration
@@ -42,7 +43,7 @@ def test_classifier_learns_and_the_metric_tells_real_from_noise(tmp_path):
     assert result.metrics["accuracy"]["accuracy"] > 0.8  # 3 classes: chance is 0.33
 
     metric = PoseActionMetric(classifier=str(tmp_path / "classifier"))
-    dataset = Trainer(config, tmp_path / "unused", progress=False).eval_dataset()
+    dataset = evaluation_dataset(config)
     batch = torch.utils.data.default_collate([dataset[i] for i in range(24)])
     real = sequence_heatmaps(batch["keypoints"], 32, 1.0)
     noise = torch.rand_like(real) * 0.3

@@ -1,0 +1,47 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from pgvg_core import experiment
+from pgvg_core.config import load_config
+from pgvg_core.errors import CheckpointError
+from pgvg_core.run import load_run
+from pgvg_core.trainer import Trainer
+from tiny import TINY_PSGAN, write_config
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("run")
+    trainer = Trainer(load_config(write_config(folder, TINY_PSGAN)), folder / "run", progress=False)
+    trainer.fit()
+    return folder / "run", trainer
+
+
+def test_load_run_gives_the_trained_networks_in_eval_mode_and_touches_nothing_else(trained, monkeypatch):
+    run_dir, trainer = trained
+    monkeypatch.setattr(experiment, "build_dataset", lambda *a, **k: pytest.fail("load_run built a dataset"))
+    monkeypatch.setattr(torch.optim, "Adam", lambda *a, **k: pytest.fail("load_run built an optimiser"))
+    streams = (random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state())
+    run = load_run(run_dir)
+    assert random.getstate() == streams[0]
+    assert (np.random.get_state()[1] == streams[1]).all() and torch.equal(torch.get_rng_state(), streams[2])
+    assert run.step == 4 and run.data == trainer.data and run.run_dir == run_dir
+    assert not any(net.training for net in run.nets.values())
+    assert run.objective.terms == {} and run.objective.augmentations == {}
+    for (name, a), b in zip(trainer.nets.state_dict().items(), run.nets.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_a_loaded_run_builds_its_dataset_only_when_asked(trained):
+    run = load_run(trained[0])
+    assert len(run.dataset()) == 40 and tuple(run.dataset().classes) == run.data.classes
+    with pytest.raises(Exception, match="no split 'sideways'; its splits: train, test"):
+        run.dataset("sideways")
+
+
+def test_load_run_errors_name_the_folder(tmp_path):
+    with pytest.raises(CheckpointError, match="run folder not found"):
+        load_run(tmp_path / "missing")
