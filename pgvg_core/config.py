@@ -11,6 +11,7 @@ The schema::
     [objective]    the training objective (registry ``objectives``): how the networks below are trained
     [generators.<role>]      networks (registry ``generators``), plus their optimiser settings
     [discriminators.<role>]  networks (registry ``discriminators``)
+    [evaluators.<role>]      networks that metrics use to judge outputs (registry ``evaluators``)
     [losses.<term>]          weighted loss terms the objective uses (registry ``losses``); weight 0 switches off
     [augmentations.<slot>]   augmentations the objective uses (registry ``augmentations``)
     [[metrics]]              metrics computed at evaluation (registry ``metrics``)
@@ -129,6 +130,7 @@ class ExperimentConfig:
     objective: ComponentSpec | None = attrs.field(default=None, metadata=_kind("objectives"))
     generators: dict[str, NetworkSpec] = attrs.field(factory=dict, metadata=_kind("generators"))
     discriminators: dict[str, NetworkSpec] = attrs.field(factory=dict, metadata=_kind("discriminators"))
+    evaluators: dict[str, NetworkSpec] = attrs.field(factory=dict, metadata=_kind("evaluators"))
     losses: dict[str, LossTerm] = attrs.field(factory=dict, metadata=_kind("losses"))
     augmentations: dict[str, ComponentSpec] = attrs.field(factory=dict, metadata=_kind("augmentations"))
     metrics: list[ComponentSpec] = attrs.field(factory=list, metadata=_kind("metrics"))

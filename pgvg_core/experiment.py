@@ -27,7 +27,7 @@ from pgvg_core.randomness import derived_seed, seeded_streams
 from registries import RegistrySet
 
 #: The kinds of network section in a config, in the order their networks are built.
-NETWORK_KINDS = ("generators", "discriminators")
+NETWORK_KINDS = ("generators", "discriminators", "evaluators")
 
 
 def default_registries(registries: RegistrySet | None) -> RegistrySet:
@@ -90,7 +90,8 @@ def objective_class(config: ExperimentConfig, registries: RegistrySet) -> type[O
 def check_roles(config: ExperimentConfig, objective_cls: type[Objective]) -> None:
     """Every network the objective trains is configured, and nothing else is."""
     for kind, expected in (("generators", objective_cls.generator_roles),
-                           ("discriminators", objective_cls.discriminator_roles)):
+                           ("discriminators", objective_cls.discriminator_roles),
+                           ("evaluators", objective_cls.evaluator_roles)):
         given = tuple(getattr(config, kind))
         missing = sorted(set(expected) - set(given) - set(objective_cls.optional_roles))
         extra = sorted(set(given) - set(expected))

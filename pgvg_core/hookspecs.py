@@ -33,6 +33,16 @@ def pgvg_register_discriminators(register: Register) -> None:
 
 
 @hookspec
+def pgvg_register_evaluators(register: Register) -> None:
+    """Register evaluation helpers (see :class:`pgvg_core.interfaces.Evaluator`): networks that metrics use to
+    judge outputs — an action classifier over pose sequences, a pose estimator over frames — trained by their
+    own experiments (``[evaluators.<role>]``).
+
+    :param register: ``register(name, factory, *, summary=None)``
+    """
+
+
+@hookspec
 def pgvg_register_losses(register: Register) -> None:
     """Register loss terms (see :class:`pgvg_core.interfaces.Loss`): what ``[losses.<term>]`` names.
 

@@ -60,6 +60,18 @@ class Discriminator(nn.Module, abc.ABC):
     def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor: ...
 
 
+class Evaluator(nn.Module, abc.ABC):
+    """An evaluation helper: a network that metrics use to judge outputs, trained by its own experiment
+    (``[evaluators.<role>]``), never against a generator.
+
+    An action classifier: ``forward(keypoints [B, T, K, 3]) -> logits [B, C]``; a pose estimator:
+    ``forward(frames [B, 3, H, W]) -> heatmaps [B, K, H', W']``.
+    """
+
+    @abc.abstractmethod
+    def forward(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
 class Loss(nn.Module, abc.ABC):
     """A differentiable loss returning a scalar tensor.
 

@@ -76,6 +76,9 @@ class Objective(abc.ABC):
     #: roles of the networks in ``[generators.<role>]`` and ``[discriminators.<role>]``.
     generator_roles: tuple[str, ...] = ()
     discriminator_roles: tuple[str, ...] = ()
+    #: roles of evaluation helpers this objective trains, ``[evaluators.<role>]`` (an action classifier): they
+    #: are updated with the generators, by the terms of :meth:`generator_terms`.
+    evaluator_roles: tuple[str, ...] = ()
     #: roles the config may leave out: those for which ``uses(role)`` is false with the configured terms.
     optional_roles: tuple[str, ...] = ()
     #: loss terms and their defaults; the config's ``[losses.<term>]`` overrides them, weight 0 turns one off.

@@ -72,9 +72,23 @@ def saved_config(run_dir: Path, state: dict[str, Any] | None = None, overrides: 
         data = tomllib.loads(state["config"])
     else:
         raise CheckpointError(f"{run_dir}: no {CONFIG_FILE}; not a pgvg run folder")
+    _evaluators_in_their_section(data, registries, run_dir)
     for text in overrides:
         apply_override(data, *parse_override(text))
     return config_from_dict(data, file=str(config_file), registries=registries)
+
+
+def _evaluators_in_their_section(data: dict[str, Any], registries: RegistrySet, run_dir: Path) -> None:
+    """Runs written before evaluation helpers were their own kind list the action classifier under
+    ``[discriminators]`` and the pose estimator under ``[generators]``: move such a network to
+    ``[evaluators]`` (the checkpoint's weights are keyed by role, which does not change)."""
+    evaluators = set(registries["evaluators"].list())
+    for kind in ("generators", "discriminators"):
+        for role, spec in list(data.get(kind, {}).items()):
+            name = spec.get("name") if isinstance(spec, dict) else None
+            if name in evaluators and name not in registries[kind].list():
+                data.setdefault("evaluators", {})[role] = data[kind].pop(role)
+                log.info("%s: [%s.%s] (%s) read as [evaluators.%s]", run_dir, kind, role, name, role)
 
 
 def saved_data_info(state: dict[str, Any], config: ExperimentConfig, registries: RegistrySet) -> DataInfo:

@@ -387,7 +387,9 @@ class Trainer:
 
     def train_step(self, raw_batch: dict[str, torch.Tensor]) -> dict[str, float]:
         objective = self.objective
-        generators, discriminators = self._roles(objective.generator_roles), self._roles(objective.discriminator_roles)
+        # Evaluation helpers are fitted like generators: by the terms of the generator step.
+        generators = self._roles(objective.generator_roles + objective.evaluator_roles)
+        discriminators = self._roles(objective.discriminator_roles)
         self.nets.train()
         batch = objective.prepare(objective.training_batch(raw_batch), self.device)
         logged: dict[str, float] = {}

@@ -18,6 +18,7 @@ import attrs
 KINDS: tuple[str, ...] = (
     "generators",
     "discriminators",
+    "evaluators",
     "losses",
     "objectives",
     "pose_sources",
@@ -30,6 +31,7 @@ KINDS: tuple[str, ...] = (
 SINGULAR: dict[str, str] = {
     "generators": "generator",
     "discriminators": "discriminator",
+    "evaluators": "evaluator",
     "losses": "loss",
     "objectives": "objective",
     "pose_sources": "pose source",

@@ -58,7 +58,7 @@ eval_clips = 30
 [objective]
 name = "action-classifier"
 
-[discriminators.classifier]
+[evaluators.classifier]
 name = "pose-action-classifier"
 params = { width = 32, feature_dim = 16 }
 lr = 3e-3
@@ -195,7 +195,7 @@ eval_clips = 8
 name = "pose-estimator"
 params = { frames_per_clip = 2 }
 
-[generators.estimator]
+[evaluators.estimator]
 name = "pose-estimator"
 params = { width = 8, n_res_blocks = 1 }
 lr = 5e-4

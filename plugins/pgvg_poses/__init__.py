@@ -15,7 +15,7 @@ def pgvg_register_pose_sources(register):
 
 
 @hookimpl
-def pgvg_register_generators(register):
+def pgvg_register_evaluators(register):
     from pgvg_poses.estimator import PoseEstimatorNet
 
     register("pose-estimator", PoseEstimatorNet)

@@ -17,12 +17,12 @@ from torch import nn
 from pgvg_core.blocks import ResBlock2d, down2d, init_weights
 from pgvg_core.config import LossTerm
 from pgvg_core.errors import DataError
-from pgvg_core.interfaces import Generator, PoseSource
+from pgvg_core.interfaces import Evaluator, PoseSource
 from pgvg_core.objective import Objective
 from pgvg_core.pose import heatmaps_to_keypoints, render_heatmaps, rescale_keypoints
 
 
-class PoseEstimatorNet(Generator):
+class PoseEstimatorNet(Evaluator):
     """Frames [B, 3, H, W] in [-1, 1] -> keypoint heatmaps [B, K, H/2, W/2] (for PCK on synthetic renders)."""
 
     def __init__(self, *, keypoints: int = 18, width: int = 32, n_res_blocks: int = 3) -> None:
@@ -54,7 +54,7 @@ def to_full_pixels(keypoints: torch.Tensor) -> torch.Tensor:
 class PoseEstimatorObjective(Objective):
     """Trains the pose estimator: heatmap MSE against the exact poses of rendered frames."""
 
-    generator_roles = ("estimator",)
+    evaluator_roles = ("estimator",)
     default_terms = {"heatmap": LossTerm(name="mse", weight=1000.0)}
 
     def __init__(self, *, sigma: float = 1.5, frames_per_clip: int = 4, **kwargs: Any) -> None:

@@ -13,12 +13,17 @@ def pgvg_register_generators(register):
 
 @hookimpl
 def pgvg_register_discriminators(register):
-    from pgvg_psgan.evaluation import PoseActionClassifier
     from pgvg_psgan.models import PSGANDiscriminator, PSGANMotionDiscriminator, PSGANProjectionDiscriminator
 
     register("psgan-patch3d", PSGANDiscriminator)
     register("psgan-patch3d-projection", PSGANProjectionDiscriminator)
     register("psgan-motion", PSGANMotionDiscriminator)
+
+
+@hookimpl
+def pgvg_register_evaluators(register):
+    from pgvg_psgan.evaluation import PoseActionClassifier
+
     register("pose-action-classifier", PoseActionClassifier)
 
 

@@ -26,7 +26,7 @@ from torch import nn
 from pgvg_core.config import LossTerm
 from pgvg_core.errors import DataError
 from pgvg_core.files import sha256_of
-from pgvg_core.interfaces import Discriminator, Metric
+from pgvg_core.interfaces import Evaluator, Metric
 from pgvg_core.objective import Objective
 from pgvg_core.pose import KEYPOINT_NAMES, body_size
 from pgvg_core.stats import frechet_distance
@@ -49,7 +49,7 @@ def normalise_poses(keypoints: torch.Tensor) -> torch.Tensor:
     return features.flatten(2).transpose(1, 2)  # [B, 3K, T]
 
 
-class PoseActionClassifier(Discriminator):
+class PoseActionClassifier(Evaluator):
     """Action classifier over pose sequences: keypoints [B, T, K, 3] -> class logits [B, C] (for metrics).
 
     A temporal convolution network over normalised joint positions; ``features()`` gives the penultimate
@@ -73,14 +73,14 @@ class PoseActionClassifier(Discriminator):
         pooled = torch.cat([hidden.mean(-1), hidden.amax(-1)], dim=1)
         return self.project(pooled)
 
-    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classify(self.features(x))
 
 
 class ActionClassifierObjective(Objective):
     """Trains the action classifier on real pose sequences (with small pose noise for robustness)."""
 
-    discriminator_roles = ("classifier",)
+    evaluator_roles = ("classifier",)
     #: ``posture``: clips moved to other postures, so that a stride or a side view is not read as an action.
     augmentation_slots = ("posture",)
     default_terms = {"classification": LossTerm(name="cross-entropy", weight=1.0)}
@@ -99,15 +99,15 @@ class ActionClassifierObjective(Objective):
         return {}
 
     def discriminator_terms(self, nets, batch, fakes):
+        return {}
+
+    def generator_terms(self, nets, batch, fakes):  # the classifier is fitted in the generator step
         keypoints = batch["keypoints"]
         if self.pose_noise:
             size = body_size(keypoints)[..., None, None]  # [B, T, 1, 1]
             noise = torch.randn_like(keypoints[..., :2]) * self.pose_noise * size
             keypoints = torch.cat([keypoints[..., :2] + noise, keypoints[..., 2:]], dim=-1)
         return {"classification": self.term("classification", nets["classifier"](keypoints), batch["label"])}
-
-    def generator_terms(self, nets, batch, fakes):
-        return {}
 
     def evaluation_pairs(self, nets, batch):
         return {"real": batch["label"], "fake": nets["classifier"](batch["keypoints"])}

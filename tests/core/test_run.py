@@ -45,3 +45,26 @@ def test_a_loaded_run_builds_its_dataset_only_when_asked(trained):
 def test_load_run_errors_name_the_folder(tmp_path):
     with pytest.raises(CheckpointError, match="run folder not found"):
         load_run(tmp_path / "missing")
+
+
+def test_a_run_from_before_evaluators_were_a_kind_still_loads(tmp_path):
+    from tiny import TINY_CLASSIFIER
+
+    config = load_config(write_config(tmp_path, TINY_CLASSIFIER), ("trainer.steps=2",))
+    Trainer(config, tmp_path / "old", progress=False).fit()
+    saved = tmp_path / "old" / "config.toml"
+    saved.write_text(saved.read_text().replace("[evaluators.", "[discriminators."))
+    run = load_run(tmp_path / "old")
+    assert list(run.config.evaluators) == ["classifier"] and not run.config.discriminators
+    assert run.nets["classifier"](torch.zeros(2, 8, 18, 3)).shape == (2, 3)
+
+
+def test_evaluation_helpers_are_their_own_kind():
+    from pgvg_core.interfaces import Evaluator
+    from pgvg_core.plugins import get_registries
+
+    registries = get_registries()
+    assert {"pose-action-classifier", "pose-estimator"} <= set(registries["evaluators"].list())
+    assert "pose-action-classifier" not in registries["discriminators"].list()
+    assert "pose-estimator" not in registries["generators"].list()
+    assert issubclass(registries["evaluators"].get("pose-estimator").factory, Evaluator)
