@@ -40,7 +40,8 @@ log = logging.getLogger("pgvg.bundle")
 
 BUNDLE_FORMAT = "pgvg-inference-bundle"
 BUNDLE_VERSION = 1
-STAGES = ("psgan", "scgan")
+STAGES = ("psgan", "scgan")  # the bundle's keys for the stage that provides poses and the one that renders frames
+PROVIDES = {"psgan": "poses", "scgan": "frames"}
 #: The bundle that ships with pgvg (trained on synthetic-actions; see README, "A model that ships").
 SHIPPED = Path(__file__).parent / "models" / "synthetic-actions-64.pt"
 
@@ -73,7 +74,7 @@ def export_bundle(pipeline_dir: str | Path, out: str | Path, *, base: str | Path
     from pgvg_core import checkpoint
     from pgvg_core.config import config_to_toml
     from pgvg_core.framing import framing_of
-    from pgvg_core.pipeline import moved_joints_of
+    from pgvg_core.pipeline import check_contract, moved_joints_of, stage_folders
     from pgvg_core.run import load_run
 
     pipeline_dir = Path(pipeline_dir)
@@ -81,21 +82,25 @@ def export_bundle(pipeline_dir: str | Path, out: str | Path, *, base: str | Path
         raise DataError(f"{pipeline_dir} is already a bundle; export a pipeline folder (psgan/ and scgan/)")
     inherited = read_bundle(base) if base is not None else None
     stages, runs, sources = {}, {}, {}
+    folders = stage_folders(pipeline_dir)
     for name in STAGES:
-        if checkpoint.list_checkpoints(pipeline_dir / name):
-            run = runs[name] = load_run(pipeline_dir / name, device="cpu")
-            role = run.objective.eval_generator if name == "scgan" else "generator"
+        folder = pipeline_dir / folders[PROVIDES[name]]
+        if checkpoint.list_checkpoints(folder):
+            run = runs[name] = load_run(folder, device="cpu")
+            check_contract(run, PROVIDES[name], folder)
+            objective = run.objective
+            role = objective.eval_generator if name == "scgan" else objective.sequence_generator
             state = {key: value.detach().to("cpu", torch.float16 if value.is_floating_point() else value.dtype)
                      for key, value in run.nets[role].state_dict().items()}
             stages[name] = {"config": config_to_toml(run.config), "role": role, "data": attrs.asdict(run.data),
                             "steps": int(run.step), "run_dir": str(run.run_dir), "state": state}
-            sources[name] = str((pipeline_dir / name).resolve())
+            sources[name] = str(folder.resolve())
         elif inherited is not None:
             stages[name] = inherited["stages"][name]
             sources[name] = f"{Path(base).resolve()} (sha256 {inherited['sha256'][:16]})"
         else:
             raise CheckpointError(
-                f"{pipeline_dir} has no {name} run ({name}/checkpoints/step-*.pt); train it with `pgvg demo --out "
+                f"{pipeline_dir} has no {PROVIDES[name]} run ({folder.name}/checkpoints/step-*.pt); train it with `pgvg demo --out "
                 f"{pipeline_dir}`, or take that stage from a bundle with --from BUNDLE")
     classes = tuple(stages["psgan"]["data"]["classes"])
     framing = framing_of(runs["scgan"].dataset()) if "scgan" in runs else Framing(**inherited["framing"])

@@ -355,16 +355,21 @@ def _conformance(real: str | None, fake: str | None, metrics: list[str], *, devi
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--quick", is_flag=True, hidden=True, help="A few steps per stage (checks the path, not quality).")
 @click.option("--steps-factor", type=click.FloatRange(0.01, 100), default=1.0, show_default=True,
-              help="Train PSGAN and SCGAN this many times longer (a finished shorter demo is continued).")
-def demo_command(out: str, no_progress: bool, quick: bool, steps_factor: float) -> None:
+              help="Train the pose and frame stages this many times longer (a finished shorter demo is continued).")
+@click.option("--pipeline", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="A pipeline file naming the stages to train (default: pgvg's experiments/demo.toml); a stage "
+                   "'provides' poses or frames, so a plugin's model takes PSGAN's or SCGAN's place.")
+def demo_command(out: str, no_progress: bool, quick: bool, steps_factor: float, pipeline: str | None) -> None:
     """Train both stages on synthetic-actions (~15 min on 2 CPU cores), then write into OUT: per action an MP4
     and a GIF (input | generated poses | generated frames | ground truth) for an unseen test identity, a
     contact sheet, loss curves and metrics.json. A second run reuses the trained stages."""
     from pathlib import Path
 
     from pgvg_core.demo import run_demo
+    from pgvg_core.pipeline import DEMO_PIPELINE
 
-    written = run_demo(Path(out), progress=not no_progress, quick=quick, steps_factor=steps_factor)
+    written = run_demo(Path(out), progress=not no_progress, quick=quick, steps_factor=steps_factor,
+                       pipeline=Path(pipeline) if pipeline else DEMO_PIPELINE)
     click.echo(f"pgvg demo: everything is in {out}/")
     for name in ("sheet", "losses", "metrics"):
         click.echo(f"  {name:<10} {written[name]}")

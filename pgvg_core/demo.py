@@ -11,13 +11,15 @@ import torch
 
 from pgvg_core.pipeline import (
     DEMO_METRIC_CLIPS,
-    DEMO_STAGES,
+    DEMO_PIPELINE,
     Animator,
     Stage,
     every_metric,
     failure_cases,
     loss_curves,
     panels,
+    pipeline_stages,
+    record_pipeline,
     train_stage,
     write_json,
 )
@@ -28,7 +30,6 @@ from pgvg_core.video import to_uint8, write_video
 
 log = logging.getLogger("pgvg.demo")
 
-GENERATING_STAGES = ("psgan", "scgan")
 VIEW_SCALE = 3  # 64-pixel frames are small: videos are written at 3x, nearest neighbour
 
 
@@ -52,22 +53,27 @@ def scaled_steps(stage: Stage, factor: float) -> tuple[str, ...]:
     return tuple(scaled)
 
 
-def run_demo(out: Path, *, progress: bool = True, quick: bool = False, steps_factor: float = 1.0) -> dict[str, Path]:
-    """Train (or reuse) the three runs in ``out`` and write videos, a sheet, loss curves and metrics.json.
+def run_demo(out: Path, *, progress: bool = True, quick: bool = False, steps_factor: float = 1.0,
+             pipeline: Path = DEMO_PIPELINE) -> dict[str, Path]:
+    """Train (or reuse) the stages of ``pipeline`` in ``out`` and write videos, a sheet, loss curves and
+    metrics.json.
 
     ``quick`` trains a few steps only (for tests: checks the whole path, not the quality); ``steps_factor``
-    trains PSGAN and SCGAN that many times longer (a finished shorter run is continued, exactly).
+    trains the stages that provide poses and frames that many times longer (a finished shorter run is
+    continued, exactly).
     """
     started = time.perf_counter()
+    stages = pipeline_stages(pipeline)
     out.mkdir(parents=True, exist_ok=True)
+    record_pipeline(stages, out)
     runs = {}
-    for stage in DEMO_STAGES:
+    for stage in stages:
         log.info("demo: training %s", stage.name)
         if quick:
             extra: tuple[str, ...] = ("trainer.steps=4", "trainer.eval_clips=4", "trainer.log_every=2")
         else:
             # Longer training is for the two stages that generate; the metrics' helpers are good enough.
-            extra = scaled_steps(stage, steps_factor) if stage.name in GENERATING_STAGES else ()
+            extra = scaled_steps(stage, steps_factor) if stage.provides else ()
         runs[stage.name] = train_stage(stage, out, extra=extra, progress=progress)
     animator = Animator(out, device="cpu")
     written: dict[str, Path] = {}
@@ -92,7 +98,8 @@ def run_demo(out: Path, *, progress: bool = True, quick: bool = False, steps_fac
         sheet_labels += [f"{action}", "  real"]
     written["sheet"] = out / "contact-sheet.png"
     save_png(written["sheet"], grid(sheet_rows, sheet_labels), scale=2)
-    written["losses"] = loss_curves({name: runs[name] for name in ("psgan", "scgan")}, out / "loss-curves.png")
+    written["losses"] = loss_curves({stage.name: runs[stage.name] for stage in stages if stage.provides},
+                                    out / "loss-curves.png")
     metrics = every_metric(animator, out, clips=4 if quick else DEMO_METRIC_CLIPS)
     # The paper's failure cases beside the test split: poses beyond the training range, an occluded face.
     classifier = load_run(out / "action-classifier").nets["classifier"]

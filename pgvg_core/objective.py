@@ -47,6 +47,9 @@ class PoseSequenceModel(abc.ABC):
     """Stage 1 as the pipeline (``pgvg animate``, ``pgvg demo``, the benchmarks) uses it: implemented by the
     objective of a stage-1 run, with that run's networks."""
 
+    #: the role of the network that makes sequences at test time (what an inference bundle keeps)
+    sequence_generator: str = "generator"
+
     @abc.abstractmethod
     def generate_keypoints(self, nets: Mapping[str, nn.Module], first_keypoints: torch.Tensor,
                            label: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,7 @@ from pgvg_core.interfaces import Metric
 from pgvg_core.objective import FrameRenderer, PoseSequenceModel
 from pgvg_core.pose import rescale_keypoints
 from pgvg_core.randomness import seeded_streams
-from pgvg_core.run import load_run, read_metrics
+from pgvg_core.run import LoadedRun, load_run, read_metrics
 from pgvg_core.trainer import Trainer
 
 log = logging.getLogger("pgvg.pipeline")
@@ -35,18 +35,37 @@ log = logging.getLogger("pgvg.pipeline")
 EXPERIMENTS = Path(__file__).parent / "experiments"
 
 
+#: What a stage of a pipeline may provide, and the contract its run's objective must implement for it.
+CONTRACTS = {"poses": PoseSequenceModel, "frames": FrameRenderer}
+#: The run folders that provide poses and frames in a pipeline folder that records no pipeline file.
+DEFAULT_PROVIDERS = {"poses": "psgan", "frames": "scgan"}
+PIPELINE_RECORD = "pipeline.toml"
+
+
 @attrs.frozen(kw_only=True)
 class Stage:
     name: str  # the run folder's name inside the pipeline folder
-    config: str  # experiment file in pgvg_core/experiments/
+    config: Path  # its experiment file
     overrides: tuple[str, ...] = ()
+    provides: str | None = None  # "poses" (stage 1), "frames" (stage 2), or None (a helper that metrics use)
+
+
+def _experiment_file(name: str, pipeline_file: Path, where: str) -> Path:
+    """An experiment file named by a pipeline file: next to it, else one of pgvg's (``experiments/``)."""
+    for candidate in (pipeline_file.parent / name, EXPERIMENTS / name):
+        if candidate.is_file():
+            return candidate.resolve()
+    raise PgvgError(f"{where}.config: no experiment file '{name}' next to {pipeline_file} or among pgvg's "
+                    f"({', '.join(sorted(p.name for p in EXPERIMENTS.glob('*.toml')))})")
 
 
 def pipeline_stages(path: Path) -> tuple[Stage, ...]:
-    """The stages of a pipeline file (``[[stages]]`` with ``name``, ``config`` and ``set``), in order; an error
-    names the file and the stage's key when one is malformed."""
+    """The stages of a pipeline file, in order: ``[[stages]]`` with ``name`` (its run folder), ``config`` (an
+    experiment file), optionally ``set`` (overrides) and ``provides`` (``"poses"``: stage 1, ``"frames"``:
+    stage 2; exactly one stage each). An error names the file and the stage's key when one is malformed."""
     import tomllib
 
+    path = Path(path)
     try:
         entries = tomllib.loads(path.read_text(encoding="utf-8")).get("stages", [])
     except (OSError, tomllib.TOMLDecodeError) as error:
@@ -54,28 +73,62 @@ def pipeline_stages(path: Path) -> tuple[Stage, ...]:
     stages = []
     for index, entry in enumerate(entries):
         where = f"{path}, at 'stages[{index}]'"
-        unknown = sorted(set(entry) - {"name", "config", "set"})
+        unknown = sorted(set(entry) - {"name", "config", "set", "provides"})
         if unknown or not isinstance(entry.get("name"), str) or not isinstance(entry.get("config"), str):
             raise PgvgError(f"{where}: a stage has a name and a config (an experiment file) and may have a list "
-                            f"'set' of overrides{'; unknown keys: ' + ', '.join(unknown) if unknown else ''}")
+                            f"'set' of overrides and 'provides'"
+                            f"{'; unknown keys: ' + ', '.join(unknown) if unknown else ''}")
         overrides = entry.get("set", [])
         if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
             raise PgvgError(f"{where}.set: a list of KEY=VALUE strings")
-        stages.append(Stage(name=entry["name"], config=entry["config"], overrides=tuple(overrides)))
+        provides = entry.get("provides")
+        if provides is not None and provides not in CONTRACTS:
+            raise PgvgError(f"{where}.provides: {provides!r}; a stage provides one of {', '.join(CONTRACTS)} "
+                            "(or nothing: a helper)")
+        stages.append(Stage(name=entry["name"], config=_experiment_file(entry["config"], path, where),
+                            overrides=tuple(overrides), provides=provides))
     if not stages:
         raise PgvgError(f"{path}: no [[stages]]")
+    for what in CONTRACTS:
+        providers = [stage.name for stage in stages if stage.provides == what]
+        if len(providers) != 1:
+            raise PgvgError(f"{path}: {len(providers)} stages provide '{what}' ({', '.join(providers) or 'none'}); "
+                            f"exactly one stage must (provides = \"{what}\")")
     return tuple(stages)
 
 
+def record_pipeline(stages: Sequence[Stage], pipeline_dir: Path) -> Path:
+    """The stages as trained, in the pipeline folder (what :func:`stage_folders` reads back)."""
+    import tomli_w
+
+    entries = [{"name": stage.name, "config": str(stage.config), "set": list(stage.overrides),
+                **({"provides": stage.provides} if stage.provides else {})} for stage in stages]
+    path = pipeline_dir / PIPELINE_RECORD
+    path.write_text(tomli_w.dumps({"stages": entries}), encoding="utf-8")
+    return path
+
+
+def stage_folders(pipeline_dir: Path) -> dict[str, str]:
+    """Which run folder of a pipeline folder provides poses and which frames."""
+    import tomllib
+
+    record = Path(pipeline_dir) / PIPELINE_RECORD
+    if not record.is_file():
+        return dict(DEFAULT_PROVIDERS)
+    stages = tomllib.loads(record.read_text(encoding="utf-8")).get("stages", [])
+    return {**DEFAULT_PROVIDERS, **{s["provides"]: s["name"] for s in stages if s.get("provides") in CONTRACTS}}
+
+
 # The demo's stages and their budget: experiments/demo.toml.
-DEMO_STAGES = pipeline_stages(EXPERIMENTS / "demo.toml")
+DEMO_PIPELINE = EXPERIMENTS / "demo.toml"
+DEMO_STAGES = pipeline_stages(DEMO_PIPELINE)
 DEMO_METRIC_CLIPS = 16
 
 
 def stage_config(stage: Stage, pipeline_dir: Path, extra: Sequence[str] = ()) -> ExperimentConfig:
     from pgvg_core.plugins import get_registries
 
-    config = load_config(EXPERIMENTS / stage.config, (*stage.overrides, *extra), registries=get_registries())
+    config = load_config(stage.config, (*stage.overrides, *extra), registries=get_registries())
     # Metrics that need the action classifier use the one of this pipeline.
     metrics = [
         attrs.evolve(m, params={**m.params, "classifier": str(pipeline_dir / "action-classifier")})
@@ -123,29 +176,13 @@ class Animator:
             self._moved = meta["moved_joints"]
             self.source = {"bundle": str(model), "sha256": meta["sha256"], **meta["provenance"]}
         else:
-            self._load_runs(model)
+            self.stage1, self.stage2 = load_pipeline_stages(model, device=self.device)
             self.source = {"pipeline": str(model)}
-        for stage, contract, what in ((self.stage1, PoseSequenceModel, "stage 1 (pose sequences)"),
-                                      (self.stage2, FrameRenderer, "stage 2 (frames)")):
-            if not isinstance(stage.objective, contract):
-                raise PgvgError(f"{model}: the {what} run's objective ({type(stage.objective).__name__}) does not "
-                                f"implement pgvg_core.objective.{contract.__name__}, the contract the pipeline "
-                                "uses; train that stage with an objective that does (psgan, scgan, pose2image)")
+        for stage, provides in ((self.stage1, "poses"), (self.stage2, "frames")):
+            check_contract(stage, provides, model)
         self.classes = self.stage1.data.classes
         self.resolution = self.stage2.data.resolution
         self.generator = self.stage2.nets[self.stage2.objective.eval_generator]
-
-    def _load_runs(self, run_dir: Path) -> None:
-        if not run_dir.is_dir():
-            raise CheckpointError(f"model not found: {run_dir} (a pipeline folder, e.g. `pgvg demo --out "
-                                  f"{run_dir}`, or a bundle file from `pgvg export`)")
-        for stage, what in (("psgan", "stage-1 (PSGAN)"), ("scgan", "stage-2 (SCGAN)")):
-            if not checkpoint.list_checkpoints(run_dir / stage):
-                raise CheckpointError(
-                    f"{run_dir} has no {what} weights ({stage}/checkpoints/step-*.pt); train them with "
-                    f"`pgvg demo --out {run_dir}` or `pgvg run experiments/{stage}.toml --out {run_dir / stage}`")
-        self.stage1 = load_run(run_dir / "psgan", device=str(self.device))
-        self.stage2 = load_run(run_dir / "scgan", device=str(self.device))
 
     def action_index(self, action: str) -> int:
         if action not in self.classes:
@@ -189,6 +226,30 @@ class Animator:
         if self._moved is None:  # not recorded in a bundle: measured once, for every action
             self._moved = moved_joints_of(self.stage1.dataset(), self.classes, self.framing)
         return set(self._moved.get(action, ()))
+
+
+def check_contract(stage: LoadedRun, provides: str, model: Path) -> None:
+    contract = CONTRACTS[provides]
+    if not isinstance(stage.objective, contract):
+        what = {"poses": "stage 1 (poses)", "frames": "stage 2 (frames)"}[provides]
+        raise PgvgError(f"{model}: the {what} run's objective ({type(stage.objective).__name__}) does not implement "
+                        f"pgvg_core.objective.{contract.__name__}, the contract the pipeline uses; train that stage "
+                        "with an objective that does (psgan, scgan, pose2image, or a plugin's)")
+
+
+def load_pipeline_stages(pipeline_dir: Path, *, device: torch.device) -> tuple[LoadedRun, LoadedRun]:
+    """The runs of a pipeline folder that provide poses and frames (see :func:`stage_folders`)."""
+    if not pipeline_dir.is_dir():
+        raise CheckpointError(f"model not found: {pipeline_dir} (a pipeline folder, e.g. `pgvg demo --out "
+                              f"{pipeline_dir}`, or a bundle file from `pgvg export`)")
+    folders = stage_folders(pipeline_dir)
+    for provides, what in (("poses", "stage-1 (poses)"), ("frames", "stage-2 (frames)")):
+        if not checkpoint.list_checkpoints(pipeline_dir / folders[provides]):
+            raise CheckpointError(
+                f"{pipeline_dir} has no {what} weights ({folders[provides]}/checkpoints/step-*.pt); train them "
+                f"with `pgvg demo --out {pipeline_dir}` or `pgvg run CONFIG --out {pipeline_dir / folders[provides]}`")
+    return (load_run(pipeline_dir / folders["poses"], device=device),
+            load_run(pipeline_dir / folders["frames"], device=device))
 
 
 def moved_joints_of(dataset: Any, classes: Sequence[str], framing: Framing, *, clips_per_action: int = 8,
@@ -241,6 +302,7 @@ def loss_curves(run_dirs: dict[str, Path], path: Path) -> Path:
     return path
 
 
+@torch.no_grad()
 def every_metric(animator: Animator, pipeline_dir: Path, clips: int, *, seed: int = 0) -> dict[str, Any]:
     """Every registered metric on the test split: frame metrics on SCGAN's frames (ground-truth poses), pose
     metrics on PSGAN's sequences, label metrics on the action classifier's reading of those sequences.

@@ -113,7 +113,7 @@ def test_animate_guards_say_what_is_wrong(pipeline_dir, tmp_path):
     ("grayscale", "a grayscale image"),
     ("rgba", "an image with transparency"),
     ("not-image", "not a readable image"),
-    ("no-stage2", "has no stage-2 (SCGAN) weights"),
+    ("no-stage2", "has no stage-2 (frames) weights (scgan/checkpoints"),
     ("no-person", "no person found"),
 ])
 def test_animate_bad_input_exits_2(pipeline_dir, tmp_path, problem, message):
@@ -203,7 +203,7 @@ def test_export_takes_a_missing_stage_from_a_base_bundle(pipeline_dir, tmp_path)
     stage_one_only = tmp_path / "mine"
     shutil.copytree(pipeline_dir / "psgan", stage_one_only / "psgan")
     refused = CliRunner().invoke(main, ["export", str(stage_one_only), "--out", str(tmp_path / "x.pt")])
-    assert refused.exit_code == 2 and "no scgan run" in refused.output and "--from" in refused.output
+    assert refused.exit_code == 2 and "no frames run (scgan/checkpoints" in refused.output and "--from" in refused.output
     mixed = tmp_path / "mixed.pt"
     result = CliRunner().invoke(main, ["export", str(stage_one_only), "--from", str(base), "--out", str(mixed)])
     assert result.exit_code == 0, result.output
@@ -239,15 +239,14 @@ def test_a_damaged_or_unsafe_bundle_is_refused(pipeline_dir, tmp_path):
     assert not (tmp_path / "pwned").exists()  # the unpickler never ran the payload
 
 
-def test_a_finished_stage_continues_when_asked_for_more_steps(tmp_path, monkeypatch):
+def test_a_finished_stage_continues_when_asked_for_more_steps(tmp_path):
     """`pgvg demo --steps-factor 2` on a finished demo trains its generators on from where they stopped."""
     import pgvg_core.pipeline as pipeline
     from pgvg_core import checkpoint
     from pgvg_core.demo import scaled_steps
 
-    write_config(tmp_path, TINY_PSGAN, "tiny-psgan.toml")
-    monkeypatch.setattr(pipeline, "EXPERIMENTS", tmp_path)
-    stage = pipeline.Stage(name="psgan", config="tiny-psgan.toml",
+    config = write_config(tmp_path, TINY_PSGAN, "tiny-psgan.toml")
+    stage = pipeline.Stage(name="psgan", config=config, provides="poses",
                            overrides=("trainer.steps=2", "trainer.checkpoint_every=2", "trainer.sample_every=2"))
     assert scaled_steps(stage, 2) == ("trainer.steps=4", "trainer.checkpoint_every=4", "trainer.sample_every=4")
     run = pipeline.train_stage(stage, tmp_path / "pipe", progress=False)
