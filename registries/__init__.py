@@ -24,6 +24,7 @@ KINDS: tuple[str, ...] = (
     "augmentations",
     "metrics",
     "datasets",
+    "skeletons",
 )
 
 # The singular of each kind, for messages such as "no generator 'scgann'".
@@ -36,6 +37,7 @@ SINGULAR: dict[str, str] = {
     "augmentations": "augmentation",
     "metrics": "metric",
     "datasets": "dataset",
+    "skeletons": "skeleton",
 }
 
 _NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
