@@ -53,7 +53,7 @@ class PairObjective(Objective, FrameRenderer):
         # Through the registry, not another plugin's module: the abnormal poses of evaluation are a component.
         self.eval_abnormal = build("augmentations", ComponentSpec(name="abnormal-pose",
                                                                   params={"severity": eval_severity, "jitter": False}),
-                                   path="objective.params.eval_severity")
+                                   path="objective.params.eval_severity", skeleton=self.data.skeleton)
 
     def heatmaps(self, keypoints: torch.Tensor) -> torch.Tensor:
         """``[..., K, 3|4]`` -> ``[..., K, H, W]``."""
