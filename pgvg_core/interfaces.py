@@ -2,7 +2,8 @@
 
 Conventions used throughout pgvg:
 
-* ``B`` batch, ``T`` frames, ``K`` keypoints (18, COCO/OpenPose order), ``H, W`` pixels, ``C`` channels.
+* ``B`` batch, ``T`` frames, ``K`` keypoints (as many as the data's skeleton has, :mod:`pgvg_core.skeleton`;
+  ``body-18``: 18 in COCO/OpenPose order), ``H, W`` pixels, ``C`` channels.
 * Images and frames are float tensors in ``[-1, 1]``, channels first: a frame ``[B, 3, H, W]``, a clip
   ``[B, T, 3, H, W]``.
 * Keypoints are ``[..., K, 3]``: x, y in pixels and a confidence in ``[0, 1]`` (0 = missing).
@@ -88,11 +89,13 @@ class PoseSource(abc.ABC):
     """Finds the pose of a person in frames.
 
     ``__call__(frames uint8 [T, H, W, 3]) -> keypoints float32 [T, K, 3]`` in pixel coordinates of the
-    frames, confidence 0 where a joint was not found. ``settings()`` returns what identifies the output (model
-    and parameters), used as part of the pose-cache key.
+    frames, confidence 0 where a joint was not found, ``K`` that of the skeleton the source's keypoints follow
+    (``skeleton``, a registered name). ``settings()`` returns what identifies the output (model and
+    parameters), used as part of the pose-cache key.
     """
 
-    num_keypoints: int = 18
+    #: the registered name of the skeleton the keypoints follow (:func:`pgvg_core.skeleton.skeleton_by_name`)
+    skeleton: str = "body-18"
 
     @abc.abstractmethod
     def __call__(self, frames: Any) -> Any: ...
@@ -203,7 +206,7 @@ class Dataset(torch.utils.data.Dataset, abc.ABC):
     ``__getitem__(i)`` returns a dict:
 
     * ``frames``: float ``[T, 3, H, W]`` in ``[-1, 1]``
-    * ``keypoints``: float ``[T, K, 3]`` (x, y pixels, confidence)
+    * ``keypoints``: float ``[T, K, 3]`` (x, y pixels, confidence), ``K`` that of ``skeleton``
     * ``label``: int64 ``[]``, an index into ``classes``
     * ``identity``: int64 ``[]``, the person (so splits and metrics can group by identity)
 
@@ -214,6 +217,9 @@ class Dataset(torch.utils.data.Dataset, abc.ABC):
     classes: tuple[str, ...]
     resolution: int
     frames: int
+    #: the registered name of the skeleton the keypoints follow (:func:`pgvg_core.skeleton.skeleton_by_name`):
+    #: ``K`` and the limb graph of everything built for this data come from it
+    skeleton: str = "body-18"
 
     @abc.abstractmethod
     def __len__(self) -> int: ...

@@ -22,15 +22,29 @@ import torch
 from torch import nn
 
 from pgvg_core.config import LossTerm
+from pgvg_core.skeleton import BODY_18, Skeleton, as_skeleton
+
+
+def _keypoints_of_skeleton(data: DataInfo, attribute: attrs.Attribute, keypoints: int) -> None:
+    if keypoints != data.skeleton.num_keypoints:
+        raise ValueError(f"the data has keypoints={keypoints}, but its skeleton '{data.skeleton.name}' has "
+                         f"{data.skeleton.num_keypoints}")
 
 
 @attrs.frozen(kw_only=True)
 class DataInfo:
-    """What networks and objectives need to know about the data."""
+    """What networks and objectives need to know about the data.
+
+    ``skeleton`` is what the keypoints follow (a :class:`~pgvg_core.skeleton.Skeleton`; a registered name or
+    :meth:`~pgvg_core.skeleton.Skeleton.as_dict` data is converted), ``keypoints`` its ``K`` (by default
+    taken from it; a different number is an error).
+    """
 
     num_classes: int
     classes: tuple[str, ...]
-    keypoints: int
+    skeleton: Skeleton = attrs.field(default=BODY_18, converter=as_skeleton)
+    keypoints: int = attrs.field(default=attrs.Factory(lambda self: self.skeleton.num_keypoints, takes_self=True),
+                                 validator=_keypoints_of_skeleton)
     frames: int
     resolution: int
 

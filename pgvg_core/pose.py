@@ -1,4 +1,4 @@
-"""The skeleton: 18 keypoints in COCO/OpenPose order, its limbs, heatmaps and drawings.
+"""Poses: heatmaps, drawings and sizes of keypoints that follow a skeleton (:mod:`pgvg_core.skeleton`).
 
 Keypoints are ``[..., K, 3]`` (x, y in pixels, confidence in [0, 1]; 0 = missing). They may carry a fourth
 column, a per-joint sigma scale (1 = nominal), which abnormal-pose augmentation uses to draw a joint larger
@@ -12,35 +12,19 @@ from typing import Any
 import numpy as np
 import torch
 
-KEYPOINT_NAMES: tuple[str, ...] = (
-    "nose", "neck",
-    "right_shoulder", "right_elbow", "right_wrist",
-    "left_shoulder", "left_elbow", "left_wrist",
-    "right_hip", "right_knee", "right_ankle",
-    "left_hip", "left_knee", "left_ankle",
-    "right_eye", "left_eye", "right_ear", "left_ear",
-)  # fmt: skip
-NUM_KEYPOINTS = len(KEYPOINT_NAMES)
+from pgvg_core.skeleton import BODY_18, Skeleton
+
+# Body-18's fields under their old names, for body-specific code (framing by neck and hips, the synthetic
+# bodies, the body pose estimator's mapping). Generic code takes a ``Skeleton`` (default :data:`BODY_18`).
+KEYPOINT_NAMES: tuple[str, ...] = BODY_18.keypoint_names
+NUM_KEYPOINTS = BODY_18.num_keypoints
 KEYPOINT_INDEX = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
-
 # OpenPose's COCO limbs (pairs of keypoint indices), in its drawing order.
-LIMBS: tuple[tuple[int, int], ...] = (
-    (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10),
-    (1, 11), (11, 12), (12, 13), (1, 0), (0, 14), (14, 16), (0, 15), (15, 17),
-)  # fmt: skip
-
+LIMBS: tuple[tuple[int, int], ...] = BODY_18.limbs
 # OpenPose's limb colours (RGB), one per limb above.
-LIMB_COLOURS: tuple[tuple[int, int, int], ...] = (
-    (255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0), (85, 255, 0), (0, 255, 0),
-    (0, 255, 85), (0, 255, 170), (0, 255, 255), (0, 170, 255), (0, 85, 255), (0, 0, 255), (85, 0, 255),
-    (170, 0, 255), (255, 0, 255), (255, 0, 170),
-)  # fmt: skip
-
+LIMB_COLOURS: tuple[tuple[int, int, int], ...] = BODY_18.limb_colours
 # Keypoint index permutation that mirrors left and right (for horizontal flips and swap errors).
-FLIP_PERMUTATION: tuple[int, ...] = tuple(
-    KEYPOINT_INDEX[name.replace("right_", "LEFT_").replace("left_", "right_").replace("LEFT_", "left_")]
-    for name in KEYPOINT_NAMES
-)
+FLIP_PERMUTATION: tuple[int, ...] = BODY_18.flip_permutation
 
 
 def rescale_keypoints(keypoints: Any, factor: float) -> Any:
@@ -103,11 +87,12 @@ def heatmaps_to_keypoints(heatmaps: torch.Tensor, threshold: float = 0.1) -> tor
 
 
 def draw_skeleton(
-    image: np.ndarray, keypoints: np.ndarray, *, thickness: int | None = None, min_confidence: float = 0.05
+    image: np.ndarray, keypoints: np.ndarray, *, thickness: int | None = None, min_confidence: float = 0.05,
+    skeleton: Skeleton = BODY_18,
 ) -> np.ndarray:
-    """Draw OpenPose-coloured limbs and joints onto a copy of an RGB uint8 image ``[H, W, 3]``.
+    """Draw a skeleton's coloured limbs and joints onto a copy of an RGB uint8 image ``[H, W, 3]``.
 
-    :param keypoints: ``[K, 3]`` in the image's pixel coordinates.
+    :param keypoints: ``[K, 3]`` in the image's pixel coordinates, ``K`` the skeleton's.
     """
     from PIL import Image, ImageDraw
 
@@ -116,22 +101,24 @@ def draw_skeleton(
     canvas = Image.fromarray(np.ascontiguousarray(image[..., :3]).astype(np.uint8))
     draw = ImageDraw.Draw(canvas)
     points = np.asarray(keypoints, dtype=np.float32)
-    for (a, b), colour in zip(LIMBS, LIMB_COLOURS):
+    if points.ndim != 2 or points.shape[0] != skeleton.num_keypoints:
+        raise ValueError(f"keypoints of shape {list(points.shape)} do not follow skeleton '{skeleton.name}': "
+                         f"expected [{skeleton.num_keypoints}, 3]")
+    for (a, b), colour in zip(skeleton.limbs, skeleton.limb_colours):
         if points[a, 2] >= min_confidence and points[b, 2] >= min_confidence:
             draw.line([tuple(points[a, :2]), tuple(points[b, :2])], fill=colour, width=thickness)
     radius = thickness
-    for k in range(len(points)):
+    for k, colour in enumerate(skeleton.keypoint_colours):
         if points[k, 2] >= min_confidence:
             x, y = points[k, :2]
-            colour = LIMB_COLOURS[min(k, len(LIMB_COLOURS) - 1)]
             draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour)
     return np.asarray(canvas)
 
 
-def skeleton_image(keypoints: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+def skeleton_image(keypoints: np.ndarray, size: int | tuple[int, int], *, skeleton: Skeleton = BODY_18) -> np.ndarray:
     """A skeleton on black: ``[K, 3]`` keypoints -> RGB uint8 ``[H, W, 3]``."""
     height, width = (size, size) if isinstance(size, int) else size
-    return draw_skeleton(np.zeros((height, width, 3), np.uint8), keypoints)
+    return draw_skeleton(np.zeros((height, width, 3), np.uint8), keypoints, skeleton=skeleton)
 
 
 def body_size(keypoints: torch.Tensor) -> torch.Tensor:

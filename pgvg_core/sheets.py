@@ -7,11 +7,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from pgvg_core.pose import draw_skeleton
+from pgvg_core.skeleton import BODY_18, Skeleton
 
 
-def overlay_poses(frames: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+def overlay_poses(frames: np.ndarray, keypoints: np.ndarray, *, skeleton: Skeleton = BODY_18) -> np.ndarray:
     """Skeletons drawn over frames: uint8 ``[T, H, W, 3]`` and ``[T, K, 3]`` -> ``[T, H, W, 3]``."""
-    return np.stack([draw_skeleton(f, k) for f, k in zip(frames, keypoints)])
+    return np.stack([draw_skeleton(f, k, skeleton=skeleton) for f, k in zip(frames, keypoints)])
 
 
 def _label_strip(text: str, height: int, width: int) -> np.ndarray:

@@ -25,6 +25,7 @@ KINDS: tuple[str, ...] = (
     "augmentations",
     "metrics",
     "datasets",
+    "skeletons",
 )
 
 # The singular of each kind, for messages such as "no generator 'scgann'".
@@ -38,6 +39,7 @@ SINGULAR: dict[str, str] = {
     "augmentations": "augmentation",
     "metrics": "metric",
     "datasets": "dataset",
+    "skeletons": "skeleton",
 }
 
 _NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")

@@ -13,11 +13,15 @@ from __future__ import annotations
 import torch
 
 from pgvg_core.interfaces import Augmentation
-from pgvg_core.pose import FLIP_PERMUTATION, body_size
+from pgvg_core.pose import body_size
+from pgvg_core.skeleton import BODY_18, Skeleton, as_skeleton
 
 
 class AbnormalPose(Augmentation):
-    """Corrupts keypoints ``[B, T, K, 3]`` -> ``[B, T, K, 4]`` (a 4th column: per-joint heatmap sigma scale)."""
+    """Corrupts keypoints ``[B, T, K, 3]`` -> ``[B, T, K, 4]`` (a 4th column: per-joint heatmap sigma scale).
+
+    ``skeleton`` (set by pgvg from the data) says which joints a left/right swap exchanges.
+    """
 
     def __init__(
         self,
@@ -31,6 +35,7 @@ class AbnormalPose(Augmentation):
         swap: bool = True,
         jitter: bool = True,
         p: float = 1.0,
+        skeleton: Skeleton | str = BODY_18,
     ) -> None:
         if not 0.0 <= severity <= 1.0:
             raise ValueError(f"severity must be in [0, 1], got {severity}")
@@ -38,6 +43,7 @@ class AbnormalPose(Augmentation):
             raise ValueError(f"p (the probability of corrupting a sample) must be in [0, 1], got {p}")
         self.severity = severity
         self.p = p
+        self.skeleton = as_skeleton(skeleton)
         self.enabled = dict(sigma=sigma, scale=scale, shift=shift, displace=displace, drop=drop, swap=swap,
                             jitter=jitter)
 
@@ -67,6 +73,9 @@ class AbnormalPose(Augmentation):
     def apply(self, keypoints: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
         """``[B, T, K, 3|4]`` -> ``[B, T, K, 4]``: corrupted x, y, confidence, sigma scale."""
         batch, frames, joints = keypoints.shape[:3]
+        if joints != self.skeleton.num_keypoints:
+            raise ValueError(f"abnormal-pose: keypoints {list(keypoints.shape)} have {joints} joints, skeleton "
+                             f"'{self.skeleton.name}' {self.skeleton.num_keypoints}")
         device, dtype = keypoints.device, keypoints.dtype
         p = {k: v.to(device) for k, v in params.items()}
         on = self.enabled
@@ -89,8 +98,9 @@ class AbnormalPose(Augmentation):
         if on["displace"]:
             xy = xy + p["displace"].to(dtype) * size
         if on["swap"]:
-            flipped = xy[:, :, list(FLIP_PERMUTATION)]
-            flipped_conf = confidence[:, :, list(FLIP_PERMUTATION)]
+            flip = list(self.skeleton.flip_permutation)
+            flipped = xy[:, :, flip]
+            flipped_conf = confidence[:, :, flip]
             swap = p["swap"][:, None, None, None]
             xy = torch.where(swap, flipped, xy)
             confidence = torch.where(swap, flipped_conf, confidence)
@@ -105,4 +115,5 @@ class AbnormalPose(Augmentation):
     def __repr__(self) -> str:
         off = [name for name, enabled in self.enabled.items() if not enabled]
         probability = f", p={self.p}" if self.p < 1 else ""
-        return f"AbnormalPose(severity={self.severity}{probability}" + (f", off={off})" if off else ")")
+        skeleton = f", skeleton={self.skeleton.name}" if self.skeleton.name != BODY_18.name else ""
+        return f"AbnormalPose(severity={self.severity}{probability}{skeleton}" + (f", off={off})" if off else ")")

@@ -12,19 +12,23 @@ from typing import Any
 import torch
 
 from pgvg_core.interfaces import Augmentation
-from pgvg_core.pose import FLIP_PERMUTATION
+from pgvg_core.skeleton import BODY_18, Skeleton, as_skeleton
 
 
 class DiscriminatorAugment(Augmentation):
-    """Translation, cutout, colour jitter and horizontal flip for D inputs ``[B, C, H, W]`` (Kornia)."""
+    """Translation, cutout, colour jitter and horizontal flip for D inputs ``[B, C, H, W]`` (Kornia).
+
+    ``skeleton`` (set by pgvg from the data) says which pose channels a flip swaps.
+    """
 
     def __init__(self, *, translation: float = 0.125, cutout: float = 0.25, color: bool = True,
-                 flip: bool = True, probability: float = 1.0) -> None:
+                 flip: bool = True, probability: float = 1.0, skeleton: Skeleton | str = BODY_18) -> None:
         for name, value in (("translation", translation), ("cutout", cutout), ("probability", probability)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
         self.translation, self.cutout, self.color, self.flip = translation, cutout, color, flip
         self.probability = probability
+        self.skeleton = as_skeleton(skeleton)
 
     def sample(self, shape: torch.Size, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         batch, height, width = shape[0], shape[-2], shape[-1]
@@ -64,7 +68,10 @@ class DiscriminatorAugment(Augmentation):
         if self.flip:
             flipped = kornia.geometry.transform.hflip(x)
             if pose_channels:
-                flipped = flipped[:, list(FLIP_PERMUTATION)]
+                if x.shape[1] != self.skeleton.num_keypoints:
+                    raise ValueError(f"diffaugment: a pose of {x.shape[1]} channels, skeleton "
+                                     f"'{self.skeleton.name}' has {self.skeleton.num_keypoints}")
+                flipped = flipped[:, list(self.skeleton.flip_permutation)]
             x = torch.where(p["flip"][:, None, None, None], flipped, x)
         return torch.where(p["apply"][:, None, None, None], x, original)
 

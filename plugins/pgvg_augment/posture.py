@@ -18,31 +18,47 @@ import math
 import torch
 
 from pgvg_core.interfaces import Augmentation
-from pgvg_core.pose import KEYPOINT_INDEX
+from pgvg_core.skeleton import BODY_18, Skeleton, as_skeleton
 
-_J = KEYPOINT_INDEX
+# A posture is a body's: its arms and legs turn about shoulders, elbows, hips and knees. The joints are named,
+# so any skeleton with these keypoint names works (body-18 and its supersets); others are refused.
 # Limb bones (parent, child), parents before children: each is turned and stretched about its parent.
-LIMB_BONES: tuple[tuple[int, int], ...] = (
-    (_J["right_shoulder"], _J["right_elbow"]), (_J["right_elbow"], _J["right_wrist"]),
-    (_J["left_shoulder"], _J["left_elbow"]), (_J["left_elbow"], _J["left_wrist"]),
-    (_J["right_hip"], _J["right_knee"]), (_J["right_knee"], _J["right_ankle"]),
-    (_J["left_hip"], _J["left_knee"]), (_J["left_knee"], _J["left_ankle"]),
+LIMB_BONE_NAMES: tuple[tuple[str, str], ...] = (
+    ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
+    ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+    ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+    ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
 )  # fmt: skip
 # Joint pairs whose width is scaled about their midpoint: shoulders, hips.
-WIDTHS: tuple[tuple[int, int], ...] = ((_J["right_shoulder"], _J["left_shoulder"]), (_J["right_hip"], _J["left_hip"]))
+WIDTH_NAMES: tuple[tuple[str, str], ...] = (("right_shoulder", "left_shoulder"), ("right_hip", "left_hip"))
+
+
+def _indices(skeleton: Skeleton, pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[int, int], ...]:
+    missing = sorted({name for pair in pairs for name in pair} - set(skeleton.keypoint_names))
+    if missing:
+        raise ValueError(f"posture turns a body's arms and legs; skeleton '{skeleton.name}' has no "
+                         f"{', '.join(missing)}")
+    return tuple((skeleton.index(a), skeleton.index(b)) for a, b in pairs)
+
+
+# Body-18's indices.
+LIMB_BONES: tuple[tuple[int, int], ...] = _indices(BODY_18, LIMB_BONE_NAMES)
+WIDTHS: tuple[tuple[int, int], ...] = _indices(BODY_18, WIDTH_NAMES)
 
 
 class Posture(Augmentation):
     """Keypoints ``[B, T, K, 3+]`` -> the same shape: each clip in another posture, its motion kept."""
 
     def __init__(self, *, angle: float = 35.0, length: float = 0.15, narrowest: float = 0.2, widest: float = 1.2,
-                 p: float = 1.0) -> None:
+                 p: float = 1.0, skeleton: Skeleton | str = BODY_18) -> None:
         """
         :param angle: largest turn of a limb bone about its parent joint, in degrees (uniform in +-angle).
         :param length: largest relative change of a limb bone's length (uniform in 1 +- length).
         :param narrowest: smallest factor on shoulder and hip width (0.2: a person seen nearly from the side).
         :param widest: largest factor on shoulder and hip width (uniform between the two).
         :param p: probability that a clip is changed at all.
+        :param skeleton: the data's (set by pgvg); it needs a body's shoulders, elbows, wrists, hips, knees and
+            ankles, by name.
         """
         for name, value, high in (("angle", angle, 180.0), ("length", length, 0.9), ("p", p, 1.0)):
             if not 0.0 <= value <= high:
@@ -51,6 +67,9 @@ class Posture(Augmentation):
             raise ValueError(f"the width factors must satisfy 0 <= narrowest <= widest, got narrowest={narrowest}, "
                              f"widest={widest}")
         self.angle, self.length, self.narrowest, self.widest, self.p = angle, length, narrowest, widest, p
+        self.skeleton = as_skeleton(skeleton)
+        self.bones = _indices(self.skeleton, LIMB_BONE_NAMES)
+        self.widths = _indices(self.skeleton, WIDTH_NAMES)
 
     def sample(self, shape: torch.Size, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Draws for keypoints of ``shape`` ``[B, T, K, C]``: one posture per clip."""
@@ -60,8 +79,8 @@ class Posture(Augmentation):
             return torch.rand(size, generator=generator) * 2 - 1  # [-1, 1]
 
         return {
-            "angle": uniform(batch, len(LIMB_BONES)) * math.radians(self.angle),
-            "length": 1 + self.length * uniform(batch, len(LIMB_BONES)),
+            "angle": uniform(batch, len(self.bones)) * math.radians(self.angle),
+            "length": 1 + self.length * uniform(batch, len(self.bones)),
             # One width factor for shoulders and hips: a view from the side narrows both.
             "width": self.narrowest + (self.widest - self.narrowest) * torch.rand(batch, generator=generator),
             "change": torch.rand(batch, generator=generator) < self.p,
@@ -73,12 +92,12 @@ class Posture(Augmentation):
         visible = keypoints[..., 2] > 0  # [B, T, K]
         new = old.clone()
         scale = p["width"][:, None, None].to(old.dtype)  # [B, 1, 1]
-        for a, b in WIDTHS:
+        for a, b in self.widths:
             both = (visible[..., a] & visible[..., b])[..., None]  # [B, T, 1]
             middle = (old[..., a, :] + old[..., b, :]) / 2
             new[..., a, :] = torch.where(both, middle + (old[..., a, :] - middle) * scale, old[..., a, :])
             new[..., b, :] = torch.where(both, middle + (old[..., b, :] - middle) * scale, old[..., b, :])
-        for index, (parent, child) in enumerate(LIMB_BONES):
+        for index, (parent, child) in enumerate(self.bones):
             angle = p["angle"][:, index, None].to(old.dtype)  # [B, 1]
             cos, sin = torch.cos(angle), torch.sin(angle)
             bone = (old[..., child, :] - old[..., parent, :]) * p["length"][:, index, None, None].to(old.dtype)

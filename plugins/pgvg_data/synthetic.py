@@ -35,6 +35,7 @@ class SyntheticActions(Dataset):
     """Procedural people doing 10 actions (wave, clap, jump, squat, walk, punch, kick, ...); exact poses."""
 
     splits = SPLITS
+    skeleton = "body-18"  # the synthetic bodies are built joint by joint in COCO/OpenPose order
 
     def __init__(
         self,

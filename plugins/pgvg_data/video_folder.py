@@ -20,6 +20,7 @@ import torch
 from pgvg_core.errors import DataError
 from pgvg_core.files import atomic_write, cache_root
 from pgvg_core.interfaces import Dataset, PoseSource
+from pgvg_core.skeleton import skeleton_by_name
 from pgvg_core.video import frame_files, is_video, letterbox, read_video
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,8 @@ class PoseCache:
         return self._paths[clip]
 
     def get(self, clip: Path, frames: np.ndarray | None = None) -> np.ndarray:
-        """Keypoints ``[N, 18, 3]`` in the clip's own pixels for every frame, extracting once."""
+        """Keypoints ``[N, K, 3]`` in the clip's own pixels for every frame (``K`` that of the source's
+        skeleton), extracting once."""
         cached = self.path_for(clip)
         if cached.exists():
             try:
@@ -75,9 +77,11 @@ class PoseCache:
         if frames is None:
             frames = read_video(clip)
         keypoints = np.asarray(self.source(frames, clip_path=clip), np.float32)
-        if keypoints.shape != (len(frames), 18, 3):
-            raise DataError(f"{clip}: pose source returned keypoints of shape {list(keypoints.shape)}; "
-                            f"expected [{len(frames)}, 18, 3]")
+        skeleton = getattr(self.source, "skeleton", "body-18")
+        joints = skeleton_by_name(skeleton).num_keypoints
+        if keypoints.shape != (len(frames), joints, 3):
+            raise DataError(f"{clip}: pose source returned keypoints of shape {list(keypoints.shape)}; expected "
+                            f"[{len(frames)}, {joints}, 3] (skeleton '{skeleton}')")
         atomic_save_npz(cached, keypoints=keypoints)
         return keypoints
 
@@ -114,6 +118,7 @@ class VideoFolder(Dataset):
         if not self.clips:
             raise DataError(f"{self.root}: no clips in split '{split}' (of {len(all_clips)} clips)")
         self.pose_source = self._pose_source(pose_source, pose_params or {})
+        self.skeleton = getattr(self.pose_source, "skeleton", "body-18")  # the keypoints are the pose source's
         self.cache = PoseCache(Path(cache_dir) if cache_dir else default_cache_dir(), self.pose_source)
         self._prepare(progress)
 

@@ -2,7 +2,7 @@
 
 A pose source finds the pose in each generated frame; a joint is correct when it lies within
 ``alpha`` x body size of the target joint (body size: the diagonal of the target pose's bounding box), counted
-over joints visible in the target. Targets are the poses the frames were generated from (``keypoints=``),
+over joints visible in the target, whatever the skeleton (``K`` comes from the keypoints). Targets are the poses the frames were generated from (``keypoints=``),
 or, without them (``pgvg score``), the poses the same source finds in the real frames.
 """
 
@@ -67,6 +67,9 @@ class PCK(Metric):
             targets = keypoints.flatten(0, -3).cpu() if keypoints is not None else self._estimate(
                 real.flatten(0, 1) if real.dim() == 5 else real)
             found = self._estimate(fake)
+        if found.shape[-2] != targets.shape[-2]:
+            raise ValueError(f"pck: the poses found have {found.shape[-2]} keypoints, the targets {targets.shape[-2]}; "
+                             "the pose source must follow the data's skeleton")
         visible = targets[..., 2] > 0
         distance = (found[..., :2] - targets[..., :2].to(found.dtype)).norm(dim=-1)
         threshold = self.alpha * body_size(targets.float())[..., None]

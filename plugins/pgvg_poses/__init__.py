@@ -1,4 +1,5 @@
-"""Built-in pose sources: ground truth, keypoint files (OpenPose, COCO, .npz), and MediaPipe (optional)."""
+"""Built-in pose sources: ground truth, keypoint files (OpenPose, COCO, .npz), and MediaPipe (optional); and the
+skeletons their keypoints follow (``body-18``)."""
 
 from pgvg_core import hookimpl
 
@@ -27,3 +28,10 @@ def pgvg_register_objectives(register):
 
     register("pose-estimator", PoseEstimatorObjective,
              summary="Train the synthetic-renders pose estimator behind the pck metric")
+
+
+@hookimpl
+def pgvg_register_skeletons(register):
+    from pgvg_poses.skeletons import body_18
+
+    register("body-18", body_18)

@@ -1,9 +1,12 @@
-"""Reading keypoints from the files that pose estimators write, as 18-keypoint COCO/OpenPose ``[T, 18, 3]``.
+"""Reading keypoints from the files that pose estimators write: ``[T, K, 3]`` of a skeleton (body-18 by default).
+
+OpenPose and COCO JSON hold bodies and are read as body-18 (18-keypoint COCO/OpenPose order) only; ``.npz``
+holds any skeleton's keypoints.
 
 * OpenPose JSON: one ``*_keypoints.json`` per frame (``people[0].pose_keypoints_2d``, COCO-18 or BODY_25).
 * COCO keypoint JSON: ``annotations[*].keypoints`` (17 joints, visibility 0/1/2), one annotation per image,
   in ``image_id`` order; the neck is the midpoint of the shoulders.
-* ``.npz``: an array ``keypoints`` of shape ``[T, 18, 3]`` (or ``[T, 18, 2]``, all visible).
+* ``.npz``: an array ``keypoints`` of shape ``[T, K, 3]`` (or ``[T, K, 2]``, all visible), ``K`` the skeleton's.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 
 from pgvg_core.errors import DataError
 from pgvg_core.pose import NUM_KEYPOINTS
+from pgvg_core.skeleton import BODY_18, Skeleton
 
 # COCO-18 index -> BODY_25 index (BODY_25 adds a mid-hip at 8 and feet after 18).
 BODY25_TO_COCO18 = (0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
@@ -82,7 +86,7 @@ def _coco(path: Path, data: dict) -> np.ndarray:
     return np.stack(frames)
 
 
-def _npz(path: Path) -> np.ndarray:
+def _npz(path: Path, skeleton: Skeleton) -> np.ndarray:
     try:
         with np.load(path) as archive:
             if "keypoints" in archive:
@@ -96,21 +100,28 @@ def _npz(path: Path) -> np.ndarray:
     points = np.asarray(points, np.float32)
     if points.ndim == 2:
         points = points[None]
-    if points.ndim != 3 or points.shape[1] != NUM_KEYPOINTS or points.shape[2] not in (2, 3):
+    if points.ndim != 3 or points.shape[1] != skeleton.num_keypoints or points.shape[2] not in (2, 3):
         raise DataError(
-            f"{path}: keypoints have shape {list(points.shape)}; expected [T, {NUM_KEYPOINTS}, 3] "
-            "(x, y, confidence in COCO/OpenPose order)"
+            f"{path}: keypoints have shape {list(points.shape)}; expected [T, {skeleton.num_keypoints}, 3] "
+            f"(x, y, confidence of skeleton '{skeleton.name}')"
         )
     if points.shape[2] == 2:
         points = np.concatenate([points, np.ones_like(points[..., :1])], axis=-1)
     return points
 
 
-def load_people(path: str | Path) -> np.ndarray:
-    """Every person of one image ``[P, 18, 3]``: an OpenPose frame's people, or a COCO file's annotations of
-    its first image. Other files hold frames of one person: their first frame."""
+def _body_only(path: Path, skeleton: Skeleton) -> None:
+    if skeleton.name != BODY_18.name:
+        raise DataError(f"{path}: OpenPose and COCO JSON files hold body keypoints (skeleton 'body-18'), not "
+                        f"skeleton '{skeleton.name}'; give its keypoints as .npz [T, {skeleton.num_keypoints}, 3]")
+
+
+def load_people(path: str | Path, *, skeleton: Skeleton = BODY_18) -> np.ndarray:
+    """Every person of one image ``[P, K, 3]``: an OpenPose frame's people, or a COCO file's annotations of
+    its first image (both body-18). Other files hold frames of one person: their first frame."""
     path = Path(path)
     if path.suffix == ".json" and path.is_file():
+        _body_only(path, skeleton)
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as error:
@@ -121,13 +132,15 @@ def load_people(path: str | Path) -> np.ndarray:
             first_image = min(a.get("image_id", 0) for a in data["annotations"])
             same = [a for a in data["annotations"] if a.get("image_id", 0) == first_image]
             return _coco(path, {**data, "annotations": same})
-    return load_keypoints(path)[:1]
+    return load_keypoints(path, skeleton=skeleton)[:1]
 
 
-def load_keypoints(path: str | Path) -> np.ndarray:
-    """Keypoints ``[T, 18, 3]`` from a file or a folder of OpenPose per-frame JSON files."""
+def load_keypoints(path: str | Path, *, skeleton: Skeleton = BODY_18) -> np.ndarray:
+    """Keypoints ``[T, K, 3]`` of ``skeleton`` from a ``.npz`` file, or body-18 ``[T, 18, 3]`` from OpenPose or
+    COCO JSON or a folder of OpenPose per-frame JSON files."""
     path = Path(path)
     if path.is_dir():
+        _body_only(path, skeleton)
         files = sorted(path.glob("*_keypoints.json")) or sorted(path.glob("*.json"))
         if not files:
             raise DataError(f"{path}: folder has no *_keypoints.json files (OpenPose --write_json output)")
@@ -135,8 +148,9 @@ def load_keypoints(path: str | Path) -> np.ndarray:
     if not path.exists():
         raise DataError(f"keypoints file not found: {path}")
     if path.suffix == ".npz":
-        return _npz(path)
+        return _npz(path, skeleton)
     if path.suffix == ".json":
+        _body_only(path, skeleton)
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as error:

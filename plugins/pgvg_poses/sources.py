@@ -1,4 +1,5 @@
-"""Pose sources: frames ``uint8 [T, H, W, 3]`` -> keypoints ``float32 [T, 18, 3]`` in the frames' pixels."""
+"""Pose sources: frames ``uint8 [T, H, W, 3]`` -> keypoints ``float32 [T, K, 3]`` in the frames' pixels (``K`` that
+of the source's skeleton; MediaPipe's are body-18)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from pgvg_core.errors import DataError
 from pgvg_core.interfaces import PoseSource
 from pgvg_core.pose import NUM_KEYPOINTS
+from pgvg_core.skeleton import BODY_18, skeleton_by_name
 from pgvg_poses.formats import load_keypoints, load_people
 
 log = logging.getLogger(__name__)
@@ -33,15 +35,18 @@ SIDECAR_SUFFIXES = (".npz", ".json")
 
 class KeypointsFilePoses(PoseSource):
     """Poses read from files beside each clip: ``clip.npz``, ``clip.json`` or a ``clip_keypoints/`` folder;
-    with ``file``, the people of one image from that file (OpenPose or COCO JSON with several people)."""
+    with ``file``, the people of one image from that file (OpenPose or COCO JSON with several people).
+    ``skeleton`` names what the files' keypoints are (``.npz`` files may hold any registered skeleton's)."""
 
-    def __init__(self, *, file: str | None = None) -> None:
+    def __init__(self, *, file: str | None = None, skeleton: str = "body-18") -> None:
         self.file = file
+        self.skeleton = skeleton
+        self._skeleton = skeleton_by_name(skeleton) if skeleton != BODY_18.name else BODY_18
 
     def people(self, image: Any, *, path: Path | None = None) -> np.ndarray:
         if self.file is None:
             return super().people(image, path=path)
-        return load_people(self.file)
+        return load_people(self.file, skeleton=self._skeleton)
 
     def __call__(self, frames: Any, *, clip_path: Path | None = None) -> np.ndarray:
         if clip_path is None:
@@ -52,7 +57,7 @@ class KeypointsFilePoses(PoseSource):
             candidates += [clip_path / "keypoints.npz", clip_path / "keypoints.json"]
         for candidate in candidates:
             if candidate.exists() and candidate != clip_path:
-                points = load_keypoints(candidate)
+                points = load_keypoints(candidate, skeleton=self._skeleton)
                 if len(points) < len(frames):
                     raise DataError(
                         f"{candidate}: {len(points)} frames of keypoints for {len(frames)} video frames of {clip_path}"
@@ -65,7 +70,9 @@ class KeypointsFilePoses(PoseSource):
         )
 
     def settings(self) -> dict[str, Any]:
-        return {"source": "keypoints-file", **({"file": str(self.file)} if self.file else {})}
+        # body-18 is left out, so the pose-cache keys of body files stay as they were
+        return {"source": "keypoints-file", **({"file": str(self.file)} if self.file else {}),
+                **({"skeleton": self.skeleton} if self.skeleton != BODY_18.name else {})}
 
 
 # MediaPipe's 33 BlazePose landmarks -> the 18 COCO/OpenPose keypoints (the neck is made from the shoulders).

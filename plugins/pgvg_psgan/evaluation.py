@@ -28,7 +28,8 @@ from pgvg_core.errors import DataError
 from pgvg_core.files import sha256_of
 from pgvg_core.interfaces import Evaluator, Metric
 from pgvg_core.objective import Objective
-from pgvg_core.pose import KEYPOINT_NAMES, body_size
+from pgvg_core.pose import body_size
+from pgvg_core.skeleton import BODY_18
 from pgvg_core.stats import frechet_distance
 from pgvg_psgan.objective import sequence_keypoints, with_posture
 
@@ -178,6 +179,7 @@ class PoseActionMetric(Metric):
         run_state = load_run(run, device=device)
         self.classifier = run_state.nets["classifier"]
         self.classes = run_state.data.classes
+        self.skeleton = getattr(run_state.data, "skeleton", BODY_18)  # what the classifier's keypoints follow
         self.device = torch.device(device)
         self.reset()
 
@@ -240,7 +242,8 @@ class PoseActionMetric(Metric):
     def _presence(self) -> dict[str, float]:
         """``presence`` (the lowest over joints) and ``presence.<joint>``: generated-visible / real-visible."""
         shares = (self.both_visible / self.real_visible.clamp(min=1)).tolist()
-        names = KEYPOINT_NAMES if len(shares) == len(KEYPOINT_NAMES) else [str(k) for k in range(len(shares))]
+        known = self.skeleton.keypoint_names
+        names = known if len(shares) == len(known) else [str(k) for k in range(len(shares))]
         seen = [share for share, count in zip(shares, self.real_visible.tolist()) if count]
         return {"presence": min(seen, default=float("nan")),
                 **{f"presence.{name}": share for name, share in zip(names, shares)}}

@@ -27,6 +27,7 @@ from pgvg_core.pose import (
     soft_keypoints,
 )
 from pgvg_core.sheets import animated_grid, grid
+from pgvg_core.skeleton import BODY_18, Skeleton
 
 
 def with_posture(posture: Any, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -44,9 +45,9 @@ def sequence_keypoints(heatmaps: torch.Tensor) -> torch.Tensor:
     return heatmaps_to_keypoints(heatmaps.permute(0, 2, 1, 3, 4).float())
 
 
-def skeleton_clip(keypoints: torch.Tensor, resolution: int) -> np.ndarray:
+def skeleton_clip(keypoints: torch.Tensor, resolution: int, skeleton: Skeleton = BODY_18) -> np.ndarray:
     """``[T, K, 3]`` -> uint8 ``[T, H, W, 3]`` skeleton drawings."""
-    return np.stack([skeleton_image(k, resolution) for k in keypoints.cpu().numpy()])
+    return np.stack([skeleton_image(k, resolution, skeleton=skeleton) for k in keypoints.cpu().numpy()])
 
 
 class PSGANObjective(Objective, PoseSequenceModel):
@@ -228,7 +229,8 @@ class PSGANObjective(Objective, PoseSequenceModel):
         rows, labels, clips = [], [], []
         for b in range(len(real)):
             action = self.data.classes[int(batch["label"][b])]
-            real_clip, fake_clip = skeleton_clip(real[b], size), skeleton_clip(fake[b], size)
+            real_clip, fake_clip = (skeleton_clip(real[b], size, self.data.skeleton),
+                                    skeleton_clip(fake[b], size, self.data.skeleton))
             rows += [real_clip, fake_clip]
             labels += [f"{action} real", f"{action} PSGAN"]
             clips.append(np.concatenate([real_clip, fake_clip], axis=2))

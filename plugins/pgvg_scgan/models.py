@@ -13,14 +13,13 @@ from torch import nn
 from pgvg_core.blocks import ResBlock2d, down2d, init_weights
 from pgvg_core.interfaces import Generator
 from pgvg_core.pose import (
-    LIMBS,
-    KEYPOINT_NAMES as LIMB_KEYPOINTS,
     body_size,
     heatmap_sigma,
     heatmaps_to_keypoints,
     render_heatmaps,
     rescale_keypoints,
 )
+from pgvg_core.skeleton import BODY_18, Skeleton, as_skeleton
 from pgvg_scgan.warp import limb_warp, warp_image
 
 
@@ -69,20 +68,6 @@ class PoseRefiner(nn.Module):
         return torch.cat([xy, confidence], dim=-1)
 
 
-def _parents_first() -> tuple[tuple[int, int], ...]:
-    """The skeleton's bones (parent, joint) from the neck outwards, so a parent is filled before its children."""
-    order, reached = [], {1}  # the neck is the root
-    while len(order) < len(LIMBS):
-        for parent, joint in LIMBS:
-            if parent in reached and joint not in reached:
-                order.append((parent, joint))
-                reached.add(joint)
-    return tuple(order)
-
-
-_BONES_PARENTS_FIRST = _parents_first()
-
-
 class SCGANGenerator(Generator):
     """SCGAN generator: encoder (4 convs, kernel 4, stride 2) -> residual blocks -> interpolation decoder.
 
@@ -102,6 +87,11 @@ class SCGANGenerator(Generator):
     bone carried from its parent: a network that sees a limb with no end renders it badly (measured on a
     400-step model: SSIM lost to missing joints 0.128 with the gaps, 0.055 filled with the pose refiner's
     guess, 0.034 with the carried bone, which also costs least with every corruption at once).
+
+    ``skeleton`` (set by pgvg from the data) gives the warp its limbs and the missing-joint fill its parent
+    tree (:attr:`pgvg_core.skeleton.Skeleton.bones`); the warp works with any skeleton whose ``K`` is
+    ``keypoints``. Drawing at a photo's resolution with a ``plate`` or in ``layers``
+    (:meth:`render_detailed`) follows a body's trunk and arms and legs, and needs ``body-18``.
     """
 
     def __init__(
@@ -116,13 +106,19 @@ class SCGANGenerator(Generator):
         warp: bool = True,          # start from the source warped limb-wise into the target pose
         refine_pose: bool = False,  # warp by the target pose as a PoseRefiner reads it (G2)
         fill_missing: bool = True,  # with refine_pose, at inference: draw missing joints (the source's bone)
+        skeleton: Skeleton | str = BODY_18,  # what the poses' keypoints are: the warp's limbs, set by pgvg
     ) -> None:
         super().__init__()
         if upsample not in ("bilinear", "nearest"):
             raise ValueError(f"upsample must be 'bilinear' or 'nearest', got {upsample!r}")
-        if warp and keypoints != len(LIMB_KEYPOINTS):
-            raise ValueError(f"scgan's warp needs the {len(LIMB_KEYPOINTS)} COCO/OpenPose keypoints, got keypoints="
-                             f"{keypoints}; set warp = false for another skeleton")
+        self.skeleton = as_skeleton(skeleton)
+        if warp and keypoints != self.skeleton.num_keypoints:
+            raise ValueError(f"scgan's warp follows the limbs of skeleton '{self.skeleton.name}' "
+                             f"({self.skeleton.num_keypoints} keypoints), got keypoints={keypoints}; give the "
+                             "data's skeleton, or set warp = false")
+        if warp and not self.skeleton.limbs:
+            raise ValueError(f"scgan's warp moves limbs, and skeleton '{self.skeleton.name}' has none; "
+                             "set warp = false")
         if refine_pose and not warp:
             raise ValueError("refine_pose = true needs warp = true (the refined pose drives the warp); "
                              "set refine_pose = false as well")
@@ -155,7 +151,8 @@ class SCGANGenerator(Generator):
     def warped_source(self, image: torch.Tensor, source_pose: torch.Tensor,
                       target_pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The source warped into the target pose ``[B, 3, H, W]`` and where the person is ``[B, 1, H, W]``."""
-        grid, person = limb_warp(*self.warp_keypoints(source_pose, target_pose), tuple(image.shape[-2:]))
+        grid, person = limb_warp(*self.warp_keypoints(source_pose, target_pose), tuple(image.shape[-2:]),
+                                 limbs=self.skeleton.limbs)
         return warp_image(image, grid), person.to(image.dtype)
 
     def warp_keypoints(self, source_pose: torch.Tensor,
@@ -179,7 +176,7 @@ class SCGANGenerator(Generator):
             return target_pose
         source = heatmaps_to_keypoints(source_pose.detach().float())
         filled = given.clone()
-        for parent, joint in _BONES_PARENTS_FIRST:
+        for parent, joint in self.skeleton.bones:
             found = (filled[:, parent, 2] > 0) & (source[:, joint, 2] > 0) & (source[:, parent, 2] > 0)
             carry = missing[:, joint] & found
             guess = filled[:, parent, :2] + source[:, joint, :2] - source[:, parent, :2]  # [B, 2]
@@ -256,6 +253,9 @@ class SCGANGenerator(Generator):
             network's own pixels are not used (see :meth:`render_layers`).
         :returns: ``[B, 3, H, W]``.
         """
+        if (layers or plate is not None) and self.skeleton.name != BODY_18.name:
+            raise ValueError(f"drawing in layers or over a plate follows a body's trunk and limbs (body-18), "
+                             f"not skeleton '{self.skeleton.name}'")
         if layers:
             return self.render_layers(source_pose, target_pose, image.shape[-1], detail, plate)
         if not self.warp:  # nothing carries the detail: the network's frame, upsampled (``plate`` unused)
@@ -266,7 +266,7 @@ class SCGANGenerator(Generator):
         source, target = self.warp_keypoints(source_pose, target_pose)  # [B, K, 3] in pixels of ``image``
         to_detail = size[-1] / image.shape[-1]
         grid = _detail_grid(rescale_keypoints(source, to_detail), rescale_keypoints(target, to_detail),
-                            image.shape[-1], size)  # [B, H, W, 2]
+                            image.shape[-1], size, limbs=self.skeleton.limbs)  # [B, H, W, 2]
         identity = identity_grid(size, grid.device)  # [1, H, W, 2]
         warped = warp_image(detail, grid)  # [B, 3, H, W]
         if plate is not None:
@@ -386,13 +386,14 @@ def _grid_size(size: tuple[int, int], network_size: int) -> tuple[int, int]:
 
 
 def _detail_grid(source: torch.Tensor, target: torch.Tensor, network_size: int,
-                 size: tuple[int, int]) -> torch.Tensor:
+                 size: tuple[int, int], limbs: tuple[tuple[int, int], ...] = BODY_18.limbs) -> torch.Tensor:
     """The limb warp's sampling grid at ``size`` (keypoints in its pixels), computed at up to twice the
     network's size and its displacement interpolated: far from the body it is 0, so the background is
     copied pixel for pixel."""
     grid_size = _grid_size(size, network_size)
     factor = grid_size[-1] / size[-1]
-    grid, _ = limb_warp(rescale_keypoints(source, factor), rescale_keypoints(target, factor), grid_size)
+    grid, _ = limb_warp(rescale_keypoints(source, factor), rescale_keypoints(target, factor), grid_size,
+                        limbs=limbs)
     if grid_size == size:
         return grid
     displacement = (grid - identity_grid(grid_size, grid.device)).permute(0, 3, 1, 2)

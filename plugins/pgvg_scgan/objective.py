@@ -53,7 +53,7 @@ class PairObjective(Objective, FrameRenderer):
         # Through the registry, not another plugin's module: the abnormal poses of evaluation are a component.
         self.eval_abnormal = build("augmentations", ComponentSpec(name="abnormal-pose",
                                                                   params={"severity": eval_severity, "jitter": False}),
-                                   path="objective.params.eval_severity")
+                                   path="objective.params.eval_severity", skeleton=self.data.skeleton)
 
     def heatmaps(self, keypoints: torch.Tensor) -> torch.Tensor:
         """``[..., K, 3|4]`` -> ``[..., K, H, W]``."""
@@ -132,7 +132,7 @@ class PairObjective(Objective, FrameRenderer):
         return {"real": batch["frames"][:, 1:], "fake": fake}
 
     def _skeleton(self, keypoints: torch.Tensor) -> np.ndarray:
-        return np.stack([skeleton_image(k[:, :3], self.data.resolution) for k in keypoints.cpu().numpy()])
+        return np.stack([skeleton_image(k[:, :3], self.data.resolution, skeleton=self.data.skeleton) for k in keypoints.cpu().numpy()])
 
     def picture_rows(self, batch: dict[str, torch.Tensor], columns: list[tuple[str, np.ndarray]]) -> np.ndarray:
         """One row per sample: source, poses, generated frames, real target."""

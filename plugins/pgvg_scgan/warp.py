@@ -21,16 +21,18 @@ from pgvg_core.pose import LIMBS, body_size
 MAX_SCALE = 2.0
 
 
-def limb_transforms(source: torch.Tensor, target: torch.Tensor, min_length: float = 1.0):
+def limb_transforms(source: torch.Tensor, target: torch.Tensor, min_length: float = 1.0, *,
+                    limbs: tuple[tuple[int, int], ...] = LIMBS):
     """Per-limb similarity transforms taking target-frame points to source-frame points.
 
     :param source: ``[B, K, 3]`` keypoints (x, y, confidence) in pixels.
     :param target: ``[B, K, 3]``.
+    :param limbs: the skeleton's limbs (``Skeleton.limbs``; body-18's by default), ``L`` of them.
     :returns: ``ratio [B, L]`` (complex: rotation and scale), ``target_a, source_a [B, L]`` (complex anchors),
         ``target_b [B, L]`` (the target bones' other ends), ``valid [B, L]``: the transform of limb ``l`` is
         ``z -> source_a + (z - target_a) * ratio``.
     """
-    a, b = (torch.tensor(index, device=source.device) for index in zip(*LIMBS))
+    a, b = (torch.tensor(index, device=source.device) for index in zip(*limbs))
     as_complex = lambda k: torch.complex(k[..., 0].float(), k[..., 1].float())  # noqa: E731
     source_a, source_b = as_complex(source[:, a]), as_complex(source[:, b])  # [B, L]
     target_a, target_b = as_complex(target[:, a]), as_complex(target[:, b])
@@ -57,7 +59,8 @@ def segment_distance(points: torch.Tensor, start: torch.Tensor, end: torch.Tenso
 
 @torch.no_grad()
 def limb_warp(source: torch.Tensor, target: torch.Tensor, size: tuple[int, int], *,
-              width: float = 0.04, reach: float = 2.0) -> tuple[torch.Tensor, torch.Tensor]:
+              width: float = 0.04, reach: float = 2.0,
+              limbs: tuple[tuple[int, int], ...] = LIMBS) -> tuple[torch.Tensor, torch.Tensor]:
     """Sampling grid that warps a source-pose image into the target pose, and where the person is.
 
     :param source: ``[B, K, 3]`` source keypoints in pixels.
@@ -66,11 +69,12 @@ def limb_warp(source: torch.Tensor, target: torch.Tensor, size: tuple[int, int],
     :param width: the distance over which neighbouring limbs' transforms blend, as a fraction of the target
         body size (bounding-box diagonal).
     :param reach: how far from its bone a limb moves pixels, in ``width`` units; beyond, the identity.
+    :param limbs: the skeleton's limbs, the bones that move (``Skeleton.limbs``; body-18's by default).
     :returns: ``grid [B, H, W, 2]`` for :func:`torch.nn.functional.grid_sample` (``align_corners=False``) and
         ``person [B, 1, H, W]`` in [0, 1]: where the limb transforms (not the identity) apply.
     """
     height, width_px = size
-    ratio, target_a, source_a, target_b, valid = limb_transforms(source, target)
+    ratio, target_a, source_a, target_b, valid = limb_transforms(source, target, limbs=limbs)
     ys, xs = torch.meshgrid(torch.arange(height, device=source.device, dtype=torch.float32) + 0.5,
                             torch.arange(width_px, device=source.device, dtype=torch.float32) + 0.5, indexing="ij")
     pixels = torch.complex(xs, ys).flatten()  # [P], pixel centres

@@ -1,0 +1,11 @@
+"""Built-in skeletons (kind ``skeletons``): factories that take nothing and return a
+:class:`pgvg_core.skeleton.Skeleton` named as registered."""
+
+from __future__ import annotations
+
+from pgvg_core.skeleton import BODY_18, Skeleton
+
+
+def body_18() -> Skeleton:
+    """The human body: 18 keypoints in COCO/OpenPose order, OpenPose's 17 limbs and colours."""
+    return BODY_18
