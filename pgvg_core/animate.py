@@ -245,7 +245,8 @@ def animate_photo(image: str, *, action: str, model: str | None = None, out: str
 
     written = {"video": out_path, "frames": len(poses)}
     if panels:
-        written["panels"] = _write_panels(out_path, clip, poses_render, render_size)
+        written["panels"] = _write_panels(out_path, clip, poses_render, render_size,
+                                           animator.stage1.data.skeleton)
     poses_photo = crop.to_photo(poses.numpy())
     record = {"image": str(path), "image_size": list(photo.shape[:2]), "action": action, "seed": seed,
               "frames": len(poses), "pose": "keypoints file" if keypoints_file else (pose_source or "mediapipe"),
@@ -253,7 +254,7 @@ def animate_photo(image: str, *, action: str, model: str | None = None, out: str
               "model": animator.source,
               "framing": animator.framing.as_dict(), "crop": crop.as_dict(), "render_size": render_size,
               "view": {**attrs.asdict(view), "video_size": list(view.size)}, "warnings": warnings,
-              "keypoint_names": list(KEYPOINT_NAMES), "poses_photo": np.round(poses_photo, 2).tolist()}
+              "keypoint_names": list(animator.stage1.data.skeleton.keypoint_names), "poses_photo": np.round(poses_photo, 2).tolist()}
     crop_file = out_path.with_suffix(".json")
     crop_file.write_text(json.dumps(record, indent=1))
     log.info("person crop of %d px at (%d, %d) seen at %d px; video %dx%d", crop.size, crop.left, crop.top,
@@ -282,13 +283,13 @@ def _pose_sequence(animator: Any, first: torch.Tensor, action: str, *, seed: int
     return poses[:frames] if frames else poses
 
 
-def _write_panels(out_path: Path, clip: np.ndarray, poses_render: torch.Tensor, size: int) -> Path:
+def _write_panels(out_path: Path, clip: np.ndarray, poses_render: torch.Tensor, size: int, skeleton: Any) -> Path:
     """The side-by-side strip: the person crop | the poses | the frames, at the render size."""
     from pgvg_core.pipeline import panels
     from pgvg_core.pose import skeleton_image
     from pgvg_core.video import write_video
 
-    skeletons = np.stack([skeleton_image(k, size) for k in poses_render.numpy()])
+    skeletons = np.stack([skeleton_image(k, size, skeleton=skeleton) for k in poses_render.numpy()])
     strip = panels(clip[0], skeletons, clip)
     path = out_path.with_name(f"{out_path.stem}-panels{out_path.suffix}")
     return write_video(path, strip, fps=8)

@@ -33,8 +33,8 @@ from pgvg_core.errors import CheckpointError, DataError
 from pgvg_core.files import atomic_write
 from pgvg_core.framing import Framing
 from pgvg_core.objective import DataInfo
+from pgvg_core.skeleton import BODY_18
 from pgvg_core.run import LoadedRun
-from pgvg_core.pose import KEYPOINT_NAMES, LIMBS
 
 log = logging.getLogger("pgvg.bundle")
 
@@ -112,7 +112,8 @@ def export_bundle(pipeline_dir: str | Path, out: str | Path, *, base: str | Path
     payload = {
         "format": BUNDLE_FORMAT, "version": BUNDLE_VERSION,
         "classes": list(classes), "resolution": int(stages["scgan"]["data"]["resolution"]),
-        "keypoint_names": list(KEYPOINT_NAMES), "limbs": [list(limb) for limb in LIMBS],
+        "skeleton": runs["scgan"].data.skeleton.as_dict() if "scgan" in runs
+                     else inherited.get("skeleton", BODY_18.as_dict()),  # bundles before skeletons: body-18
         "framing": framing.as_dict(),
         "moved_joints": {action: sorted(joints) for action, joints in moved.items()},
         "stages": stages,
@@ -153,7 +154,7 @@ def read_bundle(path: str | Path) -> dict[str, Any]:
 def load_stage(entry: dict[str, Any], *, device: torch.device) -> LoadedRun:
     """Build one stage's generator and objective from a bundle entry (the caller's random streams untouched)."""
     from pgvg_core.config import build, config_from_dict
-    from pgvg_core.experiment import build_objective
+    from pgvg_core.experiment import build_objective, network_context
     from pgvg_core.plugins import get_registries
     from pgvg_core.randomness import streams_kept
 
@@ -163,8 +164,7 @@ def load_stage(entry: dict[str, Any], *, device: torch.device) -> LoadedRun:
     role = entry["role"]
     with streams_kept(device):  # the random initialisation is overwritten by the weights
         generator = build("generators", config.generators[role], registries=registries, file="bundle",
-                          path=f"generators.{role}", num_classes=data.num_classes, keypoints=data.keypoints,
-                          frames=data.frames, resolution=data.resolution)
+                          path=f"generators.{role}", **network_context(data))
     generator.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in entry["state"].items()})
     nets = nn.ModuleDict({role: generator}).to(device).eval()
     objective = build_objective(config, data, registries=registries, device=device, training=False)

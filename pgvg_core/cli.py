@@ -231,6 +231,7 @@ def data_preview_command(name: str, split: str | None, out: str | None, clips: i
 
     from pgvg_core.errors import PgvgError
     from pgvg_core.sheets import animated_grid, grid, overlay_poses, save_png
+    from pgvg_core.skeleton import skeleton_by_name
     from pgvg_core.video import to_uint8, write_video
 
     dataset = _build_dataset(name, split, params)
@@ -241,7 +242,8 @@ def data_preview_command(name: str, split: str | None, out: str | None, clips: i
     indices = range(start, min(start + clips, len(dataset)))
     items = [dataset[i] for i in indices]
     frames = [to_uint8(item["frames"]) for item in items]  # [T, H, W, 3] each
-    overlays = [overlay_poses(f, item["keypoints"].numpy()) for f, item in zip(frames, items)]
+    skeleton = skeleton_by_name(getattr(dataset, "skeleton", "body-18"))
+    overlays = [overlay_poses(f, item["keypoints"].numpy(), skeleton=skeleton) for f, item in zip(frames, items)]
     labels = [dataset.classes[int(item["label"])] for item in items]
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".gif":

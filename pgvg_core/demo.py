@@ -25,6 +25,7 @@ from pgvg_core.pipeline import (
 )
 from pgvg_core.interfaces import clips_by_class
 from pgvg_core.sheets import grid, save_png
+from pgvg_core.skeleton import Skeleton
 from pgvg_core.run import load_run
 from pgvg_core.video import to_uint8, write_video
 
@@ -37,10 +38,10 @@ def _enlarge(clip: np.ndarray, scale: int = VIEW_SCALE) -> np.ndarray:
     return clip.repeat(scale, axis=-3).repeat(scale, axis=-2)
 
 
-def _skeletons(keypoints: torch.Tensor, size: int) -> np.ndarray:
+def _skeletons(keypoints: torch.Tensor, size: int, skeleton: Skeleton) -> np.ndarray:
     from pgvg_core.pose import skeleton_image
 
-    return np.stack([skeleton_image(k, size) for k in keypoints.cpu().numpy()])
+    return np.stack([skeleton_image(k, size, skeleton=skeleton) for k in keypoints.cpu().numpy()])
 
 
 def scaled_steps(stage: Stage, factor: float) -> tuple[str, ...]:
@@ -90,7 +91,7 @@ def run_demo(out: Path, *, progress: bool = True, quick: bool = False, steps_fac
         poses = animator.poses(keypoints[0], action, seed=label)
         frames = animator.frames(image, keypoints[0], poses)
         generated, real = to_uint8(frames), to_uint8(clip["frames"])
-        video = panels(to_uint8(image), _skeletons(poses, size), generated, real)
+        video = panels(to_uint8(image), _skeletons(poses, size, animator.stage1.data.skeleton), generated, real)
         stem = out / f"{label:02d}-{action}"
         written[f"{action}.mp4"] = write_video(stem.with_suffix(".mp4"), _enlarge(video), fps=8)
         written[f"{action}.gif"] = write_video(stem.with_suffix(".gif"), _enlarge(video, 2), fps=8)

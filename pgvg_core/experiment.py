@@ -22,7 +22,7 @@ from pgvg_core.config import ComponentSpec, ExperimentConfig, LossTerm, NetworkS
 from pgvg_core.errors import ConfigError
 from pgvg_core.interfaces import Dataset
 from pgvg_core.objective import DataInfo, Objective, WeightedLoss
-from pgvg_core.pose import NUM_KEYPOINTS
+from pgvg_core.skeleton import skeleton_by_name
 from pgvg_core.randomness import derived_seed, seeded_streams
 from registries import RegistrySet
 
@@ -65,11 +65,13 @@ def evaluation_dataset(config: ExperimentConfig, registries: RegistrySet | None 
     return build_dataset(config, split=split, registries=registries)
 
 
-def data_info(dataset: Dataset) -> DataInfo:
+def data_info(dataset: Dataset, registries: RegistrySet | None = None) -> DataInfo:
+    """What networks, objectives and metrics need to know of the data: classes, the skeleton its keypoints
+    follow (``K`` is the skeleton's), frames per clip, resolution."""
     return DataInfo(
         num_classes=len(dataset.classes),
         classes=tuple(dataset.classes),
-        keypoints=NUM_KEYPOINTS,
+        skeleton=skeleton_by_name(getattr(dataset, "skeleton", "body-18"), default_registries(registries)),
         frames=int(getattr(dataset, "frames", 1)),
         resolution=int(getattr(dataset, "resolution", 64)),
     )
@@ -102,11 +104,16 @@ def check_roles(config: ExperimentConfig, objective_cls: type[Objective]) -> Non
                               path=f"{kind}.{(missing or extra)[0]}")
 
 
+def network_context(data: DataInfo) -> dict[str, Any]:
+    """What pgvg hands every network factory that takes it (a network need not take all of it)."""
+    return dict(num_classes=data.num_classes, keypoints=data.keypoints, skeleton=data.skeleton,
+                frames=data.frames, resolution=data.resolution)
+
+
 def build_networks(config: ExperimentConfig, data: DataInfo, *, registries: RegistrySet,
                    device: torch.device) -> nn.ModuleDict:
     """Every configured network, initialised from the experiment's seed (the caller's streams untouched)."""
-    context = dict(num_classes=data.num_classes, keypoints=data.keypoints, frames=data.frames,
-                   resolution=data.resolution)
+    context = network_context(data)
     nets = nn.ModuleDict()
     with seeded_streams(derived_seed(config.experiment.seed, "init"), device):
         for kind, role, spec in network_specs(config):
@@ -132,7 +139,7 @@ def build_terms(config: ExperimentConfig, objective_cls: type[Objective], *, reg
             for term, spec in merged.items() if spec.weight != 0}
 
 
-def build_augmentations(config: ExperimentConfig, objective_cls: type[Objective], *,
+def build_augmentations(config: ExperimentConfig, objective_cls: type[Objective], data: DataInfo, *,
                         registries: RegistrySet) -> dict[str, Any]:
     built = {}
     for slot, spec in config.augmentations.items():
@@ -141,7 +148,7 @@ def build_augmentations(config: ExperimentConfig, objective_cls: type[Objective]
                               f"{', '.join(objective_cls.augmentation_slots) or '(none)'}",
                               file=config.source, path=f"augmentations.{slot}")
         built[slot] = build("augmentations", spec, registries=registries, file=config.source,
-                            path=f"augmentations.{slot}")
+                            path=f"augmentations.{slot}", skeleton=data.skeleton)
     return built
 
 
@@ -150,7 +157,7 @@ def build_objective(config: ExperimentConfig, data: DataInfo, *, registries: Reg
     """The config's objective; ``training=False`` (inference) builds no loss term and no augmentation."""
     objective_cls = objective_class(config, registries)
     terms = build_terms(config, objective_cls, registries=registries, device=device) if training else {}
-    augmentations = build_augmentations(config, objective_cls, registries=registries) if training else {}
+    augmentations = build_augmentations(config, objective_cls, data, registries=registries) if training else {}
     # Loss networks (LPIPS, ...) and augmentations may draw while they are built: not from the caller's streams.
     with seeded_streams(derived_seed(config.experiment.seed, "objective"), device):
         return build("objectives", config.objective, registries=registries, file=config.source, path="objective",
@@ -188,7 +195,7 @@ class Experiment:
         check_roles(config, objective_cls)
         with seeded_streams(derived_seed(config.experiment.seed, "data"), device):
             dataset = build_dataset(config, registries=registries)
-        data = data_info(dataset)
+        data = data_info(dataset, registries)
         nets = build_networks(config, data, registries=registries, device=device)
         objective = build_objective(config, data, registries=registries, device=device)
         check_optional_roles(config, objective, nets)

@@ -95,7 +95,7 @@ def saved_data_info(state: dict[str, Any], config: ExperimentConfig, registries:
     """The data description a checkpoint records (one written before it did: read from the dataset)."""
     if "data" in state:
         return DataInfo(**{**state["data"], "classes": tuple(state["data"]["classes"])})
-    return data_info(build_dataset(config, registries=registries))
+    return data_info(build_dataset(config, registries=registries), registries)
 
 
 def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu",

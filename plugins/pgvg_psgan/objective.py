@@ -135,7 +135,9 @@ class PSGANObjective(Objective, PoseSequenceModel):
             joints = generator.keypoint_sequence(first, label, size=(self.heatmap_resolution,) * 2)
         else:
             joints = sequence_keypoints(generator(self.heatmaps(first[:, None])[:, :, 0], label))
-        return self.to_frame_pixels(joints)
+        sequence = self.to_frame_pixels(joints)
+        sequence[:, 0] = first_keypoints[..., :3]  # the contract: frame 0 is the given pose, exactly
+        return sequence
 
     def generate(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """``sequence``: heatmaps ``[B, K, T, h, w]``; a keypoint-space generator also gives ``joints``

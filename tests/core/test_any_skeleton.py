@@ -139,3 +139,38 @@ def test_scgan_objective_draws_and_corrupts_by_the_datas_skeleton():
     assert objective.eval_abnormal.skeleton is TINY
     drawn = objective._skeleton(POSE[None])  # [T, H, W, 3]
     assert drawn.shape == (1, 32, 32, 3) and tuple(drawn[0, 22, 8]) != (0, 0, 0)
+
+
+@pytest.mark.parametrize("stage", ["psgan", "scgan"])
+def test_a_plugins_skeleton_and_data_train_both_stages_with_no_change_in_the_core(tmp_path, stage):
+    """tests/fake_plugins/five_points.py: a 5-keypoint skeleton and a dataset of it, by name, through
+    Experiment, the loop, evaluation, samples, checkpoints and load_run."""
+    from fake_plugins import five_points
+
+    from pgvg_core.config import load_config
+    from pgvg_core.plugins import load_plugins, set_plugins
+    from pgvg_core.run import load_run
+    from pgvg_core.trainer import Trainer
+    from tiny import TINY_PSGAN, TINY_SCGAN, write_config
+
+    set_plugins(load_plugins(extra_plugins=[("five", five_points)]))
+    text = {"psgan": TINY_PSGAN, "scgan": TINY_SCGAN}[stage]
+    config = load_config(write_config(tmp_path, text), ('data.name="waving-arms"', "data.params={clips = 8}",
+                                                        "trainer.steps=2", "trainer.checkpoint_every=2",
+                                                        "trainer.sample_every=2"))
+    result = Trainer(config, tmp_path / "run", progress=False).fit()
+    run = load_run(tmp_path / "run")
+    assert run.data.skeleton is five_points.FIVE or run.data.skeleton == five_points.FIVE
+    assert run.data.keypoints == 5 and run.data.classes == ("up", "down")
+    assert (tmp_path / "run" / "samples").is_dir()
+    first = run.dataset("test")[0]["keypoints"][:1]  # [1, 5, 3]
+    if stage == "psgan":
+        with torch.no_grad():
+            sequence = run.objective.generate_keypoints(run.nets, first, torch.tensor([0]))
+        assert sequence.shape == (1, 4, 5, 3) and torch.equal(sequence[0, 0], first[0])
+    else:
+        assert 0 < result.metrics["ssim"]["ssim"] <= 1
+        image = run.dataset("test")[0]["frames"][:1]
+        with torch.no_grad():
+            frames = run.objective.render_clip(run.nets["g2"], image, first, first[:, None].repeat(1, 3, 1, 1))
+        assert frames.shape == (1, 3, 3, 32, 32) and torch.isfinite(frames).all()
