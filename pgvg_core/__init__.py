@@ -1,4 +1,4 @@
-"""pgvg core: interfaces, plugin loading, configs, the trainer and the CLI.
+"""pgvg core: interfaces, plugin loading, configs, experiments, the training loop, run folders and the CLI.
 
 Plugins need only :data:`hookimpl` from here::
 

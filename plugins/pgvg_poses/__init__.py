@@ -1,5 +1,6 @@
-"""Built-in pose sources: ground truth, keypoint files (OpenPose, COCO, .npz), and MediaPipe (optional); and the
-skeletons their keypoints follow (``body-18``)."""
+"""Built-in pose sources (``sources.py``: ground truth, keypoint files — OpenPose, COCO, .npz — and MediaPipe;
+``estimator.py``: the synthetic pose estimator, an evaluator, with its objective and pose source) and the
+skeletons their keypoints follow (``skeletons.py``: ``body-18``)."""
 
 from pgvg_core import hookimpl
 

@@ -1,4 +1,6 @@
-"""Stage 1, PSGAN: pose + action -> pose sequence; and the action classifier that evaluates pose sequences."""
+"""Stage 1, PSGAN: pose + action -> pose sequence (``models.py``, ``objective.py``); and the action classifier
+that evaluates pose sequences (``evaluation.py``: the evaluator, its objective, the ``pose-action`` and
+``accuracy`` metrics)."""
 
 from pgvg_core import hookimpl
 
