@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,8 @@ import torch
 
 from pgvg_core.errors import CheckpointError
 from pgvg_core.files import atomic_write
+
+log = logging.getLogger("pgvg.checkpoint")
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^step-(\d+)\.pt$")
@@ -28,6 +32,12 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def stale_writes(run_dir: Path) -> list[Path]:
+    """Temporary files of checkpoint writes that never finished (the process was killed mid-write)."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    return sorted(folder.glob(".step-*.tmp")) if folder.is_dir() else []
+
+
 def save_atomic(state: dict[str, Any], path: Path) -> None:
     atomic_write(path, lambda file: torch.save(state, file))
 
@@ -41,14 +51,48 @@ def load(path: Path) -> dict[str, Any]:
     """A checkpoint's state; a file that is not one is a :class:`CheckpointError` naming it."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated, not a zip archive, unpickling refused...
+    except pickle.UnpicklingError as error:
+        if "weights only" not in str(error).lower():
+            raise CheckpointError(f"{path}: cannot load checkpoint (damaged: {str(error).splitlines()[0][:200]})") from None
+        # weights_only=True refused to build an object: nothing of it ran.
         raise CheckpointError(
-            f"{path}: cannot load checkpoint ({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
-            "delete it to resume from the one before"
+            f"{path}: refused: it holds Python objects, not only tensors and plain data (a file crafted to run "
+            "code when loaded, or not written by pgvg); pgvg loads checkpoints with weights_only=True, so none "
+            "of it ran") from None
+    except Exception as error:  # truncated, not a zip archive...
+        raise CheckpointError(
+            f"{path}: cannot load checkpoint ({type(error).__name__}: {str(error).splitlines()[0][:200]})"
         ) from None
     if not isinstance(state, dict) or "step" not in state or "nets" not in state:
         raise CheckpointError(f"{path}: not a pgvg checkpoint (no 'step' / 'nets')")
     return state
+
+
+def for_resume(run_dir: Path, name: str | None = None) -> dict[str, Any]:
+    """The state a resumed run starts from: the latest checkpoint, or ``name`` (``step-0000200.pt``). A
+    checkpoint that does not load names the one before it; starting from an earlier one sets the later ones
+    aside (renamed ``*.pt.set-aside``), so that the next resume does not pick them up again."""
+    run_dir = Path(run_dir)
+    path = latest(run_dir) if name is None else _named(run_dir, name)
+    try:
+        state = load(path)
+    except CheckpointError as error:
+        earlier = [p for p in list_checkpoints(run_dir) if p.name < path.name]
+        hint = (f"resume from the one before: pgvg run --resume {run_dir} --from {earlier[-1].name}" if earlier
+                else "there is no earlier checkpoint to resume from")
+        raise CheckpointError(f"{error}; {hint}") from None
+    for later in (p for p in list_checkpoints(run_dir) if p.name > path.name):
+        later.rename(later.with_name(later.name + ".set-aside"))
+        log.warning("resuming from %s: %s set aside as %s.set-aside", path.name, later.name, later.name)
+    return state
+
+
+def _named(run_dir: Path, name: str) -> Path:
+    found = {p.name: p for p in list_checkpoints(run_dir)}
+    if Path(name).name not in found:
+        raise CheckpointError(f"--from {name}: no such checkpoint in {run_dir / CHECKPOINT_DIR}; there: "
+                              f"{', '.join(found) or 'none'}")
+    return found[Path(name).name]
 
 
 def latest(run_dir: Path) -> Path:

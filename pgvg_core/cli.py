@@ -32,8 +32,13 @@ class PgvgGroup(click.Group):
     """Turns pgvg's own errors into short messages (exit 2), unless ``--debug`` asks for the traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from pgvg_core.errors import Preempted
+
         try:
             return super().invoke(ctx)
+        except Preempted as stopped:  # a scheduler's SIGTERM or a Ctrl-C, handled: exit as that signal would
+            click.echo(f"pgvg: {stopped}", err=True)
+            raise SystemExit(stopped.exit_code) from None
         except _user_errors() as error:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -148,8 +153,10 @@ def show_config_command(config_file: str, overrides: tuple[str, ...]) -> None:
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None,
               help="Continue the run in this folder from its latest checkpoint.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (logs only).")
+@click.option("--from", "from_checkpoint", default=None, metavar="STEP_FILE",
+              help="With --resume: start from this checkpoint (e.g. step-0000200.pt) instead of the latest.")
 def run_command(config_file: str | None, overrides: tuple[str, ...], out: str | None, resume_dir: str | None,
-                no_progress: bool) -> None:
+                no_progress: bool, from_checkpoint: str | None) -> None:
     """Train the experiment in CONFIG_FILE (or continue one with --resume RUN_DIR)."""
     from pathlib import Path
 
@@ -158,11 +165,13 @@ def run_command(config_file: str | None, overrides: tuple[str, ...], out: str | 
     from pgvg_core.errors import PgvgError
     from pgvg_core.trainer import Trainer
 
+    if from_checkpoint and not resume_dir:
+        raise PgvgError("--from picks the checkpoint a resumed run starts from: use it with --resume RUN_DIR")
     if resume_dir:
         if config_file:
             raise PgvgError("give either CONFIG_FILE or --resume RUN_DIR, not both (a resumed run uses the "
                             "config.toml saved in its folder; change it with --set)")
-        trainer = Trainer.resume(resume_dir, overrides, progress=not no_progress)
+        trainer = Trainer.resume(resume_dir, overrides, from_checkpoint=from_checkpoint, progress=not no_progress)
     else:
         if not config_file:
             raise PgvgError("missing CONFIG_FILE: pgvg run experiments/psgan.toml (or --resume RUN_DIR)")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+from pathlib import Path
+
 
 class PgvgError(Exception):
     """Base of every error caused by user input (a config, a file, an option)."""
@@ -29,3 +32,16 @@ class DataError(PgvgError):
 
 class CheckpointError(PgvgError):
     """A run folder without a usable checkpoint."""
+
+
+class Preempted(Exception):
+    """A stop signal (SIGTERM: a scheduler preempting the job; SIGINT: Ctrl-C) ended training at a step
+    boundary, after a checkpoint of that step; ``pgvg run --resume`` continues exactly. The process exits with
+    ``128 + signal`` (143, 130), as a process killed by that signal would."""
+
+    def __init__(self, signum: int, step: int, checkpoint_path: Path) -> None:
+        self.signum, self.step, self.checkpoint_path = signum, step, checkpoint_path
+        self.exit_code = 128 + signum
+        name = signal.Signals(signum).name
+        super().__init__(f"{name} received: stopped after step {step}, checkpoint {checkpoint_path}; continue "
+                         f"with `pgvg run --resume {checkpoint_path.parent.parent}`")

@@ -30,10 +30,24 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
+        _fsync_folder(path.parent)  # the rename itself survives a power cut
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:  # a platform that cannot open folders (Windows): the rename is as durable as it gets
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
 
 
 def sha256_of(path: Path) -> str:

@@ -16,6 +16,8 @@ import contextlib
 import json
 import logging
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -28,8 +30,9 @@ from torch import nn
 
 from pgvg_core import __version__, checkpoint
 from pgvg_core.config import ExperimentConfig, build, config_to_toml
-from pgvg_core.errors import ConfigError, PgvgError
+from pgvg_core.errors import ConfigError, PgvgError, Preempted
 from pgvg_core.experiment import Experiment, network_specs
+from pgvg_core.files import atomic_write
 from pgvg_core.interfaces import Dataset, Metric, clips_by_class
 from pgvg_core.objective import DataInfo, Objective
 from pgvg_core.randomness import derived_seed, rng_state, seed_everything, seeded_streams, set_rng_state
@@ -41,6 +44,35 @@ log = logging.getLogger("pgvg.trainer")
 
 class TrainingError(PgvgError):
     """Training cannot go on (a loss that is not finite); the last good checkpoint is kept."""
+
+
+class StopSignals:
+    """While active, SIGTERM and SIGINT only ask the loop to stop at the next step boundary (a second one
+    acts as usual: stops at once). Only the main thread can take signals; elsewhere this does nothing."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received is not None:  # asked twice: give the signal its usual meaning
+            signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))
+            signal.raise_signal(signum)
+            return
+        self.received = signum
+        log.warning("%s received: stopping after this step, with a checkpoint (again to stop at once)",
+                    signal.Signals(signum).name)
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -138,6 +170,20 @@ class Logger(Callback):
 
     def start(self, trainer: "Trainer") -> None:
         self._window_started = time.perf_counter()
+        self._forget_rows_after(trainer.run_dir / METRICS_LOG, trainer.step)
+
+    @staticmethod
+    def _forget_rows_after(path: Path, step: int) -> None:
+        """A run stopped after its last checkpoint logged steps it will train again: those rows go (the file
+        is rewritten atomically, once per resume), so that no step is logged twice."""
+        if not path.exists():
+            return
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= step]
+        if len(kept) != len(lines):
+            atomic_write(path, lambda file: file.write("".join(kept).encode("utf-8")))
+            log.info("%s: %d rows after step %d dropped (logged again as the run continues)", path,
+                     len(lines) - len(kept), step)
 
     def after_step(self, trainer: "Trainer", logged: Mapping[str, float]) -> None:
         self.window.append(dict(logged))
@@ -214,6 +260,11 @@ class Checkpointer(Callback):
 
     def __init__(self, every: int, keep: int) -> None:
         self.every, self.keep = every, keep
+
+    def start(self, trainer: "Trainer") -> None:
+        for stale in checkpoint.stale_writes(trainer.run_dir):  # a process killed while writing one
+            stale.unlink(missing_ok=True)
+            log.info("removed %s, a checkpoint write that never finished", stale)
 
     def after_step(self, trainer: "Trainer", logged: Mapping[str, float]) -> None:
         if due(trainer.step, self.every, trainer.config.trainer.steps):
@@ -446,6 +497,7 @@ class Trainer:
             self.bar = closing.enter_context(tqdm(total=trainer.steps, initial=self.step, unit="step",
                                                   desc=self.config.experiment.name, disable=not self.progress,
                                                   dynamic_ncols=True))
+            stop = closing.enter_context(StopSignals())
             for callback in self.callbacks:
                 callback.start(self)
             for raw in self._loader():
@@ -455,6 +507,8 @@ class Trainer:
                 self.bar.update(1)
                 for callback in self.callbacks:
                     callback.after_step(self, logged)
+                if stop.received is not None:
+                    raise Preempted(stop.received, self.step, self._checkpoint_at_this_step())
             for callback in self.callbacks:
                 callback.end(self)
             self.bar = None
@@ -515,6 +569,10 @@ class Trainer:
         set_rng_state(state["rng"])
         self.step = int(state["step"])
 
+    def _checkpoint_at_this_step(self) -> Path:
+        existing = checkpoint.checkpoint_path(self.run_dir, self.step)
+        return existing if existing.exists() else self.save_checkpoint()
+
     def save_checkpoint(self) -> Path:
         path = checkpoint.checkpoint_path(self.run_dir, self.step)
         checkpoint.save_atomic(self.state_dict(), path)
@@ -522,12 +580,14 @@ class Trainer:
         return path
 
     @classmethod
-    def resume(cls, run_dir: str | Path, overrides: tuple[str, ...] = (), **kwargs: Any) -> "Trainer":
-        """A trainer that continues the run in ``run_dir`` from its latest checkpoint."""
+    def resume(cls, run_dir: str | Path, overrides: tuple[str, ...] = (), *, from_checkpoint: str | None = None,
+               **kwargs: Any) -> "Trainer":
+        """A trainer that continues the run in ``run_dir`` from its latest checkpoint (or ``from_checkpoint``,
+        a file name in its ``checkpoints/``)."""
         from pgvg_core.experiment import default_registries
 
         run_dir = Path(run_dir)
-        state = checkpoint.load(checkpoint.latest(run_dir))
+        state = checkpoint.for_resume(run_dir, from_checkpoint)
         config = saved_config(run_dir, state, overrides, registries=default_registries(kwargs.get("registries")))
         if state["step"] >= config.trainer.steps:
             log.info("%s is already at step %d of %d; raise trainer.steps with --set to train longer",
