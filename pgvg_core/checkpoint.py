@@ -52,9 +52,9 @@ def load(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        if "weights only" not in str(error).lower():
-            raise CheckpointError(f"{path}: cannot load checkpoint (damaged: {str(error).splitlines()[0][:200]})") from None
-        # weights_only=True refused to build an object: nothing of it ran.
+        if "global" not in str(error).lower():  # not a refused object: bytes that are no pickle at all
+            raise CheckpointError(f"{path}: cannot load checkpoint (damaged: not a checkpoint's bytes)") from None
+        # weights_only=True refused to import a Python object it names ("unsupported GLOBAL"): nothing ran.
         raise CheckpointError(
             f"{path}: refused: it holds Python objects, not only tensors and plain data (a file crafted to run "
             "code when loaded, or not written by pgvg); pgvg loads checkpoints with weights_only=True, so none "
