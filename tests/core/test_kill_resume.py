@@ -1,0 +1,139 @@
+"""torchtitan's pattern: a reference run, and the same run killed with SIGKILL again and again (at random
+moments, during a checkpoint write, during an evaluation), resumed with ``pgvg run --resume`` each time
+until done. Every weight, optimiser state and logged loss must equal the reference's, bit for bit."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from pgvg_core import checkpoint
+
+KILLABLE = Path(__file__).resolve().parents[1] / "tools" / "killable_run.py"
+
+CONFIG = """
+[experiment]
+name = "kill"
+seed = 7
+[data]
+name = "synthetic-actions"
+params = { resolution = 32, frames = 4, clips = 40, render = false, actions = ["jump", "kick", "wave-right"] }
+[trainer]
+steps = 16
+batch_size = 2
+device = "cpu"
+precision = "bf16"
+num_workers = 1
+log_every = 1
+sample_every = 100
+checkpoint_every = 2
+keep_checkpoints = 2
+eval_every = 3
+eval_clips = 4
+[objective]
+name = "psgan"
+[generators.generator]
+name = "psgan"
+params = { ngf = 4, n_res_blocks = 1, noise_dim = 2 }
+[discriminators.discriminator]
+name = "psgan-patch3d"
+params = { ndf = 4, n_layers = 2 }
+[[metrics]]
+name = "slow-probe"
+"""
+
+
+def start(args, markers):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PGVG_TEST_MARKERS": str(markers),
+           "PGVG_TEST_EVAL_SECONDS": "0.2", "PGVG_TEST_WRITE_SECONDS": "0.2"}
+    for marker in markers.iterdir():
+        marker.unlink()
+    return subprocess.Popen([sys.executable, str(KILLABLE), *args, "--no-progress"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def kill_when(process, markers, moment, rng):
+    """SIGKILL ``process`` at ``moment`` ("random", "checkpoint", "evaluation"); False if it finished first."""
+    deadline = time.monotonic() + (rng.uniform(4.0, 9.0) if moment == "random" else 60)
+    wanted = {"checkpoint": "writing", "evaluation": "evaluating"}.get(moment)
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        if wanted and (markers / wanted).exists():
+            break
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return True
+
+
+def final_state(run_dir):
+    return checkpoint.load(checkpoint.latest(run_dir))
+
+
+def logged(run_dir):
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in row.items() if k != "it_per_s"} for row in rows]
+
+
+def assert_bitwise_equal(a, b, where):
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_bitwise_equal(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_bitwise_equal(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+@pytest.mark.slow
+def test_runs_killed_at_random_moments_and_resumed_end_bit_exact(tmp_path):
+    (tmp_path / "kill.toml").write_text(textwrap.dedent(CONFIG))
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    reference = start(["run", str(tmp_path / "kill.toml"), "--out", str(tmp_path / "reference")], markers)
+    assert reference.wait() == 0, reference.stdout.read()
+
+    rng = random.Random(0)
+    run_dir = tmp_path / "killed"
+    moments = ["checkpoint", "evaluation", "random", "checkpoint", "evaluation", "random", "random"]
+    kills, trials = [], 0
+    args = ["run", str(tmp_path / "kill.toml"), "--out", str(run_dir)]
+    while True:
+        trials += 1
+        assert trials < 20, f"not finished after {trials} starts"
+        moment = moments[len(kills)] if len(kills) < len(moments) else None
+        process = start(args, markers)
+        if moment and kill_when(process, markers, moment, rng):
+            step = checkpoint.load(checkpoint.latest(run_dir))["step"] if checkpoint.list_checkpoints(run_dir) else 0
+            kills.append((moment, step))
+        else:
+            output = process.communicate()[0]
+            assert process.returncode == 0, output
+            break
+        if checkpoint.list_checkpoints(run_dir):
+            args = ["run", "--resume", str(run_dir)]
+    print(f"{trials} starts, {len(kills)} kills: {kills}")
+    assert {moment for moment, _ in kills} == {"checkpoint", "evaluation", "random"}
+
+    ours, theirs = final_state(run_dir), final_state(tmp_path / "reference")
+    assert ours["step"] == theirs["step"] == 16
+    for part in ("nets", "optimizers", "scaler", "rng", "callbacks"):
+        assert_bitwise_equal(ours[part], theirs[part], part)
+    assert logged(run_dir) == logged(tmp_path / "reference")  # every step once, the same losses
+    evaluation = [json.loads((folder / "metrics.json").read_text()) for folder in (run_dir, tmp_path / "reference")]
+    assert evaluation[0]["metrics"] == evaluation[1]["metrics"]
+    assert not checkpoint.stale_writes(run_dir)
