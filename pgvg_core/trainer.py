@@ -30,7 +30,7 @@ from torch import nn
 
 from pgvg_core import __version__, checkpoint
 from pgvg_core.config import ExperimentConfig, build, config_to_toml
-from pgvg_core.errors import ConfigError, PgvgError, Preempted
+from pgvg_core.errors import CheckpointError, ConfigError, PgvgError, Preempted
 from pgvg_core.experiment import Experiment, network_specs
 from pgvg_core.files import atomic_write
 from pgvg_core.interfaces import Dataset, Metric, clips_by_class
@@ -502,7 +502,8 @@ class Trainer:
                 callback.start(self)
             for raw in self._loader():
                 self._set_learning_rates()
-                logged = self.train_step(raw)
+                self._check_batch(raw)
+                logged = self._guarded_step(raw)
                 self.step += 1
                 self.bar.update(1)
                 for callback in self.callbacks:
@@ -514,6 +515,36 @@ class Trainer:
             self.bar = None
         return RunResult(run_dir=self.run_dir, step=self.step, metrics=self.evaluation.last,
                          seconds=time.perf_counter() - started)
+
+    def _check_batch(self, raw: Mapping[str, torch.Tensor]) -> None:
+        """A batch with NaN or infinite values stops training here, naming the clips, before it reaches the
+        weights."""
+        bad = {key: value for key, value in raw.items()
+               if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all()}
+        if not bad:
+            return
+        rows = sorted({row for value in bad.values() for row in
+                       torch.nonzero(~torch.isfinite(value.flatten(1)).all(1)).flatten().tolist()})
+        indices = StepBatchSampler(len(self.dataset), self.config.trainer.batch_size, self.config.experiment.seed,
+                                   self.step, self.config.trainer.steps).batch(self.step)
+        last = self._last_checkpoint()
+        raise TrainingError(
+            f"step {self.step + 1}: the batch holds NaN or infinite values in {', '.join(sorted(bad))} (dataset "
+            f"'{self.config.data.name}', clips {', '.join(str(indices[row]) for row in rows)}); fix or remove those "
+            f"clips; {f'the last good checkpoint is {last}' if last else 'no checkpoint was written yet'}")
+
+    def _guarded_step(self, raw: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One step; whatever stops it (a plugin's bug, the machine) is said with what survives."""
+        try:
+            return self.train_step(raw)
+        except TrainingError:
+            raise
+        except Exception as error:
+            last = self._last_checkpoint()
+            log.error("step %d: training stopped by %s: %s; %s", self.step + 1, type(error).__name__, error,
+                      f"the last good checkpoint is {last}: continue with `pgvg run --resume {self.run_dir}` once "
+                      "fixed" if last else "no checkpoint was written yet")
+            raise
 
     def evaluate(self) -> dict[str, Any]:
         """Every configured metric on the evaluation split now (what the loop does at the end)."""
@@ -575,7 +606,14 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         path = checkpoint.checkpoint_path(self.run_dir, self.step)
-        checkpoint.save_atomic(self.state_dict(), path)
+        try:
+            checkpoint.save_atomic(self.state_dict(), path)
+        except OSError as error:  # a full disk, a quota, a vanished network share
+            last = self._last_checkpoint()
+            raise CheckpointError(
+                f"{path}: cannot write the checkpoint ({error.strerror or error}); nothing was replaced, "
+                f"{f'the last good checkpoint is {last}' if last else 'no checkpoint was written yet'}; free "
+                f"space (or move the run) and continue with `pgvg run --resume {self.run_dir}`") from None
         checkpoint.prune(self.run_dir, self.config.trainer.keep_checkpoints)
         return path
 

@@ -159,11 +159,20 @@ class VideoFolder(Dataset):
         from tqdm.auto import tqdm  # noqa: PLC0415
 
         todo = [clip for clip, _ in self.clips if not self.cache.path_for(clip).exists()]
-        if not todo:
-            return
+        unreadable = {}
         for clip in tqdm(todo, desc=f"poses ({type(self.pose_source).__name__})", unit="clip",
                          disable=not progress):
-            self.cache.get(clip)
+            try:
+                self.cache.get(clip)
+            except DataError as error:  # a truncated or damaged video: one clip, not the whole dataset
+                unreadable[clip] = str(error)
+        if unreadable:
+            self.clips = [(clip, label) for clip, label in self.clips if clip not in unreadable]
+            log.warning("%s: %d clip(s) left out, their poses could not be extracted:\n  %s", self.root,
+                        len(unreadable), "\n  ".join(unreadable.values()))
+            if not self.clips:
+                raise DataError(f"{self.root}: no readable clip in split; each failed (first: "
+                                f"{next(iter(unreadable.values()))})")
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -173,7 +182,10 @@ class VideoFolder(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         clip, label = self.clips[index]
-        video = read_video(clip)  # [N, H, W, 3]
+        try:
+            video = read_video(clip)  # [N, H, W, 3]
+        except DataError as error:
+            return self._instead_of(index, error)
         keypoints = self.cache.get(clip, video)  # [N, K, 3]
         # T frames at the stride, centred in the clip; short clips repeat their last frame.
         span = (self.frames - 1) * self.stride + 1
@@ -189,6 +201,15 @@ class VideoFolder(Dataset):
             "label": torch.tensor(label, dtype=torch.long),
             "identity": torch.tensor(index, dtype=torch.long),
         }
+
+    def _instead_of(self, index: int, error: DataError) -> dict[str, torch.Tensor]:
+        """A clip that became unreadable after its poses were cached: the next readable clip takes its place
+        (the same one every time, so a resumed run sees what an uninterrupted one saw), with a warning."""
+        self._unreadable = getattr(self, "_unreadable", set()) | {index}
+        if len(self._unreadable) >= len(self.clips):
+            raise DataError(f"{self.root}: no clip can be read any more (last: {error})")
+        log.warning("%s; clip %d skipped, clip %d used in its place", error, index, (index + 1) % len(self.clips))
+        return self[(index + 1) % len(self.clips)]
 
     def __repr__(self) -> str:
         return f"VideoFolder({str(self.root)!r}, clips={len(self)}, classes={len(self.classes)})"

@@ -131,3 +131,63 @@ def test_a_write_that_never_finished_is_cleaned_up_on_resume(tmp_path):
     stale.write_bytes(b"half a checkpoint")
     Trainer.resume(tmp_path / "run", ("trainer.steps=5",), progress=False).fit()
     assert not stale.exists()
+
+
+def test_a_full_disk_during_a_checkpoint_write_keeps_the_last_good_one(tmp_path, monkeypatch):
+    import errno
+
+    run = trained(tmp_path, "run")
+    real_save = torch.save
+
+    def full_disk(state, file):
+        if state["step"] == 6:
+            file.write(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(state, file)
+
+    monkeypatch.setattr(checkpoint.torch, "save", full_disk)
+    with pytest.raises(CheckpointError, match=r"step-0000006.pt: cannot write the checkpoint \(No space left on "
+                                              r"device\); nothing was replaced, the last good checkpoint is "
+                                              r".*step-0000004.pt; free space"):
+        run.fit()
+    assert [p.name for p in checkpoint.list_checkpoints(tmp_path / "run")] == ["step-0000004.pt"]
+    assert checkpoint.load(checkpoint.latest(tmp_path / "run"))["step"] == 4  # intact
+    assert not checkpoint.stale_writes(tmp_path / "run")
+
+
+def test_a_batch_with_nan_stops_before_the_weights_and_names_the_clips(tmp_path, monkeypatch):
+    run = trained(tmp_path, "run")
+    dataset = run.dataset
+    original = type(dataset).__getitem__
+
+    def poisoned(self, index):
+        item = original(self, index)
+        if index == 5:
+            item["keypoints"][2, 3, 0] = float("nan")
+        return item
+
+    monkeypatch.setattr(type(dataset), "__getitem__", poisoned)
+    from pgvg_core.trainer import StepBatchSampler, TrainingError
+
+    sampler = StepBatchSampler(len(dataset), 2, 7, 0, 6)
+    step = next(s for s in range(6) if 5 in sampler.batch(s))
+    with pytest.raises(TrainingError, match=rf"step {step + 1}: the batch holds NaN or infinite values in "
+                                            rf"keypoints \(dataset 'synthetic-actions', clips 5\)"):
+        run.fit()
+    assert run.step == step  # stopped before that step touched the weights
+
+
+def test_a_plugin_that_raises_mid_training_is_said_with_what_survives(tmp_path, caplog):
+    run = trained(tmp_path, "run")
+    original = run.objective.generator_terms
+
+    def broken(nets, batch, fakes):
+        if run.step == 4:
+            raise RuntimeError("a bug in a plugin")
+        return original(nets, batch, fakes)
+
+    run.objective.generator_terms = broken
+    with caplog.at_level("ERROR"), pytest.raises(RuntimeError, match="a bug in a plugin"):
+        run.fit()
+    assert "step 5: training stopped by RuntimeError: a bug in a plugin; the last good checkpoint is" in caplog.text
+    assert checkpoint.load(checkpoint.latest(tmp_path / "run"))["step"] == 4

@@ -93,14 +93,36 @@ def test_poses_are_extracted_once_and_cached(tmp_path, counting_source):
     assert CountingSource.calls == 4  # everything came from the cache
 
 
-def test_corrupt_video_names_file_and_keeps_extracted_poses(tmp_path, counting_source):
+def test_a_corrupt_video_is_left_out_with_a_warning_naming_it(tmp_path, counting_source, caplog):
     root = make_folder(tmp_path / "videos")
     bad = root / "kick" / "zz_broken.mp4"
     bad.write_bytes(b"not a video at all")
-    with pytest.raises(DataError, match=r"zz_broken\.mp4: cannot decode video"):
-        VideoFolder(root=str(root), pose_source=counting_source, cache_dir=str(tmp_path / "cache"))
-    assert len(list((tmp_path / "cache").glob("*.npz"))) == 4  # the good clips stay cached
+    with caplog.at_level("WARNING"):
+        dataset = VideoFolder(root=str(root), pose_source=counting_source, cache_dir=str(tmp_path / "cache"))
+    assert len(dataset) == 4 and bad not in [clip for clip, _ in dataset.clips]
+    assert "1 clip(s) left out" in caplog.text and "zz_broken.mp4: cannot decode video" in caplog.text
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 4  # the good clips are cached
     assert not list((tmp_path / "cache").glob("*.tmp"))
+    bad.unlink()
+    (root / "jump" / "v_jump_0.mp4").write_bytes(b"")  # all of them broken: nothing to train on
+    for clip in root.glob("*/*.mp4"):
+        clip.write_bytes(b"broken")
+    with pytest.raises(DataError, match="no readable clip"):
+        VideoFolder(root=str(root), pose_source=counting_source, cache_dir=str(tmp_path / "cache2"))
+
+
+def test_a_video_truncated_after_its_poses_were_cached_is_replaced_by_the_next_clip(tmp_path, counting_source,
+                                                                                    caplog):
+    root = make_folder(tmp_path / "videos")
+    kwargs = dict(root=str(root), pose_source=counting_source, cache_dir=str(tmp_path / "cache"), frames=4)
+    dataset = VideoFolder(**kwargs)
+    expected = dataset[2]
+    clip, _ = dataset.clips[1]
+    clip.write_bytes(clip.read_bytes()[:200])  # truncated, as by a copy that stopped
+    with caplog.at_level("WARNING"):
+        item = dataset[1]
+    assert f"{clip.name}" in caplog.text and "clip 1 skipped, clip 2 used in its place" in caplog.text
+    assert torch.equal(item["frames"], expected["frames"]) and torch.equal(item["keypoints"], expected["keypoints"])
 
 
 def test_empty_folder_and_empty_class(tmp_path):
