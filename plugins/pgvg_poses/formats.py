@@ -12,6 +12,7 @@ holds any skeleton's keypoints.
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -54,12 +55,22 @@ def _openpose_people(path: Path) -> np.ndarray:
     people = data.get("people") if isinstance(data, dict) else None
     if people is None:
         raise DataError(f"{path}: no 'people' key; expected OpenPose output (*_keypoints.json)")
+    if not isinstance(people, list) or not all(isinstance(person, dict) for person in people):
+        raise DataError(f"{path}: 'people' is not a list of people (objects with 'pose_keypoints_2d')")
     return np.stack([_openpose_person(path, person) for person in people]) if people else \
         np.zeros((0, NUM_KEYPOINTS, 3), np.float32)
 
 
+def _numbers(path: Path, value: object, what: str) -> np.ndarray:
+    """A flat list of numbers from a JSON value, or a DataError naming the file and the field."""
+    if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                              for v in value):
+        raise DataError(f"{path}: {what} is not a list of numbers")
+    return np.asarray(value, np.float32)
+
+
 def _openpose_person(path: Path, person: dict) -> np.ndarray:
-    flat = np.asarray(person.get("pose_keypoints_2d", []), np.float32)
+    flat = _numbers(path, person.get("pose_keypoints_2d", []), "pose_keypoints_2d")
     if flat.size == 18 * 3:
         return flat.reshape(18, 3)
     if flat.size == 25 * 3:
@@ -69,13 +80,23 @@ def _openpose_person(path: Path, person: dict) -> np.ndarray:
     )
 
 
+def _coco_annotations(path: Path, data: dict) -> list[dict]:
+    annotations = data.get("annotations")
+    if not isinstance(annotations, list) or not all(
+            isinstance(a, dict) and all(isinstance(a.get(key, 0), int) for key in ("image_id", "id"))
+            for a in annotations):
+        raise DataError(f"{path}: 'annotations' is not a list of COCO annotations (objects with integer "
+                        "'image_id' and 'keypoints')")
+    return annotations
+
+
 def _coco(path: Path, data: dict) -> np.ndarray:
-    annotations = sorted(data.get("annotations", []), key=lambda a: (a.get("image_id", 0), a.get("id", 0)))
+    annotations = sorted(_coco_annotations(path, data), key=lambda a: (a.get("image_id", 0), a.get("id", 0)))
     if not annotations:
         raise DataError(f"{path}: COCO file with no annotations")
     frames = []
     for annotation in annotations:
-        points = np.asarray(annotation.get("keypoints", []), np.float32)
+        points = _numbers(path, annotation.get("keypoints", []), f"annotation {annotation.get('id', '?')}'s keypoints")
         if points.size != 17 * 3:
             raise DataError(
                 f"{path}: annotation {annotation.get('id', '?')} has {points.size} keypoint numbers; expected 51"
@@ -95,8 +116,10 @@ def _npz(path: Path, skeleton: Skeleton) -> np.ndarray:
                 points = archive[archive.files[0]]
             else:
                 raise DataError(f"{path}: no array named 'keypoints' (found {', '.join(archive.files)})")
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: not a readable .npz file ({error})") from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:  # any bytes but an archive's
+        raise DataError(f"{path}: not a readable .npz file ({type(error).__name__}: {error})") from None
+    if not (np.issubdtype(points.dtype, np.floating) or np.issubdtype(points.dtype, np.integer)):
+        raise DataError(f"{path}: keypoints are {points.dtype}, not numbers")
     points = np.asarray(points, np.float32)
     if points.ndim == 2:
         points = points[None]
@@ -129,8 +152,9 @@ def load_people(path: str | Path, *, skeleton: Skeleton = BODY_18) -> np.ndarray
         if isinstance(data, dict) and "people" in data:
             return _openpose_people(path)
         if isinstance(data, dict) and data.get("annotations"):
-            first_image = min(a.get("image_id", 0) for a in data["annotations"])
-            same = [a for a in data["annotations"] if a.get("image_id", 0) == first_image]
+            annotations = _coco_annotations(path, data)
+            first_image = min(a.get("image_id", 0) for a in annotations)
+            same = [a for a in annotations if a.get("image_id", 0) == first_image]
             return _coco(path, {**data, "annotations": same})
     return load_keypoints(path, skeleton=skeleton)[:1]
 
