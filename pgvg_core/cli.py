@@ -155,12 +155,18 @@ def show_config_command(config_file: str, overrides: tuple[str, ...]) -> None:
 @click.option("--no-progress", is_flag=True, help="No progress bar (logs only).")
 @click.option("--from", "from_checkpoint", default=None, metavar="STEP_FILE",
               help="With --resume: start from this checkpoint (e.g. step-0000200.pt) instead of the latest.")
+@click.option("--nproc", type=click.IntRange(1, 1024), default=1, show_default=True,
+              help="Train on this many processes of this machine (torch.distributed.run; the same as `torchrun "
+                   "--nproc_per_node N -m pgvg_core.cli run ...`). trainer.batch_size is the global batch.")
 def run_command(config_file: str | None, overrides: tuple[str, ...], out: str | None, resume_dir: str | None,
-                no_progress: bool, from_checkpoint: str | None) -> None:
+                no_progress: bool, from_checkpoint: str | None, nproc: int) -> None:
     """Train the experiment in CONFIG_FILE (or continue one with --resume RUN_DIR)."""
     from pathlib import Path
 
-    from pgvg_core import checkpoint
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        raise SystemExit(_torchrun(nproc))
+
+    from pgvg_core import checkpoint, distributed
     from pgvg_core.config import load_config
     from pgvg_core.errors import PgvgError
     from pgvg_core.trainer import Trainer
@@ -183,11 +189,37 @@ def run_command(config_file: str | None, overrides: tuple[str, ...], out: str | 
         trainer = Trainer(config, run_dir, progress=not no_progress)
     log.info("training %s on %s (%s) -> %s", trainer.config.experiment.name, trainer.device, trainer.precision,
              trainer.run_dir)
-    result = trainer.fit()
+    try:
+        result = trainer.fit()
+    finally:
+        distributed.stop()
+    if not trainer.world.main:
+        return
     click.echo(f"finished step {result.step} in {result.seconds:.0f}s; run folder: {result.run_dir}")
     for name, values in result.metrics.items():
         shown = ", ".join(f"{k}={v:.4g}" for k, v in values.items() if isinstance(v, float))
         click.echo(f"  {name}: {shown}")
+
+
+def _torchrun(nproc: int) -> int:
+    """This command line again under PyTorch's launcher, ``nproc`` processes on this machine (without
+    ``--nproc``); its exit code."""
+    import subprocess
+
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if arg == "--nproc":
+            skip = True
+            continue
+        if not arg.startswith("--nproc="):
+            args.append(arg)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", "pgvg_core.cli", *args]
+    log.info("starting %d processes: %s", nproc, " ".join(command))
+    return subprocess.call(command)
 
 
 def _parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pgvg_core import __version__, checkpoint
+from pgvg_core import __version__, checkpoint, distributed, randomness
 from pgvg_core.config import ExperimentConfig, build, config_to_toml
 from pgvg_core.errors import CheckpointError, ConfigError, PgvgError, Preempted
 from pgvg_core.experiment import Experiment, network_specs
@@ -84,11 +84,14 @@ def resolve_device(name: str) -> torch.device:
 
 
 class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
-    """Batches as a pure function of (seed, step): a fresh permutation per epoch, so resuming is exact."""
+    """Batches as a pure function of (seed, step): a fresh permutation per epoch, so resuming is exact. With
+    several processes, process ``rank`` of ``world_size`` takes its share of each global batch."""
 
-    def __init__(self, size: int, batch_size: int, seed: int, start_step: int, steps: int) -> None:
+    def __init__(self, size: int, batch_size: int, seed: int, start_step: int, steps: int, *, rank: int = 0,
+                 world_size: int = 1) -> None:
         self.size, self.batch_size, self.seed = size, batch_size, seed
         self.start_step, self.steps = start_step, steps
+        self.rank, self.world_size = rank, world_size
         self._permutations: dict[int, torch.Tensor] = {}
 
     def _permutation(self, epoch: int) -> torch.Tensor:
@@ -101,9 +104,18 @@ class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
         positions = range(step * self.batch_size, (step + 1) * self.batch_size)
         return [int(self._permutation(p // self.size)[p % self.size]) for p in positions]
 
+    def positions(self) -> range:
+        """This process's positions in every global batch."""
+        share = self.batch_size // self.world_size
+        return range(self.rank * share, (self.rank + 1) * share)
+
+    def share(self, step: int) -> list[int]:
+        batch = self.batch(step)
+        return [batch[p] for p in self.positions()]
+
     def __iter__(self) -> Iterator[list[int]]:
         for step in range(self.start_step, self.steps):
-            yield self.batch(step)
+            yield self.share(step)
 
     def __len__(self) -> int:
         return max(0, self.steps - self.start_step)
@@ -118,15 +130,18 @@ class RunResult:
 
 
 def _finite_or_raise(terms: Mapping[str, torch.Tensor], step: int, group: str,
-                     last_checkpoint: Callable[[], Path | None]) -> None:
-    for name, value in terms.items():
-        if not torch.isfinite(value.detach()).all():
-            last_good = last_checkpoint()  # looked up only on failure: listing a folder every step is waste
-            kept = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
-            raise TrainingError(
-                f"step {step}: loss term '{group}/{name}' is {value.item()}; training stopped and {kept}. "
-                "Lower the learning rate, enable trainer.grad_clip, or use precision = \"fp32\""
-            )
+                     last_checkpoint: Callable[[], Path | None], world: distributed.World,
+                     device: torch.device) -> None:
+    """Stop on a loss that is not finite; every process stops, so none waits for the others' gradients."""
+    bad = [name for name, value in terms.items() if not torch.isfinite(value.detach()).all()]
+    if not distributed.any_process(bool(bad), world, device):
+        return
+    last_good = last_checkpoint()  # looked up only on failure: listing a folder every step is waste
+    kept = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
+    what = (f"loss term '{group}/{bad[0]}' is {terms[bad[0]].item()}" if bad
+            else f"a loss term of another process is not finite")
+    raise TrainingError(f"step {step}: {what}; training stopped and {kept}. Lower the learning rate, enable "
+                        "trainer.grad_clip, or use precision = \"fp32\"")
 
 
 def due(step: int, every: int, last: int) -> bool:
@@ -351,6 +366,13 @@ class Trainer:
         if trainer.threads:
             torch.set_num_threads(trainer.threads)
         device = resolve_device(trainer.device)
+        self.world = distributed.start(device.type)
+        if self.world.active and device.type == "cuda":
+            device = torch.device("cuda", self.world.local_rank)
+            torch.cuda.set_device(device)
+        if trainer.batch_size % self.world.size:
+            raise ConfigError(f"trainer.batch_size {trainer.batch_size} is the global batch: it must split evenly "
+                              f"over the {self.world.size} processes", file=config.source, path="trainer.batch_size")
         self.precision = trainer.precision
         if self.precision == "fp16" and device.type != "cuda":
             raise ConfigError("trainer.precision 'fp16' needs CUDA; use 'fp32' on the CPU",
@@ -361,6 +383,8 @@ class Trainer:
             log.warning("trainer.precision = 'bf16' on the CPU runs pgvg's models 16-80x slower than fp32 "
                         "(measured: SCGAN 0.08 vs 1.3 steps/s); use precision = 'fp32' on the CPU")
         self.experiment = Experiment.build(config, device=device, registries=registries)
+        for net in self.nets.values():
+            distributed.broadcast_from_main(net)
         self.optimizers = {
             role: torch.optim.Adam(self.nets[role].parameters(), lr=spec.lr, betas=spec.betas,
                                    weight_decay=spec.weight_decay)
@@ -410,15 +434,18 @@ class Trainer:
 
     def _loader(self) -> torch.utils.data.DataLoader:
         trainer = self.config.trainer
-        sampler = StepBatchSampler(len(self.dataset), trainer.batch_size, self.config.experiment.seed,
-                                   self.step, trainer.steps)
         return torch.utils.data.DataLoader(
-            self.dataset, batch_sampler=sampler, num_workers=trainer.num_workers,
+            self.dataset, batch_sampler=self._sampler(), num_workers=trainer.num_workers,
             pin_memory=self.device.type == "cuda", persistent_workers=False,
             # Its own generator: a loader draws a seed when iterated, which must not shift the global stream
             # (or a resumed run would draw different noise than an uninterrupted one).
             generator=torch.Generator().manual_seed(self.config.experiment.seed),
         )
+
+    def _sampler(self) -> StepBatchSampler:
+        trainer = self.config.trainer
+        return StepBatchSampler(len(self.dataset), trainer.batch_size, self.config.experiment.seed, self.step,
+                                trainer.steps, rank=self.world.rank, world_size=self.world.size)
 
     def _update(self, roles: tuple[str, ...], terms: dict[str, torch.Tensor]) -> None:
         total = sum(terms.values())
@@ -426,6 +453,7 @@ class Trainer:
             self.optimizers[role].zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
         for role in roles:
+            distributed.average_gradients(self.nets[role].parameters(), self.world)
             if self.config.trainer.grad_clip > 0:
                 self.scaler.unscale_(self.optimizers[role])
                 nn.utils.clip_grad_norm_(self.nets[role].parameters(), self.config.trainer.grad_clip)
@@ -451,14 +479,14 @@ class Trainer:
             with self._autocast():
                 d_terms = objective.discriminator_terms(self.nets, batch, {k: v.detach() for k, v in fakes.items()})
             if d_terms:
-                _finite_or_raise(d_terms, self.step, "d", self._last_checkpoint)
+                _finite_or_raise(d_terms, self.step, "d", self._last_checkpoint, self.world, self.device)
                 self._update(discriminators, d_terms)
                 logged.update({f"d/{k}": v.item() for k, v in d_terms.items()})
         if generators:
             self._requires_grad(discriminators, False)  # no discriminator gradients in the generator step
             with self._autocast():
                 g_terms = objective.generator_terms(self.nets, batch, fakes)
-            _finite_or_raise(g_terms, self.step, "g", self._last_checkpoint)
+            _finite_or_raise(g_terms, self.step, "g", self._last_checkpoint, self.world, self.device)
             self._update(generators, g_terms)
             self._requires_grad(discriminators, True)
             logged.update({f"g/{k}": v.item() for k, v in g_terms.items()})
@@ -482,8 +510,10 @@ class Trainer:
         from tqdm.auto import tqdm
 
         trainer = self.config.trainer
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / CONFIG_FILE).write_text(config_to_toml(self.config), encoding="utf-8")
+        main = self.world.main  # only process 0 logs, samples, checkpoints and evaluates
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / CONFIG_FILE).write_text(config_to_toml(self.config), encoding="utf-8")
         started = time.perf_counter()
         if self.step == 0:
             warmed = self.objective.warm_start(self.nets, self.dataset, seed=self.config.experiment.seed)
@@ -491,42 +521,57 @@ class Trainer:
                 log.info("warm start: %s", ", ".join(f"{k} {v:.4g}" for k, v in warmed.items()))
         # The progress bar and the TensorBoard writer are closed whatever ends the run (an error included).
         with contextlib.ExitStack() as closing:
-            self.writer = self._tensorboard()
+            self.writer = self._tensorboard() if main else None
             if self.writer is not None:
                 closing.callback(self.writer.close)
             self.bar = closing.enter_context(tqdm(total=trainer.steps, initial=self.step, unit="step",
-                                                  desc=self.config.experiment.name, disable=not self.progress,
-                                                  dynamic_ncols=True))
+                                                  desc=self.config.experiment.name,
+                                                  disable=not (self.progress and main), dynamic_ncols=True))
             stop = closing.enter_context(StopSignals())
-            for callback in self.callbacks:
+            callbacks = self.callbacks if main else []
+            for callback in callbacks:
                 callback.start(self)
+            sampler = self._sampler()
             for raw in self._loader():
                 self._set_learning_rates()
                 self._check_batch(raw)
-                logged = self._guarded_step(raw)
+                with randomness.per_sample_streams(self.config.experiment.seed, self.step, sampler.positions()):
+                    logged = self._guarded_step(raw)
+                logged = distributed.mean_over_processes(logged, self.world, self.device)
                 self.step += 1
                 self.bar.update(1)
-                for callback in self.callbacks:
+                for callback in callbacks:
                     callback.after_step(self, logged)
-                if stop.received is not None:
-                    raise Preempted(stop.received, self.step, self._checkpoint_at_this_step())
-            for callback in self.callbacks:
+                if distributed.any_process(stop.received is not None, self.world, self.device):
+                    self._preempted(stop.received or signal.SIGTERM)
+            for callback in callbacks:
                 callback.end(self)
             self.bar = None
+        distributed.barrier()  # the others wait for process 0's last checkpoint and evaluation
         return RunResult(run_dir=self.run_dir, step=self.step, metrics=self.evaluation.last,
                          seconds=time.perf_counter() - started)
 
+    def _preempted(self, signum: int) -> None:
+        """Every process stops after the same step; process 0 writes its checkpoint first."""
+        path = checkpoint.checkpoint_path(self.run_dir, self.step)
+        if self.world.main:
+            path = self._checkpoint_at_this_step()
+        distributed.barrier()
+        raise Preempted(signum, self.step, path)
+
     def _check_batch(self, raw: Mapping[str, torch.Tensor]) -> None:
         """A batch with NaN or infinite values stops training here, naming the clips, before it reaches the
-        weights."""
+        weights (every process stops: one's share of the batch is enough)."""
         bad = {key: value for key, value in raw.items()
                if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all()}
-        if not bad:
+        if not distributed.any_process(bool(bad), self.world, self.device):
             return
+        if not bad:
+            raise TrainingError(f"step {self.step + 1}: another process's share of the batch holds NaN or infinite "
+                                "values; its error names the clips")
         rows = sorted({row for value in bad.values() for row in
                        torch.nonzero(~torch.isfinite(value.flatten(1)).all(1)).flatten().tolist()})
-        indices = StepBatchSampler(len(self.dataset), self.config.trainer.batch_size, self.config.experiment.seed,
-                                   self.step, self.config.trainer.steps).batch(self.step)
+        indices = self._sampler().share(self.step)
         last = self._last_checkpoint()
         raise TrainingError(
             f"step {self.step + 1}: the batch holds NaN or infinite values in {', '.join(sorted(bad))} (dataset "
@@ -583,6 +628,7 @@ class Trainer:
             "data": attrs.asdict(self.data),
             "config": config_to_toml(self.config),
             "pgvg_version": __version__,
+            "world_size": self.world.size,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -599,6 +645,11 @@ class Trainer:
             callback.load_state_dict(state.get("callbacks", {}).get(callback.name, {}))
         set_rng_state(state["rng"])
         self.step = int(state["step"])
+        saved = int(state.get("world_size", 1))
+        if saved != self.world.size:
+            log.info("resuming step %d with %d process(es) where the run had %d: the same global batch, data "
+                     "order and per-sample noise; gradients summed in another order make it equal within "
+                     "rounding, not bit for bit", self.step, self.world.size, saved)
 
     def _checkpoint_at_this_step(self) -> Path:
         existing = checkpoint.checkpoint_path(self.run_dir, self.step)

@@ -20,6 +20,7 @@ from pgvg_core.errors import DataError
 from pgvg_core.interfaces import Evaluator, PoseSource
 from pgvg_core.objective import Objective
 from pgvg_core.pose import heatmaps_to_keypoints, render_heatmaps, rescale_keypoints
+from pgvg_core import randomness
 
 
 class PoseEstimatorNet(Evaluator):
@@ -64,9 +65,10 @@ class PoseEstimatorObjective(Objective):
 
     def prepare(self, batch, device):
         frames, keypoints = batch["frames"].to(device), batch["keypoints"].to(device)
-        pick = torch.randperm(frames.shape[1])[: self.frames_per_clip].to(device)
-        images = frames[:, pick].flatten(0, 1)  # [B*F, 3, H, W]
-        points = keypoints[:, pick].flatten(0, 1)  # [B*F, K, 3]
+        pick = randomness.randperm(len(frames), frames.shape[1], device=device)[:, : self.frames_per_clip]  # [B, F]
+        rows = torch.arange(len(frames), device=device)[:, None]
+        images = frames[rows, pick].flatten(0, 1)  # [B*F, 3, H, W]
+        points = keypoints[rows, pick].flatten(0, 1)  # [B*F, K, 3]
         size = self.data.resolution // 2
         return {"images": images, "keypoints": points,
                 "heatmaps": render_heatmaps(to_half_pixels(points), size, self.sigma)}

@@ -31,6 +31,7 @@ from pgvg_core.objective import Objective
 from pgvg_core.pose import body_size
 from pgvg_core.skeleton import BODY_18
 from pgvg_core.stats import frechet_distance
+from pgvg_core import randomness
 from pgvg_psgan.objective import sequence_keypoints, with_posture
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class ActionClassifierObjective(Objective):
         keypoints = batch["keypoints"]
         if self.pose_noise:
             size = body_size(keypoints)[..., None, None]  # [B, T, 1, 1]
-            noise = torch.randn_like(keypoints[..., :2]) * self.pose_noise * size
+            noise = randomness.randn(*keypoints[..., :2].shape, device=keypoints.device) * self.pose_noise * size
             keypoints = torch.cat([keypoints[..., :2] + noise, keypoints[..., 2:]], dim=-1)
         return {"classification": self.term("classification", nets["classifier"](keypoints), batch["label"])}
 

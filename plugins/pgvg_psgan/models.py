@@ -17,6 +17,7 @@ from torch import nn
 from pgvg_core.blocks import ConditionalResBlock2d, down2d, init_weights, patch_layers
 from pgvg_core.interfaces import Discriminator, Generator, PoseSequenceGenerator
 from pgvg_core.pose import body_size, heatmap_sigma, heatmaps_to_keypoints, render_heatmaps, soft_keypoints
+from pgvg_core import randomness
 
 ENCODER_DOWNSAMPLING = 16  # four stride-2 convolutions
 
@@ -94,7 +95,7 @@ class PSGANGenerator(Generator):
         condition = F.one_hot(label, self.num_classes).to(features.dtype)  # [B, classes]
         if self.noise_dim:
             if noise is None:
-                noise = torch.randn(batch, self.noise_dim, device=pose.device)
+                noise = randomness.randn(batch, self.noise_dim, device=pose.device)
             condition = torch.cat([condition, noise.to(features.dtype)], dim=1)  # [B, classes + Z]
         broadcast = condition[:, :, None, None].expand(-1, -1, height, width)
         code = self.fuse(torch.cat([features, broadcast], dim=1))  # [B, C, H', W']
@@ -218,7 +219,7 @@ class PSGANKeypointGenerator(PoseSequenceGenerator):
         absolute = (xy / frame * 2 - 1) * visible
         code = [torch.cat([relative, absolute, visible], -1).flatten(1), self.embed(label)]  # [B, 5K], [B, E]
         if self.noise_dim:
-            code.append(torch.randn(batch, self.noise_dim, device=first.device) if noise is None
+            code.append(randomness.randn(batch, self.noise_dim, device=first.device) if noise is None
                         else noise.to(xy.dtype))
         hidden = self.encoder(torch.cat(code, dim=1))  # [B, hidden]
         hidden = self.temporal(hidden[:, :, None] + self.time)  # [B, hidden, T]

@@ -28,11 +28,12 @@ from pgvg_core.pose import (
 )
 from pgvg_core.sheets import animated_grid, grid
 from pgvg_core.skeleton import BODY_18, Skeleton
+from pgvg_core import randomness
 
 
 def with_posture(posture: Any, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """``batch`` with its clips' keypoints ``[B, T, K, 3]`` moved to other postures (or as it is without one)."""
-    return batch if posture is None else {**batch, "keypoints": posture(batch["keypoints"])}
+    return batch if posture is None else {**batch, "keypoints": randomness.augment(posture, batch["keypoints"])}
 
 
 def sequence_heatmaps(keypoints: torch.Tensor, resolution: int, sigma: float) -> torch.Tensor:

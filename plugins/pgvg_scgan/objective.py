@@ -23,6 +23,7 @@ from pgvg_core.objective import FrameRenderer, Objective
 from pgvg_core.pose import body_size, render_heatmaps, skeleton_image
 from pgvg_core.sheets import grid
 from pgvg_core.video import to_uint8
+from pgvg_core import randomness
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class PairObjective(Objective, FrameRenderer):
         keypoints = batch["keypoints"].to(device)  # [B, T, K, 3]
         size, length = frames.shape[0], frames.shape[1]
         rows = torch.arange(size, device=device)
-        target = torch.randint(1, length, (size,)).to(device)  # one target frame per clip
+        target = randomness.randint(1, length, size, device=device)  # one target frame per clip
         out = {
             "frames": frames, "keypoints": keypoints,
             "source_image": frames[:, 0], "source_keypoints": keypoints[:, 0],
@@ -73,7 +74,7 @@ class PairObjective(Objective, FrameRenderer):
         out["source_pose"] = self.heatmaps(out["source_keypoints"])  # [B, K, H, W]
         out["target_pose"] = self.heatmaps(out["target_keypoints"])
         if "abnormal_pose" in self.augmentations:
-            abnormal = self.augmentations["abnormal_pose"](out["target_keypoints"][:, None].cpu())[:, 0]
+            abnormal = randomness.augment(self.augmentations["abnormal_pose"], out["target_keypoints"][:, None].cpu())[:, 0]
             out["abnormal_keypoints"] = abnormal.to(device)  # [B, K, 4]
             out["abnormal_pose"] = self.heatmaps(out["abnormal_keypoints"])
         return out
@@ -91,7 +92,7 @@ class PairObjective(Objective, FrameRenderer):
 
     def augment_params(self, batch: dict[str, torch.Tensor]) -> Any:
         augment = self.augmentations.get("discriminator")
-        return augment.sample(batch["target_image"].shape) if augment is not None else None
+        return randomness.sample_params(augment, batch["target_image"].shape) if augment is not None else None
 
     # -------------------------------------------------------------------------------- clips and pictures
 
@@ -234,7 +235,9 @@ class SCGANObjective(PairObjective):
         """Clips' keypoints ``[B, T, K, 3]`` -> G2's reading of abnormal versions of frames 1.. (given frame 0)
         and the truth, both ``[B * (T - 1), K, 2]`` in body sizes, zero where the true joint is missing."""
         truth = keypoints[:, 1:]  # [B, T-1, K, 3]
-        abnormal = self.augmentations["abnormal_pose"](truth.cpu(), generator).to(truth.device)[..., :3]
+        corrupt = self.augmentations["abnormal_pose"]
+        abnormal = (corrupt(truth.cpu(), generator) if generator is not None
+                    else randomness.augment(corrupt, truth.cpu())).to(truth.device)[..., :3]
         source = keypoints[:, :1].expand_as(truth)
         refined = g2.pose_refiner(source.flatten(0, 1), abnormal.flatten(0, 1))  # [B*(T-1), K, 3]
         truth = truth.flatten(0, 1)
