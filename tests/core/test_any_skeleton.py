@@ -7,15 +7,9 @@ import torch
 from pgvg_core.config import ComponentSpec, build
 from pgvg_core.errors import ConfigError
 from pgvg_core.pose import draw_skeleton, heatmaps_to_keypoints, render_heatmaps
-from pgvg_core.skeleton import Skeleton
+from fake_plugins.five_points import FIVE
 
-TINY = Skeleton(
-    name="tiny",
-    keypoint_names=("top", "left_elbow", "left_hand", "right_elbow", "right_hand"),
-    limbs=((0, 1), (1, 2), (0, 3), (3, 4)),
-    limb_colours=((255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)),
-    flip_pairs=(("left_elbow", "right_elbow"), ("left_hand", "right_hand")),
-)
+TINY = FIVE  # five points: a head and two arms (tests/fake_plugins/five_points.py)
 # x, y, confidence in a 32 x 32 frame
 POSE = torch.tensor([[16.0, 6.0, 1.0], [10.0, 14.0, 1.0], [8.0, 22.0, 1.0], [22.0, 14.0, 1.0], [24.0, 22.0, 1.0]])
 
@@ -62,7 +56,7 @@ def test_abnormal_pose_swaps_left_and_right_of_the_skeleton():
     assert out.shape == (2, 3, 5, 4)
     torch.testing.assert_close(out[0, :, :, :3], keypoints[0][:, [0, 3, 4, 1, 2]])
     torch.testing.assert_close(out[1, :, :, :3], keypoints[1])
-    with pytest.raises(ValueError, match="have 18 joints, skeleton 'tiny' 5"):
+    with pytest.raises(ValueError, match="have 18 joints, skeleton 'five-points' 5"):
         augment.apply(torch.zeros(1, 2, 18, 3), augment.sample(torch.Size([1, 2, 18, 3])))
 
 
@@ -88,7 +82,7 @@ def test_discriminator_flip_swaps_the_skeletons_pose_channels():
 def test_posture_refuses_a_skeleton_without_arms_and_legs():
     from pgvg_augment.posture import Posture
 
-    with pytest.raises(ValueError, match="skeleton 'tiny' has no left_ankle, left_hip"):
+    with pytest.raises(ValueError, match="skeleton 'five-points' has no left_ankle, left_hip"):
         Posture(skeleton=TINY)
 
 

@@ -8,7 +8,6 @@ import random
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -16,40 +15,15 @@ import pytest
 import torch
 
 from pgvg_core import checkpoint
+from tiny import TINY_PSGAN, write_config
 
 KILLABLE = Path(__file__).resolve().parents[1] / "tools" / "killable_run.py"
 STEPS = 24
 
-CONFIG = """
-[experiment]
-name = "kill"
-seed = 7
-[data]
-name = "synthetic-actions"
-params = { resolution = 32, frames = 4, clips = 40, render = false, actions = ["jump", "kick", "wave-right"] }
-[trainer]
-steps = 24
-batch_size = 2
-device = "cpu"
-precision = "bf16"
-num_workers = 1
-log_every = 1
-sample_every = 100
-checkpoint_every = 2
-keep_checkpoints = 2
-eval_every = 3
-eval_clips = 4
-[objective]
-name = "psgan"
-[generators.generator]
-name = "psgan"
-params = { ngf = 4, n_res_blocks = 1, noise_dim = 2 }
-[discriminators.discriminator]
-name = "psgan-patch3d"
-params = { ndf = 4, n_layers = 2 }
-[[metrics]]
-name = "slow-probe"
-"""
+# tiny.py's PSGAN, as a long run would be set up: bf16, a loader worker, evaluation every 3 steps.
+SETTINGS = ("trainer.steps=24", 'trainer.precision="bf16"', "trainer.num_workers=1", "trainer.sample_every=100",
+            "trainer.keep_checkpoints=2", "trainer.eval_every=3", "trainer.eval_clips=4",
+            'metrics=[{name = "slow-probe"}]')
 
 
 def start(args, markers):
@@ -115,17 +89,18 @@ def assert_bitwise_equal(a, b, where):
 @pytest.mark.slow
 @pytest.mark.parametrize("trial", [0, 1, 2])
 def test_runs_killed_at_random_moments_and_resumed_end_bit_exact(tmp_path, trial):
-    (tmp_path / "kill.toml").write_text(textwrap.dedent(CONFIG))
+    config = write_config(tmp_path, TINY_PSGAN, "kill.toml")
+    overrides = [arg for setting in SETTINGS for arg in ("--set", setting)]
     markers = tmp_path / "markers"
     markers.mkdir()
-    reference = start(["run", str(tmp_path / "kill.toml"), "--out", str(tmp_path / "reference")], markers)
+    reference = start(["run", str(config), "--out", str(tmp_path / "reference"), *overrides], markers)
     assert reference.wait() == 0, reference.stdout.read()
 
     rng = random.Random(trial)
     run_dir = tmp_path / "killed"
     moments = ["checkpoint", "random", "evaluation", "random", "checkpoint", "random", "evaluation", "random"]
     kills, trials = [], 0
-    args = ["run", str(tmp_path / "kill.toml"), "--out", str(run_dir)]
+    args = ["run", str(config), "--out", str(run_dir), *overrides]
     while True:
         trials += 1
         assert trials < 30, f"not finished after {trials} starts"
