@@ -150,3 +150,19 @@ def test_train_and_test_splits_partition_the_clips(tmp_path):
     test = VideoFolder(split="test", **common)
     assert len(train) + len(test) == 10
     assert {c for c, _ in train.clips}.isdisjoint({c for c, _ in test.clips})
+
+
+def test_a_garbage_pose_cache_file_is_extracted_again_with_a_warning(tmp_path, counting_source, caplog):
+    root = make_folder(tmp_path / "videos")
+    kwargs = dict(root=str(root), pose_source=counting_source, cache_dir=str(tmp_path / "cache"), frames=4)
+    dataset = VideoFolder(**kwargs)
+    expected = dataset[0]["keypoints"]
+    cached = dataset.cache.path_for(dataset.clips[0][0])
+    cached.write_bytes(b"\x00 not an npz archive")
+    calls = CountingSource.calls
+    with caplog.at_level("WARNING"):
+        item = VideoFolder(**kwargs)[0]
+    assert "is unreadable; extracting" in caplog.text and CountingSource.calls == calls + 1
+    assert torch.equal(item["keypoints"], expected)
+    with np.load(cached) as archive:  # written again, readable
+        assert archive["keypoints"].shape[1:] == (18, 3)
