@@ -1,0 +1,268 @@
+"""Benchmark results that lose nothing: a JSON file in the run folder first, then a row in a SQLite index.
+
+Each result is first written as JSON inside the run folder that produced it (so results made on many machines
+can be gathered later: :func:`import_result_files`), then upserted into a SQLite database (default:
+:func:`default_database`, ``$PGVG_DATA_DIR`` or the user's data folder). The database is in WAL mode, one
+transaction per result, and waits for other writers instead of failing, so many ``pgvg bench`` processes can
+write at once. A row's identity is (protocol hash, method, config hash, seed, checkpoint sha256): the same
+thing measured again updates its row, never adds one.
+
+The file identifies itself (``PRAGMA application_id``) and carries its schema version (``PRAGMA
+user_version``); a database that is not pgvg's, or one written by a newer pgvg, is refused and left untouched.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import platform
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from pgvg_core.errors import DataError
+from pgvg_core.files import atomic_write
+
+#: "pgvg" in ASCII: what ``PRAGMA application_id`` says in a pgvg results database.
+APPLICATION_ID = 0x70677667
+SCHEMA_VERSION = 1
+RESULTS_DIR = "results"  # inside a run folder
+IDENTITY = ("protocol_hash", "method", "config_hash", "seed", "checkpoint_sha256")
+
+# Each migration takes the schema from the version before it to its own; a new database runs them all.
+MIGRATIONS: dict[int, Sequence[str]] = {
+    1: (
+        """CREATE TABLE results (
+            protocol_hash TEXT NOT NULL, method TEXT NOT NULL, config_hash TEXT NOT NULL,
+            seed INTEGER NOT NULL, checkpoint_sha256 TEXT NOT NULL,
+            suite TEXT NOT NULL, metrics TEXT NOT NULL, provenance TEXT NOT NULL, config TEXT NOT NULL,
+            code TEXT NOT NULL, hardware TEXT NOT NULL, torch_version TEXT NOT NULL,
+            train_seconds REAL, steps INTEGER, created TEXT NOT NULL, source TEXT,
+            PRIMARY KEY (protocol_hash, method, config_hash, seed, checkpoint_sha256))""",
+        "CREATE INDEX results_by_suite ON results (suite, protocol_hash)",
+    ),
+}
+
+
+def content_hash(value: Any) -> str:
+    """sha256 of a JSON-able value in canonical form (sorted keys), or of a text as it is."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@attrs.frozen(kw_only=True)
+class Result:
+    """One method, one seed, measured under one protocol."""
+
+    suite: str
+    protocol_hash: str
+    method: str
+    seed: int
+    metrics: dict[str, dict[str, float]]  # metric -> its values
+    provenance: dict[str, Any]  # metric -> what produced its value
+    config: str  # the resolved experiment config (TOML)
+    checkpoint_sha256: str
+    code: dict[str, Any]  # pgvg version, git commit, dirty flag
+    hardware: dict[str, Any]
+    torch_version: str
+    train_seconds: float | None = None
+    steps: int | None = None
+    created: str = attrs.field(factory=lambda: datetime.datetime.now(datetime.UTC).isoformat())
+    source: str | None = None  # the run folder it came from
+
+    @property
+    def config_hash(self) -> str:
+        return content_hash(self.config)
+
+    @property
+    def identity(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, key) for key in IDENTITY)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**attrs.asdict(self), "config_hash": self.config_hash}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str) -> "Result":
+        fields = {field.name for field in attrs.fields(cls)}
+        missing = sorted(f.name for f in attrs.fields(cls) if f.default is attrs.NOTHING and f.name not in data)
+        if missing:
+            raise DataError(f"{where}: not a pgvg result (missing {', '.join(missing)})")
+        result = cls(**{key: value for key, value in data.items() if key in fields})
+        if "config_hash" in data and data["config_hash"] != result.config_hash:
+            raise DataError(f"{where}: its config does not match its config_hash (an edited file)")
+        return result
+
+
+def hardware() -> dict[str, Any]:
+    """What the numbers were measured on: CPU, core count, GPU names."""
+    import torch
+
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "gpus": gpus,
+            "system": platform.system()}
+
+
+# ------------------------------------------------------------------------------------------- files
+
+
+def write_result_file(run_dir: str | Path, result: Result) -> Path:
+    """The result as JSON in ``run_dir/results/`` (named by suite, protocol and checkpoint), written atomically."""
+    name = f"{result.suite}-{result.protocol_hash[:12]}-{result.checkpoint_sha256[:12]}.json"
+    path = Path(run_dir) / RESULTS_DIR / name
+    payload = json.dumps(result.as_dict(), indent=2, sort_keys=True).encode("utf-8")
+    return atomic_write(path, lambda file: file.write(payload))
+
+
+def read_result_file(path: str | Path) -> Result:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: not a readable result file ({error})") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: not a pgvg result (a JSON object expected)")
+    return Result.from_dict(data, where=str(path))
+
+
+def result_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Result files under run folders (their ``results/*.json``) or given directly."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_file():
+            found.append(path)
+        elif (path / RESULTS_DIR).is_dir():
+            found += sorted((path / RESULTS_DIR).glob("*.json"))
+        elif path.is_dir():
+            found += sorted(path.glob(f"**/{RESULTS_DIR}/*.json"))
+        else:
+            raise DataError(f"{path}: no such run folder or result file")
+    return found
+
+
+# ---------------------------------------------------------------------------------------- database
+
+
+def default_database() -> Path:
+    """``$PGVG_DATA_DIR/results.sqlite``, else ``$XDG_DATA_HOME/pgvg/...``, else ``~/.local/share/pgvg/...``."""
+    explicit = os.environ.get("PGVG_DATA_DIR")
+    root = Path(explicit) if explicit else Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "pgvg"
+    return root / "results.sqlite"
+
+
+class ResultsDatabase:
+    """The SQLite index of results (see the module docstring)."""
+
+    def __init__(self, path: str | Path | None = None, *, timeout: float = 60.0) -> None:
+        self.path = Path(path) if path is not None else default_database()
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        if existed:
+            self._check_foreign()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.connection = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        self.connection.row_factory = sqlite3.Row
+        self.connection.execute("PRAGMA journal_mode=WAL")
+        self._migrate()
+
+    def _check_foreign(self) -> None:
+        """Read the two pragmas through a read-only connection: a file that is not ours is never written."""
+        try:
+            probe = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            try:
+                application_id = probe.execute("PRAGMA application_id").fetchone()[0]
+                version = probe.execute("PRAGMA user_version").fetchone()[0]
+            finally:
+                probe.close()
+        except sqlite3.DatabaseError as error:
+            raise DataError(f"{self.path}: not a pgvg results database ({error}); left untouched — choose another "
+                            "file with --db") from None
+        if application_id != APPLICATION_ID:
+            raise DataError(f"{self.path}: an SQLite database, but not pgvg's (application_id {application_id}); "
+                            "left untouched — choose another file with --db")
+        if version > SCHEMA_VERSION:
+            raise DataError(f"{self.path}: written by a newer pgvg (schema {version}, this one reads up to "
+                            f"{SCHEMA_VERSION}); upgrade pgvg, or use another file with --db")
+
+    def _migrate(self) -> None:
+        with self._transaction():
+            version = self.connection.execute("PRAGMA user_version").fetchone()[0]
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target]:
+                    self.connection.execute(statement)
+            if version < SCHEMA_VERSION:
+                self.connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                self.connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _transaction(self) -> "_Transaction":
+        return _Transaction(self.connection)
+
+    def upsert(self, result: Result) -> None:
+        """Store ``result`` in one transaction: a new row, or the row of the same identity updated."""
+        row = {
+            "protocol_hash": result.protocol_hash, "method": result.method, "config_hash": result.config_hash,
+            "seed": result.seed, "checkpoint_sha256": result.checkpoint_sha256, "suite": result.suite,
+            "metrics": json.dumps(result.metrics, sort_keys=True), "provenance": json.dumps(result.provenance,
+                                                                                           sort_keys=True, default=str),
+            "config": result.config, "code": json.dumps(result.code, sort_keys=True),
+            "hardware": json.dumps(result.hardware, sort_keys=True), "torch_version": result.torch_version,
+            "train_seconds": result.train_seconds, "steps": result.steps, "created": result.created,
+            "source": result.source,
+        }
+        columns = ", ".join(row)
+        updates = ", ".join(f"{key} = excluded.{key}" for key in row if key not in IDENTITY)
+        with self._transaction():
+            self.connection.execute(
+                f"INSERT INTO results ({columns}) VALUES ({', '.join('?' for _ in row)}) "
+                f"ON CONFLICT ({', '.join(IDENTITY)}) DO UPDATE SET {updates}", tuple(row.values()))
+
+    def results(self, suite: str | None = None) -> list[Result]:
+        query = "SELECT * FROM results" + (" WHERE suite = ?" if suite else "") + " ORDER BY suite, method, seed"
+        rows = self.connection.execute(query, (suite,) if suite else ()).fetchall()
+        return [Result(suite=r["suite"], protocol_hash=r["protocol_hash"], method=r["method"], seed=r["seed"],
+                       metrics=json.loads(r["metrics"]), provenance=json.loads(r["provenance"]), config=r["config"],
+                       checkpoint_sha256=r["checkpoint_sha256"], code=json.loads(r["code"]),
+                       hardware=json.loads(r["hardware"]), torch_version=r["torch_version"],
+                       train_seconds=r["train_seconds"], steps=r["steps"], created=r["created"], source=r["source"])
+                for r in rows]
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> "ResultsDatabase":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on an error): a writer takes the lock up front, so two
+    writers queue (``timeout``) instead of failing on a lock upgrade."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def __enter__(self) -> None:
+        self.connection.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        self.connection.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def store(result: Result, run_dir: str | Path, database: ResultsDatabase) -> Path:
+    """A result as the leaderboard keeps it: its file in the run folder first, then its row."""
+    path = write_result_file(run_dir, attrs.evolve(result, source=str(Path(run_dir).resolve())))
+    database.upsert(read_result_file(path))
+    return path
+
+
+def import_result_files(paths: Iterable[str | Path], database: ResultsDatabase) -> int:
+    """Every result file under ``paths`` into ``database`` (``pgvg bench import``); how many."""
+    files = result_files(paths)
+    for path in files:
+        database.upsert(read_result_file(path))
+    return len(files)
