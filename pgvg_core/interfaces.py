@@ -135,6 +135,9 @@ class Metric(abc.ABC):
     """
 
     higher_is_better: bool = True
+    #: per value of ``compute()``, whether higher is better (False: lower; None: not ranked, e.g. a count or a
+    #: reference value); ``None`` for the whole mapping: every value follows ``higher_is_better``
+    directions: Mapping[str, bool | None] | None = None
     #: what the metric compares: "frames" (``[B, 3, H, W]`` or clips ``[B, T, 3, H, W]``), "poses"
     #: (heatmaps ``[B, K, T, H, W]`` or keypoints ``[B, T, K, 3]``, with ``labels``) or "labels".
     domain: str = "frames"

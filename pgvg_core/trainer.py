@@ -31,6 +31,7 @@ from torch import nn
 from pgvg_core import __version__, checkpoint, distributed, randomness
 from pgvg_core.config import ExperimentConfig, build, config_to_toml
 from pgvg_core.errors import CheckpointError, ConfigError, PgvgError, Preempted
+from pgvg_core.evaluation import measure
 from pgvg_core.experiment import Experiment, network_specs
 from pgvg_core.files import atomic_write
 from pgvg_core.interfaces import Dataset, Metric, clips_by_class
@@ -139,7 +140,7 @@ def _finite_or_raise(terms: Mapping[str, torch.Tensor], step: int, group: str,
     last_good = last_checkpoint()  # looked up only on failure: listing a folder every step is waste
     kept = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
     what = (f"loss term '{group}/{bad[0]}' is {terms[bad[0]].item()}" if bad
-            else f"a loss term of another process is not finite")
+            else "a loss term of another process is not finite")
     raise TrainingError(f"step {step}: {what}; training stopped and {kept}. Lower the learning rate, enable "
                         "trainer.grad_clip, or use precision = \"fp32\"")
 
@@ -312,29 +313,16 @@ class Evaluation(Callback):
                 spec.name: build("metrics", spec, registries=trainer.registries, file=trainer.config.source,
                                  path=f"metrics[{index}]", data=trainer.data, device=trainer.device)
                 for index, spec in enumerate(trainer.config.metrics)}
-        for metric in self._metrics.values():
-            metric.reset()
         return self._metrics
 
-    @torch.no_grad()
     def evaluate(self, trainer: "Trainer") -> dict[str, Any]:
-        from tqdm.auto import tqdm
-
         metrics = self.metrics(trainer)
         dataset = trainer.experiment.evaluation_dataset()
         count = min(trainer.config.trainer.eval_clips, len(dataset))
-        loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, range(count)),
-                                             batch_size=trainer.config.trainer.batch_size,
-                                             num_workers=trainer.config.trainer.num_workers)
-        trainer.nets.eval()
-        with seeded_streams(derived_seed(trainer.config.experiment.seed, "evaluate"), trainer.device):
-            for raw in tqdm(loader, desc="evaluate", unit="batch", disable=not trainer.progress, leave=False):
-                pairs = trainer.objective.evaluation_pairs(trainer.nets, trainer.objective.prepare(raw, trainer.device))
-                context = {k: v for k, v in pairs.items() if k not in ("real", "fake")}
-                for metric in metrics.values():
-                    metric.update(pairs["real"], pairs["fake"], **context)
-        trainer.nets.train()
-        values = {name: metric.compute() for name, metric in metrics.items()}
+        values = measure(trainer.objective, trainer.nets, dataset, metrics, clips=count,
+                         batch_size=trainer.config.trainer.batch_size,
+                         seed=derived_seed(trainer.config.experiment.seed, "evaluate"), device=trainer.device,
+                         num_workers=trainer.config.trainer.num_workers, progress=trainer.progress)
         result = {"step": trainer.step, "clips": count, "metrics": values,
                   "provenance": {name: metric.provenance() for name, metric in metrics.items()}}
         (trainer.run_dir / EVALUATION_FILE).write_text(json.dumps(result, indent=2, default=str))

@@ -204,6 +204,8 @@ class FID(FeatureSetMetric):
     299x299 (align_corners=False) as pytorch-fid does.
     """
 
+    directions = {"fid": False}
+
     feature_dim = 2048
 
     def __init__(self, *, weights: str | None = None, device: Any = "cpu", batch_size: int = 50, **_: Any) -> None:

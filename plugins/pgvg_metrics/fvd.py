@@ -314,6 +314,8 @@ class FVD(FeatureSetMetric):
     saying where to get them.
     """
 
+    directions = {"fvd": False}
+
     #: each video is one clip: ``pgvg score`` hands FVD whole videos, not batches of frames.
     compares_clips = True
 

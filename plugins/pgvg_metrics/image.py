@@ -58,6 +58,8 @@ def ssim_per_image(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0,
 class SSIM(Metric):
     """Structural similarity (Wang et al. 2004) of fake to real frames; matches scikit-image's Gaussian SSIM."""
 
+    directions = {"ssim": True}
+
     def __init__(self, **_: Any) -> None:
         self.reset()
 
@@ -100,6 +102,8 @@ class SSIM(Metric):
 
 class PSNR(Metric):
     """Peak signal-to-noise ratio in dB of fake to real frames (on [0, 1], data range 1), mean over images."""
+
+    directions = {"psnr": True}
 
     def __init__(self, **_: Any) -> None:
         self.reset()

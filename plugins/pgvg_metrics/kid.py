@@ -98,6 +98,8 @@ class KID(FeatureSetMetric):
     ``subsets`` random subsets (torch-fidelity 0.4.0's conventions; see the module docstring).
     """
 
+    directions = {"kid": False, "kid_std": None}
+
     feature_dim = 2048
 
     def __init__(

@@ -21,6 +21,8 @@ from pgvg_core.pose import body_size
 class PCK(Metric):
     """Percentage of correct keypoints of generated frames' poses (higher is better)."""
 
+    directions = {"pck": True}
+
     @classmethod
     def helper_params(cls, helpers: Mapping[str, Any]) -> dict[str, Any]:
         return {"pose_params": {"run": str(helpers["pose-estimator"])}}

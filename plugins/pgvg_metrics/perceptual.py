@@ -117,6 +117,8 @@ def _as_images(x: torch.Tensor) -> torch.Tensor:
 class LPIPSMetric(Metric):
     """LPIPS distance (lower is better) between fake and real frames, mean over images."""
 
+    directions = {"lpips": False}
+
     higher_is_better = False
     shift_tolerant = False
 

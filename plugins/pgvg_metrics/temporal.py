@@ -37,6 +37,8 @@ def frame_differences(clips: torch.Tensor) -> torch.Tensor:
 class TemporalConsistency(Metric):
     """W1 distance between real and generated consecutive-frame difference distributions (lower is better)."""
 
+    directions = {"temporal": False, "real_energy": None, "fake_energy": None}
+
     higher_is_better = False
 
     def __init__(self, *, seed: int = 0, **_: Any) -> None:

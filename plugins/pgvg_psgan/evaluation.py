@@ -118,6 +118,8 @@ class ActionClassifierObjective(Objective):
 class ClassificationAccuracy(Metric):
     """Top-1 accuracy of class logits against labels: update(labels [B], logits [B, C])."""
 
+    directions = {"accuracy": True, "count": None}
+
     domain = "labels"
 
     def __init__(self, **_: Any) -> None:
@@ -159,6 +161,8 @@ def mean_acceleration(keypoints: torch.Tensor) -> torch.Tensor:
 
 class PoseActionMetric(Metric):
     """Action accuracy, FID, diversity and smoothness of generated pose sequences, via a trained classifier."""
+
+    directions = {"accuracy": True, "fid": False, "presence": True}
 
     domain = "poses"
 
