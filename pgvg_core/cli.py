@@ -479,6 +479,95 @@ def export_command(run_dir: str, out: str, base: str | None) -> None:
 
 
 
+class BenchGroup(click.Group):
+    """``pgvg bench SUITE ...`` runs a suite; ``pgvg bench import RUN_DIR ...`` gathers results."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            return "run", self.commands["run"], args
+        return super().resolve_command(ctx, args)
+
+
+@main.group("bench", cls=BenchGroup)
+def bench_group() -> None:
+    """Leaderboard runs: `pgvg bench SUITE` trains and measures each method x seed of a suite (a name in
+    pgvg_core/suites/ or a file) and stores every result; `pgvg bench import RUN_DIR...` adds results made
+    elsewhere. Show them with `pgvg leaderboard`."""
+
+
+@bench_group.command("run")
+@click.argument("suite")
+@click.option("--methods", default=None, help="Comma-separated methods of the suite (default: all).")
+@click.option("--seeds", type=click.IntRange(1), default=None, help="Only the first N seeds of the protocol.")
+@click.option("--db", type=click.Path(dir_okay=False), default=None,
+              help="Results database (default: $PGVG_DATA_DIR/results.sqlite or ~/.local/share/pgvg/).")
+@click.option("--out", type=click.Path(file_okay=False), default="runs/bench", show_default=True,
+              help="Where the runs go (OUT/SUITE/METHOD/seed-S; present runs are reused or resumed).")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+def bench_run_command(suite: str, methods: str | None, seeds: int | None, db: str | None, out: str,
+                      no_progress: bool) -> None:
+    """Train and measure every method x seed of SUITE."""
+    from pathlib import Path
+
+    from pgvg_core.bench import leaderboard, format_table, load_suite, run_suite
+    from pgvg_core.results import ResultsDatabase
+
+    loaded = load_suite(suite)
+    with ResultsDatabase(db) as database:
+        results = run_suite(loaded, out=Path(out), database=database, seeds=seeds, progress=not no_progress,
+                            methods=methods.split(",") if methods else None, report=click.echo)
+        click.echo(f"{len(results)} results stored in {database.path}\n")
+        click.echo(format_table(leaderboard(database.results(loaded.name), loaded)))
+
+
+@bench_group.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="Results database (default as for bench).")
+def bench_import_command(paths: tuple[str, ...], db: str | None) -> None:
+    """Add the results under run folders (their results/*.json), e.g. made on other machines."""
+    from pgvg_core.results import ResultsDatabase, import_result_files
+
+    with ResultsDatabase(db) as database:
+        count = import_result_files(paths, database)
+    click.echo(f"{count} result(s) imported into {database.path}")
+
+
+@main.command("leaderboard")
+@click.argument("suite", required=False)
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="Results database (default as for bench).")
+@click.option("--format", "form", type=click.Choice(["table", "markdown", "csv", "json"]), default="table",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file.")
+def leaderboard_command(suite: str | None, db: str | None, form: str, out: str | None) -> None:
+    """Per method and metric of SUITE (default: every suite stored): mean ± std over seeds, best marked; results
+    of different protocols are never in one table."""
+    from pathlib import Path
+
+    from pgvg_core.bench import format_table, leaderboard, load_suite
+    from pgvg_core.errors import PgvgError
+    from pgvg_core.results import ResultsDatabase
+
+    loaded = load_suite(suite) if suite and (suite.endswith(".toml") or _is_suite(suite)) else None
+    name = loaded.name if loaded else suite
+    with ResultsDatabase(db) as database:
+        results = database.results(name)
+    if not results:
+        raise PgvgError(f"no results{' of suite ' + repr(name) if name else ''} in {database.path}; run "
+                         "`pgvg bench SUITE` first")
+    text = format_table(leaderboard(results, loaded), form)
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}")
+    else:
+        click.echo(text, nl=False)
+
+
+def _is_suite(name: str) -> bool:
+    from pgvg_core.bench import SUITES
+
+    return (SUITES / f"{name}.toml").is_file()
+
+
 @main.command("metrics")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--csv", "csv_file", default=None, type=click.Path(dir_okay=False),

@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import sqlite3
+import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,15 @@ def content_hash(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def config_hash(config_toml: str) -> str:
+    try:
+        data = tomllib.loads(config_toml)
+    except tomllib.TOMLDecodeError:
+        return content_hash(config_toml)
+    data.get("experiment", {}).pop("seed", None)
+    return content_hash(data)
+
+
 @attrs.frozen(kw_only=True)
 class Result:
     """One method, one seed, measured under one protocol."""
@@ -77,7 +87,9 @@ class Result:
 
     @property
     def config_hash(self) -> str:
-        return content_hash(self.config)
+        """The config's hash apart from its seed (the seed is a field of its own): the seeds of one method
+        share it, and a method whose config changed between seeds shows."""
+        return config_hash(self.config)
 
     @property
     def identity(self) -> tuple[Any, ...]:

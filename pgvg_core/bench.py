@@ -1,0 +1,308 @@
+"""Leaderboard runs: a suite names a protocol and the methods measured under it; ``pgvg bench SUITE`` trains and
+measures each method x seed and stores every result (:mod:`pgvg_core.results`); ``pgvg leaderboard`` shows them.
+
+A suite (``pgvg_core/suites/<name>.toml``, or any file) holds::
+
+    [suite]     name, version, description, primary = "<metric>.<value>" (the column rows are sorted by)
+    [protocol]  dataset = {name, params}, split, clips, batch_size, seeds, checkpoint = "last",
+                [[protocol.metrics]] (name, params)
+    [[methods]] name, config (an experiment file next to the suite or one of pgvg's), set (overrides)
+
+The protocol table is hashed (sha256 of its canonical JSON with the suite's name and version): results of
+two protocol hashes never share a table. Only the last checkpoint is measured — never the best of several.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+import time
+import tomllib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+
+from pgvg_core import checkpoint
+from pgvg_core.config import ComponentSpec, build, load_config
+from pgvg_core.errors import PgvgError
+from pgvg_core.files import sha256_of
+from pgvg_core.results import Result, ResultsDatabase, content_hash, hardware, store
+
+log = logging.getLogger("pgvg.bench")
+
+SUITES = Path(__file__).parent / "suites"
+EXPERIMENTS = Path(__file__).parent / "experiments"
+
+
+@attrs.frozen(kw_only=True)
+class Method:
+    name: str
+    config: Path
+    overrides: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Suite:
+    name: str
+    version: int
+    description: str
+    primary: str
+    protocol: dict[str, Any]
+    methods: tuple[Method, ...]
+    source: Path
+
+    @property
+    def protocol_hash(self) -> str:
+        return content_hash({"suite": self.name, "version": self.version, "protocol": self.protocol})
+
+    @property
+    def seeds(self) -> list[int]:
+        return [int(seed) for seed in self.protocol.get("seeds", [0])]
+
+
+def suite_file(name_or_path: str) -> Path:
+    """A suite by name (``pgvg_core/suites/<name>.toml``) or by path; an error lists the suites there are."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.is_file():
+        return path
+    named = SUITES / f"{name_or_path}.toml"
+    if named.is_file():
+        return named
+    known = ", ".join(sorted(p.stem for p in SUITES.glob("*.toml")))
+    raise PgvgError(f"no suite '{name_or_path}': give a suite file or one of pgvg's: {known}")
+
+
+def load_suite(name_or_path: str) -> Suite:
+    path = suite_file(name_or_path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise PgvgError(f"{path}: not a readable suite file ({error})") from None
+    head, protocol = data.get("suite", {}), data.get("protocol")
+    for key in ("name", "version", "primary"):
+        if key not in head:
+            raise PgvgError(f"{path}, at 'suite.{key}': missing (a suite has a name, a version and a primary metric)")
+    if not isinstance(protocol, dict) or "dataset" not in protocol or not protocol.get("metrics"):
+        raise PgvgError(f"{path}, at 'protocol': a protocol names a dataset and its metrics")
+    if protocol.get("checkpoint", "last") != "last":
+        raise PgvgError(f"{path}, at 'protocol.checkpoint': only 'last' (a best-of-several checkpoint is not a result)")
+    methods = []
+    for index, entry in enumerate(data.get("methods", [])):
+        where = f"{path}, at 'methods[{index}]'"
+        if not isinstance(entry.get("name"), str) or not isinstance(entry.get("config"), str):
+            raise PgvgError(f"{where}: a method has a name and a config (an experiment file)")
+        config = next((c for c in (path.parent / entry["config"], EXPERIMENTS / entry["config"]) if c.is_file()), None)
+        if config is None:
+            raise PgvgError(f"{where}.config: no experiment file '{entry['config']}' next to {path} or among pgvg's")
+        methods.append(Method(name=entry["name"], config=config.resolve(), overrides=tuple(entry.get("set", []))))
+    if not methods:
+        raise PgvgError(f"{path}: no [[methods]]")
+    return Suite(name=head["name"], version=int(head["version"]), description=head.get("description", ""),
+                 primary=head["primary"], protocol=protocol, methods=tuple(methods), source=path)
+
+
+def run_folder(out: Path, suite: Suite, method: Method, seed: int) -> Path:
+    return out / suite.name / method.name / f"seed-{seed}"
+
+
+def train(method: Method, seed: int, run_dir: Path, *, progress: bool) -> None:
+    """Train one method with one seed into ``run_dir``: a finished run is reused, an interrupted one resumed."""
+    from pgvg_core.trainer import Trainer
+
+    config = load_config(method.config, (*method.overrides, f"experiment.seed={seed}"))
+    found = checkpoint.list_checkpoints(run_dir)
+    if found and checkpoint.load(found[-1])["step"] >= config.trainer.steps:
+        log.info("%s seed %d: reusing %s", method.name, seed, run_dir)
+        return
+    trainer = Trainer.resume(run_dir, progress=progress) if found else Trainer(config, run_dir, progress=progress)
+    trainer.fit()
+
+
+def measure_run(suite: Suite, run_dir: Path, *, device: str = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
+    """The protocol's metrics on a run's last checkpoint: (values, provenance)."""
+    from pgvg_core.evaluation import measure
+    from pgvg_core.run import load_run
+
+    protocol = suite.protocol
+    run = load_run(run_dir, device=device)
+    spec = protocol["dataset"]
+    params = {**spec.get("params", {}), **({"split": protocol["split"]} if "split" in protocol else {})}
+    dataset = build("datasets", ComponentSpec(name=spec["name"], params=params), path="protocol.dataset")
+    metrics = {entry["name"]: build("metrics", ComponentSpec(name=entry["name"], params=entry.get("params", {})),
+                                    path=f"protocol.metrics[{i}]", data=run.data, device=torch.device(device))
+               for i, entry in enumerate(protocol["metrics"])}
+    values = measure(run.objective, run.nets, dataset, metrics, clips=int(protocol.get("clips", 32)),
+                     batch_size=int(protocol.get("batch_size", 8)), seed=int(protocol.get("measure_seed", 0)),
+                     device=torch.device(device))
+    return values, {name: metric.provenance() for name, metric in metrics.items()}
+
+
+def code_version() -> dict[str, Any]:
+    import importlib.metadata
+    import subprocess
+
+    here = Path(__file__).parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True, timeout=5)
+        git = {"git_commit": commit.stdout.strip() or None, "dirty": bool(dirty.stdout.strip())} \
+            if commit.returncode == 0 else {"git_commit": None, "dirty": None}
+    except (OSError, subprocess.SubprocessError):
+        git = {"git_commit": None, "dirty": None}
+    return {"pgvg": importlib.metadata.version("pgvg"), **git}
+
+
+def run_suite(suite: Suite, *, out: Path, database: ResultsDatabase, methods: Sequence[str] | None = None,
+              seeds: int | None = None, progress: bool = True,
+              report: Callable[[str], None] = log.info) -> list[Result]:
+    """Train and measure every method x seed of ``suite``; every result stored (file, then row)."""
+    chosen = [m for m in suite.methods if not methods or m.name in methods]
+    unknown = sorted(set(methods or ()) - {m.name for m in suite.methods})
+    if unknown:
+        raise PgvgError(f"suite '{suite.name}' has no method {', '.join(unknown)}; its methods: "
+                        f"{', '.join(m.name for m in suite.methods)}")
+    seed_list = suite.seeds[:seeds] if seeds else suite.seeds
+    jobs = [(method, seed) for method in chosen for seed in seed_list]
+    results, started = [], time.perf_counter()
+    for index, (method, seed) in enumerate(jobs):
+        elapsed = time.perf_counter() - started
+        left = f", about {elapsed / index * (len(jobs) - index) / 60:.1f} min left" if index else ""
+        report(f"[{index + 1}/{len(jobs)}] {suite.name}: {method.name}, seed {seed}{left}")
+        run_dir = run_folder(out, suite, method, seed)
+        trained = time.perf_counter()
+        train(method, seed, run_dir, progress=progress)
+        values, provenance = measure_run(suite, run_dir)
+        state = checkpoint.load(checkpoint.latest(run_dir))
+        result = Result(suite=suite.name, protocol_hash=suite.protocol_hash, method=method.name, seed=seed,
+                        metrics=values, provenance=provenance, config=state["config"],
+                        checkpoint_sha256=sha256_of(checkpoint.latest(run_dir)), code=code_version(),
+                        hardware=hardware(), torch_version=str(torch.__version__),
+                        train_seconds=round(time.perf_counter() - trained, 1), steps=int(state["step"]))
+        store(result, run_dir, database)
+        results.append(result)
+    return results
+
+
+# ------------------------------------------------------------------------------------------ leaderboard
+
+
+@attrs.frozen(kw_only=True)
+class Cell:
+    n: int
+    mean: float
+    std: float  # sample standard deviation (ddof = 1); 0 for one seed
+    half_width: float  # of the 95 % interval of the mean (Student's t), nan for one seed
+
+
+def summarise(values: Sequence[float]) -> Cell:
+    n = len(values)
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if n > 1 else 0.0
+    half = _t95(n - 1) * std / math.sqrt(n) if n > 1 else math.nan
+    return Cell(n=n, mean=mean, std=std, half_width=half)
+
+
+def _t95(df: int) -> float:
+    """Student's t quantile 0.975 (two-sided 95 %), tabulated for small df."""
+    table = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+             15: 2.131, 20: 2.086, 30: 2.042}
+    return table.get(df) or next((table[k] for k in sorted(table) if k >= df), 1.960)
+
+
+def leaderboard(results: Sequence[Result], suite: Suite | None = None) -> dict[str, Any]:
+    """Per protocol: per method, per metric value, mean ± std over seeds; the best of each column marked."""
+    from pgvg_core.plugins import get_registries
+
+    registry = get_registries()["metrics"]
+    tables = []
+    for protocol in sorted({r.protocol_hash for r in results}):
+        rows = [r for r in results if r.protocol_hash == protocol]
+        columns = sorted({f"{metric}.{key}" for r in rows for metric, values in r.metrics.items()
+                          for key, value in values.items() if isinstance(value, (int, float))})
+        methods = {}
+        for method in sorted({r.method for r in rows}):
+            mine = [r for r in rows if r.method == method]
+            cells = {column: summarise([float(r.metrics[column.split(".")[0]][column.split(".", 1)[1]])
+                                        for r in mine if column.split(".", 1)[1] in r.metrics.get(column.split(".")[0], {})])
+                     for column in columns}
+            methods[method] = {"seeds": sorted(r.seed for r in mine), "cells": cells,
+                               "config_differs": len({r.config_hash for r in mine}) > 1}
+        directions = {column: _direction(registry, column) for column in columns}
+        best = {}
+        for column, higher in directions.items():
+            candidates = [(m, v["cells"][column].mean) for m, v in methods.items()
+                          if not v["config_differs"] and v["cells"][column].n and math.isfinite(v["cells"][column].mean)]
+            if higher is not None and candidates:
+                best[column] = (max if higher else min)(candidates, key=lambda c: c[1])[0]
+        primary = suite.primary if suite is not None and suite.protocol_hash == protocol else None
+        order = sorted(methods, key=lambda m: _sort_key(methods[m], primary, directions.get(primary)))
+        tables.append({"suite": rows[0].suite, "protocol_hash": protocol, "columns": columns, "methods": methods,
+                       "order": order, "best": best, "directions": directions, "primary": primary})
+    return {"tables": tables}
+
+
+def _direction(registry: Any, column: str) -> bool | None:
+    metric, key = column.split(".", 1)
+    try:
+        factory = registry.get(metric).factory
+    except Exception:  # noqa: BLE001 - a metric of a plugin that is not installed here: not ranked
+        return None
+    directions = getattr(factory, "directions", None)
+    return getattr(factory, "higher_is_better", True) if directions is None else directions.get(key)
+
+
+def _sort_key(method: dict[str, Any], primary: str | None, higher: bool | None) -> tuple[Any, ...]:
+    if primary is None or primary not in method["cells"] or higher is None:
+        return (0,)
+    mean = method["cells"][primary].mean
+    return (method["config_differs"], -mean if higher else mean)
+
+
+def format_table(board: dict[str, Any], form: str = "table") -> str:
+    """``table`` (terminal), ``markdown``, ``csv`` or ``json``."""
+    import csv
+    import io
+    import json
+
+    if form == "json":
+        return json.dumps(board, indent=2, default=lambda o: attrs.asdict(o) if attrs.has(type(o)) else str(o))
+    out = io.StringIO()
+    for table in board["tables"]:
+        columns = table["columns"]
+        if form == "csv":
+            writer = csv.writer(out)
+            writer.writerow(["suite", "protocol", "method", "seeds", *[f"{c} {k}" for c in columns
+                                                                       for k in ("mean", "std", "n")]])
+            for method in table["order"]:
+                row = table["methods"][method]
+                writer.writerow([table["suite"], table["protocol_hash"][:12], method, len(row["seeds"]),
+                                 *[f"{getattr(row['cells'][c], k):.6g}" for c in columns for k in ("mean", "std", "n")]])
+            continue
+        arrows = {c: {True: " ↑", False: " ↓", None: ""}[table["directions"][c]] for c in columns}
+        header = ["method", "seeds", *[c + arrows[c] for c in columns]]
+        lines = []
+        for method in table["order"]:
+            row = table["methods"][method]
+            cells = []
+            for column in columns:
+                cell = row["cells"][column]
+                text = f"{cell.mean:.4g} ± {cell.std:.2g}" if cell.n > 1 else f"{cell.mean:.4g}"
+                cells.append(f"**{text}**" if table["best"].get(column) == method and form == "markdown"
+                             else (text + " *" if table["best"].get(column) == method else text))
+            flag = " (config differs between seeds: not averaged fairly)" if row["config_differs"] else ""
+            lines.append([method + flag, str(len(row["seeds"])), *cells])
+        out.write(f"{table['suite']} (protocol {table['protocol_hash'][:12]}; mean ± std over seeds, ddof 1; "
+                  f"{'bold' if form == 'markdown' else '*'} = best)\n\n")
+        if form == "markdown":
+            out.write("| " + " | ".join(header) + " |\n| " + " | ".join("---" for _ in header) + " |\n")
+            out.writelines("| " + " | ".join(line) + " |\n" for line in lines)
+        else:
+            widths = [max(len(str(x)) for x in column) for column in zip(header, *lines)]
+            for line in [header, *lines]:
+                out.write("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip() + "\n")
+        out.write("\n")
+    return out.getvalue()

@@ -1,0 +1,69 @@
+"""Leaderboard runs: the smoke suite end to end, and what the leaderboard refuses to mix."""
+
+import json
+
+import attrs
+import pytest
+from click.testing import CliRunner
+
+from pgvg_core.bench import leaderboard, load_suite, summarise
+from pgvg_core.cli import main
+from pgvg_core.errors import PgvgError
+from pgvg_core.results import ResultsDatabase
+from core.test_results import result
+
+
+def test_the_smoke_suite_runs_end_to_end_and_a_second_run_adds_no_row(tmp_path):
+    args = ["bench", "smoke", "--out", str(tmp_path / "runs"), "--db", str(tmp_path / "db.sqlite"), "--no-progress"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert "[4/4] smoke: pix2pix, seed 1" in first.output and "4 results stored" in first.output
+    for method in ("scgan", "pix2pix"):
+        for seed in (0, 1):
+            assert list((tmp_path / "runs" / "smoke" / method / f"seed-{seed}" / "results").glob("*.json"))
+    again = CliRunner().invoke(main, args)  # the trained runs are reused; the same results update their rows
+    assert again.exit_code == 0, again.output
+    with ResultsDatabase(tmp_path / "db.sqlite") as db:
+        rows = db.results("smoke")
+    assert len(rows) == 4 and {r.method for r in rows} == {"scgan", "pix2pix"}
+    assert all(r.steps == 4 and r.code["pgvg"] and r.hardware["cores"] for r in rows)
+    shown = CliRunner().invoke(main, ["leaderboard", "smoke", "--db", str(tmp_path / "db.sqlite"), "--format", "json"])
+    board = json.loads(shown.output)["tables"][0]
+    assert board["order"][0] == "scgan" and board["best"]["ssim.ssim"] == "scgan"  # sorted by the primary metric
+    assert board["methods"]["scgan"]["cells"]["ssim.ssim"]["n"] == 2
+
+
+def test_results_of_two_protocols_are_never_one_table_and_a_changed_config_is_flagged():
+    results = [result(seed=0), result(seed=1, metrics={"ssim": {"ssim": 0.6}}),
+               result(method="other", seed=0, config='[experiment]\nname = "a"\n'),
+               result(method="other", seed=1, config='[experiment]\nname = "b"\n'),
+               result(protocol_hash="q" * 64, method="scgan", metrics={"ssim": {"ssim": 0.1}})]
+    board = leaderboard(results)
+    assert len(board["tables"]) == 2
+    first = next(t for t in board["tables"] if t["protocol_hash"] == "p" * 64)
+    assert first["methods"]["scgan"]["cells"]["ssim.ssim"].mean == pytest.approx(0.7)
+    assert first["methods"]["other"]["config_differs"] and first["best"]["ssim.ssim"] == "scgan"
+
+
+def test_seeds_of_one_method_share_a_config_hash():
+    one = result(config='[experiment]\nname = "x"\nseed = 0\n')
+    assert one.config_hash == attrs.evolve(one, config='[experiment]\nname = "x"\nseed = 5\n').config_hash
+
+
+def test_the_summary_is_mean_sample_std_and_a_t_interval():
+    cell = summarise([1.0, 2.0, 3.0])
+    assert cell.mean == 2.0 and cell.std == pytest.approx(1.0) and cell.half_width == pytest.approx(4.303 / 3 ** 0.5)
+    assert summarise([5.0]).std == 0.0
+
+
+def test_suite_errors_say_where(tmp_path):
+    with pytest.raises(PgvgError, match="no suite 'nope'.*smoke"):
+        load_suite("nope")
+    bad = tmp_path / "s.toml"
+    bad.write_text('[suite]\nname = "s"\nversion = 1\nprimary = "ssim.ssim"\n[protocol]\ndataset = {name = "x"}\n'
+                   'metrics = [{name = "ssim"}]\ncheckpoint = "best"\n[[methods]]\nname = "m"\nconfig = "scgan.toml"\n')
+    with pytest.raises(PgvgError, match="protocol.checkpoint': only 'last'"):
+        load_suite(str(bad))
+    result_ = CliRunner().invoke(main, ["bench", "smoke", "--methods", "gan", "--db", str(tmp_path / "d.sqlite"),
+                                        "--out", str(tmp_path / "o")])
+    assert result_.exit_code == 2 and "no method gan; its methods: scgan, pix2pix" in result_.output
