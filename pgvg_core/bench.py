@@ -306,3 +306,24 @@ def format_table(board: dict[str, Any], form: str = "table") -> str:
                 out.write("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip() + "\n")
         out.write("\n")
     return out.getvalue()
+
+
+def regressions(board: dict[str, Any], baseline: dict[str, Any], tolerance: float) -> list[str]:
+    """Where ``board`` is worse than ``baseline`` (an earlier ``pgvg leaderboard --format json``) by more than
+    ``tolerance`` x the baseline's value, in the direction of each metric; tables matched by protocol."""
+    found = []
+    for old in baseline.get("tables", []):
+        new = next((t for t in board["tables"] if t["protocol_hash"] == old["protocol_hash"]), None)
+        if new is None:
+            continue
+        for method, old_row in old["methods"].items():
+            for column, old_cell in old_row["cells"].items():
+                higher = new["directions"].get(column)
+                cell = new["methods"].get(method, {}).get("cells", {}).get(column)
+                if higher is None or cell is None:
+                    continue
+                worse = old_cell["mean"] - cell.mean if higher else cell.mean - old_cell["mean"]
+                if worse > tolerance * abs(old_cell["mean"]):
+                    found.append(f"{old['suite']} {method} {column}: {cell.mean:.4g} against {old_cell['mean']:.4g} "
+                                 f"({'higher' if higher else 'lower'} is better, tolerance {tolerance:.0%})")
+    return found

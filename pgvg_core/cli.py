@@ -538,7 +538,12 @@ def bench_import_command(paths: tuple[str, ...], db: str | None) -> None:
 @click.option("--format", "form", type=click.Choice(["table", "markdown", "csv", "json"]), default="table",
               show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file.")
-def leaderboard_command(suite: str | None, db: str | None, form: str, out: str | None) -> None:
+@click.option("--check", "baseline", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A leaderboard saved with --format json: exit 1 when a metric is worse than there (for CI).")
+@click.option("--tolerance", type=click.FloatRange(0), default=0.02, show_default=True,
+              help="With --check: how much worse than the baseline, as a fraction of its value, is allowed.")
+def leaderboard_command(suite: str | None, db: str | None, form: str, out: str | None, baseline: str | None,
+                        tolerance: float) -> None:
     """Per method and metric of SUITE (default: every suite stored): mean ± std over seeds, best marked; results
     of different protocols are never in one table."""
     from pathlib import Path
@@ -554,12 +559,28 @@ def leaderboard_command(suite: str | None, db: str | None, form: str, out: str |
     if not results:
         raise PgvgError(f"no results{' of suite ' + repr(name) if name else ''} in {database.path}; run "
                          "`pgvg bench SUITE` first")
-    text = format_table(leaderboard(results, loaded), form)
+    board = leaderboard(results, loaded)
+    text = format_table(board, form)
     if out:
         Path(out).write_text(text, encoding="utf-8")
         click.echo(f"wrote {out}")
     else:
         click.echo(text, nl=False)
+    if baseline:
+        import json
+
+        from pgvg_core.bench import regressions
+
+        try:
+            reference = json.loads(Path(baseline).read_text(encoding="utf-8"))
+        except ValueError as error:
+            raise PgvgError(f"--check {baseline}: not a leaderboard saved with --format json ({error})") from None
+        worse = regressions(board, reference, tolerance)
+        for line in worse:
+            click.echo(f"regression: {line}", err=True)
+        if worse:
+            raise SystemExit(1)
+        click.echo(f"no regression against {baseline} (tolerance {tolerance:.0%})")
 
 
 def _is_suite(name: str) -> bool:

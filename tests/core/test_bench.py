@@ -67,3 +67,19 @@ def test_suite_errors_say_where(tmp_path):
     result_ = CliRunner().invoke(main, ["bench", "smoke", "--methods", "gan", "--db", str(tmp_path / "d.sqlite"),
                                         "--out", str(tmp_path / "o")])
     assert result_.exit_code == 2 and "no method gan; its methods: scgan, pix2pix" in result_.output
+
+
+def test_check_exits_1_when_a_metric_regresses_beyond_the_tolerance(tmp_path):
+    db = tmp_path / "db.sqlite"
+    with ResultsDatabase(db) as database:
+        database.upsert(result(metrics={"ssim": {"ssim": 0.80}}))
+    baseline = tmp_path / "baseline.json"
+    assert CliRunner().invoke(main, ["leaderboard", "--db", str(db), "--format", "json", "--out", str(baseline)]).exit_code == 0
+    with ResultsDatabase(db) as database:
+        database.upsert(result(metrics={"ssim": {"ssim": 0.79}}))  # 1.25 % worse
+    ok = CliRunner().invoke(main, ["leaderboard", "--db", str(db), "--check", str(baseline)])
+    assert ok.exit_code == 0 and "no regression" in ok.output
+    with ResultsDatabase(db) as database:
+        database.upsert(result(metrics={"ssim": {"ssim": 0.70}}))  # 12.5 % worse
+    failed = CliRunner().invoke(main, ["leaderboard", "--db", str(db), "--check", str(baseline)])
+    assert failed.exit_code == 1 and "regression: smoke scgan ssim.ssim: 0.7 against 0.8" in failed.output
