@@ -535,8 +535,8 @@ def bench_import_command(paths: tuple[str, ...], db: str | None) -> None:
 @main.command("leaderboard")
 @click.argument("suite", required=False)
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="Results database (default as for bench).")
-@click.option("--format", "form", type=click.Choice(["table", "markdown", "csv", "json"]), default="table",
-              show_default=True)
+@click.option("--format", "form", type=click.Choice(["table", "markdown", "csv", "json", "html"]), default="table",
+              show_default=True, help="html: one self-contained page (tables, sample GIFs, each metric per seed).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file.")
 @click.option("--check", "baseline", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A leaderboard saved with --format json: exit 1 when a metric is worse than there (for CI).")
@@ -560,7 +560,13 @@ def leaderboard_command(suite: str | None, db: str | None, form: str, out: str |
         raise PgvgError(f"no results{' of suite ' + repr(name) if name else ''} in {database.path}; run "
                          "`pgvg bench SUITE` first")
     board = leaderboard(results, loaded)
-    text = format_table(board, form)
+    if form == "html":
+        from pgvg_core.report import html_page
+
+        text = html_page(board, results)
+        out = out or "leaderboard.html"
+    else:
+        text = format_table(board, form)
     if out:
         Path(out).write_text(text, encoding="utf-8")
         click.echo(f"wrote {out}")
