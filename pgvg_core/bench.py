@@ -3,9 +3,12 @@ measures each method x seed and stores every result (:mod:`pgvg_core.results`); 
 
 A suite (``pgvg_core/suites/<name>.toml``, or any file) holds::
 
-    [suite]     name, version, description, primary = "<metric>.<value>" (the column rows are sorted by)
-    [protocol]  dataset = {name, params}, split, clips, batch_size, seeds, checkpoint = "last",
-                [[protocol.metrics]] (name, params)
+    [suite]     name, version, description, primary = "<metric>.<value>" (the column rows are sorted by),
+                columns = [...] (the columns shown; default every value of every metric)
+    [protocol]  dataset = {name, params}, split (or splits = [...]), clips, batch_size, seeds,
+                checkpoint = "last", [[protocol.metrics]] (name, params),
+                [[protocol.helpers]] (name, config, set): evaluators that metrics use (an action classifier,
+                a pose estimator), trained once per suite and handed to the metrics that ask for them
     [[methods]] name, config (an experiment file next to the suite or one of pgvg's), set (overrides)
 
 The protocol table is hashed (sha256 of its canonical JSON with the suite's name and version): results of
@@ -51,6 +54,7 @@ class Suite:
     version: int
     description: str
     primary: str
+    columns: tuple[str, ...]
     protocol: dict[str, Any]
     methods: tuple[Method, ...]
     source: Path
@@ -102,11 +106,28 @@ def load_suite(name_or_path: str) -> Suite:
     if not methods:
         raise PgvgError(f"{path}: no [[methods]]")
     return Suite(name=head["name"], version=int(head["version"]), description=head.get("description", ""),
-                 primary=head["primary"], protocol=protocol, methods=tuple(methods), source=path)
+                 primary=head["primary"], columns=tuple(head.get("columns", ())), protocol=protocol, methods=tuple(methods), source=path)
 
 
 def run_folder(out: Path, suite: Suite, method: Method, seed: int) -> Path:
     return out / suite.name / method.name / f"seed-{seed}"
+
+
+def helper_methods(suite: Suite) -> list[Method]:
+    """The protocol's helpers, as methods trained once (their configs found like the methods')."""
+    helpers = []
+    for index, entry in enumerate(suite.protocol.get("helpers", [])):
+        config = next((c for c in (suite.source.parent / entry["config"], EXPERIMENTS / entry["config"])
+                       if c.is_file()), None)
+        if config is None:
+            raise PgvgError(f"{suite.source}, at 'protocol.helpers[{index}].config': no experiment file "
+                            f"'{entry['config']}'")
+        helpers.append(Method(name=entry["name"], config=config.resolve(), overrides=tuple(entry.get("set", []))))
+    return helpers
+
+
+def helper_folders(suite: Suite, out: Path) -> dict[str, Path]:
+    return {helper.name: out / suite.name / "helpers" / helper.name for helper in helper_methods(suite)}
 
 
 def train(method: Method, seed: int, run_dir: Path, *, progress: bool) -> None:
@@ -122,23 +143,38 @@ def train(method: Method, seed: int, run_dir: Path, *, progress: bool) -> None:
     trainer.fit()
 
 
-def measure_run(suite: Suite, run_dir: Path, *, device: str = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
-    """The protocol's metrics on a run's last checkpoint: (values, provenance)."""
+def measure_run(suite: Suite, run_dir: Path, *, helpers: dict[str, Path] | None = None,
+                device: str = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
+    """The protocol's metrics on a run's last checkpoint, on each of its splits: (values, provenance). With
+    several splits a metric is named ``<split>/<metric>``."""
     from pgvg_core.evaluation import measure
+    from pgvg_core.interfaces import Metric
+    from pgvg_core.plugins import get_registries
     from pgvg_core.run import load_run
 
     protocol = suite.protocol
     run = load_run(run_dir, device=device)
-    spec = protocol["dataset"]
-    params = {**spec.get("params", {}), **({"split": protocol["split"]} if "split" in protocol else {})}
-    dataset = build("datasets", ComponentSpec(name=spec["name"], params=params), path="protocol.dataset")
-    metrics = {entry["name"]: build("metrics", ComponentSpec(name=entry["name"], params=entry.get("params", {})),
-                                    path=f"protocol.metrics[{i}]", data=run.data, device=torch.device(device))
-               for i, entry in enumerate(protocol["metrics"])}
-    values = measure(run.objective, run.nets, dataset, metrics, clips=int(protocol.get("clips", 32)),
-                     batch_size=int(protocol.get("batch_size", 8)), seed=int(protocol.get("measure_seed", 0)),
-                     device=torch.device(device))
-    return values, {name: metric.provenance() for name, metric in metrics.items()}
+    registry = get_registries()["metrics"]
+    metrics = {}
+    for i, entry in enumerate(protocol["metrics"]):
+        factory = registry.get(entry["name"]).factory
+        given = factory.helper_params(helpers or {}) if isinstance(factory, type) and issubclass(factory, Metric) \
+            and helpers else {}
+        metrics[entry["name"]] = build("metrics", ComponentSpec(name=entry["name"], params={**given, **entry.get("params", {})}),
+                                       path=f"protocol.metrics[{i}]", data=run.data, device=torch.device(device))
+    splits = protocol.get("splits") or [protocol.get("split")]
+    values, provenance = {}, {}
+    for split in splits:
+        spec = protocol["dataset"]
+        params = {**spec.get("params", {}), **({"split": split} if split else {})}
+        dataset = build("datasets", ComponentSpec(name=spec["name"], params=params), path="protocol.dataset")
+        measured = measure(run.objective, run.nets, dataset, metrics, clips=int(protocol.get("clips", 32)),
+                           batch_size=int(protocol.get("batch_size", 8)), seed=int(protocol.get("measure_seed", 0)),
+                           device=torch.device(device))
+        prefix = f"{split}/" if len(splits) > 1 else ""
+        values.update({prefix + name: value for name, value in measured.items()})
+        provenance.update({prefix + name: {**metric.provenance(), "split": split} for name, metric in metrics.items()})
+    return values, provenance
 
 
 def code_version() -> dict[str, Any]:
@@ -166,6 +202,10 @@ def run_suite(suite: Suite, *, out: Path, database: ResultsDatabase, methods: Se
         raise PgvgError(f"suite '{suite.name}' has no method {', '.join(unknown)}; its methods: "
                         f"{', '.join(m.name for m in suite.methods)}")
     seed_list = suite.seeds[:seeds] if seeds else suite.seeds
+    helpers = helper_folders(suite, out)
+    for helper in helper_methods(suite):
+        report(f"{suite.name}: helper {helper.name}")
+        train(helper, 0, helpers[helper.name], progress=progress)
     jobs = [(method, seed) for method in chosen for seed in seed_list]
     results, started = [], time.perf_counter()
     for index, (method, seed) in enumerate(jobs):
@@ -175,7 +215,7 @@ def run_suite(suite: Suite, *, out: Path, database: ResultsDatabase, methods: Se
         run_dir = run_folder(out, suite, method, seed)
         trained = time.perf_counter()
         train(method, seed, run_dir, progress=progress)
-        values, provenance = measure_run(suite, run_dir)
+        values, provenance = measure_run(suite, run_dir, helpers=helpers)
         state = checkpoint.load(checkpoint.latest(run_dir))
         result = Result(suite=suite.name, protocol_hash=suite.protocol_hash, method=method.name, seed=seed,
                         metrics=values, provenance=provenance, config=state["config"],
@@ -223,6 +263,8 @@ def leaderboard(results: Sequence[Result], suite: Suite | None = None) -> dict[s
         rows = [r for r in results if r.protocol_hash == protocol]
         columns = sorted({f"{metric}.{key}" for r in rows for metric, values in r.metrics.items()
                           for key, value in values.items() if isinstance(value, (int, float))})
+        if suite is not None and suite.protocol_hash == protocol and suite.columns:
+            columns = [column for column in suite.columns if column in columns]
         methods = {}
         for method in sorted({r.method for r in rows}):
             mine = [r for r in rows if r.method == method]
@@ -247,6 +289,7 @@ def leaderboard(results: Sequence[Result], suite: Suite | None = None) -> dict[s
 
 def _direction(registry: Any, column: str) -> bool | None:
     metric, key = column.split(".", 1)
+    metric = metric.rsplit("/", 1)[-1]  # "<split>/<metric>" with several splits
     try:
         factory = registry.get(metric).factory
     except Exception:  # noqa: BLE001 - a metric of a plugin that is not installed here: not ranked
