@@ -83,3 +83,47 @@ def test_check_exits_1_when_a_metric_regresses_beyond_the_tolerance(tmp_path):
         database.upsert(result(metrics={"ssim": {"ssim": 0.70}}))  # 12.5 % worse
     failed = CliRunner().invoke(main, ["leaderboard", "--db", str(db), "--check", str(baseline)])
     assert failed.exit_code == 1 and "regression: smoke scgan ssim.ssim: 0.7 against 0.8" in failed.output
+
+
+def test_a_suite_with_a_helper_and_two_splits(tmp_path):
+    """A helper (an action classifier) trained once and handed to the pose-action metric; each split measured."""
+    from tiny import TINY_CLASSIFIER, TINY_PSGAN, write_config
+
+    write_config(tmp_path, TINY_CLASSIFIER, "classifier.toml")
+    write_config(tmp_path, TINY_PSGAN, "psgan.toml")
+    suite = tmp_path / "tiny.toml"
+    suite.write_text('''
+[suite]
+name = "tiny-actions"
+version = 1
+primary = "test/pose-action.accuracy"
+columns = ["test/pose-action.accuracy", "unseen-pose/pose-action.accuracy"]
+[protocol]
+dataset = { name = "synthetic-actions", params = { resolution = 32, frames = 4, clips = 40, render = false, actions = ["jump", "kick", "wave-right"] } }
+splits = ["test", "unseen-pose"]
+clips = 6
+batch_size = 3
+seeds = [0]
+metrics = [{ name = "pose-action" }]
+[[protocol.helpers]]
+name = "action-classifier"
+config = "classifier.toml"
+set = ["trainer.steps=5"]
+[[methods]]
+name = "psgan"
+config = "psgan.toml"
+set = ["trainer.steps=2"]
+''')
+    done = CliRunner().invoke(main, ["bench", str(suite), "--out", str(tmp_path / "runs"), "--db",
+                                     str(tmp_path / "db.sqlite"), "--no-progress"])
+    assert done.exit_code == 0, done.output
+    assert "helper action-classifier" in done.output
+    assert (tmp_path / "runs" / "tiny-actions" / "helpers" / "action-classifier" / "checkpoints").is_dir()
+    with ResultsDatabase(tmp_path / "db.sqlite") as db:
+        (row,) = db.results("tiny-actions")
+    assert set(row.metrics) == {"test/pose-action", "unseen-pose/pose-action"}
+    assert row.provenance["unseen-pose/pose-action"]["split"] == "unseen-pose"
+    assert "helpers/action-classifier" in row.provenance["test/pose-action"]["weights"]
+    board = leaderboard([row], load_suite(str(suite)))["tables"][0]
+    assert board["columns"] == ["test/pose-action.accuracy", "unseen-pose/pose-action.accuracy"]  # the suite's
+    assert board["directions"]["unseen-pose/pose-action.accuracy"] is True
