@@ -7,7 +7,8 @@ and calls its callbacks after each step: :class:`Logger` (``metrics.jsonl``, Ten
 (``samples/``), :class:`Checkpointer` (``checkpoints/``) and :class:`Evaluation` (``metrics.json``). Each
 callback's ``state_dict`` is saved in every checkpoint, so ``Trainer.resume(run_dir)`` continues exactly where
 the last checkpoint stopped: data order, noise, optimiser states and a log window half filled included. A
-user's own callbacks go in ``Trainer(..., callbacks=[...])``. The run folder's layout: :mod:`pgvg_core.run`.
+user's own callbacks go in ``Trainer(..., callbacks=[...])``; they run on process 0 only. The run folder's
+layout: :mod:`pgvg_core.run`; several processes: :mod:`pgvg_core.distributed`.
 """
 
 from __future__ import annotations
