@@ -21,7 +21,7 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; }
 table { border-collapse: collapse; margin: 1em 0; } th, td { padding: .35em .7em; border-bottom: 1px solid #ddd; }
 th { text-align: left; background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.best { font-weight: 700; background: #eaf6ea; } .flag { color: #b00; font-size: .85em; }
-.note { color: #666; font-size: .9em; } .plots { display: flex; flex-wrap: wrap; gap: 1.5em; }
+.note { color: #666; font-size: .9em; } .scroll { overflow-x: auto; } .plots { display: flex; flex-wrap: wrap; gap: 1.5em; }
 figure { margin: 0; } figcaption { font-size: .85em; color: #444; } .samples img { image-rendering: pixelated; }
 """
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
@@ -106,7 +106,8 @@ def html_page(board: dict[str, Any], results: Sequence[Result]) -> str:
         hardware = sorted({_machine(r.hardware) for r in mine})
         sections.append(
             f'<h2>{_e(table["suite"])} <span class="note">protocol {_e(table["protocol_hash"][:12])}</span></h2>'
-            f'<table><thead><tr><th>method</th><th>seeds</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            f'<div class="scroll"><table><thead><tr><th>method</th><th>seeds</th>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>'
             f'<p class="note">Mean ± sample standard deviation (ddof 1) over seeds; bold: the best of a column '
             f'(↑ higher is better, ↓ lower); measured on each run\'s last checkpoint. Hardware: '
             f'{"; ".join(_e(h) for h in hardware)}.</p>'
