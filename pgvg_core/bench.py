@@ -333,12 +333,14 @@ def format_table(board: dict[str, Any], form: str = "table") -> str:
             cells = []
             for column in columns:
                 cell = row["cells"][column]
-                text = f"{cell.mean:.4g} ± {cell.std:.2g}" if cell.n > 1 else f"{cell.mean:.4g}"
+                text = (f"{cell.mean:.4g} ± {cell.std:.2g} (95 % ±{cell.half_width:.2g})" if cell.n > 1
+                        else f"{cell.mean:.4g}")
                 cells.append(f"**{text}**" if table["best"].get(column) == method and form == "markdown"
                              else (text + " *" if table["best"].get(column) == method else text))
             flag = " (config differs between seeds: not averaged fairly)" if row["config_differs"] else ""
             lines.append([method + flag, str(len(row["seeds"])), *cells])
-        out.write(f"{table['suite']} (protocol {table['protocol_hash'][:12]}; mean ± std over seeds, ddof 1; "
+        out.write(f"{table['suite']} (protocol {table['protocol_hash'][:12]}; mean ± std over seeds, ddof 1, and "
+                  "the half-width of the mean's 95 % interval (Student's t); "
                   f"{'bold' if form == 'markdown' else '*'} = best)\n\n")
         if form == "markdown":
             out.write("| " + " | ".join(header) + " |\n| " + " | ".join("---" for _ in header) + " |\n")

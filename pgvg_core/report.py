@@ -96,7 +96,9 @@ def html_page(board: dict[str, Any], results: Sequence[Result]) -> str:
                 cell = row["cells"][column]
                 text = _number(cell.mean) + (f" ± {cell.std:.2g}" if cell.n > 1 else "")
                 best = ' class="num best"' if table["best"].get(column) == method else ' class="num"'
-                cells.append(f"<td{best}>{_e(text)}</td>")
+                interval = (f' title="n = {cell.n}; 95 % interval of the mean: ±{_number(cell.half_width)}"'
+                            if cell.n > 1 else "")
+                cells.append(f"<td{best}{interval}>{_e(text)}</td>")
             flag = ('<br><span class="flag">config differs between seeds: not comparable</span>'
                     if row["config_differs"] else "")
             rows.append(f'<tr class="method"><td>{_e(method)}{flag}</td><td class="num">{len(row["seeds"])}</td>'

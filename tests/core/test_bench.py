@@ -127,3 +127,17 @@ set = ["trainer.steps=2"]
     board = leaderboard([row], load_suite(str(suite)))["tables"][0]
     assert board["columns"] == ["test/pose-action.accuracy", "unseen-pose/pose-action.accuracy"]  # the suite's
     assert board["directions"]["unseen-pose/pose-action.accuracy"] is True
+
+
+def test_every_suite_of_pgvg_reads_and_names_its_methods_experiments():
+    from pgvg_core.bench import SUITES
+    from pgvg_core.config import load_config
+
+    names = sorted(path.stem for path in SUITES.glob("*.toml"))
+    assert {"smoke", "psgan-actions", "video-folder-template"} <= set(names)
+    for name in names:
+        suite = load_suite(name)
+        assert len(suite.protocol_hash) == 64 and suite.methods
+        if "video-folder" not in name:  # the template points at the user's videos
+            for method in suite.methods:
+                load_config(method.config, method.overrides)

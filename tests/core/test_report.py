@@ -30,7 +30,7 @@ def test_the_page_is_self_contained_and_escapes_what_it_shows(tmp_path):
     assert HOSTILE not in text and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
     assert "http://" not in text and "https://" not in text and "<link" not in text  # nothing fetched
     assert text.count('<tr class="method">') == 2 and "ssim.ssim ↑" in text and "fid.fid ↓" in text
-    assert '<td class="num best">0.81 ± 0.01</td>' in text  # scgan's mean SSIM, the best of its column
+    assert 'class="num best" title="n = 3; 95 % interval of the mean: ±0.02484">0.81 ± 0.01</td>' in text  # scgan's SSIM, the best
 
 
 def test_the_page_renders_in_headless_chromium_with_no_console_error(tmp_path):
