@@ -33,12 +33,11 @@ from pgvg_core import checkpoint
 from pgvg_core.config import ComponentSpec, build, load_config
 from pgvg_core.errors import PgvgError
 from pgvg_core.files import sha256_of
-from pgvg_core.results import Result, ResultsDatabase, content_hash, hardware, store
+from pgvg_core.results import Result, ResultsDatabase, code_version, content_hash, hardware, store
 
 log = logging.getLogger("pgvg.bench")
 
 SUITES = Path(__file__).parent / "suites"
-EXPERIMENTS = Path(__file__).parent / "experiments"
 
 
 @attrs.frozen(kw_only=True)
@@ -57,6 +56,7 @@ class Suite:
     columns: tuple[str, ...]
     protocol: dict[str, Any]
     methods: tuple[Method, ...]
+    helpers: tuple[Method, ...]  # evaluators the protocol's metrics use, trained once per suite
     source: Path
 
     @property
@@ -94,40 +94,35 @@ def load_suite(name_or_path: str) -> Suite:
         raise PgvgError(f"{path}, at 'protocol': a protocol names a dataset and its metrics")
     if protocol.get("checkpoint", "last") != "last":
         raise PgvgError(f"{path}, at 'protocol.checkpoint': only 'last' (a best-of-several checkpoint is not a result)")
-    methods = []
-    for index, entry in enumerate(data.get("methods", [])):
-        where = f"{path}, at 'methods[{index}]'"
-        if not isinstance(entry.get("name"), str) or not isinstance(entry.get("config"), str):
-            raise PgvgError(f"{where}: a method has a name and a config (an experiment file)")
-        config = next((c for c in (path.parent / entry["config"], EXPERIMENTS / entry["config"]) if c.is_file()), None)
-        if config is None:
-            raise PgvgError(f"{where}.config: no experiment file '{entry['config']}' next to {path} or among pgvg's")
-        methods.append(Method(name=entry["name"], config=config.resolve(), overrides=tuple(entry.get("set", []))))
+    methods = _methods(data.get("methods", []), path, "methods")
+    helpers = _methods(protocol.get("helpers", []), path, "protocol.helpers")
     if not methods:
         raise PgvgError(f"{path}: no [[methods]]")
     return Suite(name=head["name"], version=int(head["version"]), description=head.get("description", ""),
-                 primary=head["primary"], columns=tuple(head.get("columns", ())), protocol=protocol, methods=tuple(methods), source=path)
+                 primary=head["primary"], columns=tuple(head.get("columns", ())), protocol=protocol, methods=methods,
+                 helpers=helpers, source=path)
+
+
+def _methods(entries: list[dict[str, Any]], path: Path, key: str) -> tuple[Method, ...]:
+    """``[[methods]]`` or ``[[protocol.helpers]]``: a name, an experiment file (next to the suite or pgvg's), overrides."""
+    from pgvg_core.pipeline import experiment_file
+
+    methods = []
+    for index, entry in enumerate(entries):
+        where = f"{path}, at '{key}[{index}]'"
+        if not isinstance(entry.get("name"), str) or not isinstance(entry.get("config"), str):
+            raise PgvgError(f"{where}: a method has a name and a config (an experiment file)")
+        methods.append(Method(name=entry["name"], config=experiment_file(entry["config"], path, where),
+                              overrides=tuple(entry.get("set", []))))
+    return tuple(methods)
 
 
 def run_folder(out: Path, suite: Suite, method: Method, seed: int) -> Path:
     return out / suite.name / method.name / f"seed-{seed}"
 
 
-def helper_methods(suite: Suite) -> list[Method]:
-    """The protocol's helpers, as methods trained once (their configs found like the methods')."""
-    helpers = []
-    for index, entry in enumerate(suite.protocol.get("helpers", [])):
-        config = next((c for c in (suite.source.parent / entry["config"], EXPERIMENTS / entry["config"])
-                       if c.is_file()), None)
-        if config is None:
-            raise PgvgError(f"{suite.source}, at 'protocol.helpers[{index}].config': no experiment file "
-                            f"'{entry['config']}'")
-        helpers.append(Method(name=entry["name"], config=config.resolve(), overrides=tuple(entry.get("set", []))))
-    return helpers
-
-
 def helper_folders(suite: Suite, out: Path) -> dict[str, Path]:
-    return {helper.name: out / suite.name / "helpers" / helper.name for helper in helper_methods(suite)}
+    return {helper.name: out / suite.name / "helpers" / helper.name for helper in suite.helpers}
 
 
 def train(method: Method, seed: int, run_dir: Path, *, progress: bool) -> None:
@@ -135,12 +130,7 @@ def train(method: Method, seed: int, run_dir: Path, *, progress: bool) -> None:
     from pgvg_core.trainer import Trainer
 
     config = load_config(method.config, (*method.overrides, f"experiment.seed={seed}"))
-    found = checkpoint.list_checkpoints(run_dir)
-    if found and checkpoint.load(found[-1])["step"] >= config.trainer.steps:
-        log.info("%s seed %d: reusing %s", method.name, seed, run_dir)
-        return
-    trainer = Trainer.resume(run_dir, progress=progress) if found else Trainer(config, run_dir, progress=progress)
-    trainer.fit()
+    Trainer.train_or_continue(config, run_dir, progress=progress)
 
 
 def measure_run(suite: Suite, run_dir: Path, *, helpers: dict[str, Path] | None = None,
@@ -148,7 +138,7 @@ def measure_run(suite: Suite, run_dir: Path, *, helpers: dict[str, Path] | None 
     """The protocol's metrics on a run's last checkpoint, on each of its splits: (values, provenance). With
     several splits a metric is named ``<split>/<metric>``."""
     from pgvg_core.evaluation import measure
-    from pgvg_core.interfaces import Metric
+    from pgvg_core.interfaces import helper_params_of
     from pgvg_core.plugins import get_registries
     from pgvg_core.run import load_run
 
@@ -158,8 +148,7 @@ def measure_run(suite: Suite, run_dir: Path, *, helpers: dict[str, Path] | None 
     metrics = {}
     for i, entry in enumerate(protocol["metrics"]):
         factory = registry.get(entry["name"]).factory
-        given = factory.helper_params(helpers or {}) if isinstance(factory, type) and issubclass(factory, Metric) \
-            and helpers else {}
+        given = helper_params_of(factory, helpers) if helpers else {}
         metrics[entry["name"]] = build("metrics", ComponentSpec(name=entry["name"], params={**given, **entry.get("params", {})}),
                                        path=f"protocol.metrics[{i}]", data=run.data, device=torch.device(device))
     splits = protocol.get("splits") or [protocol.get("split")]
@@ -177,21 +166,6 @@ def measure_run(suite: Suite, run_dir: Path, *, helpers: dict[str, Path] | None 
     return values, provenance
 
 
-def code_version() -> dict[str, Any]:
-    import importlib.metadata
-    import subprocess
-
-    here = Path(__file__).parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True, timeout=5)
-        git = {"git_commit": commit.stdout.strip() or None, "dirty": bool(dirty.stdout.strip())} \
-            if commit.returncode == 0 else {"git_commit": None, "dirty": None}
-    except (OSError, subprocess.SubprocessError):
-        git = {"git_commit": None, "dirty": None}
-    return {"pgvg": importlib.metadata.version("pgvg"), **git}
-
-
 def run_suite(suite: Suite, *, out: Path, database: ResultsDatabase, methods: Sequence[str] | None = None,
               seeds: int | None = None, progress: bool = True,
               report: Callable[[str], None] = log.info) -> list[Result]:
@@ -203,7 +177,7 @@ def run_suite(suite: Suite, *, out: Path, database: ResultsDatabase, methods: Se
                         f"{', '.join(m.name for m in suite.methods)}")
     seed_list = suite.seeds[:seeds] if seeds else suite.seeds
     helpers = helper_folders(suite, out)
-    for helper in helper_methods(suite):
+    for helper in suite.helpers:
         report(f"{suite.name}: helper {helper.name}")
         train(helper, 0, helpers[helper.name], progress=progress)
     jobs = [(method, seed) for method in chosen for seed in seed_list]

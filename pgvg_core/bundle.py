@@ -20,7 +20,6 @@ import datetime
 import hashlib
 import importlib.metadata
 import logging
-import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -57,15 +56,6 @@ def weights_digest(states: dict[str, dict[str, torch.Tensor]]) -> str:
     return digest.hexdigest()
 
 
-def _git_commit() -> str | None:
-    try:
-        found = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                               text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return found.stdout.strip() or None if found.returncode == 0 else None
-
-
 def export_bundle(pipeline_dir: str | Path, out: str | Path, *, base: str | Path | None = None) -> dict[str, Any]:
     """Write the inference bundle of a pipeline folder (``psgan/`` and ``scgan/`` runs) to ``out``.
 
@@ -75,6 +65,7 @@ def export_bundle(pipeline_dir: str | Path, out: str | Path, *, base: str | Path
     from pgvg_core.config import config_to_toml
     from pgvg_core.framing import framing_of
     from pgvg_core.pipeline import check_contract, moved_joints_of, stage_folders
+    from pgvg_core.results import code_version
     from pgvg_core.run import load_run
 
     pipeline_dir = Path(pipeline_dir)
@@ -118,7 +109,7 @@ def export_bundle(pipeline_dir: str | Path, out: str | Path, *, base: str | Path
         "moved_joints": {action: sorted(joints) for action, joints in moved.items()},
         "stages": stages,
         "provenance": {"pgvg": importlib.metadata.version("pgvg"), "torch": str(torch.__version__),
-                       "git_commit": _git_commit(), "created": datetime.datetime.now(datetime.UTC).isoformat(),
+                       "git_commit": code_version()["git_commit"], "created": datetime.datetime.now(datetime.UTC).isoformat(),
                        "source": str(pipeline_dir.resolve()), "stage_sources": sources, "weights_dtype": "float16"},
         "sha256": weights_digest(states),
     }

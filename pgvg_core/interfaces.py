@@ -235,6 +235,12 @@ class Dataset(torch.utils.data.Dataset, abc.ABC):
         return int(self[index]["label"])
 
 
+def helper_params_of(factory: Any, helpers: Mapping[str, Any]) -> dict[str, Any]:
+    """The params that point a metric factory at the helper models in ``helpers`` (run folders by name); ``{}``
+    for a factory that is not a :class:`Metric` subclass or needs none."""
+    return factory.helper_params(helpers) if isinstance(factory, type) and issubclass(factory, Metric) else {}
+
+
 def clips_by_class(dataset: Dataset, count: int) -> list[int]:
     """Up to ``count`` clip indices spread over the classes (one of each class in turn, in dataset order):
     what samples and contact sheets show. Looks at no more than ``20 * count`` clips' labels."""

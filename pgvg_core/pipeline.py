@@ -23,7 +23,7 @@ from pgvg_core.config import ComponentSpec, ExperimentConfig, build, load_config
 from pgvg_core.plugins import get_registries
 from pgvg_core.errors import CheckpointError, PgvgError
 from pgvg_core.framing import Framing, framing_of
-from pgvg_core.interfaces import Metric
+from pgvg_core.interfaces import helper_params_of
 from pgvg_core.objective import FrameRenderer, PoseSequenceModel
 from pgvg_core.pose import rescale_keypoints
 from pgvg_core.randomness import seeded_streams
@@ -50,8 +50,8 @@ class Stage:
     provides: str | None = None  # "poses" (stage 1), "frames" (stage 2), or None (a helper that metrics use)
 
 
-def _experiment_file(name: str, pipeline_file: Path, where: str) -> Path:
-    """An experiment file named by a pipeline file: next to it, else one of pgvg's (``experiments/``)."""
+def experiment_file(name: str, pipeline_file: Path, where: str) -> Path:
+    """An experiment file named by a pipeline or suite file: next to it, else one of pgvg's (``experiments/``)."""
     for candidate in (pipeline_file.parent / name, EXPERIMENTS / name):
         if candidate.is_file():
             return candidate.resolve()
@@ -85,7 +85,7 @@ def pipeline_stages(path: Path) -> tuple[Stage, ...]:
         if provides is not None and provides not in CONTRACTS:
             raise PgvgError(f"{where}.provides: {provides!r}; a stage provides one of {', '.join(CONTRACTS)} "
                             "(or nothing: a helper)")
-        stages.append(Stage(name=entry["name"], config=_experiment_file(entry["config"], path, where),
+        stages.append(Stage(name=entry["name"], config=experiment_file(entry["config"], path, where),
                             overrides=tuple(overrides), provides=provides))
     if not stages:
         raise PgvgError(f"{path}: no [[stages]]")
@@ -140,20 +140,8 @@ def stage_config(stage: Stage, pipeline_dir: Path, extra: Sequence[str] = ()) ->
 
 def train_stage(stage: Stage, pipeline_dir: Path, *, extra: Sequence[str] = (), progress: bool = True) -> Path:
     """Train one stage into ``pipeline_dir / stage.name``; a finished stage is reused, an interrupted one resumed."""
-    run_dir = pipeline_dir / stage.name
-    config = stage_config(stage, pipeline_dir, extra)
-    found = checkpoint.list_checkpoints(run_dir)
-    if found:
-        step = checkpoint.load(found[-1])["step"]
-        if step >= config.trainer.steps:
-            log.info("%s: reusing the trained run in %s (step %d)", stage.name, run_dir, step)
-            return run_dir
-        log.info("%s: resuming %s from step %d to %d", stage.name, run_dir, step, config.trainer.steps)
-        trainer = Trainer.resume(run_dir, tuple(extra), progress=progress)
-    else:
-        trainer = Trainer(config, run_dir, progress=progress)
-    trainer.fit()
-    return run_dir
+    return Trainer.train_or_continue(stage_config(stage, pipeline_dir, extra), pipeline_dir / stage.name,
+                                     overrides=extra, progress=progress)
 
 
 class Animator:
@@ -413,8 +401,7 @@ def _crops(frames: torch.Tensor, boxes: torch.Tensor, size: int = 64) -> torch.T
 
 def _pipeline_params(factory: Any, pipeline_dir: Path) -> dict[str, Any]:
     """Point a metric that needs a helper model at the one trained in this pipeline folder."""
-    helpers = {name: pipeline_dir / name for name in ("action-classifier", "pose-estimator")}
-    return factory.helper_params(helpers) if isinstance(factory, type) and issubclass(factory, Metric) else {}
+    return helper_params_of(factory, {name: pipeline_dir / name for name in ("action-classifier", "pose-estimator")})
 
 
 def _described(domain: str) -> str:

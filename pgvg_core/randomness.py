@@ -122,11 +122,9 @@ def per_sample_streams(seed: int, step: int, positions: Sequence[int]) -> Iterat
         _STREAMS.reset(token)
 
 
-def _drawn(rows: int, make: Callable[[torch.Generator | None], torch.Tensor], device: Any) -> torch.Tensor:
-    streams = _STREAMS.get()
-    if streams is None:
-        return torch.stack([make(None) for _ in range(rows)]).to(device) if rows else make(None)[:0].to(device)
-    return streams.draw(rows, make).to(device)
+def _drawn(rows: int, make: Callable[[torch.Generator], torch.Tensor], device: Any) -> torch.Tensor:
+    """``rows`` rows from the active per-sample streams (the callers draw from torch's stream outside a step)."""
+    return _STREAMS.get().draw(rows, make).to(device)
 
 
 def randn(rows: int, *shape: int, device: Any = None, dtype: torch.dtype | None = None) -> torch.Tensor:

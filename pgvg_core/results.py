@@ -119,6 +119,22 @@ def hardware() -> dict[str, Any]:
             "system": platform.system()}
 
 
+def code_version() -> dict[str, Any]:
+    """pgvg's version, and the git commit and whether the tree had changes where pgvg runs from a checkout."""
+    import importlib.metadata
+    import subprocess
+
+    here = Path(__file__).parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True, timeout=5)
+        git = {"git_commit": commit.stdout.strip() or None, "dirty": bool(dirty.stdout.strip())} \
+            if commit.returncode == 0 else {"git_commit": None, "dirty": None}
+    except (OSError, subprocess.SubprocessError):
+        git = {"git_commit": None, "dirty": None}
+    return {"pgvg": importlib.metadata.version("pgvg"), **git}
+
+
 # ------------------------------------------------------------------------------------------- files
 
 

@@ -421,10 +421,10 @@ class Trainer:
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 
-    def _loader(self) -> torch.utils.data.DataLoader:
+    def _loader(self, sampler: StepBatchSampler) -> torch.utils.data.DataLoader:
         trainer = self.config.trainer
         return torch.utils.data.DataLoader(
-            self.dataset, batch_sampler=self._sampler(), num_workers=trainer.num_workers,
+            self.dataset, batch_sampler=sampler, num_workers=trainer.num_workers,
             pin_memory=self.device.type == "cuda", persistent_workers=False,
             # Its own generator: a loader draws a seed when iterated, which must not shift the global stream
             # (or a resumed run would draw different noise than an uninterrupted one).
@@ -521,7 +521,7 @@ class Trainer:
             for callback in callbacks:
                 callback.start(self)
             sampler = self._sampler()
-            for raw in self._loader():
+            for raw in self._loader(sampler):
                 self._set_learning_rates()
                 self._check_batch(raw)
                 with randomness.per_sample_streams(self.config.experiment.seed, self.step, sampler.positions()):
@@ -656,6 +656,24 @@ class Trainer:
                 f"space (or move the run) and continue with `pgvg run --resume {self.run_dir}`") from None
         checkpoint.prune(self.run_dir, self.config.trainer.keep_checkpoints)
         return path
+
+    @classmethod
+    def train_or_continue(cls, config: ExperimentConfig, run_dir: str | Path, *, overrides: Sequence[str] = (),
+                          progress: bool = True) -> Path:
+        """Train ``config`` into ``run_dir``: a run already at ``config.trainer.steps`` is reused, an interrupted
+        (or shorter) one continues from its last checkpoint, its saved config with ``overrides``."""
+        run_dir = Path(run_dir)
+        found = checkpoint.list_checkpoints(run_dir)
+        if not found:
+            cls(config, run_dir, progress=progress).fit()
+            return run_dir
+        step = checkpoint.load(found[-1])["step"]
+        if step >= config.trainer.steps:
+            log.info("reusing the trained run in %s (step %d)", run_dir, step)
+            return run_dir
+        log.info("resuming %s from step %d to %d", run_dir, step, config.trainer.steps)
+        cls.resume(run_dir, tuple(overrides), progress=progress).fit()
+        return run_dir
 
     @classmethod
     def resume(cls, run_dir: str | Path, overrides: tuple[str, ...] = (), *, from_checkpoint: str | None = None,
