@@ -187,8 +187,9 @@ def run_command(config_file: str | None, overrides: tuple[str, ...], out: str | 
             raise PgvgError(f"{run_dir} already holds a run; continue it with --resume {run_dir}, or choose "
                             "another --out")
         trainer = Trainer(config, run_dir, progress=not no_progress)
-    log.info("training %s on %s (%s) -> %s", trainer.config.experiment.name, trainer.device, trainer.precision,
-             trainer.run_dir)
+    if trainer.world.main:  # one line, not one per process
+        log.info("training %s on %s (%s) -> %s", trainer.config.experiment.name, trainer.device, trainer.precision,
+                 trainer.run_dir)
     try:
         result = trainer.fit()
     finally:
