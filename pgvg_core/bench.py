@@ -7,8 +7,10 @@ A suite (``pgvg_core/suites/<name>.toml``, or any file) holds::
                 columns = [...] (the columns shown; default every value of every metric)
     [protocol]  dataset = {name, params}, split (or splits = [...]), clips, batch_size, seeds,
                 checkpoint = "last", [[protocol.metrics]] (name, params),
-                [[protocol.helpers]] (name, config, set): evaluators that metrics use (an action classifier,
-                a pose estimator), trained once per suite and handed to the metrics that ask for them
+                [[protocol.helpers]] (name, config, set): models the protocol uses (an action classifier,
+                a pose estimator for the metrics; a stage-1 model for the poses), trained once per suite,
+                [[protocol.poses]] (name, augmentation = {name, params} or model = "<helper>"): for stage-2
+                models, the poses they render (:func:`pose_conditions`), each measured apart
     [[methods]] name, config (an experiment file next to the suite or one of pgvg's), set (overrides)
 
 The protocol table is hashed (sha256 of its canonical JSON with the suite's name and version): results of
@@ -135,8 +137,9 @@ def train(method: Method, seed: int, run_dir: Path, *, progress: bool) -> None:
 
 def measure_run(suite: Suite, run_dir: Path, *, helpers: dict[str, Path] | None = None,
                 device: str = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
-    """The protocol's metrics on a run's last checkpoint, on each of its splits: (values, provenance). With
-    several splits a metric is named ``<split>/<metric>``."""
+    """The protocol's metrics on a run's last checkpoint, on each of its splits and, for a stage-2 model, each
+    of its pose conditions: (values, provenance). A metric is named ``[<split>/][<poses>/]<metric>``: the
+    split with several splits, the poses with ``protocol.poses``."""
     from pgvg_core.evaluation import measure
     from pgvg_core.interfaces import helper_params_of
     from pgvg_core.plugins import get_registries
@@ -152,18 +155,50 @@ def measure_run(suite: Suite, run_dir: Path, *, helpers: dict[str, Path] | None 
         metrics[entry["name"]] = build("metrics", ComponentSpec(name=entry["name"], params={**given, **entry.get("params", {})}),
                                        path=f"protocol.metrics[{i}]", data=run.data, device=torch.device(device))
     splits = protocol.get("splits") or [protocol.get("split")]
+    conditions = pose_conditions(suite, run, helpers or {}, device) or {None: None}
     values, provenance = {}, {}
     for split in splits:
         spec = protocol["dataset"]
         params = {**spec.get("params", {}), **({"split": split} if split else {})}
         dataset = build("datasets", ComponentSpec(name=spec["name"], params=params), path="protocol.dataset")
-        measured = measure(run.objective, run.nets, dataset, metrics, clips=int(protocol.get("clips", 32)),
-                           batch_size=int(protocol.get("batch_size", 8)), seed=int(protocol.get("measure_seed", 0)),
-                           device=torch.device(device))
-        prefix = f"{split}/" if len(splits) > 1 else ""
-        values.update({prefix + name: value for name, value in measured.items()})
-        provenance.update({prefix + name: {**metric.provenance(), "split": split} for name, metric in metrics.items()})
+        for pose_name, poses in conditions.items():
+            measured = measure(run.objective, run.nets, dataset, metrics, clips=int(protocol.get("clips", 32)),
+                               batch_size=int(protocol.get("batch_size", 8)), seed=int(protocol.get("measure_seed", 0)),
+                               device=torch.device(device), poses=poses)
+            prefix = (f"{split}/" if len(splits) > 1 else "") + (f"{pose_name}/" if pose_name else "")
+            values.update({prefix + name: value for name, value in measured.items()})
+            provenance.update({prefix + name: {**metric.provenance(), "split": split, "poses": pose_name}
+                               for name, metric in metrics.items()})
     return values, provenance
+
+
+def pose_conditions(suite: Suite, run: Any, helpers: dict[str, Path], device: str) -> dict[str, Any]:
+    """``protocol.poses``: what a stage-2 model renders, by name — ``{name}`` the true poses, ``{name,
+    augmentation = {name, params}}`` the true poses through that augmentation (one fixed draw), ``{name, model =
+    "<helper>"}`` the poses a helper's stage-1 model makes from each clip's first pose and action."""
+    from pgvg_core.evaluation import PoseCondition
+    from pgvg_core.run import load_run
+
+    conditions = {}
+    for i, entry in enumerate(suite.protocol.get("poses", [])):
+        where = f"{suite.source}, at 'protocol.poses[{i}]'"
+        name = entry.get("name")
+        if not isinstance(name, str) or not name or "/" in name or name in conditions:
+            raise PgvgError(f"{where}: each pose condition has a name of its own, without '/'")
+        augmentation = stage1 = None
+        if "augmentation" in entry:
+            spec = entry["augmentation"]
+            augmentation = build("augmentations", ComponentSpec(name=spec["name"], params=spec.get("params", {})),
+                                 file=suite.source, path=f"protocol.poses[{i}].augmentation",
+                                 skeleton=run.data.skeleton)
+        if "model" in entry:
+            if entry["model"] not in helpers:
+                raise PgvgError(f"{where}: model '{entry['model']}' is not one of the protocol's helpers "
+                                f"({', '.join(helpers) or 'none'}); add it as [[protocol.helpers]]")
+            stage1 = load_run(helpers[entry["model"]], device=device)
+        conditions[name] = PoseCondition(name=name, augmentation=augmentation, stage1=stage1,
+                                         seed=int(entry.get("seed", 1234)))
+    return conditions
 
 
 def run_suite(suite: Suite, *, out: Path, database: ResultsDatabase, methods: Sequence[str] | None = None,

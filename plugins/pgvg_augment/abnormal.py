@@ -35,14 +35,22 @@ class AbnormalPose(Augmentation):
         swap: bool = True,
         jitter: bool = True,
         p: float = 1.0,
+        drop_rate: float = 0.2,
+        swap_rate: float = 0.3,
         skeleton: Skeleton | str = BODY_18,
     ) -> None:
         if not 0.0 <= severity <= 1.0:
             raise ValueError(f"severity must be in [0, 1], got {severity}")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"p (the probability of corrupting a sample) must be in [0, 1], got {p}")
+        for name, rate in (("drop_rate", drop_rate), ("swap_rate", swap_rate)):
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {rate}")
         self.severity = severity
         self.p = p
+        # At severity 1: the chance that a joint is dropped, and that a sample's left and right are swapped (a
+        # benchmark measuring one kind of error sets them to 1 so that every sample has it).
+        self.drop_rate, self.swap_rate = drop_rate, swap_rate
         self.skeleton = as_skeleton(skeleton)
         self.enabled = dict(sigma=sigma, scale=scale, shift=shift, displace=displace, drop=drop, swap=swap,
                             jitter=jitter)
@@ -62,8 +70,8 @@ class AbnormalPose(Augmentation):
             "scale": 1 + 0.35 * s * uniform(batch, 1, 1, 1),
             "shift": 0.2 * s * uniform(batch, 1, 1, 2),  # in body sizes
             "displace": 0.06 * s * uniform(batch, frames, joints, 2),
-            "drop": torch.rand(batch, 1, joints, generator=generator) < 0.2 * s,
-            "swap": torch.rand(batch, generator=generator) < 0.3 * s,
+            "drop": torch.rand(batch, 1, joints, generator=generator) < self.drop_rate * s,
+            "swap": torch.rand(batch, generator=generator) < self.swap_rate * s,
             "time": torch.randint(-max_offset, max_offset + 1, (batch, frames), generator=generator)
             if max_offset
             else torch.zeros(batch, frames, dtype=torch.long),

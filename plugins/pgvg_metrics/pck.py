@@ -25,7 +25,8 @@ class PCK(Metric):
 
     @classmethod
     def helper_params(cls, helpers: Mapping[str, Any]) -> dict[str, Any]:
-        return {"pose_params": {"run": str(helpers["pose-estimator"])}}
+        found = helpers.get("pose-estimator")  # none: the pose source's own default (and its error, if missing)
+        return {"pose_params": {"run": str(found)}} if found else {}
 
     def __init__(self, *, alpha: float = 0.1, pose_source: str = "synthetic-estimator",
                  pose_params: dict[str, Any] | None = None, device: Any = "cpu", **_: Any) -> None:

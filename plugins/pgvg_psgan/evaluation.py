@@ -168,7 +168,8 @@ class PoseActionMetric(Metric):
 
     @classmethod
     def helper_params(cls, helpers: Mapping[str, Any]) -> dict[str, Any]:
-        return {"classifier": str(helpers["action-classifier"])}
+        found = helpers.get("action-classifier")  # none: the default run folder (and its error, if missing)
+        return {"classifier": str(found)} if found else {}
 
     def __init__(self, *, classifier: str = "runs/action-classifier", device: Any = "cpu", **_: Any) -> None:
         from pgvg_core import checkpoint

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from pgvg_core.config import ComponentSpec, LossTerm, build
+from pgvg_core.evaluation import PoseCondition, rendered_pairs
 from pgvg_core.objective import FrameRenderer, Objective
 from pgvg_core.pose import body_size, render_heatmaps, skeleton_image
 from pgvg_core.sheets import grid
@@ -52,9 +53,10 @@ class PairObjective(Objective, FrameRenderer):
         self.sigma = sigma * self.data.resolution / 64
         self.eval_pose = eval_pose
         # Through the registry, not another plugin's module: the abnormal poses of evaluation are a component.
-        self.eval_abnormal = build("augmentations", ComponentSpec(name="abnormal-pose",
-                                                                  params={"severity": eval_severity, "jitter": False}),
-                                   path="objective.params.eval_severity", skeleton=self.data.skeleton)
+        abnormal = build("augmentations", ComponentSpec(name="abnormal-pose",
+                                                        params={"severity": eval_severity, "jitter": False}),
+                         path="objective.params.eval_severity", skeleton=self.data.skeleton)
+        self.eval_poses = PoseCondition(name=eval_pose, augmentation=abnormal if eval_pose == "abnormal" else None)
 
     def heatmaps(self, keypoints: torch.Tensor) -> torch.Tensor:
         """``[..., K, 3|4]`` -> ``[..., K, H, W]``."""
@@ -123,14 +125,8 @@ class PairObjective(Objective, FrameRenderer):
         return frames.view(size, length, *frames.shape[1:])
 
     def evaluation_pairs(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor]) -> dict[str, Any]:
-        keypoints = batch["keypoints"][:, 1:]  # every frame after the source
-        if self.eval_pose == "abnormal":
-            generator = torch.Generator().manual_seed(1234)
-            params = self.eval_abnormal.sample(keypoints.shape, generator)
-            keypoints = self.eval_abnormal.apply(keypoints.cpu(), params).to(keypoints.device)
-        fake = self.render_clip(nets[self.eval_generator], batch["source_image"], batch["source_keypoints"],
-                                keypoints)
-        return {"real": batch["frames"][:, 1:], "fake": fake}
+        return rendered_pairs(self, nets, batch, self.eval_poses, classes=self.data.classes,
+                              device=batch["frames"].device)
 
     def _skeleton(self, keypoints: torch.Tensor) -> np.ndarray:
         return np.stack([skeleton_image(k[:, :3], self.data.resolution, skeleton=self.data.skeleton) for k in keypoints.cpu().numpy()])

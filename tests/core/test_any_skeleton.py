@@ -129,8 +129,9 @@ def test_scgan_objective_draws_and_corrupts_by_the_datas_skeleton():
     from pgvg_core.objective import DataInfo
 
     data = DataInfo(num_classes=2, classes=("a", "b"), skeleton=TINY, frames=4, resolution=32)
-    objective = build("objectives", ComponentSpec(name="scgan"), terms={}, augmentations={}, data=data)
-    assert objective.eval_abnormal.skeleton is TINY
+    objective = build("objectives", ComponentSpec(name="scgan", params={"eval_pose": "abnormal"}), terms={},
+                      augmentations={}, data=data)
+    assert objective.eval_poses.augmentation.skeleton is TINY
     drawn = objective._skeleton(POSE[None])  # [T, H, W, 3]
     assert drawn.shape == (1, 32, 32, 3) and tuple(drawn[0, 22, 8]) != (0, 0, 0)
 

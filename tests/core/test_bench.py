@@ -3,6 +3,7 @@
 import json
 
 import attrs
+import torch
 import pytest
 from click.testing import CliRunner
 
@@ -141,3 +142,95 @@ def test_every_suite_of_pgvg_reads_and_names_its_methods_experiments():
         if "video-folder" not in name:  # the template points at the user's videos
             for method in suite.methods:
                 load_config(method.config, method.overrides)
+
+
+def test_a_stage2_suite_measures_each_pose_condition_apart(tmp_path):
+    """protocol.poses: the true poses, abnormal ones (all kinds; one kind), and a stage-1 helper's poses."""
+    from tiny import TINY_ESTIMATOR, TINY_PSGAN, TINY_SCGAN, write_config
+
+    write_config(tmp_path, TINY_PSGAN, "psgan.toml")
+    write_config(tmp_path, TINY_SCGAN, "scgan.toml")
+    write_config(tmp_path, TINY_ESTIMATOR, "estimator.toml")
+    suite = tmp_path / "poses.toml"
+    suite.write_text('''
+[suite]
+name = "tiny-robustness"
+version = 1
+primary = "abnormal/ssim.ssim"
+[protocol]
+dataset = { name = "synthetic-actions", params = { resolution = 32, frames = 4, clips = 40, actions = ["jump", "kick", "wave-right"] } }
+split = "test"
+clips = 4
+batch_size = 2
+seeds = [0]
+metrics = [{ name = "ssim" }, { name = "pck" }]
+[[protocol.helpers]]
+name = "stage1"
+config = "psgan.toml"
+set = ["trainer.steps=2"]
+[[protocol.helpers]]
+name = "pose-estimator"
+config = "estimator.toml"
+set = ["trainer.steps=2"]
+[[protocol.poses]]
+name = "true"
+[[protocol.poses]]
+name = "abnormal"
+augmentation = { name = "abnormal-pose", params = { severity = 0.5, jitter = false } }
+[[protocol.poses]]
+name = "swapped"
+augmentation = { name = "abnormal-pose", params = { severity = 1.0, sigma = false, scale = false, shift = false, displace = false, drop = false, swap = true, swap_rate = 1.0, jitter = false } }
+[[protocol.poses]]
+name = "generated"
+model = "stage1"
+[[methods]]
+name = "scgan"
+config = "scgan.toml"
+set = ["trainer.steps=2"]
+''')
+    done = CliRunner().invoke(main, ["bench", str(suite), "--out", str(tmp_path / "runs"), "--db",
+                                     str(tmp_path / "db.sqlite"), "--no-progress"])
+    assert done.exit_code == 0, done.output
+    with ResultsDatabase(tmp_path / "db.sqlite") as db:
+        (row,) = db.results("tiny-robustness")
+    assert set(row.metrics) == {f"{poses}/{metric}" for poses in ("true", "abnormal", "swapped", "generated")
+                                for metric in ("ssim", "pck")}
+    ssim = {poses: row.metrics[f"{poses}/ssim"]["ssim"] for poses in ("true", "abnormal", "swapped", "generated")}
+    assert len(set(ssim.values())) == 4  # each condition rendered other poses
+    assert row.provenance["swapped/ssim"]["poses"] == "swapped"
+    # The same frames again: the abnormal poses are one fixed draw, the stage-1 noise comes from the protocol's seed.
+    from pgvg_core.bench import measure_run
+
+    loaded = load_suite(str(suite))
+    run_dir = tmp_path / "runs" / "tiny-robustness" / "scgan" / "seed-0"
+    helpers = tmp_path / "runs" / "tiny-robustness" / "helpers"
+    again, _ = measure_run(loaded, run_dir, helpers={name: helpers / name for name in ("stage1", "pose-estimator")})
+    assert {k: v["ssim"] for k, v in again.items() if k.endswith("/ssim")} == {f"{p}/ssim": v for p, v in ssim.items()}
+
+
+def test_pose_conditions_refuse_what_cannot_work(tmp_path):
+    from pgvg_core.bench import pose_conditions
+    from pgvg_core.evaluation import PoseCondition, measure
+    from tiny import TINY_PSGAN, write_config
+
+    from pgvg_core.config import load_config
+    from pgvg_core.run import load_run
+    from pgvg_core.trainer import Trainer
+
+    Trainer(load_config(write_config(tmp_path, TINY_PSGAN), ["trainer.steps=1"]), tmp_path / "p", progress=False).fit()
+    stage1 = load_run(tmp_path / "p")
+    suite = attrs.evolve(load_suite("smoke"), protocol={**load_suite("smoke").protocol,
+                                                        "poses": [{"name": "made", "model": "nowhere"}]})
+    with pytest.raises(PgvgError, match="model 'nowhere' is not one of the protocol's helpers"):
+        pose_conditions(suite, stage1, {}, "cpu")
+    with pytest.raises(PgvgError, match="renders no frames from poses"):  # a pose condition on a stage-1 model
+        measure(stage1.objective, stage1.nets, None, {}, clips=1, batch_size=1, seed=0,
+                device=torch.device("cpu"), poses=PoseCondition(name="true"))
+    made = PoseCondition(name="made", stage1=stage1)
+    keypoints = torch.rand(2, 6, 18, 3) * 32  # clips of 6 frames; the stage-1 model makes 4
+    with pytest.raises(PgvgError, match="makes 4 frames, the protocol's clips have 6"):
+        made.poses(keypoints, torch.tensor([0, 1]), classes=stage1.data.classes, resolution=32)
+    with pytest.raises(PgvgError, match="does not know the action.*walk"):
+        made.poses(keypoints[:, :4], torch.tensor([0, 1]), classes=("walk", "jump"), resolution=32)
+    given, target = made.poses(keypoints[:, :4], torch.tensor([0, 1]), classes=stage1.data.classes, resolution=32)
+    assert given.shape == (2, 3, 18, 3) and target is given

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from pgvg_core.config import load_config
+from pgvg_core.config import ComponentSpec, build, load_config
 from pgvg_core.errors import ConfigError
 from pgvg_core.trainer import Trainer
 from tiny import TINY_POSE2IMAGE, TINY_SCGAN, write_config
@@ -58,8 +58,9 @@ def test_abnormal_evaluation_poses_change_the_frames(tmp_path):
     batch = trainer.objective.prepare(torch.utils.data.default_collate([trainer.dataset[i] for i in range(2)]),
                                       trainer.device)
     clean = trainer.objective.evaluation_pairs(trainer.nets, batch)["fake"]
-    trainer.objective.eval_pose = "abnormal"
-    corrupted = trainer.objective.evaluation_pairs(trainer.nets, batch)["fake"]
+    abnormal = build("objectives", ComponentSpec(name="scgan", params={"eval_pose": "abnormal"}), terms={},
+                     augmentations={}, data=trainer.objective.data)
+    corrupted = abnormal.evaluation_pairs(trainer.nets, batch)["fake"]
     assert clean.shape == corrupted.shape == (2, 3, 3, 32, 32)
     assert not torch.allclose(clean, corrupted)
 
