@@ -12,6 +12,8 @@ A suite (``pgvg_core/suites/<name>.toml``, or any file) holds::
                 [[protocol.poses]] (name, augmentation = {name, params} or model = "<helper>"): for stage-2
                 models, the poses they render (:func:`pose_conditions`), each measured apart
     [[methods]] name, config (an experiment file next to the suite or one of pgvg's), set (overrides)
+    [[paper]]   method, column, value, source: a number published for this same protocol (the leaderboard's
+                "paper" column); none where the protocol is pgvg's own
 
 The protocol table is hashed (sha256 of its canonical JSON with the suite's name and version): results of
 two protocol hashes never share a table. Only the last checkpoint is measured — never the best of several.
@@ -60,6 +62,9 @@ class Suite:
     methods: tuple[Method, ...]
     helpers: tuple[Method, ...]  # evaluators the protocol's metrics use, trained once per suite
     source: Path
+    # Published numbers under this protocol: method -> column -> (value, where it was published). Not part of
+    # the protocol (a number found later changes no result).
+    paper: dict[str, dict[str, tuple[float, str]]] = attrs.field(factory=dict)
 
     @property
     def protocol_hash(self) -> str:
@@ -102,7 +107,23 @@ def load_suite(name_or_path: str) -> Suite:
         raise PgvgError(f"{path}: no [[methods]]")
     return Suite(name=head["name"], version=int(head["version"]), description=head.get("description", ""),
                  primary=head["primary"], columns=tuple(head.get("columns", ())), protocol=protocol, methods=methods,
-                 helpers=helpers, source=path)
+                 helpers=helpers, source=path, paper=_published(data.get("paper", []), methods, path))
+
+
+def _published(entries: list[dict[str, Any]], methods: Sequence[Method], path: Path) -> dict[str, dict[str, tuple[float, str]]]:
+    """``[[paper]]``: method, column, value, source -> {method: {column: (value, source)}}."""
+    names = {method.name for method in methods}
+    published: dict[str, dict[str, tuple[float, str]]] = {}
+    for index, entry in enumerate(entries):
+        where = f"{path}, at 'paper[{index}]'"
+        if entry.get("method") not in names:
+            raise PgvgError(f"{where}: method {entry.get('method')!r} is not one of the suite's ({', '.join(sorted(names))})")
+        if not isinstance(entry.get("column"), str) or not isinstance(entry.get("value"), (int, float)) \
+                or not isinstance(entry.get("source"), str) or not entry["source"].strip():
+            raise PgvgError(f"{where}: a published number has a column (\"<metric>.<value>\"), a value and a source "
+                            "(where it was published)")
+        published.setdefault(entry["method"], {})[entry["column"]] = (float(entry["value"]), entry["source"])
+    return published
 
 
 def _methods(entries: list[dict[str, Any]], path: Path, key: str) -> tuple[Method, ...]:
@@ -291,8 +312,12 @@ def leaderboard(results: Sequence[Result], suite: Suite | None = None) -> dict[s
                 best[column] = (max if higher else min)(candidates, key=lambda c: c[1])[0]
         primary = suite.primary if suite is not None and suite.protocol_hash == protocol else None
         order = sorted(methods, key=lambda m: _sort_key(methods[m], primary, directions.get(primary)))
+        paper = suite.paper if suite is not None and suite.protocol_hash == protocol else {}
         tables.append({"suite": rows[0].suite, "protocol_hash": protocol, "columns": columns, "methods": methods,
-                       "order": order, "best": best, "directions": directions, "primary": primary})
+                       "order": order, "best": best, "directions": directions, "primary": primary,
+                       "paper": {method: {column: {"value": value, "source": source}
+                                          for column, (value, source) in published.items()}
+                                 for method, published in paper.items() if method in methods}})
     return {"tables": tables}
 
 
@@ -328,14 +353,15 @@ def format_table(board: dict[str, Any], form: str = "table") -> str:
         if form == "csv":
             writer = csv.writer(out)
             writer.writerow(["suite", "protocol", "method", "seeds", *[f"{c} {k}" for c in columns
-                                                                       for k in ("mean", "std", "n")]])
+                                                                       for k in ("mean", "std", "n")], "paper"])
             for method in table["order"]:
                 row = table["methods"][method]
                 writer.writerow([table["suite"], table["protocol_hash"][:12], method, len(row["seeds"]),
-                                 *[f"{getattr(row['cells'][c], k):.6g}" for c in columns for k in ("mean", "std", "n")]])
+                                 *[f"{getattr(row['cells'][c], k):.6g}" for c in columns for k in ("mean", "std", "n")],
+                                 published_text(table, method)])
             continue
         arrows = {c: {True: " ↑", False: " ↓", None: ""}[table["directions"][c]] for c in columns}
-        header = ["method", "seeds", *[c + arrows[c] for c in columns]]
+        header = ["method", "seeds", *[c + arrows[c] for c in columns], *(["paper"] if table["paper"] else [])]
         lines = []
         for method in table["order"]:
             row = table["methods"][method]
@@ -347,7 +373,8 @@ def format_table(board: dict[str, Any], form: str = "table") -> str:
                 cells.append(f"**{text}**" if table["best"].get(column) == method and form == "markdown"
                              else (text + " *" if table["best"].get(column) == method else text))
             flag = " (config differs between seeds: not averaged fairly)" if row["config_differs"] else ""
-            lines.append([method + flag, str(len(row["seeds"])), *cells])
+            lines.append([method + flag, str(len(row["seeds"])), *cells,
+                          *([published_text(table, method) or "–"] if table["paper"] else [])])
         out.write(f"{table['suite']} (protocol {table['protocol_hash'][:12]}; mean ± std over seeds, ddof 1, and "
                   "the half-width of the mean's 95 % interval (Student's t); "
                   f"{'bold' if form == 'markdown' else '*'} = best)\n\n")
@@ -360,6 +387,12 @@ def format_table(board: dict[str, Any], form: str = "table") -> str:
                 out.write("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip() + "\n")
         out.write("\n")
     return out.getvalue()
+
+
+def published_text(table: dict[str, Any], method: str) -> str:
+    """A row's published numbers, ``column value (source)``, joined by ``; `` ('' for none)."""
+    return "; ".join(f"{column} {entry['value']:.4g} ({entry['source']})"
+                     for column, entry in table.get("paper", {}).get(method, {}).items())
 
 
 def regressions(board: dict[str, Any], baseline: dict[str, Any], tolerance: float) -> list[str]:

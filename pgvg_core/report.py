@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pgvg_core.bench import published_text
 from pgvg_core.results import Result
 
 STYLE = """
@@ -59,6 +60,39 @@ def _seed_plot(column: str, methods: Sequence[str], results: Sequence[Result]) -
             f'{axis}{dots}{labels}</svg><figcaption>{_e(column)}, one dot per seed</figcaption></figure>')
 
 
+def _curves(result: Result) -> str:
+    """A run's logged loss terms over steps (its ``metrics.jsonl``), one line per term: an inline SVG."""
+    from pgvg_core.run import read_metrics
+
+    try:
+        rows = read_metrics(result.source) if result.source else []
+    except Exception:  # noqa: BLE001 - a result imported without its run folder: no curves, the table stays
+        return ""
+    terms = sorted({k for row in rows for k in row if "/" in k})  # "g/<term>", "d/<term>"
+    if len(rows) < 2 or not terms:
+        return ""
+    steps = [row["step"] for row in rows]
+    values = [float(row[t]) for row in rows for t in terms if t in row and math.isfinite(float(row[t]))]
+    low, high, first, last = min(values), max(values), min(steps), max(steps)
+    width, height, left = 300, 180, 50
+    x = lambda step: left + (step - first) / ((last - first) or 1) * (width - left - 10)  # noqa: E731
+    y = lambda v: 15 + (1 - (v - low) / ((high - low) or 1)) * (height - 45)  # noqa: E731
+    lines = []
+    for i, term in enumerate(terms):
+        points = " ".join(f"{x(row['step']):.1f},{y(float(row[term])):.1f}" for row in rows
+                          if term in row and math.isfinite(float(row[term])))
+        lines.append(f'<polyline points="{points}" fill="none" stroke="{COLOURS[i % len(COLOURS)]}" stroke-width="1.5">'
+                     f'<title>{_e(term)}</title></polyline>')
+    legend = " ".join(f'<span style="color:{COLOURS[i % len(COLOURS)]}">■</span> {_e(t)}' for i, t in enumerate(terms))
+    axis = (f'<text x="{left - 6}" y="{y(high) + 4:.1f}" text-anchor="end" font-size="11">{_number(high)}</text>'
+            f'<text x="{left - 6}" y="{y(low) + 4:.1f}" text-anchor="end" font-size="11">{_number(low)}</text>'
+            f'<text x="{left}" y="{height - 12}" font-size="11">step {first}</text>'
+            f'<text x="{width - 10}" y="{height - 12}" text-anchor="end" font-size="11">{last}</text>')
+    return (f'<figure><svg width="{width}" height="{height}" role="img" aria-label="{_e(result.method)} losses">'
+            f'{axis}{"".join(lines)}</svg><figcaption>{_e(result.method)}, seed {result.seed}: loss terms over '
+            f'training<br>{legend}</figcaption></figure>')
+
+
 def _machine(hardware: dict[str, Any]) -> str:
     gpus = hardware.get("gpus") or []
     return f"{hardware.get('cpu', '?')}, {hardware.get('cores', '?')} cores, " + (
@@ -87,7 +121,7 @@ def html_page(board: dict[str, Any], results: Sequence[Result]) -> str:
         mine = [r for r in results if r.protocol_hash == table["protocol_hash"]]
         columns, order = table["columns"], table["order"]
         arrows = {c: {True: " ↑", False: " ↓", None: ""}[table["directions"][c]] for c in columns}
-        head = "".join(f"<th>{_e(c + arrows[c])}</th>" for c in columns)
+        head = "".join(f"<th>{_e(c + arrows[c])}</th>" for c in columns) + ("<th>paper</th>" if table.get("paper") else "")
         rows = []
         for method in order:
             row = table["methods"][method]
@@ -101,10 +135,14 @@ def html_page(board: dict[str, Any], results: Sequence[Result]) -> str:
                 cells.append(f"<td{best}{interval}>{_e(text)}</td>")
             flag = ('<br><span class="flag">config differs between seeds: not comparable</span>'
                     if row["config_differs"] else "")
+            if table.get("paper"):
+                cells.append(f"<td>{_e(published_text(table, method) or '–')}</td>")
             rows.append(f'<tr class="method"><td>{_e(method)}{flag}</td><td class="num">{len(row["seeds"])}</td>'
                         f'{"".join(cells)}</tr>')
         samples = "".join(_sample(next(r for r in mine if r.method == m)) for m in order if any(r.method == m for r in mine))
         plots = "".join(_seed_plot(c, order, mine) for c in columns if table["directions"][c] is not None)
+        curves = "".join(_curves(min((r for r in mine if r.method == m), key=lambda r: r.seed))
+                         for m in order if any(r.method == m for r in mine))
         hardware = sorted({_machine(r.hardware) for r in mine})
         sections.append(
             f'<h2>{_e(table["suite"])} <span class="note">protocol {_e(table["protocol_hash"][:12])}</span></h2>'
@@ -114,7 +152,8 @@ def html_page(board: dict[str, Any], results: Sequence[Result]) -> str:
             f'(↑ higher is better, ↓ lower); measured on each run\'s last checkpoint. Hardware: '
             f'{"; ".join(_e(h) for h in hardware)}.</p>'
             + (f'<div class="plots samples">{samples}</div>' if samples else "")
-            + (f'<div class="plots">{plots}</div>' if plots else ""))
+            + (f'<div class="plots">{plots}</div>' if plots else "")
+            + (f'<div class="plots">{curves}</div>' if curves else ""))
     created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>pgvg leaderboard</title>'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>'

@@ -43,3 +43,47 @@ def test_the_page_renders_in_headless_chromium_with_no_console_error(tmp_path):
     assert 'data-rows="2"' in done.stdout, done.stderr[-2000:]  # the page's script ran: both rows are there
     console = [line for line in done.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
     assert not console, console
+
+
+def test_published_numbers_and_training_curves_are_shown(tmp_path):
+    """A suite's [[paper]] numbers in a "paper" column (text, CSV and the page); a run's loss terms as curves."""
+    import json
+
+    import attrs
+
+    from pgvg_core.bench import format_table, leaderboard, load_suite
+    from pgvg_core.report import html_page
+
+    suite_file = tmp_path / "suite.toml"
+    suite_file.write_text((load_suite("smoke").source.read_text()
+                           + '\n[[paper]]\nmethod = "pix2pix"\ncolumn = "ssim.ssim"\nvalue = 0.61\n'
+                             'source = "Somebody et al. 2099, Table 9 <b>"\n'))
+    suite = load_suite(str(suite_file))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "g/l1": 1 / s, "d/gan": 0.5}) + "\n"
+                                               for s in (1, 2, 3)))
+    results = [attrs.evolve(result(seed=seed, method=method), protocol_hash=suite.protocol_hash, source=str(run))
+               for method in ("scgan", "pix2pix") for seed in (0, 1)]
+    board = leaderboard(results, suite)
+    assert board["tables"][0]["paper"] == {"pix2pix": {"ssim.ssim": {"value": 0.61,
+                                                                    "source": "Somebody et al. 2099, Table 9 <b>"}}}
+    text = format_table(board)
+    assert "paper" in text.splitlines()[2] and "ssim.ssim 0.61 (Somebody et al. 2099, Table 9 <b>)" in text
+    assert "ssim.ssim 0.61" in format_table(board, "csv")
+    page_text = html_page(board, results)
+    assert "<th>paper</th>" in page_text and "Table 9 &lt;b&gt;" in page_text
+    assert page_text.count("loss terms over training") == 2 and page_text.count("<polyline") == 4
+    unpublished = leaderboard(results, load_suite("smoke"))  # the same protocol, no numbers published: no column
+    assert not unpublished["tables"][0]["paper"] and "paper" not in format_table(unpublished)
+
+
+def test_a_published_number_for_a_method_the_suite_lacks_is_refused(tmp_path):
+    from pgvg_core.bench import load_suite
+    from pgvg_core.errors import PgvgError
+
+    suite_file = tmp_path / "suite.toml"
+    suite_file.write_text(load_suite("smoke").source.read_text()
+                          + '\n[[paper]]\nmethod = "vid2vid"\ncolumn = "ssim.ssim"\nvalue = 0.7\nsource = "x"\n')
+    with pytest.raises(PgvgError, match=r"paper\[0\]'.*'vid2vid' is not one of the suite's \(pix2pix, scgan\)"):
+        load_suite(str(suite_file))
