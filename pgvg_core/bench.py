@@ -222,39 +222,57 @@ def pose_conditions(suite: Suite, run: Any, helpers: dict[str, Path], device: st
     return conditions
 
 
-def run_suite(suite: Suite, *, out: Path, database: ResultsDatabase, methods: Sequence[str] | None = None,
+def run_suite(suite: Suite, *, out: Path, database: ResultsDatabase | None, methods: Sequence[str] | None = None,
               seeds: int | None = None, progress: bool = True,
               report: Callable[[str], None] = log.info) -> list[Result]:
-    """Train and measure every method x seed of ``suite``; every result stored (file, then row)."""
+    """Train and measure every method x seed of ``suite``; every result stored (file, then row).
+
+    Under ``torchrun`` (``pgvg bench --nproc N``) every process trains each run together; process 0 alone
+    measures, stores (``database`` may be None on the others) and reports, while the others wait.
+    """
+    from pgvg_core import distributed
+
     chosen = [m for m in suite.methods if not methods or m.name in methods]
     unknown = sorted(set(methods or ()) - {m.name for m in suite.methods})
     if unknown:
         raise PgvgError(f"suite '{suite.name}' has no method {', '.join(unknown)}; its methods: "
                         f"{', '.join(m.name for m in suite.methods)}")
+    # Joined before the first run: a run that is reused trains nothing, and the processes still wait together.
+    world = distributed.start("cuda" if torch.cuda.is_available() else "cpu")
+    say = report if world.main else (lambda _: None)
     seed_list = suite.seeds[:seeds] if seeds else suite.seeds
     helpers = helper_folders(suite, out)
     for helper in suite.helpers:
-        report(f"{suite.name}: helper {helper.name}")
-        train(helper, 0, helpers[helper.name], progress=progress)
+        say(f"{suite.name}: helper {helper.name}")
+        train(helper, 0, helpers[helper.name], progress=progress and world.main)
     jobs = [(method, seed) for method in chosen for seed in seed_list]
     results, started = [], time.perf_counter()
     for index, (method, seed) in enumerate(jobs):
         elapsed = time.perf_counter() - started
         left = f", about {elapsed / index * (len(jobs) - index) / 60:.1f} min left" if index else ""
-        report(f"[{index + 1}/{len(jobs)}] {suite.name}: {method.name}, seed {seed}{left}")
+        say(f"[{index + 1}/{len(jobs)}] {suite.name}: {method.name}, seed {seed}{left}")
         run_dir = run_folder(out, suite, method, seed)
         trained = time.perf_counter()
-        train(method, seed, run_dir, progress=progress)
-        values, provenance = measure_run(suite, run_dir, helpers=helpers)
-        state = checkpoint.load(checkpoint.latest(run_dir))
-        result = Result(suite=suite.name, protocol_hash=suite.protocol_hash, method=method.name, seed=seed,
-                        metrics=values, provenance=provenance, config=state["config"],
-                        checkpoint_sha256=sha256_of(checkpoint.latest(run_dir)), code=code_version(),
-                        hardware=hardware(), torch_version=str(torch.__version__),
-                        train_seconds=round(time.perf_counter() - trained, 1), steps=int(state["step"]))
-        store(result, run_dir, database)
-        results.append(result)
+        train(method, seed, run_dir, progress=progress and world.main)
+        if world.main:
+            results.append(measured_result(suite, method, seed, run_dir, helpers, database,
+                                           train_seconds=time.perf_counter() - trained))
+        distributed.barrier()
     return results
+
+
+def measured_result(suite: Suite, method: Method, seed: int, run_dir: Path, helpers: dict[str, Path],
+                    database: ResultsDatabase, *, train_seconds: float) -> Result:
+    """A trained run measured under the protocol, stored as a file in the run folder and a row."""
+    values, provenance = measure_run(suite, run_dir, helpers=helpers)
+    state = checkpoint.load(checkpoint.latest(run_dir))
+    result = Result(suite=suite.name, protocol_hash=suite.protocol_hash, method=method.name, seed=seed,
+                    metrics=values, provenance=provenance, config=state["config"],
+                    checkpoint_sha256=sha256_of(checkpoint.latest(run_dir)), code=code_version(),
+                    hardware=hardware(), torch_version=str(torch.__version__),
+                    train_seconds=round(train_seconds, 1), steps=int(state["step"]))
+    store(result, run_dir, database)
+    return result
 
 
 # ------------------------------------------------------------------------------------------ leaderboard

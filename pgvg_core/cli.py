@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -505,20 +506,32 @@ def bench_group() -> None:
 @click.option("--out", type=click.Path(file_okay=False), default="runs/bench", show_default=True,
               help="Where the runs go (OUT/SUITE/METHOD/seed-S; present runs are reused or resumed).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--nproc", type=click.IntRange(1, 1024), default=1, show_default=True,
+              help="Train each run on this many processes of this machine (as `pgvg run --nproc`); process 0 "
+                   "measures and stores.")
 def bench_run_command(suite: str, methods: str | None, seeds: int | None, db: str | None, out: str,
-                      no_progress: bool) -> None:
+                      no_progress: bool, nproc: int) -> None:
     """Train and measure every method x seed of SUITE."""
     from pathlib import Path
 
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        raise SystemExit(_torchrun(nproc))
+
+    from pgvg_core import distributed
     from pgvg_core.bench import leaderboard, format_table, load_suite, run_suite
     from pgvg_core.results import ResultsDatabase
 
     loaded = load_suite(suite)
-    with ResultsDatabase(db) as database:
-        results = run_suite(loaded, out=Path(out), database=database, seeds=seeds, progress=not no_progress,
-                            methods=methods.split(",") if methods else None, report=click.echo)
-        click.echo(f"{len(results)} results stored in {database.path}\n")
-        click.echo(format_table(leaderboard(database.results(loaded.name), loaded)))
+    main_process = distributed.world_from_environment().main
+    try:
+        with ResultsDatabase(db) if main_process else contextlib.nullcontext() as database:
+            results = run_suite(loaded, out=Path(out), database=database, seeds=seeds, progress=not no_progress,
+                                methods=methods.split(",") if methods else None, report=click.echo)
+            if main_process:
+                click.echo(f"{len(results)} results stored in {database.path}\n")
+                click.echo(format_table(leaderboard(database.results(loaded.name), loaded)))
+    finally:
+        distributed.stop()
 
 
 @bench_group.command("import")

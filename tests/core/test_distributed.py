@@ -101,3 +101,16 @@ def test_two_nodes_on_one_machine_train_what_one_process_trains(tmp_path):
     outputs = [node.communicate(timeout=240)[0] for node in nodes]
     assert all(node.returncode == 0 for node in nodes), outputs
     assert largest_difference(weights(tmp_path / "one"), weights(tmp_path / "two-nodes")) < 1e-4
+
+
+def test_a_bench_on_two_processes_trains_each_run_on_both_and_stores_one_result(tmp_path):
+    from pgvg_core.results import ResultsDatabase
+
+    out = pgvg("bench", "smoke", "--methods", "scgan", "--seeds", "1", "--nproc", "2", "--out", str(tmp_path / "runs"),
+               "--db", str(tmp_path / "db.sqlite"))
+    assert out.count("[1/1] smoke: scgan, seed 0") == 1 and "1 results stored" in out  # process 0 reports
+    run_dir = tmp_path / "runs" / "smoke" / "scgan" / "seed-0"
+    assert torch.load(checkpoint.latest(run_dir), weights_only=True)["world_size"] == 2
+    with ResultsDatabase(tmp_path / "db.sqlite") as db:
+        (row,) = db.results("smoke")
+    assert row.steps == 4 and 0 < row.metrics["ssim"]["ssim"] <= 1
