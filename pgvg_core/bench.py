@@ -11,7 +11,9 @@ A suite (``pgvg_core/suites/<name>.toml``, or any file) holds::
                 a pose estimator for the metrics; a stage-1 model for the poses), trained once per suite,
                 [[protocol.poses]] (name, augmentation = {name, params} or model = "<helper>"): for stage-2
                 models, the poses they render (:func:`pose_conditions`), each measured apart
-    [[methods]] name, config (an experiment file next to the suite or one of pgvg's), set (overrides)
+    [[methods]] name, config (an experiment file next to the suite or one of pgvg's), set (overrides),
+                stage1 = {config, set}: a two-stage method's pose-sequence model (``protocol.stage1_metrics``
+                measure it; a pose condition ``model = "stage1"`` renders its poses)
     [[paper]]   method, column, value, source: a number published for this same protocol (the leaderboard's
                 "paper" column); none where the protocol is pgvg's own
 
@@ -49,6 +51,9 @@ class Method:
     name: str
     config: Path
     overrides: tuple[str, ...] = ()
+    # A two-stage method's stage 1 (a pose-sequence model): trained with the same seed before the method's own
+    # run, measured by ``protocol.stage1_metrics``, and the model of a pose condition ``model = "stage1"``.
+    stage1: "Method | None" = None
 
 
 @attrs.frozen(kw_only=True)
@@ -135,13 +140,25 @@ def _methods(entries: list[dict[str, Any]], path: Path, key: str) -> tuple[Metho
         where = f"{path}, at '{key}[{index}]'"
         if not isinstance(entry.get("name"), str) or not isinstance(entry.get("config"), str):
             raise PgvgError(f"{where}: a method has a name and a config (an experiment file)")
+        stage1 = entry.get("stage1")
+        if stage1 is not None:
+            if key != "methods" or not isinstance(stage1, dict) or not isinstance(stage1.get("config"), str):
+                raise PgvgError(f"{where}, at 'stage1': a method's stage 1 is a table with a config (an experiment "
+                                "file) and set (overrides)")
+            stage1 = Method(name=f"{entry['name']}/stage1", config=experiment_file(stage1["config"], path, where),
+                            overrides=tuple(stage1.get("set", [])))
         methods.append(Method(name=entry["name"], config=experiment_file(entry["config"], path, where),
-                              overrides=tuple(entry.get("set", []))))
+                              overrides=tuple(entry.get("set", [])), stage1=stage1))
     return tuple(methods)
 
 
 def run_folder(out: Path, suite: Suite, method: Method, seed: int) -> Path:
     return out / suite.name / method.name / f"seed-{seed}"
+
+
+def stage1_folder(out: Path, suite: Suite, method: Method, seed: int) -> Path:
+    """A two-stage method's stage-1 run, beside its own."""
+    return out / suite.name / method.name / f"seed-{seed}-stage1"
 
 
 def helper_folders(suite: Suite, out: Path) -> dict[str, Path]:
@@ -157,26 +174,46 @@ def train(method: Method, seed: int, run_dir: Path, *, progress: bool) -> None:
 
 
 def measure_run(suite: Suite, run_dir: Path, *, helpers: dict[str, Path] | None = None,
-                device: str = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
+                stage1_dir: Path | None = None, device: str = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
     """The protocol's metrics on a run's last checkpoint, on each of its splits and, for a stage-2 model, each
     of its pose conditions: (values, provenance). A metric is named ``[<split>/][<poses>/]<metric>``: the
-    split with several splits, the poses with ``protocol.poses``."""
+    split with several splits, the poses with ``protocol.poses``. With ``stage1_dir`` (a two-stage method),
+    also ``protocol.stage1_metrics`` on that run, named ``stage1/[<split>/]<metric>``."""
+    from pgvg_core.run import load_run
+
+    protocol, helpers = suite.protocol, dict(helpers or {})
+    if stage1_dir is not None:
+        helpers["stage1"] = stage1_dir  # what a pose condition's model = "stage1" names
+    run = load_run(run_dir, device=device)
+    conditions = pose_conditions(suite, run, helpers, device) or {None: None}
+    values, provenance = _measured(suite, run, protocol["metrics"], "protocol.metrics", helpers, conditions, device)
+    if stage1_dir is not None and protocol.get("stage1_metrics"):
+        stage1 = load_run(stage1_dir, device=device)
+        more, their_provenance = _measured(suite, stage1, protocol["stage1_metrics"], "protocol.stage1_metrics",
+                                           helpers, {None: None}, device)
+        sha = sha256_of(checkpoint.latest(stage1_dir))
+        values.update({f"stage1/{name}": value for name, value in more.items()})
+        provenance.update({f"stage1/{name}": {**value, "checkpoint_sha256": sha}
+                           for name, value in their_provenance.items()})
+    return values, provenance
+
+
+def _measured(suite: Suite, run: Any, entries: list[dict[str, Any]], key: str, helpers: dict[str, Path],
+              conditions: dict[str | None, Any], device: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``entries`` (metric specs at ``key``) on a loaded run, per split and pose condition."""
     from pgvg_core.evaluation import measure
     from pgvg_core.interfaces import helper_params_of
     from pgvg_core.plugins import get_registries
-    from pgvg_core.run import load_run
 
     protocol = suite.protocol
-    run = load_run(run_dir, device=device)
     registry = get_registries()["metrics"]
     metrics = {}
-    for i, entry in enumerate(protocol["metrics"]):
+    for i, entry in enumerate(entries):
         factory = registry.get(entry["name"]).factory
-        given = helper_params_of(factory, helpers) if helpers else {}
+        given = helper_params_of(factory, helpers)
         metrics[entry["name"]] = build("metrics", ComponentSpec(name=entry["name"], params={**given, **entry.get("params", {})}),
-                                       path=f"protocol.metrics[{i}]", data=run.data, device=torch.device(device))
+                                       file=suite.source, path=f"{key}[{i}]", data=run.data, device=torch.device(device))
     splits = protocol.get("splits") or [protocol.get("split")]
-    conditions = pose_conditions(suite, run, helpers or {}, device) or {None: None}
     values, provenance = {}, {}
     for split in splits:
         spec = protocol["dataset"]
@@ -215,7 +252,8 @@ def pose_conditions(suite: Suite, run: Any, helpers: dict[str, Path], device: st
         if "model" in entry:
             if entry["model"] not in helpers:
                 raise PgvgError(f"{where}: model '{entry['model']}' is not one of the protocol's helpers "
-                                f"({', '.join(helpers) or 'none'}); add it as [[protocol.helpers]]")
+                                f"({', '.join(helpers) or 'none'}); add it as [[protocol.helpers]] (or, as "
+                                "'stage1', give every method a [methods.stage1])")
             stage1 = load_run(helpers[entry["model"]], device=device)
         conditions[name] = PoseCondition(name=name, augmentation=augmentation, stage1=stage1,
                                          seed=int(entry.get("seed", 1234)))
@@ -253,21 +291,31 @@ def run_suite(suite: Suite, *, out: Path, database: ResultsDatabase | None, meth
         say(f"[{index + 1}/{len(jobs)}] {suite.name}: {method.name}, seed {seed}{left}")
         run_dir = run_folder(out, suite, method, seed)
         trained = time.perf_counter()
+        stage1_dir = stage1_folder(out, suite, method, seed) if method.stage1 else None
+        if method.stage1:
+            train(method.stage1, seed, stage1_dir, progress=progress and world.main)
         train(method, seed, run_dir, progress=progress and world.main)
         if world.main:
-            results.append(measured_result(suite, method, seed, run_dir, helpers, database,
+            results.append(measured_result(suite, method, seed, run_dir, helpers, database, stage1_dir=stage1_dir,
                                            train_seconds=time.perf_counter() - trained))
         distributed.barrier()
     return results
 
 
 def measured_result(suite: Suite, method: Method, seed: int, run_dir: Path, helpers: dict[str, Path],
-                    database: ResultsDatabase, *, train_seconds: float) -> Result:
-    """A trained run measured under the protocol, stored as a file in the run folder and a row."""
-    values, provenance = measure_run(suite, run_dir, helpers=helpers)
+                    database: ResultsDatabase, *, train_seconds: float, stage1_dir: Path | None = None) -> Result:
+    """A trained run measured under the protocol, stored as a file in the run folder and a row. A two-stage
+    method's config holds its stage 1's under ``[stage1]`` (a changed stage 1 is another config)."""
+    import tomli_w
+
+    values, provenance = measure_run(suite, run_dir, helpers=helpers, stage1_dir=stage1_dir)
     state = checkpoint.load(checkpoint.latest(run_dir))
+    config = state["config"]
+    if stage1_dir is not None:
+        stage1_config = tomllib.loads(checkpoint.load(checkpoint.latest(stage1_dir))["config"])
+        config = tomli_w.dumps({**tomllib.loads(config), "stage1": stage1_config})
     result = Result(suite=suite.name, protocol_hash=suite.protocol_hash, method=method.name, seed=seed,
-                    metrics=values, provenance=provenance, config=state["config"],
+                    metrics=values, provenance=provenance, config=config,
                     checkpoint_sha256=sha256_of(checkpoint.latest(run_dir)), code=code_version(),
                     hardware=hardware(), torch_version=str(torch.__version__),
                     train_seconds=round(train_seconds, 1), steps=int(state["step"]))

@@ -62,6 +62,7 @@ def config_hash(config_toml: str) -> str:
     except tomllib.TOMLDecodeError:
         return content_hash(config_toml)
     data.get("experiment", {}).pop("seed", None)
+    data.get("stage1", {}).get("experiment", {}).pop("seed", None)  # a two-stage method's stage 1 (pgvg bench)
     return content_hash(data)
 
 

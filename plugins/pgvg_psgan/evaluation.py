@@ -162,7 +162,10 @@ def mean_acceleration(keypoints: torch.Tensor) -> torch.Tensor:
 class PoseActionMetric(Metric):
     """Action accuracy, FID, diversity and smoothness of generated pose sequences, via a trained classifier."""
 
-    directions = {"accuracy": True, "fid": False, "presence": True}
+    # None: not ranked (diversity and smoothness are best close to the real sequences', not high or low).
+    directions = {"accuracy": True, "fid": False, "presence": True, "real_accuracy": None, "chance": None,
+                  "diversity": None, "real_diversity": None, "smoothness": None, "acceleration": None,
+                  "real_acceleration": None}
 
     domain = "poses"
 

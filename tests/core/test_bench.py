@@ -1,6 +1,7 @@
 """Leaderboard runs: the smoke suite end to end, and what the leaderboard refuses to mix."""
 
 import json
+import tomllib
 
 import attrs
 import torch
@@ -132,16 +133,30 @@ set = ["trainer.steps=2"]
 
 def test_every_suite_of_pgvg_reads_and_names_its_methods_experiments():
     from pgvg_core.bench import SUITES
-    from pgvg_core.config import load_config
+    from pgvg_core.config import ComponentSpec, build, load_config
+    from pgvg_core.plugins import get_registries
 
     names = sorted(path.stem for path in SUITES.glob("*.toml"))
-    assert {"smoke", "psgan-actions", "video-folder-template"} <= set(names)
+    assert {"smoke", "psgan-actions", "scgan-robustness", "synthetic-actions-64", "video-folder-template"} <= set(names)
     for name in names:
         suite = load_suite(name)
         assert len(suite.protocol_hash) == 64 and suite.methods
         if "video-folder" not in name:  # the template points at the user's videos
-            for method in suite.methods:
+            for method in (*suite.methods, *suite.helpers, *(m.stage1 for m in suite.methods if m.stage1)):
                 load_config(method.config, method.overrides)
+        for column in suite.columns:  # each column names a metric value that the protocol produces
+            where, metric_key = column.rsplit("/", 1) if "/" in column else ("", column)
+            metric, key = metric_key.split(".", 1)
+            entries = suite.protocol["stage1_metrics" if where.startswith("stage1") else "metrics"]
+            assert metric in {entry["name"] for entry in entries}, (name, column)
+            assert key in get_registries()["metrics"].get(metric).factory.directions, (name, column)
+            parts = set(where.split("/")) - {""}
+            known = {"stage1", *(suite.protocol.get("splits") or []), *(p["name"] for p in suite.protocol.get("poses", []))}
+            assert parts <= known, (name, column)
+        for entry in suite.protocol.get("poses", []):  # every augmentation of the poses builds
+            if "augmentation" in entry:
+                build("augmentations", ComponentSpec(name=entry["augmentation"]["name"],
+                                                     params=entry["augmentation"].get("params", {})))
 
 
 def test_a_stage2_suite_measures_each_pose_condition_apart(tmp_path):
@@ -234,3 +249,54 @@ def test_pose_conditions_refuse_what_cannot_work(tmp_path):
         made.poses(keypoints[:, :4], torch.tensor([0, 1]), classes=("walk", "jump"), resolution=32)
     given, target = made.poses(keypoints[:, :4], torch.tensor([0, 1]), classes=stage1.data.classes, resolution=32)
     assert given.shape == (2, 3, 18, 3) and target is given
+
+
+def test_a_two_stage_method_is_trained_and_measured_end_to_end(tmp_path):
+    """[methods.stage1]: its stage 1 trained with the method's seed, measured by stage1_metrics, its poses rendered."""
+    from tiny import TINY_CLASSIFIER, TINY_PSGAN, TINY_SCGAN, write_config
+
+    for text, name in ((TINY_PSGAN, "psgan.toml"), (TINY_SCGAN, "scgan.toml"), (TINY_CLASSIFIER, "classifier.toml")):
+        write_config(tmp_path, text, name)
+    suite = tmp_path / "two.toml"
+    suite.write_text('''
+[suite]
+name = "tiny-two-stage"
+version = 1
+primary = "generated/ssim.ssim"
+[protocol]
+dataset = { name = "synthetic-actions", params = { resolution = 32, frames = 4, clips = 40, actions = ["jump", "kick", "wave-right"] } }
+split = "test"
+clips = 4
+batch_size = 2
+seeds = [0, 1]
+metrics = [{ name = "ssim" }]
+stage1_metrics = [{ name = "pose-action" }]
+[[protocol.helpers]]
+name = "action-classifier"
+config = "classifier.toml"
+set = ["trainer.steps=2", "data.params.frames=4"]
+[[protocol.poses]]
+name = "true"
+[[protocol.poses]]
+name = "generated"
+model = "stage1"
+[[methods]]
+name = "both"
+config = "scgan.toml"
+set = ["trainer.steps=2"]
+stage1 = { config = "psgan.toml", set = ["trainer.steps=2"] }
+''')
+    done = CliRunner().invoke(main, ["bench", str(suite), "--out", str(tmp_path / "runs"), "--db",
+                                     str(tmp_path / "db.sqlite"), "--no-progress"])
+    assert done.exit_code == 0, done.output
+    folder = tmp_path / "runs" / "tiny-two-stage" / "both"
+    assert (folder / "seed-1-stage1" / "checkpoints").is_dir() and (folder / "seed-1" / "checkpoints").is_dir()
+    with ResultsDatabase(tmp_path / "db.sqlite") as db:
+        rows = sorted(db.results("tiny-two-stage"), key=lambda r: r.seed)
+    assert set(rows[0].metrics) == {"true/ssim", "generated/ssim", "stage1/pose-action"}
+    assert 0 <= rows[0].metrics["stage1/pose-action"]["accuracy"] <= 1
+    assert rows[0].provenance["stage1/pose-action"]["checkpoint_sha256"] != rows[0].checkpoint_sha256
+    assert tomllib.loads(rows[0].config)["stage1"]["objective"]["name"] == "psgan"  # part of the method's config
+    assert rows[0].config_hash == rows[1].config_hash  # the seeds of a two-stage method still share one config
+    board = leaderboard(rows, load_suite(str(suite)))["tables"][0]
+    assert not board["methods"]["both"]["config_differs"] and "stage1/pose-action.accuracy" in board["columns"]
