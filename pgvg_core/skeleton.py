@@ -3,7 +3,8 @@
 A skeleton is a component (kind ``skeletons``, registered by plugins through ``pgvg_register_skeletons``);
 a dataset names the one its keypoints follow (``Dataset.skeleton``, ``"body-18"`` by default) and everything
 generic (heatmaps, drawing, flips, abnormal poses, PCK, the networks' channel counts) reads ``K`` and the
-limb graph from it, never from a constant. :data:`BODY_18` is the human body in COCO/OpenPose order.
+limb graph from it, never from a constant. :data:`BODY_18` is the human body in COCO/OpenPose order,
+:data:`FACE_68` the face in iBUG 300-W order.
 
 >>> tiny = Skeleton(name="tiny", keypoint_names=("head", "left_hand", "right_hand"),
 ...                 limbs=((0, 1), (0, 2)), limb_colours=((255, 0, 0), (0, 0, 255)),
@@ -213,6 +214,44 @@ BODY_18 = Skeleton(
 )  # fmt: skip
 
 
+# ------------------------------------------------------------------------------------------- face-68
+
+def _face_68() -> Skeleton:
+    """The iBUG 300-W 68-point face (dlib's and OpenFace's order): jaw 0-16 (from the subject's right ear down
+    to the chin and up to the left), brows 17-21 (right) and 22-26 (left), nose bridge 27-30, nostrils 31-35,
+    eyes 36-41 (right) and 42-47 (left), lips 48-59 (outer) and 60-67 (inner); "right" is the subject's (the
+    image's left in a frontal face), as in body-18."""
+    parts = (("jaw", 17, False), ("right_brow", 5, False), ("left_brow", 5, False), ("nose_bridge", 4, False),
+             ("nostril", 5, False), ("right_eye", 6, True), ("left_eye", 6, True), ("outer_lip", 12, True),
+             ("inner_lip", 8, True))
+    names, limbs, colours, start = [], [], [], 0
+    palette = {"jaw": (255, 255, 255), "right_brow": (255, 170, 0), "left_brow": (255, 170, 0),
+               "nose_bridge": (0, 255, 255), "nostril": (0, 170, 255), "right_eye": (0, 255, 0),
+               "left_eye": (0, 255, 0), "outer_lip": (255, 0, 170), "inner_lip": (255, 0, 255)}
+    for part, count, closed in parts:
+        names += [f"{part}_{i}" for i in range(count)]
+        chain = [(start + i, start + i + 1) for i in range(count - 1)] + ([(start + count - 1, start)] if closed else [])
+        limbs += chain
+        colours += [palette[part]] * len(chain)
+        start += count
+    limbs.append((30, 33))  # nose tip to the nostrils' middle: the nose is one part
+    colours.append(palette["nostril"])
+    mirror = [*((f"jaw_{i}", f"jaw_{16 - i}") for i in range(8)),
+              *((f"right_brow_{i}", f"left_brow_{4 - i}") for i in range(5)),
+              ("nostril_0", "nostril_4"), ("nostril_1", "nostril_3"),
+              # eyes: the outer corner of one is the outer corner of the other, going round the other way
+              *((f"right_eye_{i}", f"left_eye_{(3 - i) % 6}") for i in range(6)),
+              ("outer_lip_0", "outer_lip_6"), ("outer_lip_1", "outer_lip_5"), ("outer_lip_2", "outer_lip_4"),
+              ("outer_lip_7", "outer_lip_11"), ("outer_lip_8", "outer_lip_10"),
+              ("inner_lip_0", "inner_lip_4"), ("inner_lip_1", "inner_lip_3"), ("inner_lip_5", "inner_lip_7")]
+    return Skeleton(name="face-68", keypoint_names=names, limbs=limbs, limb_colours=colours,
+                    flip_pairs=[(left, right) for right, left in mirror], root="nose_bridge_3")
+
+
+#: The face: 68 landmarks in iBUG 300-W order (see :func:`_face_68`).
+FACE_68 = _face_68()
+
+
 # ------------------------------------------------------------------------------------------- by name
 
 def skeleton_by_name(name: str, registries: Any = None) -> Skeleton:
@@ -248,4 +287,4 @@ def as_skeleton(value: Skeleton | str | Mapping[str, Any], registries: Any = Non
     raise TypeError(f"expected a Skeleton, a skeleton name or skeleton data, got {type(value).__name__}")
 
 
-__all__ = ["BODY_18", "Skeleton", "as_skeleton", "skeleton_by_name"]
+__all__ = ["BODY_18", "FACE_68", "Skeleton", "as_skeleton", "skeleton_by_name"]

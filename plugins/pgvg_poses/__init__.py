@@ -1,6 +1,6 @@
 """Built-in pose sources (``sources.py``: ground truth, keypoint files — OpenPose, COCO, .npz — and MediaPipe;
 ``estimator.py``: the synthetic pose estimator, an evaluator, with its objective and pose source) and the
-skeletons their keypoints follow (``skeletons.py``: ``body-18``)."""
+skeletons their keypoints follow (``skeletons.py``: ``body-18``, ``face-68``)."""
 
 from pgvg_core import hookimpl
 
@@ -33,6 +33,7 @@ def pgvg_register_objectives(register):
 
 @hookimpl
 def pgvg_register_skeletons(register):
-    from pgvg_poses.skeletons import body_18
+    from pgvg_poses.skeletons import body_18, face_68
 
     register("body-18", body_18)
+    register("face-68", face_68)

@@ -89,14 +89,14 @@ def test_skeleton_data_round_trips():
 
 def test_body_18_is_registered_and_listed():
     registries = load_plugins().registries
-    assert registries["skeletons"].list() == ["body-18"]
+    assert registries["skeletons"].list() == ["body-18", "face-68"]
     assert registries["skeletons"].get("body-18").plugin == "poses"
     assert skeleton_by_name("body-18", registries) is BODY_18
     assert as_skeleton("body-18", registries) is BODY_18
 
 
 def test_unknown_skeleton_name_suggests_and_lists():
-    with pytest.raises(UnknownNameError, match=r"no skeleton 'body18'; did you mean 'body-18'\? available: body-18"):
+    with pytest.raises(UnknownNameError, match=r"no skeleton 'body18'; did you mean 'body-18'\? available: body-18, face-68"):
         skeleton_by_name("body18", load_plugins().registries)
 
 
@@ -124,7 +124,8 @@ def test_list_skeletons_command():
     from pgvg_core.cli import main
 
     rows = json.loads(CliRunner().invoke(main, ["list", "skeletons", "--json"], catch_exceptions=False).output)
-    assert [(row["kind"], row["name"], row["plugin"]) for row in rows] == [("skeletons", "body-18", "poses")]
+    assert [(row["kind"], row["name"], row["plugin"]) for row in rows] == [("skeletons", "body-18", "poses"),
+                                                                           ("skeletons", "face-68", "poses")]
 
 
 def test_data_info_keypoints_come_from_its_skeleton():
@@ -137,3 +138,19 @@ def test_data_info_keypoints_come_from_its_skeleton():
     # A bundle stores attrs.asdict(data) and builds DataInfo(**that) again.
     assert DataInfo(**{**attrs.asdict(small), "classes": ("a", "b")}) == small
     assert DataInfo(num_classes=1, classes=("a",), skeleton="body-18", frames=2, resolution=32).keypoints == 18
+
+
+def test_face_68_follows_the_ibug_layout():
+    from pgvg_core.skeleton import FACE_68
+
+    registries = load_plugins().registries
+    assert skeleton_by_name("face-68", registries) is FACE_68 and FACE_68.num_keypoints == 68
+    flip = FACE_68.flip_permutation
+    # iBUG 1-based pairs, as dlib's and OpenFace's horizontal flips list them (here 0-based)
+    for a, b in [(0, 16), (7, 9), (17, 26), (21, 22), (31, 35), (36, 45), (39, 42), (40, 47), (41, 46),
+                 (48, 54), (55, 59), (60, 64), (65, 67)]:
+        assert flip[a] == b and flip[b] == a
+    assert all(flip[k] == k for k in (8, 27, 28, 29, 30, 33, 51, 57, 62, 66))  # the midline stays
+    assert FACE_68.index("right_eye_0") == 36 and FACE_68.index("inner_lip_7") == 67
+    # eyes and lips are closed contours; the jaw is open
+    assert (41, 36) in FACE_68.limbs and (59, 48) in FACE_68.limbs and (16, 0) not in FACE_68.limbs
