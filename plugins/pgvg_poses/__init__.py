@@ -1,4 +1,5 @@
-"""Built-in pose sources (``sources.py``: ground truth, keypoint files — OpenPose, COCO, .npz — and MediaPipe;
+"""Built-in pose sources (``sources.py``: ground truth, keypoint files — OpenPose, COCO, .npz, OpenFace .csv —
+and MediaPipe's body; ``faces.py``: MediaPipe's face mesh as 68 face landmarks;
 ``estimator.py``: the synthetic pose estimator, an evaluator, with its objective and pose source) and the
 skeletons their keypoints follow (``skeletons.py``: ``body-18``, ``face-68``)."""
 
@@ -8,11 +9,13 @@ from pgvg_core import hookimpl
 @hookimpl
 def pgvg_register_pose_sources(register):
     from pgvg_poses.estimator import SyntheticEstimatorPoses
+    from pgvg_poses.faces import MediaPipeFacePoses
     from pgvg_poses.sources import GroundTruthPoses, KeypointsFilePoses, MediaPipePoses
 
     register("ground-truth", GroundTruthPoses)
     register("keypoints-file", KeypointsFilePoses)
     register("mediapipe", MediaPipePoses)
+    register("mediapipe-face", MediaPipeFacePoses)
     register("synthetic-estimator", SyntheticEstimatorPoses)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from pgvg_core.errors import DataError
 from pgvg_core.pose import NUM_KEYPOINTS
-from pgvg_core.skeleton import BODY_18, Skeleton
+from pgvg_core.skeleton import BODY_18, FACE_68, Skeleton
 
 # COCO-18 index -> BODY_25 index (BODY_25 adds a mid-hip at 8 and feet after 18).
 BODY25_TO_COCO18 = (0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
@@ -160,8 +160,8 @@ def load_people(path: str | Path, *, skeleton: Skeleton = BODY_18) -> np.ndarray
 
 
 def load_keypoints(path: str | Path, *, skeleton: Skeleton = BODY_18) -> np.ndarray:
-    """Keypoints ``[T, K, 3]`` of ``skeleton`` from a ``.npz`` file, or body-18 ``[T, 18, 3]`` from OpenPose or
-    COCO JSON or a folder of OpenPose per-frame JSON files."""
+    """Keypoints ``[T, K, 3]`` of ``skeleton`` from a ``.npz`` file, body-18 ``[T, 18, 3]`` from OpenPose or
+    COCO JSON or a folder of OpenPose per-frame JSON files, or face-68 ``[T, 68, 3]`` from OpenFace's CSV."""
     path = Path(path)
     if path.is_dir():
         _body_only(path, skeleton)
@@ -173,6 +173,13 @@ def load_keypoints(path: str | Path, *, skeleton: Skeleton = BODY_18) -> np.ndar
         raise DataError(f"keypoints file not found: {path}")
     if path.suffix == ".npz":
         return _npz(path, skeleton)
+    if path.suffix == ".csv":
+        from pgvg_poses.faces import load_openface_csv
+
+        if skeleton.name != FACE_68.name:
+            raise DataError(f"{path}: a CSV file is read as OpenFace's 68 face landmarks (skeleton 'face-68'), not "
+                            f"skeleton '{skeleton.name}'")
+        return load_openface_csv(path)
     if path.suffix == ".json":
         _body_only(path, skeleton)
         try:
@@ -184,4 +191,5 @@ def load_keypoints(path: str | Path, *, skeleton: Skeleton = BODY_18) -> np.ndar
         if isinstance(data, dict) and "people" in data:
             return _openpose_frame(path)[None]
         raise DataError(f"{path}: neither OpenPose ('people') nor COCO ('annotations') keypoint JSON")
-    raise DataError(f"{path}: unsupported keypoints file; use .npz, OpenPose or COCO .json, or a folder")
+    raise DataError(f"{path}: unsupported keypoints file; use .npz, OpenPose or COCO .json, a folder, or "
+                    "OpenFace .csv (faces)")

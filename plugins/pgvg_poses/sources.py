@@ -12,7 +12,7 @@ import numpy as np
 from pgvg_core.errors import DataError
 from pgvg_core.interfaces import PoseSource
 from pgvg_core.pose import NUM_KEYPOINTS
-from pgvg_core.skeleton import BODY_18, skeleton_by_name
+from pgvg_core.skeleton import BODY_18, FACE_68, skeleton_by_name
 from pgvg_poses.formats import load_keypoints, load_people
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,12 @@ class GroundTruthPoses(PoseSource):
 
 
 SIDECAR_SUFFIXES = (".npz", ".json")
+FACE_SIDECAR_SUFFIXES = (".npz", ".csv")  # OpenFace writes CSV
 
 
 class KeypointsFilePoses(PoseSource):
-    """Poses read from files beside each clip: ``clip.npz``, ``clip.json`` or a ``clip_keypoints/`` folder;
+    """Poses read from files beside each clip: ``clip.npz``, ``clip.json``, ``clip.csv`` (OpenFace) or a
+    ``clip_keypoints/`` folder;
     with ``file``, the people of one image from that file (OpenPose or COCO JSON with several people).
     ``skeleton`` names what the files' keypoints are (``.npz`` files may hold any registered skeleton's)."""
 
@@ -51,7 +53,8 @@ class KeypointsFilePoses(PoseSource):
     def __call__(self, frames: Any, *, clip_path: Path | None = None) -> np.ndarray:
         if clip_path is None:
             raise DataError("pose source 'keypoints-file' needs the clip's path to find its keypoints file")
-        candidates = [clip_path.with_suffix(s) for s in SIDECAR_SUFFIXES]
+        suffixes = FACE_SIDECAR_SUFFIXES if self._skeleton.name == FACE_68.name else SIDECAR_SUFFIXES
+        candidates = [clip_path.with_suffix(s) for s in suffixes]
         candidates += [clip_path.parent / f"{clip_path.stem}_keypoints"]
         if clip_path.is_dir():
             candidates += [clip_path / "keypoints.npz", clip_path / "keypoints.json"]
