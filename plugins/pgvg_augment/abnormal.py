@@ -125,3 +125,81 @@ class AbnormalPose(Augmentation):
         probability = f", p={self.p}" if self.p < 1 else ""
         skeleton = f", skeleton={self.skeleton.name}" if self.skeleton.name != BODY_18.name else ""
         return f"AbnormalPose(severity={self.severity}{probability}{skeleton}" + (f", off={off})" if off else ")")
+
+
+class AbnormalFace(AbnormalPose):
+    """Abnormal face landmarks (skeleton ``face-68``): :class:`AbnormalPose`'s errors plus the ones face
+    landmarkers make — jaw points drifting off the face's outline (a run of neighbouring contour points pulled
+    sideways together), an eye collapsed to a line or a point (its six points pulled to their centre), and a
+    mouth corner lost (its outer and inner points missing). ``severity`` scales these too; each is drawn per
+    sample (``drift_rate``, ``collapse_rate``, ``corner_rate`` at severity 1)."""
+
+    JAW = tuple(range(17))
+    EYES = (tuple(range(36, 42)), tuple(range(42, 48)))
+    CORNERS = ((48, 60), (54, 64))  # (outer, inner) of the subject's right and left mouth corner
+
+    def __init__(self, *, drift: bool = True, collapse: bool = True, corner: bool = True, drift_rate: float = 0.5,
+                 collapse_rate: float = 0.3, corner_rate: float = 0.3, swap: bool = False,
+                 skeleton: Skeleton | str = "face-68", **kwargs) -> None:
+        """Left/right swaps are off by default: a mirrored face is a plausible face, not a landmark error."""
+        super().__init__(swap=swap, skeleton=skeleton, **kwargs)
+        if self.skeleton.num_keypoints != 68:
+            raise ValueError(f"abnormal-face corrupts face-68 landmarks; skeleton '{self.skeleton.name}' has "
+                             f"{self.skeleton.num_keypoints} keypoints (use abnormal-pose for other skeletons)")
+        for name, rate in (("drift_rate", drift_rate), ("collapse_rate", collapse_rate), ("corner_rate", corner_rate)):
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {rate}")
+        self.enabled.update(drift=drift, collapse=collapse, corner=corner)
+        self.rates = {"drift": drift_rate, "collapse": collapse_rate, "corner": corner_rate}
+
+    def sample(self, shape: torch.Size, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        params = super().sample(shape, generator)
+        batch, s = shape[0], self.severity
+
+        def chance(kind: str) -> torch.Tensor:
+            return torch.rand(batch, generator=generator) < self.rates[kind] * s
+
+        angle = torch.rand(batch, generator=generator) * 2 * torch.pi
+        params.update({
+            "drift": chance("drift"),
+            "drift_centre": torch.randint(0, len(self.JAW), (batch,), generator=generator),
+            "drift_width": 1.0 + torch.rand(batch, generator=generator) * 2.5,  # jaw points, Gaussian sd
+            "drift_offset": 0.15 * s * torch.stack([angle.cos(), angle.sin()], dim=1),  # in face sizes
+            "collapse": chance("collapse"),
+            "collapse_eye": torch.randint(0, 2, (batch,), generator=generator),
+            "collapse_amount": 0.6 + 0.4 * torch.rand(batch, generator=generator),  # of the way to the centre
+            "corner": chance("corner"),
+            "corner_side": torch.randint(0, 2, (batch,), generator=generator),
+        })
+        return params
+
+    def apply(self, keypoints: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        out = super().apply(keypoints, params)  # [B, T, K, 4]
+        device, dtype = out.device, out.dtype
+        p = {k: v.to(device) for k, v in params.items()}
+        corrupt = p["corrupt"]
+        xy, confidence, sigma_scale = out[..., :2], out[..., 2:3], out[..., 3:4]
+        if self.enabled["drift"]:
+            size = body_size(out[..., :3]).mean(dim=1).clamp(min=1.0)  # [B]
+            jaw = torch.arange(len(self.JAW), device=device, dtype=dtype)
+            weight = torch.exp(-0.5 * ((jaw[None] - p["drift_centre"][:, None]) / p["drift_width"][:, None]) ** 2)
+            weight = weight * (p["drift"] & corrupt)[:, None]  # [B, 17]
+            offset = weight[..., None] * p["drift_offset"].to(dtype)[:, None] * size[:, None, None]  # [B, 17, 2]
+            xy = torch.cat([xy[:, :, :17] + offset[:, None], xy[:, :, 17:]], dim=2)
+        if self.enabled["collapse"]:
+            for side, eye in enumerate(self.EYES):
+                chosen = (p["collapse"] & corrupt & (p["collapse_eye"] == side))[:, None, None, None]
+                points = xy[:, :, list(eye)]
+                centre = points.mean(dim=2, keepdim=True)
+                pulled = points + (centre - points) * p["collapse_amount"].to(dtype)[:, None, None, None]
+                xy = xy.clone()
+                xy[:, :, list(eye)] = torch.where(chosen, pulled, points)
+        if self.enabled["corner"]:
+            confidence = confidence.clone()
+            for side, corner in enumerate(self.CORNERS):
+                lost = (p["corner"] & corrupt & (p["corner_side"] == side))[:, None, None, None]  # [B, 1, 1, 1]
+                confidence[:, :, list(corner)] = confidence[:, :, list(corner)].masked_fill(lost, 0.0)
+        return torch.cat([xy, confidence, sigma_scale], dim=-1)
+
+    def __repr__(self) -> str:
+        return super().__repr__().replace("AbnormalPose(", "AbnormalFace(", 1)
