@@ -65,8 +65,7 @@ class Skeleton:
         for left, right in self.flip_pairs:
             permutation[index[left]], permutation[index[right]] = index[right], index[left]
         object.__setattr__(self, "flip_permutation", tuple(permutation))
-        root = index[self.root] if self.root is not None else (self.limbs[0][0] if self.limbs else 0)
-        bones = self._grow_tree(root)
+        bones = self._grow_tree(self.root_index)
         parents = [-1] * self.num_keypoints
         for parent, child in bones:
             parents[child] = parent
@@ -143,6 +142,11 @@ class Skeleton:
     def num_keypoints(self) -> int:
         """``K``."""
         return len(self.keypoint_names)
+
+    @property
+    def root_index(self) -> int:
+        """The keypoint the parent tree grows from (``root``, else the first limb's first keypoint)."""
+        return self.index(self.root) if self.root is not None else (self.limbs[0][0] if self.limbs else 0)
 
     @property
     def keypoint_colours(self) -> tuple[tuple[int, int, int], ...]:

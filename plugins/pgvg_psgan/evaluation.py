@@ -29,7 +29,7 @@ from pgvg_core.files import sha256_of
 from pgvg_core.interfaces import Evaluator, Metric
 from pgvg_core.objective import Objective
 from pgvg_core.pose import body_size
-from pgvg_core.skeleton import BODY_18
+from pgvg_core.skeleton import BODY_18, Skeleton, as_skeleton
 from pgvg_core.stats import frechet_distance
 from pgvg_core import randomness
 from pgvg_psgan.objective import sequence_keypoints, with_posture
@@ -37,16 +37,17 @@ from pgvg_psgan.objective import sequence_keypoints, with_posture
 log = logging.getLogger(__name__)
 
 
-def normalise_poses(keypoints: torch.Tensor) -> torch.Tensor:
-    """``[B, T, K, 3]`` -> ``[B, 3K, T]``: joints relative to the clip's mean neck, in body sizes.
+def normalise_poses(keypoints: torch.Tensor, root: int = BODY_18.index("neck")) -> torch.Tensor:
+    """``[B, T, K, 3]`` -> ``[B, 3K, T]``: joints relative to the clip's mean position of keypoint ``root`` (the
+    skeleton's root: the neck of a body, the nose tip of a face), in body sizes.
 
     Removing position and scale makes the classifier judge motion, not where or how big the person is.
     """
     xy, confidence = keypoints[..., :2], keypoints[..., 2:3].clamp(0, 1)
-    neck = xy[:, :, 1:2]
-    neck_mean = (neck * confidence[:, :, 1:2]).sum(1, keepdim=True) / confidence[:, :, 1:2].sum(1, keepdim=True).clamp(min=1e-6)
+    anchor, seen = xy[:, :, root : root + 1], confidence[:, :, root : root + 1]
+    anchor_mean = (anchor * seen).sum(1, keepdim=True) / seen.sum(1, keepdim=True).clamp(min=1e-6)
     size = body_size(keypoints).mean(dim=1).clamp(min=1.0)[:, None, None, None]  # [B, 1, 1, 1]
-    relative = (xy - neck_mean) / size * confidence
+    relative = (xy - anchor_mean) / size * confidence
     features = torch.cat([relative, confidence], dim=-1)  # [B, T, K, 3]
     return features.flatten(2).transpose(1, 2)  # [B, 3K, T]
 
@@ -58,8 +59,10 @@ class PoseActionClassifier(Evaluator):
     activations used for FID and diversity.
     """
 
-    def __init__(self, *, keypoints: int = 18, num_classes: int = 10, width: int = 128, feature_dim: int = 64) -> None:
+    def __init__(self, *, keypoints: int = 18, num_classes: int = 10, width: int = 128, feature_dim: int = 64,
+                 skeleton: Skeleton | str = BODY_18) -> None:
         super().__init__()
+        self.root = as_skeleton(skeleton).root_index  # where poses are centred
         self.net = nn.Sequential(
             nn.Conv1d(3 * keypoints, width, 3, padding=1), nn.ReLU(inplace=True),
             nn.Conv1d(width, width, 3, padding=1), nn.ReLU(inplace=True),
@@ -71,7 +74,7 @@ class PoseActionClassifier(Evaluator):
 
     def features(self, keypoints: torch.Tensor) -> torch.Tensor:
         """``[B, T, K, 3]`` -> ``[B, feature_dim]``."""
-        hidden = self.net(normalise_poses(keypoints.float()))  # [B, width, T]
+        hidden = self.net(normalise_poses(keypoints.float(), self.root))  # [B, width, T]
         pooled = torch.cat([hidden.mean(-1), hidden.amax(-1)], dim=1)
         return self.project(pooled)
 
