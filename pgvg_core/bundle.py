@@ -94,7 +94,7 @@ def export_bundle(pipeline_dir: str | Path, out: str | Path, *, base: str | Path
                 f"{pipeline_dir} has no {PROVIDES[name]} run ({folder.name}/checkpoints/step-*.pt); train it with `pgvg demo --out "
                 f"{pipeline_dir}`, or take that stage from a bundle with --from BUNDLE")
     classes = tuple(stages["psgan"]["data"]["classes"])
-    framing = framing_of(runs["scgan"].dataset()) if "scgan" in runs else Framing(**inherited["framing"])
+    framing = framing_of(runs["scgan"].dataset()) if "scgan" in runs else Framing.from_dict(inherited["framing"])
     if "psgan" in runs:
         moved = moved_joints_of(runs["psgan"].dataset(), classes, framing)
     else:
@@ -167,7 +167,7 @@ def load_bundle(path: str | Path, *, device: torch.device) -> tuple[dict[str, Lo
     """Both stages of a bundle and its metadata (classes, framing, moved joints, provenance)."""
     payload = read_bundle(path)
     stages = {name: load_stage(payload["stages"][name], device=device) for name in STAGES}
-    framing = Framing(**payload["framing"])
+    framing = Framing.from_dict(payload["framing"])
     meta = {"classes": tuple(payload["classes"]), "resolution": int(payload["resolution"]), "framing": framing,
             "moved_joints": {action: set(joints) for action, joints in payload["moved_joints"].items()},
             "provenance": payload["provenance"], "sha256": payload["sha256"]}

@@ -402,19 +402,27 @@ def _conformance(real: str | None, fake: str | None, metrics: list[str], *, devi
 @click.option("--steps-factor", type=click.FloatRange(0.01, 100), default=1.0, show_default=True,
               help="Train the pose and frame stages this many times longer (a finished shorter demo is continued).")
 @click.option("--pipeline", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="A pipeline file naming the stages to train (default: pgvg's experiments/demo.toml); a stage "
-                   "'provides' poses or frames, so a plugin's model takes PSGAN's or SCGAN's place.")
-def demo_command(out: str, no_progress: bool, quick: bool, steps_factor: float, pipeline: str | None) -> None:
-    """Train both stages on synthetic-actions (~15 min on 2 CPU cores), then write into OUT: per action an MP4
-    and a GIF (input | generated poses | generated frames | ground truth) for an unseen test identity, a
-    contact sheet, loss curves and metrics.json. A second run reuses the trained stages."""
+              help="A pipeline file naming the stages to train (default: pgvg's experiments/demo.toml, or "
+                   "demo-face.toml with --domain face); a stage 'provides' poses or frames, so a plugin's model "
+                   "takes PSGAN's or SCGAN's place.")
+@click.option("--domain", type=click.Choice(["body", "face"]), default="body", show_default=True,
+              help="body: people doing actions (synthetic-actions); face: faces making expressions, driven by "
+                   "68 landmarks (synthetic-faces), the paper's second domain.")
+def demo_command(out: str, no_progress: bool, quick: bool, steps_factor: float, pipeline: str | None,
+                 domain: str) -> None:
+    """Train both stages on synthetic-actions (or, with --domain face, synthetic-faces), then write into OUT:
+    per action an MP4 and a GIF (input | generated poses | generated frames | ground truth) for an unseen test
+    identity, a contact sheet, loss curves and metrics.json. A second run reuses the trained stages."""
     from pathlib import Path
 
     from pgvg_core.demo import run_demo
-    from pgvg_core.pipeline import DEMO_PIPELINE
+    from pgvg_core.errors import PgvgError
+    from pgvg_core.pipeline import DEMO_PIPELINES
 
+    if pipeline and domain != "body":
+        raise PgvgError("give either --pipeline FILE or --domain, not both (a pipeline file names its own data)")
     written = run_demo(Path(out), progress=not no_progress, quick=quick, steps_factor=steps_factor,
-                       pipeline=Path(pipeline) if pipeline else DEMO_PIPELINE)
+                       pipeline=Path(pipeline) if pipeline else DEMO_PIPELINES[domain])
     click.echo(f"pgvg demo: everything is in {out}/")
     for name in ("sheet", "losses", "metrics"):
         click.echo(f"  {name:<10} {written[name]}")

@@ -2,9 +2,10 @@
 its person the same way.
 
 A model trained on one framing (synthetic-actions: a person about 60 % of the frame tall, hips just below the
-centre) fails on people of another size or place: its poses drift back to where training people stand, and
+centre; synthetic-faces: a face filling most of the frame) fails on people of another size or place: its poses drift back to where training people stand, and
 the warp smears the person. So ``pgvg animate`` measures the training framing (:func:`framing_of`), crops the
-photo around its person to match (:func:`person_crop`: same torso length, same hip position), runs both stages
+photo around its person to match (:func:`person_crop`: same torso length and hip position, or for a face the
+same eyes-to-mouth length and eye midpoint), runs both stages
 in that crop, and maps the poses back to the photo.
 
 Coordinates are pixel coordinates where the centre of pixel ``(row i, column j)`` is ``(x=j, y=i)``.
@@ -28,20 +29,28 @@ SEEN = 0.1  # confidence above which a joint counts as found
 
 @attrs.frozen
 class Framing:
-    """How a dataset frames people: the mean hip centre and torso length (neck to hip centre), in pixels of
-    its ``resolution``-sized frames."""
+    """How a dataset frames people: the mean anchor point and length (a body's hip centre and torso, neck to
+    hip centre; a face's eye midpoint and the eyes-to-mouth distance), in pixels of its ``resolution``-sized
+    frames, for keypoints of ``skeleton``."""
 
     resolution: int
-    hip_x: float
-    hip_y: float
-    torso: float
+    anchor_x: float
+    anchor_y: float
+    length: float
+    skeleton: str = "body-18"
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Framing":
+        """Also a framing saved before faces (a bundle's ``hip_x``, ``hip_y``, ``torso``)."""
+        legacy = {"hip_x": "anchor_x", "hip_y": "anchor_y", "torso": "length"}
+        return cls(**{legacy.get(key, key): value for key, value in data.items()})
 
 
 def torso_and_hips(keypoints: np.ndarray) -> tuple[float, np.ndarray] | None:
-    """``[K, 3]`` -> (torso length, hip centre ``[2]``), or None without a neck and at least one hip."""
+    """``[K, 3]`` (body-18) -> (torso length, hip centre ``[2]``), or None without a neck and at least one hip."""
     hips = [keypoints[i, :2] for i in HIPS if keypoints[i, 2] > SEEN]
     if keypoints[NECK, 2] <= SEEN or not hips:
         return None
@@ -49,20 +58,44 @@ def torso_and_hips(keypoints: np.ndarray) -> tuple[float, np.ndarray] | None:
     return float(np.linalg.norm(keypoints[NECK, :2] - hip)), hip
 
 
+def eyes_and_mouth(keypoints: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """``[68, 3]`` (face-68) -> (eye midpoint to mouth centre, eye midpoint ``[2]``), or None without both eyes
+    and the mouth. That length changes little when the head turns or the mouth opens."""
+    eyes = [keypoints[part] for part in (slice(36, 42), slice(42, 48))]
+    mouth = keypoints[48:60]
+    if any((part[:, 2] > SEEN).sum() < 3 for part in (*eyes, mouth)):
+        return None
+    centre = lambda part: part[part[:, 2] > SEEN, :2].mean(axis=0)  # noqa: E731
+    midpoint = (centre(eyes[0]) + centre(eyes[1])) / 2
+    return float(np.linalg.norm(centre(mouth) - midpoint)), midpoint
+
+
+def anchor_and_length(keypoints: np.ndarray, skeleton: str = "body-18") -> tuple[float, np.ndarray] | None:
+    """What framing measures in a pose of ``skeleton``: (length, anchor ``[2]``), or None where it is missing."""
+    if skeleton == "face-68":
+        return eyes_and_mouth(keypoints)
+    if skeleton == "body-18":
+        return torso_and_hips(keypoints)
+    raise DataError(f"pgvg frames bodies (body-18) and faces (face-68), not skeleton '{skeleton}'")
+
+
 def framing_of(dataset: Any, clips: int = 64) -> Framing:
     """The mean framing over every frame of the first ``clips`` clips of a pose dataset."""
-    torsos, hips = [], []
+    skeleton = getattr(dataset, "skeleton", "body-18")
+    skeleton = skeleton if isinstance(skeleton, str) else skeleton.name
+    lengths, anchors = [], []
     for index in range(min(clips, len(dataset))):
         for keypoints in dataset[index]["keypoints"].numpy():  # [T, K, 3]
-            measured = torso_and_hips(keypoints)
+            measured = anchor_and_length(keypoints, skeleton)
             if measured is not None:
-                torsos.append(measured[0])
-                hips.append(measured[1])
-    if not torsos:
-        raise DataError("the model's training data has no frame with a neck and a hip: no framing to match")
-    hip = np.mean(hips, axis=0)
-    return Framing(resolution=int(dataset.resolution), hip_x=float(hip[0]), hip_y=float(hip[1]),
-                   torso=float(np.mean(torsos)))
+                lengths.append(measured[0])
+                anchors.append(measured[1])
+    if not lengths:
+        what = "both eyes and the mouth" if skeleton == "face-68" else "a neck and a hip"
+        raise DataError(f"the model's training data has no frame with {what}: no framing to match")
+    anchor = np.mean(anchors, axis=0)
+    return Framing(resolution=int(dataset.resolution), anchor_x=float(anchor[0]), anchor_y=float(anchor[1]),
+                   length=float(np.mean(lengths)), skeleton=skeleton)
 
 
 @attrs.frozen
@@ -98,17 +131,19 @@ class PersonCrop:
 
 def person_crop(keypoints: np.ndarray, framing: Framing) -> PersonCrop:
     """The square crop of a photo in which the person at ``keypoints [K, 3]`` (photo pixels) has the training
-    data's torso length and hip position."""
-    measured = torso_and_hips(keypoints)
+    data's length (torso, or eyes to mouth) and anchor position (hip centre, or eye midpoint)."""
+    measured = anchor_and_length(keypoints, framing.skeleton)
     if measured is None:
-        raise DataError("the person's neck or hips were not found; pgvg animates people whose shoulders and hips "
+        raise DataError("the face's eyes or mouth were not found; pgvg animates faces whose eyes and mouth show"
+                        if framing.skeleton == "face-68" else
+                        "the person's neck or hips were not found; pgvg animates people whose shoulders and hips "
                         "are in the photo")
-    torso, hip = measured
-    size = max(1, round(torso * framing.resolution / framing.torso))  # photo pixels seen as the whole frame
+    length, anchor = measured
+    size = max(1, round(length * framing.resolution / framing.length))  # photo pixels seen as the whole frame
     scale = framing.resolution / size
-    # Place the hip centre where training frames have it (pixel-centre convention, see the module docstring).
-    left = round(hip[0] + 0.5 - (framing.hip_x + 0.5) / scale)
-    top = round(hip[1] + 0.5 - (framing.hip_y + 0.5) / scale)
+    # Place the anchor where training frames have it (pixel-centre convention, see the module docstring).
+    left = round(anchor[0] + 0.5 - (framing.anchor_x + 0.5) / scale)
+    top = round(anchor[1] + 0.5 - (framing.anchor_y + 0.5) / scale)
     return PersonCrop(left=left, top=top, size=size, resolution=framing.resolution)
 
 

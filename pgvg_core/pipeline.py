@@ -27,6 +27,7 @@ from pgvg_core.interfaces import helper_params_of
 from pgvg_core.objective import FrameRenderer, PoseSequenceModel
 from pgvg_core.pose import rescale_keypoints
 from pgvg_core.randomness import seeded_streams
+from pgvg_core.skeleton import BODY_18
 from pgvg_core.run import LoadedRun, load_run, read_metrics
 from pgvg_core.trainer import Trainer
 
@@ -121,6 +122,7 @@ def stage_folders(pipeline_dir: Path) -> dict[str, str]:
 
 # The demo's stages and their budget: experiments/demo.toml.
 DEMO_PIPELINE = EXPERIMENTS / "demo.toml"
+DEMO_PIPELINES = {"body": DEMO_PIPELINE, "face": EXPERIMENTS / "demo-face.toml"}  # pgvg demo --domain
 DEMO_STAGES = pipeline_stages(DEMO_PIPELINE)
 DEMO_METRIC_CLIPS = 16
 
@@ -249,7 +251,7 @@ def moved_joints_of(dataset: Any, classes: Sequence[str], framing: Framing, *, c
         clip = dataset[index]
         keypoints = clip["keypoints"].numpy()  # [T, K, 3]
         extent = keypoints[..., :2].max(0) - keypoints[..., :2].min(0)  # [K, 2]
-        spans[int(clip["label"])].append(np.linalg.norm(extent, axis=-1) / max(framing.torso, 1e-6))
+        spans[int(clip["label"])].append(np.linalg.norm(extent, axis=-1) / max(framing.length, 1e-6))
     return {action: {int(k) for k in np.nonzero(np.mean(spans[label], axis=0) > threshold)[0]}
             if spans[label] else set() for label, action in enumerate(classes)}
 
@@ -360,9 +362,12 @@ def failure_cases(animator: Animator, classifier: nn.Module, *, clips: int = 32,
         poses = torch.stack([animator.poses(keypoints[b, 0], animator.classes[int(batch["label"][b])],
                                             seed=seed + b) for b in range(count)])
         guessed = classifier(poses.to(next(classifier.parameters()).device)).argmax(-1).cpu()
-        heads = _head_boxes(keypoints[:, 1:], real.shape[-1])
         values = {"clips": float(count), "action_accuracy": float((guessed == batch["label"]).float().mean())}
-        for name, (a, b) in {"": (real, fake), "head_": (_crops(real, heads), _crops(fake, heads))}.items():
+        pairs = {"": (real, fake)}
+        if animator.stage2.data.skeleton.name == BODY_18.name:  # a body's head alone (a face's frame is its head)
+            heads = _head_boxes(keypoints[:, 1:], real.shape[-1])
+            pairs["head_"] = (_crops(real, heads), _crops(fake, heads))
+        for name, (a, b) in pairs.items():
             for metric in ("ssim", "lpips-st"):
                 scorer = build("metrics", ComponentSpec(name=metric))
                 scorer.update(a.flatten(0, 1), b.flatten(0, 1))

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from pgvg_core.errors import DataError
 from pgvg_core.framing import Framing, body_mask, crop_photo, framing_of, person_crop, torso_and_hips
 from pgvg_data.synthetic import SyntheticActions
 
-FRAMING = Framing(resolution=64, hip_x=32.0, hip_y=38.0, torso=14.7)
+FRAMING = Framing(resolution=64, anchor_x=32.0, anchor_y=38.0, length=14.7)
 
 
 def standing_person(scale: float, hip: tuple[float, float]) -> np.ndarray:
@@ -22,7 +23,7 @@ def test_framing_of_synthetic_actions():
     dataset = SyntheticActions(split="train", resolution=64, frames=4, render=False)
     framing = framing_of(dataset, clips=32)
     assert framing.resolution == 64
-    assert 13 < framing.torso < 16 and 30 < framing.hip_x < 34 and 36 < framing.hip_y < 40
+    assert 13 < framing.length < 16 and 30 < framing.anchor_x < 34 and 36 < framing.anchor_y < 40
 
 
 @pytest.mark.parametrize("scale, hip", [(10.0, (1400.0, 700.0)), (3.3, (90.0, 150.0)), (0.8, (20.0, 30.0))])
@@ -31,8 +32,8 @@ def test_person_crop_places_the_person_like_the_training_data(scale, hip):
     crop = person_crop(keypoints, FRAMING)
     framed = crop.to_model(keypoints)
     torso, centre = torso_and_hips(framed)
-    assert torso == pytest.approx(FRAMING.torso, rel=0.05)
-    np.testing.assert_allclose(centre, [FRAMING.hip_x, FRAMING.hip_y], atol=0.6)
+    assert torso == pytest.approx(FRAMING.length, rel=0.05)
+    np.testing.assert_allclose(centre, [FRAMING.anchor_x, FRAMING.anchor_y], atol=0.6)
     np.testing.assert_allclose(crop.to_photo(framed), keypoints, atol=1e-3)  # and back, exactly
     torch.testing.assert_close(crop.to_photo(crop.to_model(torch.from_numpy(keypoints))), torch.from_numpy(keypoints))
 
@@ -88,3 +89,23 @@ def test_clean_plate_removes_the_limbs_not_the_background():
     plate = clean_plate(image, keypoints, torso=float(torso_and_hips(keypoints[0].numpy())[0]))
     assert plate[arms.expand_as(plate)].max() < -0.5  # the limbs are gone
     assert torch.equal(plate[:, :, :4, :4], image[:, :, :4, :4])  # far away, untouched
+
+
+def test_a_framing_saved_before_faces_is_read_and_a_face_is_framed_by_its_eyes_and_mouth():
+    from pgvg_core.framing import anchor_and_length
+
+    legacy = Framing.from_dict({"resolution": 64, "hip_x": 32.0, "hip_y": 38.0, "torso": 14.7})
+    assert legacy == FRAMING and legacy.skeleton == "body-18"
+    face = np.zeros((68, 3), np.float32)
+    face[:, 2] = 1
+    face[36:42, :2] = [20, 30]  # the right eye's points around (20, 30), the left's (40, 30), the mouth (30, 50)
+    face[42:48, :2] = [40, 30]
+    face[48:60, :2] = [30, 50]
+    length, anchor = anchor_and_length(face, "face-68")
+    assert length == pytest.approx(20) and anchor.tolist() == [30, 30]
+    framing = Framing(resolution=64, anchor_x=32.0, anchor_y=28.0, length=16.0, skeleton="face-68")
+    crop = person_crop(face, framing)  # 20 px become 16: a crop of 80 photo pixels
+    assert crop.size == 80 and crop.to_model(face)[36, :2] == pytest.approx([24, 28], abs=0.6)  # 10 px -> 8
+    face[48:60, 2] = 0
+    with pytest.raises(DataError, match="eyes or mouth were not found"):
+        person_crop(face, framing)

@@ -58,8 +58,8 @@ def test_a_real_person_is_framed_like_the_training_data_and_shown_large(people, 
     framed[:, 0] = (found[:, 0] - crop["left"] + 0.5) * scale - 0.5
     framed[:, 1] = (found[:, 1] - crop["top"] + 0.5) * scale - 0.5
     torso, hip = torso_and_hips(framed)
-    assert torso == pytest.approx(framing["torso"], rel=0.05)
-    np.testing.assert_allclose(hip, [framing["hip_x"], framing["hip_y"]], atol=0.6)
+    assert torso == pytest.approx(framing["length"], rel=0.05)
+    np.testing.assert_allclose(hip, [framing["anchor_x"], framing["anchor_y"]], atol=0.6)
     # The video is the photo around the person, the person at the render size's scale (>= 150 px tall here).
     video = read_video(out)
     assert list(video.shape[1:3]) == record["view"]["video_size"][::-1]
