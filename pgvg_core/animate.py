@@ -30,16 +30,20 @@ from pgvg_core.framing import (
     body_mask,
     clean_plate,
     crop_photo,
+    eyes_and_mouth,
     limbs_that_move,
     person_crop,
     torso_and_hips,
 )
 from pgvg_core.pose import KEYPOINT_INDEX, KEYPOINT_NAMES, rescale_keypoints
+from pgvg_core.skeleton import skeleton_by_name
 
 log = logging.getLogger("pgvg.animate")
 
 # Joints without which there is no body to animate.
 REQUIRED_JOINTS = ("neck", "right_shoulder", "left_shoulder", "right_hip", "left_hip")
+DEFAULT_POSE_SOURCE = {"body-18": "mediapipe", "face-68": "mediapipe-face"}  # by the model's skeleton
+MIN_FACE = 8        # photo pixels from the eyes to the mouth: below, too small to animate
 RENDER_SIZE = 512   # pixels of the rendered person crop: the person is about 60 % of it tall (~300 px)
 MIN_TORSO = 10      # photo pixels from neck to hips (a person about 30 px tall): below, too small to animate
 UNSURE = 0.3        # a photo's joint found with less confidence than this counts as missing
@@ -71,15 +75,17 @@ def _person_size(points: np.ndarray) -> float:
 
 
 def photo_pose(photo: np.ndarray, path: Path, *, pose_source: str | None, keypoints_file: str | None,
-               person: int | None = None) -> np.ndarray:
-    """The keypoints ``[K, 3]`` of the person to animate, in the photo's pixels."""
+               person: int | None = None, skeleton: str = "body-18") -> np.ndarray:
+    """The keypoints ``[K, 3]`` of the person (or face, for a ``face-68`` model) to animate, in the photo's
+    pixels."""
     from pgvg_core.config import ComponentSpec, build
 
     if keypoints_file:
-        spec, option = ComponentSpec(name="keypoints-file", params={"file": keypoints_file}), "--keypoints"
+        params = {"file": keypoints_file, **({"skeleton": skeleton} if skeleton != "body-18" else {})}
+        spec, option = ComponentSpec(name="keypoints-file", params=params), "--keypoints"
         source = f"keypoints file {keypoints_file}"
     else:
-        name = pose_source or "mediapipe"
+        name = pose_source or DEFAULT_POSE_SOURCE[skeleton]
         spec, option, source = ComponentSpec(name=name), "--pose-source", f"pose source '{name}'"
     estimator = build("pose_sources", spec, path=option)
     if getattr(estimator, "provides_ground_truth", False):
@@ -95,6 +101,12 @@ def photo_pose(photo: np.ndarray, path: Path, *, pose_source: str | None, keypoi
     height, width = photo.shape[:2]
     outside = (people[..., 0] < 0) | (people[..., 0] > width - 1) | (people[..., 1] < 0) | (people[..., 1] > height - 1)
     people[..., 2] = np.where(outside | (people[..., 2] < UNSURE), 0.0, people[..., 2])
+    if people.shape[1:] != (skeleton_by_name(skeleton).num_keypoints, 3):
+        raise PgvgError(f"{source} gives keypoints of shape {list(people.shape[1:])}; the model's skeleton "
+                        f"'{skeleton}' has {skeleton_by_name(skeleton).num_keypoints} (use a pose source for it: "
+                        f"{DEFAULT_POSE_SOURCE.get(skeleton, 'keypoints-file')})")
+    if skeleton == "face-68":
+        return _the_face(people, path, source, person)
     found = [p for p in people if sum(p[KEYPOINT_INDEX[j], 2] > 0.1 for j in REQUIRED_JOINTS) >= 3]
     if not found:
         raise DataError(f"{path}: no person found by {source} (a person needs at least 3 of "
@@ -109,6 +121,31 @@ def photo_pose(photo: np.ndarray, path: Path, *, pose_source: str | None, keypoi
         log.warning("%d people in %s (%s); animating person %d (%s, largest first); --person N picks another",
                     len(found), path.name, source, person or 0, "torso %.0f px" % _person_size(found[person or 0]))
     return found[person or 0].astype(np.float32)
+
+
+def _the_face(faces: np.ndarray, path: Path, source: str, person: int | None) -> np.ndarray:
+    """The face to animate among ``faces [P, 68, 3]`` (largest first): one whose eyes and mouth were found."""
+    found = sorted((f for f in faces if eyes_and_mouth(f) is not None), key=lambda f: -eyes_and_mouth(f)[0])
+    if not found:
+        raise DataError(f"{path}: no face found by {source}; use a photo where a face looks towards the camera, "
+                        "eyes and mouth visible, or give its 68 landmarks with --keypoints (.npz [1, 68, 3] or "
+                        "OpenFace .csv)")
+    if person is not None and not 0 <= person < len(found):
+        raise PgvgError(f"--person {person}: {source} has {len(found)} faces in {path} (0 to {len(found) - 1}, "
+                        "largest first)")
+    if len(found) > 1:
+        log.warning("%d faces in %s; animating face %d (largest first); --person N picks another", len(found),
+                    path.name, person or 0)
+    return found[person or 0].astype(np.float32)
+
+
+def check_face(points: np.ndarray, path: Path) -> list[str]:
+    """Refuse a face too small to animate."""
+    length = eyes_and_mouth(points)[0]
+    if length < MIN_FACE:
+        raise DataError(f"{path}: the face is too small to animate (eyes to mouth {length:.0f} px; at least "
+                        f"{MIN_FACE} px is needed): use a photo where the face is larger, or crop it around it")
+    return []
 
 
 def check_body(points: np.ndarray, path: Path, action: str, moved: set[int]) -> list[str]:
@@ -163,11 +200,35 @@ def view_around(photo_shape: tuple[int, ...], crop: PersonCrop, render_size: int
     return View(left=left, top=top, right=right, bottom=bottom, scale=render_size / crop.size)
 
 
+def person_mask(poses: torch.Tensor, side: int) -> torch.Tensor:
+    """Where a body is in each frame: poses ``[T, K, 3]`` in pixels of a ``side``-pixel square -> ``[T, s, s]``."""
+    torso = float(torso_and_hips(poses[0].numpy())[0])
+    return body_mask(poses, (side, side), width=0.45 * torso)
+
+
+def face_mask(poses: torch.Tensor, side: int) -> torch.Tensor:
+    """Where a face is in each frame: the outline of its landmarks (jaw and brows) grown by a third of its size
+    about its centre, for the forehead and hair the landmarks do not reach: ``[T, K, 3] -> [T, s, s]``."""
+    from PIL import Image, ImageDraw
+
+    masks = []
+    for pose in poses.numpy():
+        outline = pose[list(range(17)) + list(range(26, 16, -1)), :2]  # jaw, then the brows back
+        centre = outline.mean(axis=0)
+        grown = centre + (outline - centre) * 1.35
+        picture = Image.new("L", (side, side), 0)
+        ImageDraw.Draw(picture).polygon([tuple(p) for p in grown], fill=255)
+        masks.append(np.asarray(picture, np.float32) / 255)
+    return torch.from_numpy(np.stack(masks))
+
+
 def composite(photo: np.ndarray, crop: PersonCrop, view: View, rendered: np.ndarray,
-              poses_render: torch.Tensor) -> np.ndarray:
+              poses_render: torch.Tensor, *, mask: Any = None) -> np.ndarray:
     """The rendered crops ``[T, S, S, 3]`` pasted into the photo's view where the person is or was.
 
     :param poses_render: ``[T, K, 3]`` in the rendered crop's pixels, frame 0 the photo's pose.
+    :param mask: where the person is in a frame, ``(poses [T, K, 3], side) -> [T, side, side]`` (default
+        :func:`person_mask`, a body's; :func:`face_mask` for a face).
     :returns: uint8 ``[T, H, W, 3]``.
     """
     from PIL import Image
@@ -176,13 +237,12 @@ def composite(photo: np.ndarray, crop: PersonCrop, view: View, rendered: np.ndar
     width, height = view.size
     background = np.asarray(Image.fromarray(photo[view.top : view.bottom, view.left : view.right])
                             .resize((width, height), Image.Resampling.LANCZOS)).astype(np.float32)
-    torso = float(torso_and_hips(poses_render[0].numpy())[0])
-    # The generated crop replaces the photo where the body is now and where it was (that place is uncovered).
-    # The mask is smooth: drawn at 128 px and interpolated.
+    # The generated crop replaces the photo where the person is now and where they were (that place is
+    # uncovered). The mask is smooth: drawn at 128 px and interpolated.
     factor = min(1.0, 128 / size)
     small = rescale_keypoints(poses_render, factor)
     side = round(size * factor)
-    masks = body_mask(small, (side, side), width=0.45 * torso * factor)  # [T, s, s]
+    masks = (mask or person_mask)(small, side)  # [T, s, s]
     masks = torch.maximum(masks, masks[:1])[:, None]
     masks = torch.nn.functional.interpolate(masks, size=(size, size), mode="bilinear", align_corners=False)
     masks = masks[:, 0].numpy()[..., None]  # [T, S, S, 1]
@@ -221,8 +281,13 @@ def animate_photo(image: str, *, action: str, model: str | None = None, out: str
     animator.action_index(action)
     path = Path(image)
     photo = read_photo(path)
-    points = photo_pose(photo, path, pose_source=pose_source, keypoints_file=keypoints_file, person=person)
-    warnings = check_body(points, path, action, animator.moved_joints(action))
+    skeleton = animator.stage1.data.skeleton.name
+    face = skeleton == "face-68"
+    if face and compose == "layers":
+        compose = "network"  # the layers are a body's (arms and legs over the photo without them)
+    points = photo_pose(photo, path, pose_source=pose_source, keypoints_file=keypoints_file, person=person,
+                        skeleton=skeleton)
+    warnings = check_face(points, path) if face else check_body(points, path, action, animator.moved_joints(action))
     for warning in warnings:
         log.warning("%s", warning)
 
@@ -234,13 +299,14 @@ def animate_photo(image: str, *, action: str, model: str | None = None, out: str
     first = torch.from_numpy(crop.to_model(points))  # [K, 3] in the model's pixels
     poses = _pose_sequence(animator, first, action, seed=seed, frames=frames)  # [T, K, 3]
     poses_render = rescale_keypoints(poses, render_size / resolution)
-    # The photo without the arms and legs that move: what shows where a limb was once it has moved.
-    torso = float(torso_and_hips(poses_render[0].numpy())[0])
-    plate = clean_plate(detail[None], poses_render[:1], torso, limbs=limbs_that_move(poses_render, torso))[0]
+    plate = None
+    if not face:  # the photo without the arms and legs that move: what shows where a limb was once it has moved
+        torso = float(torso_and_hips(poses_render[0].numpy())[0])
+        plate = clean_plate(detail[None], poses_render[:1], torso, limbs=limbs_that_move(poses_render, torso))[0]
     clip = to_uint8(animator.frames(image_tensor, first, poses, detail=detail, plate=plate,
                                     layers=compose == "layers"))  # [T, S, S, 3]
     view = view_around(photo.shape, crop, render_size)
-    video = composite(photo, crop, view, clip, poses_render)
+    video = composite(photo, crop, view, clip, poses_render, mask=face_mask if face else None)
     write_video(out_path, video, fps=8)
 
     written = {"video": out_path, "frames": len(poses)}
@@ -249,7 +315,8 @@ def animate_photo(image: str, *, action: str, model: str | None = None, out: str
                                            animator.stage1.data.skeleton)
     poses_photo = crop.to_photo(poses.numpy())
     record = {"image": str(path), "image_size": list(photo.shape[:2]), "action": action, "seed": seed,
-              "frames": len(poses), "pose": "keypoints file" if keypoints_file else (pose_source or "mediapipe"),
+              "frames": len(poses),
+              "pose": "keypoints file" if keypoints_file else (pose_source or DEFAULT_POSE_SOURCE[skeleton]),
               "compose": compose,
               "model": animator.source,
               "framing": animator.framing.as_dict(), "crop": crop.as_dict(), "render_size": render_size,

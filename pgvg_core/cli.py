@@ -439,9 +439,12 @@ def demo_command(out: str, no_progress: bool, quick: bool, steps_factor: float, 
                    "demo's --out). Default: the bundle that ships with pgvg.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="FILE.mp4 or FILE.gif.")
 @click.option("--frames", type=click.IntRange(2), default=None, help="Frames to write (default: PSGAN's T).")
-@click.option("--pose-source", default=None, help="Pose source for the photo (default: mediapipe).")
+@click.option("--pose-source", default=None,
+              help="Pose source for the photo (default: mediapipe for a body model, mediapipe-face for a face "
+                   "model).")
 @click.option("--keypoints", type=click.Path(dir_okay=False), default=None,
-              help="The photo's pose as a keypoints file (.npz, OpenPose or COCO .json) instead.")
+              help="The photo's pose as a keypoints file (.npz, OpenPose or COCO .json; a face's 68 landmarks "
+                   "as .npz or OpenFace .csv) instead.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Noise seed of PSGAN.")
 @click.option("--person", type=click.IntRange(0), default=None,
               help="Which person to animate when the keypoints file has several (0 = the largest).")
@@ -450,12 +453,13 @@ def demo_command(out: str, no_progress: bool, quick: bool, steps_factor: float, 
               help="Pixels of the rendered person crop (the person is about 60% of it tall).")
 @click.option("--compose", type=click.Choice(["layers", "network"]), default="layers", show_default=True,
               help="layers: the frames from the photo's own pixels (arms and legs warped over the photo without "
-                   "them); network: stage 2's blend of the warped photo and the pixels its network paints.")
+                   "them); network: stage 2's blend of the warped photo and the pixels its network paints (what "
+                   "a face model always uses).")
 def animate_command(image: str, action: str, model: str | None, out: str, frames: int | None,
                     pose_source: str | None, keypoints: str | None, seed: int, person: int | None, panels: bool,
                     render_size: int, compose: str) -> None:
-    """Animate the person in IMAGE doing ACTION: PSGAN makes the poses, SCGAN the frames, pasted back into
-    the photo."""
+    """Animate the person in IMAGE doing ACTION (or, with a face model, the face making the expression ACTION):
+    PSGAN makes the poses, SCGAN the frames, pasted back into the photo."""
     from pgvg_core.animate import animate_photo
 
     result = animate_photo(image, action=action, model=model, out=out, frames=frames,
