@@ -330,7 +330,10 @@ class Evaluation(Callback):
         trainer.add_scalars({f"eval/{name}.{key}": value for name, sub in values.items()
                              for key, value in sub.items()
                              if isinstance(value, (int, float)) and math.isfinite(value)})
-        log.info("step %d: %s", trainer.step, json.dumps(values))
+        # The log line keeps the headline values; per-part ones ("presence.<joint>": 68 of them for a face)
+        # are in the evaluation file.
+        headline = {name: {key: value for key, value in sub.items() if "." not in key} for name, sub in values.items()}
+        log.info("step %d: %s (all values: %s)", trainer.step, json.dumps(headline), EVALUATION_FILE)
         self.last = values
         return values
 
