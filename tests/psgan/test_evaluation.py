@@ -63,3 +63,23 @@ def test_classifier_learns_and_the_metric_tells_real_from_noise(tmp_path):
     scores = metric.compute()
     assert scores["fid"] > 1.0 and scores["smoothness"] > 2.0
     assert metric.provenance()["weights_sha256"] and metric.provenance()["count"] == 24
+
+
+def test_the_classifier_can_read_each_joints_path_about_its_mean():
+    """``motion``: the paths about the clip mean, amplified, beside the positions (what faces need)."""
+    from pgvg_core.skeleton import FACE_68
+    from pgvg_psgan.evaluation import PoseActionClassifier
+
+    torch.manual_seed(0)
+    still = torch.rand(2, 8, 68, 3) * 60
+    still[..., 2] = 1
+    still[:] = still[:, :1]  # no motion at all
+    moving = still.clone()
+    moving[:, :, 48:68, 1] += torch.linspace(0, 1, 8)[None, :, None]  # the mouth opens by a pixel
+    plain = PoseActionClassifier(keypoints=68, num_classes=8, skeleton=FACE_68)
+    amplified = PoseActionClassifier(keypoints=68, num_classes=8, skeleton=FACE_68, motion=20.0)
+    assert amplified.net[0].in_channels == 5 * 68 and plain.net[0].in_channels == 3 * 68
+    gap = lambda net: (net.features(moving) - net.features(still)).abs().mean() / net.features(still).abs().mean()  # noqa: E731
+    assert gap(amplified) > 3 * gap(plain)
+    with pytest.raises(ValueError, match="motion .* must be >= 0"):
+        PoseActionClassifier(motion=-1.0)
