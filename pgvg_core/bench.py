@@ -261,9 +261,11 @@ def pose_conditions(suite: Suite, run: Any, helpers: dict[str, Path], device: st
 
 
 def run_suite(suite: Suite, *, out: Path, database: ResultsDatabase | None, methods: Sequence[str] | None = None,
-              seeds: int | None = None, progress: bool = True,
+              seeds: int | None = None, progress: bool = True, remeasure: bool = False,
               report: Callable[[str], None] = log.info) -> list[Result]:
-    """Train and measure every method x seed of ``suite``; every result stored (file, then row).
+    """Train and measure every method x seed of ``suite``; every result stored (file, then row). A run whose
+    folder already holds a result of this protocol for its last checkpoint is not measured again (its result is
+    stored as it is) unless ``remeasure``.
 
     Under ``torchrun`` (``pgvg bench --nproc N``) every process trains each run together; process 0 alone
     measures, stores (``database`` may be None on the others) and reports, while the others wait.
@@ -296,10 +298,26 @@ def run_suite(suite: Suite, *, out: Path, database: ResultsDatabase | None, meth
             train(method.stage1, seed, stage1_dir, progress=progress and world.main)
         train(method, seed, run_dir, progress=progress and world.main)
         if world.main:
-            results.append(measured_result(suite, method, seed, run_dir, helpers, database, stage1_dir=stage1_dir,
-                                           train_seconds=time.perf_counter() - trained))
+            found = None if remeasure else measured_before(suite, run_dir, stage1_dir)
+            if found is not None:
+                say(f"  measured before under this protocol ({found.created[:19]}): stored as it is")
+                database.upsert(found)
+            results.append(found or measured_result(suite, method, seed, run_dir, helpers, database,
+                                                    stage1_dir=stage1_dir, train_seconds=time.perf_counter() - trained))
         distributed.barrier()
     return results
+
+
+def measured_before(suite: Suite, run_dir: Path, stage1_dir: Path | None) -> Result | None:
+    """The newest result in ``run_dir`` of this protocol and of the run's (and its stage 1's) last checkpoints."""
+    from pgvg_core.results import read_result_file, result_files
+
+    sha = sha256_of(checkpoint.latest(run_dir))
+    stage1_sha = sha256_of(checkpoint.latest(stage1_dir)) if stage1_dir is not None else None
+    found = [r for r in map(read_result_file, result_files([run_dir]))
+             if r.protocol_hash == suite.protocol_hash and r.checkpoint_sha256 == sha
+             and (stage1_sha is None or any(v.get("checkpoint_sha256") == stage1_sha for v in r.provenance.values()))]
+    return max(found, key=lambda r: r.created) if found else None
 
 
 def measured_result(suite: Suite, method: Method, seed: int, run_dir: Path, helpers: dict[str, Path],

@@ -521,8 +521,11 @@ def bench_group() -> None:
 @click.option("--nproc", type=click.IntRange(1, 1024), default=1, show_default=True,
               help="Train each run on this many processes of this machine (as `pgvg run --nproc`); process 0 "
                    "measures and stores.")
+@click.option("--remeasure", is_flag=True,
+              help="Measure runs again even where their folder holds a result of this protocol for their last "
+                   "checkpoint (e.g. after a metric's code changed).")
 def bench_run_command(suite: str, methods: str | None, seeds: int | None, db: str | None, out: str,
-                      no_progress: bool, nproc: int) -> None:
+                      no_progress: bool, nproc: int, remeasure: bool) -> None:
     """Train and measure every method x seed of SUITE."""
     from pathlib import Path
 
@@ -538,7 +541,8 @@ def bench_run_command(suite: str, methods: str | None, seeds: int | None, db: st
     try:
         with ResultsDatabase(db) if main_process else contextlib.nullcontext() as database:
             results = run_suite(loaded, out=Path(out), database=database, seeds=seeds, progress=not no_progress,
-                                methods=methods.split(",") if methods else None, report=click.echo)
+                                methods=methods.split(",") if methods else None, remeasure=remeasure,
+                                report=click.echo)
             if main_process:
                 click.echo(f"{len(results)} results stored in {database.path}\n")
                 click.echo(format_table(leaderboard(database.results(loaded.name), loaded)))

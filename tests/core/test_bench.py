@@ -23,8 +23,11 @@ def test_the_smoke_suite_runs_end_to_end_and_a_second_run_adds_no_row(tmp_path):
     for method in ("scgan", "pix2pix"):
         for seed in (0, 1):
             assert list((tmp_path / "runs" / "smoke" / method / f"seed-{seed}" / "results").glob("*.json"))
-    again = CliRunner().invoke(main, args)  # the trained runs are reused; the same results update their rows
+    again = CliRunner().invoke(main, args)  # the trained runs are reused, their results too
     assert again.exit_code == 0, again.output
+    assert again.output.count("measured before under this protocol") == 4
+    remeasured = CliRunner().invoke(main, [*args, "--remeasure"])  # measured again: the same rows, updated
+    assert remeasured.exit_code == 0 and "measured before" not in remeasured.output
     with ResultsDatabase(tmp_path / "db.sqlite") as db:
         rows = db.results("smoke")
     assert len(rows) == 4 and {r.method for r in rows} == {"scgan", "pix2pix"}
