@@ -286,13 +286,12 @@ def run_suite(suite: Suite, *, out: Path, database: ResultsDatabase | None, meth
         say(f"{suite.name}: helper {helper.name}")
         train(helper, 0, helpers[helper.name], progress=progress and world.main)
     jobs = [(method, seed) for method in chosen for seed in seed_list]
-    results, started = [], time.perf_counter()
+    results, durations = [], []  # the seconds of each job that trained or measured (reused ones take none)
     for index, (method, seed) in enumerate(jobs):
-        elapsed = time.perf_counter() - started
-        left = f", about {elapsed / index * (len(jobs) - index) / 60:.1f} min left" if index else ""
+        left = (f", about {statistics.fmean(durations) * (len(jobs) - index) / 60:.1f} min left" if durations else "")
         say(f"[{index + 1}/{len(jobs)}] {suite.name}: {method.name}, seed {seed}{left}")
         run_dir = run_folder(out, suite, method, seed)
-        trained = time.perf_counter()
+        started = time.perf_counter()
         stage1_dir = stage1_folder(out, suite, method, seed) if method.stage1 else None
         if method.stage1:
             train(method.stage1, seed, stage1_dir, progress=progress and world.main)
@@ -303,7 +302,9 @@ def run_suite(suite: Suite, *, out: Path, database: ResultsDatabase | None, meth
                 say(f"  measured before under this protocol ({found.created[:19]}): stored as it is")
                 database.upsert(found)
             results.append(found or measured_result(suite, method, seed, run_dir, helpers, database,
-                                                    stage1_dir=stage1_dir, train_seconds=time.perf_counter() - trained))
+                                                    stage1_dir=stage1_dir, train_seconds=time.perf_counter() - started))
+        if time.perf_counter() - started > 5:  # a run reused and measured before takes well under that
+            durations.append(time.perf_counter() - started)
         distributed.barrier()
     return results
 
