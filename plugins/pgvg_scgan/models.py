@@ -107,8 +107,11 @@ class SCGANGenerator(Generator):
         refine_pose: bool = False,  # warp by the target pose as a PoseRefiner reads it (G2)
         fill_missing: bool = True,  # with refine_pose, at inference: draw missing joints (the source's bone)
         skeleton: Skeleton | str = BODY_18,  # what the poses' keypoints are: the warp's limbs, set by pgvg
+        pose_channels: int = 0,     # > 0: the two poses' 2K heatmaps mixed into this many channels (a 1x1 conv)
     ) -> None:
         super().__init__()
+        if pose_channels < 0:
+            raise ValueError(f"pose_channels must be >= 0 (0: the heatmaps as they are), got {pose_channels}")
         if upsample not in ("bilinear", "nearest"):
             raise ValueError(f"upsample must be 'bilinear' or 'nearest', got {upsample!r}")
         self.skeleton = as_skeleton(skeleton)
@@ -128,7 +131,10 @@ class SCGANGenerator(Generator):
         self.input_skip = input_skip
         self.warp = warp
         widths = [ngf, ngf * 2, ngf * 4, ngf * 8]
-        in_channels = 3 + 2 * keypoints + (4 if warp else 0)  # + warped image and person map
+        # A face's 2 x 68 heatmaps read at full resolution (the first layer and, with input_skip, the last) cost
+        # 3x a body's step: mixed into pose_channels first, a body's.
+        self.pose_mix = nn.Conv2d(2 * keypoints, pose_channels, 1) if pose_channels else None
+        in_channels = 3 + (pose_channels or 2 * keypoints) + (4 if warp else 0)  # + warped image and person map
         self.encoder = nn.ModuleList([
             down2d(in_channels, widths[0], norm=False), down2d(widths[0], widths[1]),
             down2d(widths[1], widths[2]), down2d(widths[2], widths[3]),
@@ -200,10 +206,13 @@ class SCGANGenerator(Generator):
             raise ValueError(f"scgan needs frames whose size is a multiple of 16, got {list(image.shape[-2:])}")
         if self.pose_refiner is not None and self.fill_missing and not self.training:
             target_pose = self.with_missing_filled(source_pose, target_pose)
-        x = torch.cat([image, source_pose.to(image.dtype), target_pose.to(image.dtype)], dim=1)  # [B, 3+2K, H, W]
+        poses = torch.cat([source_pose.to(image.dtype), target_pose.to(image.dtype)], dim=1)  # [B, 2K, H, W]
+        if self.pose_mix is not None:
+            poses = self.pose_mix(poses)  # [B, pose_channels, H, W]
+        x = torch.cat([image, poses], dim=1)  # [B, 3 + 2K (or pose_channels), H, W]
         if self.warp:
             warped, person = self.warped_source(image, source_pose, target_pose)
-            x = torch.cat([x, warped, person], dim=1)  # [B, 7+2K, H, W]
+            x = torch.cat([x, warped, person], dim=1)  # [B, 7 + 2K (or pose_channels), H, W]
         levels = []
         h = x
         for layer in self.encoder:

@@ -141,3 +141,23 @@ def test_a_missing_target_joint_is_drawn_with_the_sources_bone_at_inference():
         train_frame = generator(image, source, gapped)  # training sees the pose as given
     assert not torch.allclose(eval_frame, unfilled)
     torch.testing.assert_close(train_frame, unfilled, atol=1e-5, rtol=0)
+
+
+def test_pose_channels_mix_many_heatmaps_before_the_full_resolution_layers():
+    """A face's 68 heatmaps per pose mixed into a few channels: the same outputs' shapes, fewer weights read."""
+    from pgvg_core.skeleton import FACE_68
+    from pgvg_patchgan.models import PatchGAN
+    from pgvg_scgan.models import SCGANGenerator
+
+    torch.manual_seed(0)
+    image, poses = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 68, 32, 32)
+    plain = SCGANGenerator(keypoints=68, ngf=4, n_res_blocks=1, warp=False, skeleton=FACE_68)
+    mixed = SCGANGenerator(keypoints=68, ngf=4, n_res_blocks=1, warp=False, skeleton=FACE_68, pose_channels=8)
+    assert mixed(image, poses, poses).shape == plain(image, poses, poses).shape == (2, 3, 32, 32)
+    assert mixed.encoder[0][0].in_channels == 3 + 8 and plain.encoder[0][0].in_channels == 3 + 136
+    d = PatchGAN(condition="pose", keypoints=68, ndf=4, n_layers=2, pose_channels=4)
+    assert d.in_channels == 7 and d(image, poses).shape == PatchGAN(condition="pose", keypoints=68, ndf=4, n_layers=2)(image, poses).shape
+    mixed(image, poses, poses).sum().backward()
+    assert mixed.pose_mix.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="pose_channels must be >= 0"):
+        SCGANGenerator(keypoints=68, skeleton=FACE_68, warp=False, pose_channels=-1)
