@@ -13,15 +13,13 @@ amplitudes beyond the training range, the paper's "poses far from the training d
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import attrs
 import numpy as np
-import torch
 
-from pgvg_core.interfaces import Dataset
 from pgvg_data.face_render import FaceLook, background, render_face
+from pgvg_data.procedural import ProceduralClips
 
 EXPRESSIONS: tuple[str, ...] = ("smile", "surprise", "anger", "sadness", "blink", "talk", "head-turn", "nod")
 SPLITS = ("train", "test", "unseen-pose")
@@ -450,12 +448,14 @@ class _Identity:
     base: np.ndarray  # the background [H, W, 3]
 
 
-class SyntheticFaces(Dataset):
+class SyntheticFaces(ProceduralClips):
     """Procedural faces making 8 expressions (smile, surprise, anger, sadness, blink, talk, head-turn, nod);
     exact 68-point landmarks."""
 
     splits = SPLITS
     skeleton = "face-68"  # the faces are built landmark by landmark in iBUG 300-W order
+    all_classes, class_kind = EXPRESSIONS, "expressions"
+    default_clips, default_identities, identity_group = DEFAULT_CLIPS, DEFAULT_IDENTITIES, _IDENTITY_GROUP
 
     def __init__(
         self,
@@ -477,40 +477,8 @@ class SyntheticFaces(Dataset):
         :param onset: the share of clips that begin with a neutral face looking ahead and ease into the
             expression over their first quarter to half; the others are cut from the middle of a performance.
         """
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-        if resolution < 32 or resolution % 16:
-            raise ValueError(f"resolution must be a multiple of 16 and at least 32, got {resolution}")
-        if frames < 2:
-            raise ValueError(f"frames must be at least 2, got {frames}")
-        if isinstance(expressions, str):
-            raise ValueError(f"expressions must be a list of names, got the string {expressions!r}; "
-                             f"expressions: {', '.join(EXPRESSIONS)}")
-        unknown = sorted(set(expressions or ()) - set(EXPRESSIONS))
-        if unknown:
-            raise ValueError(f"unknown expressions {unknown}; expressions: {', '.join(EXPRESSIONS)}")
-        self.split = split
-        self.resolution = resolution
-        self.frames = frames
-        self.classes = tuple(expressions) if expressions else EXPRESSIONS
-        self.num_clips = clips if clips is not None else DEFAULT_CLIPS[split]
-        self.num_identities = identities if identities is not None else DEFAULT_IDENTITIES[split]
-        if not 0.0 <= onset <= 1.0:
-            raise ValueError(f"onset must be a share in [0, 1], got {onset}")
-        self.onset = onset
-        if self.num_clips < 1 or self.num_identities < 1:
-            raise ValueError("clips and identities must be at least 1")
-        self.translate = translate
-        self.render = render
-        self.seed = seed
-        self._identity = functools.lru_cache(maxsize=256)(self._make_identity)
-
-    def __len__(self) -> int:
-        return self.num_clips
-
-    def identity_id(self, identity: int) -> int:
-        """A global identity number: train identities count from 0, test ones from 1,000,000."""
-        return _IDENTITY_GROUP[self.split] * 1_000_000 + identity
+        super().__init__(split=split, resolution=resolution, frames=frames, clips=clips, identities=identities,
+                         classes=expressions, translate=translate, render=render, onset=onset, seed=seed)
 
     def _make_identity(self, identity: int) -> _Identity:
         rng = np.random.default_rng([self.seed, _IDENTITY_GROUP[self.split], identity, 11])
@@ -566,23 +534,3 @@ class SyntheticFaces(Dataset):
                                  roll=np.deg2rad(pose[:, 2]), gaze=gaze)  # [T, H, W, 3] in [0, 1]
             clip["frames"] = (pixels * 255 + 0.5).astype(np.uint8)
         return clip
-
-    def label_of(self, index: int) -> int:
-        return index % len(self.classes)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        clip = self.sample(index)
-        item = {
-            "keypoints": torch.from_numpy(clip["keypoints"]),  # [T, 68, 3]
-            "label": torch.tensor(clip["label"], dtype=torch.long),
-            "identity": torch.tensor(clip["identity"], dtype=torch.long),
-        }
-        if self.render:
-            item["frames"] = torch.from_numpy(clip["frames"]).permute(0, 3, 1, 2).float() / 127.5 - 1.0  # [T, 3, H, W]
-        return item
-
-    def __repr__(self) -> str:
-        return (
-            f"SyntheticFaces(split={self.split!r}, clips={self.num_clips}, identities={self.num_identities}, "
-            f"resolution={self.resolution}, frames={self.frames}, classes={len(self.classes)})"
-        )

@@ -11,14 +11,12 @@ blurry) and ease from there into the action.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
-from pgvg_core.interfaces import Dataset
 from pgvg_data.motion import FACE_ARM, FACE_ELBOW, ACTIONS, Proportions, action_motion, ease_in, forward_kinematics
+from pgvg_data.procedural import ProceduralClips
 from pgvg_data.render import Appearance, background, render_person
 
 SPLITS = ("train", "test", "unseen-pose", "occlusion")
@@ -31,11 +29,13 @@ DEFAULT_CLIPS = {"train": 4000, "test": 400, "unseen-pose": 400, "occlusion": 40
 DEFAULT_IDENTITIES = {"train": 200, "test": 24, "unseen-pose": 24, "occlusion": 24}
 
 
-class SyntheticActions(Dataset):
+class SyntheticActions(ProceduralClips):
     """Procedural people doing 10 actions (wave, clap, jump, squat, walk, punch, kick, ...); exact poses."""
 
     splits = SPLITS
     skeleton = "body-18"  # the synthetic bodies are built joint by joint in COCO/OpenPose order
+    all_classes, class_kind = ACTIONS, "actions"
+    default_clips, default_identities, identity_group = DEFAULT_CLIPS, DEFAULT_IDENTITIES, _IDENTITY_GROUP
 
     def __init__(
         self,
@@ -56,37 +56,8 @@ class SyntheticActions(Dataset):
             to half (the rest start where a photo of a standing person would be); the others are cut from
             the middle of a performance.
         """
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-        if resolution < 32 or resolution % 16:
-            raise ValueError(f"resolution must be a multiple of 16 and at least 32, got {resolution}")
-        if frames < 2:
-            raise ValueError(f"frames must be at least 2, got {frames}")
-        unknown = sorted(set(actions or ()) - set(ACTIONS))
-        if unknown:
-            raise ValueError(f"unknown actions {unknown}; actions: {', '.join(ACTIONS)}")
-        self.split = split
-        self.resolution = resolution
-        self.frames = frames
-        self.classes = tuple(actions) if actions else ACTIONS
-        self.num_clips = clips if clips is not None else DEFAULT_CLIPS[split]
-        self.num_identities = identities if identities is not None else DEFAULT_IDENTITIES[split]
-        if not 0.0 <= onset <= 1.0:
-            raise ValueError(f"onset must be a share in [0, 1], got {onset}")
-        self.onset = onset
-        if self.num_clips < 1 or self.num_identities < 1:
-            raise ValueError("clips and identities must be at least 1")
-        self.translate = translate
-        self.render = render
-        self.seed = seed
-        self._identity = functools.lru_cache(maxsize=256)(self._make_identity)
-
-    def __len__(self) -> int:
-        return self.num_clips
-
-    def identity_id(self, identity: int) -> int:
-        """A global identity number: train identities count from 0, test ones from 1,000,000."""
-        return _IDENTITY_GROUP[self.split] * 1_000_000 + identity
+        super().__init__(split=split, resolution=resolution, frames=frames, clips=clips, identities=identities,
+                         classes=actions, translate=translate, render=render, onset=onset, seed=seed)
 
     def _make_identity(self, identity: int) -> tuple[Appearance, Proportions, np.ndarray, np.ndarray]:
         rng = np.random.default_rng([self.seed, _IDENTITY_GROUP[self.split], identity, 7])
@@ -127,23 +98,3 @@ class SyntheticActions(Dataset):
             pixels = render_person(joints, look, body, base)  # [T, H, W, 3] in [0, 1]
             clip["frames"] = (pixels * 255 + 0.5).astype(np.uint8)
         return clip
-
-    def label_of(self, index: int) -> int:
-        return index % len(self.classes)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        clip = self.sample(index)
-        item = {
-            "keypoints": torch.from_numpy(clip["keypoints"]),  # [T, K, 3]
-            "label": torch.tensor(clip["label"], dtype=torch.long),
-            "identity": torch.tensor(clip["identity"], dtype=torch.long),
-        }
-        if self.render:
-            item["frames"] = torch.from_numpy(clip["frames"]).permute(0, 3, 1, 2).float() / 127.5 - 1.0  # [T, 3, H, W]
-        return item
-
-    def __repr__(self) -> str:
-        return (
-            f"SyntheticActions(split={self.split!r}, clips={self.num_clips}, identities={self.num_identities}, "
-            f"resolution={self.resolution}, frames={self.frames}, classes={len(self.classes)})"
-        )
