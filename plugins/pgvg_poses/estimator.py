@@ -96,8 +96,9 @@ class SyntheticEstimatorPoses(PoseSource):
 
         folder = Path(run)
         if not checkpoint.list_checkpoints(folder):
-            raise DataError(f"no pose estimator at {folder}: train one with `pgvg run "
-                            f"experiments/pose-estimator.toml --out {folder}`")
+            raise DataError(f"no pose estimator at {folder}: train one on the frames it will read, with `pgvg run "
+                            f"experiments/pose-estimator.toml --out {folder}` (synthetic-actions; for other data "
+                            "add --set data.name=..., e.g. \"synthetic-faces\")")
         self.run = folder
         self.weights = checkpoint.latest(folder)
         self.net = load_run(folder, device=device).nets["estimator"]

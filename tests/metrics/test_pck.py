@@ -50,5 +50,5 @@ def test_estimator_trains_and_serves_as_pose_source(tmp_path):
 
 
 def test_missing_estimator_says_how_to_train_it(tmp_path):
-    with pytest.raises(DataError, match="train one with `pgvg run experiments/pose-estimator.toml"):
+    with pytest.raises(DataError, match="train one on the frames it will read, with `pgvg run experiments/pose-estimator.toml"):
         SyntheticEstimatorPoses(run=str(tmp_path / "none"))
