@@ -85,7 +85,6 @@ class PoseCondition:
         return rescale_keypoints(generated, 1 / scale)[:, 1:].to(keypoints.device)
 
 
-
 @torch.no_grad()
 def measure(objective: Objective, nets: nn.ModuleDict, dataset: Dataset, metrics: Mapping[str, Metric], *,
             clips: int, batch_size: int, seed: int, device: torch.device, num_workers: int = 0,
