@@ -10,6 +10,10 @@
 4. The rendered crop is pasted back into the photo where the person is and was (a soft body mask), and the
    video shows the photo around the person, scaled so the crop is ``render_size`` pixels wide.
 
+With a face model (skeleton ``face-68``) the same steps run on a face: MediaPipe's face mesh finds its 68
+landmarks, the crop matches the eye midpoint and the eyes-to-mouth length of the training faces, stage 2's
+network renders the frames (the layers are a body's), and they are pasted back inside the face's outline.
+
 Beside the video, a JSON file records the crop, the framing, the view and every pose in photo pixels.
 """
 
