@@ -178,7 +178,8 @@ def measure_run(suite: Suite, run_dir: Path, *, helpers: dict[str, Path] | None 
     """The protocol's metrics on a run's last checkpoint, on each of its splits and, for a stage-2 model, each
     of its pose conditions: (values, provenance). A metric is named ``[<split>/][<poses>/]<metric>``: the
     split with several splits, the poses with ``protocol.poses``. With ``stage1_dir`` (a two-stage method),
-    also ``protocol.stage1_metrics`` on that run, named ``stage1/[<split>/]<metric>``."""
+    also ``protocol.stage1_metrics`` on that run, named ``stage1/[<split>/]<metric>``, and the stage-1
+    checkpoint the result depends on (provenance ``stage1``)."""
     from pgvg_core.run import load_run
 
     protocol, helpers = suite.protocol, dict(helpers or {})
@@ -187,11 +188,14 @@ def measure_run(suite: Suite, run_dir: Path, *, helpers: dict[str, Path] | None 
     run = load_run(run_dir, device=device)
     conditions = pose_conditions(suite, run, helpers, device) or {None: None}
     values, provenance = _measured(suite, run, protocol["metrics"], "protocol.metrics", helpers, conditions, device)
-    if stage1_dir is not None and protocol.get("stage1_metrics"):
+    if stage1_dir is None:
+        return values, provenance
+    sha = sha256_of(checkpoint.latest(stage1_dir))
+    provenance["stage1"] = {"run": str(stage1_dir), "checkpoint_sha256": sha}
+    if protocol.get("stage1_metrics"):
         stage1 = load_run(stage1_dir, device=device)
         more, their_provenance = _measured(suite, stage1, protocol["stage1_metrics"], "protocol.stage1_metrics",
                                            helpers, {None: None}, device)
-        sha = sha256_of(checkpoint.latest(stage1_dir))
         values.update({f"stage1/{name}": value for name, value in more.items()})
         provenance.update({f"stage1/{name}": {**value, "checkpoint_sha256": sha}
                            for name, value in their_provenance.items()})
@@ -317,7 +321,7 @@ def measured_before(suite: Suite, run_dir: Path, stage1_dir: Path | None) -> Res
     stage1_sha = sha256_of(checkpoint.latest(stage1_dir)) if stage1_dir is not None else None
     found = [r for r in map(read_result_file, result_files([run_dir]))
              if r.protocol_hash == suite.protocol_hash and r.checkpoint_sha256 == sha
-             and (stage1_sha is None or any(v.get("checkpoint_sha256") == stage1_sha for v in r.provenance.values()))]
+             and r.provenance.get("stage1", {}).get("checkpoint_sha256") == stage1_sha]
     return max(found, key=lambda r: r.created) if found else None
 
 

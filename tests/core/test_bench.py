@@ -299,6 +299,14 @@ stage1 = { config = "psgan.toml", set = ["trainer.steps=2"] }
     assert set(rows[0].metrics) == {"true/ssim", "generated/ssim", "stage1/pose-action"}
     assert 0 <= rows[0].metrics["stage1/pose-action"]["accuracy"] <= 1
     assert rows[0].provenance["stage1/pose-action"]["checkpoint_sha256"] != rows[0].checkpoint_sha256
+    from pgvg_core import checkpoint
+    from pgvg_core.files import sha256_of
+
+    stage1_sha = sha256_of(checkpoint.latest(folder / "seed-0-stage1"))
+    assert rows[0].provenance["stage1"]["checkpoint_sha256"] == stage1_sha  # what the result depends on
+    again = CliRunner().invoke(main, ["bench", str(suite), "--out", str(tmp_path / "runs"), "--db",
+                                      str(tmp_path / "db.sqlite"), "--no-progress"])
+    assert again.exit_code == 0 and again.output.count("measured before under this protocol") == 2
     assert tomllib.loads(rows[0].config)["stage1"]["objective"]["name"] == "psgan"  # part of the method's config
     assert rows[0].config_hash == rows[1].config_hash  # the seeds of a two-stage method still share one config
     board = leaderboard(rows, load_suite(str(suite)))["tables"][0]
