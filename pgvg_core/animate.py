@@ -129,7 +129,8 @@ def photo_pose(photo: np.ndarray, path: Path, *, pose_source: str | None, keypoi
 
 def _the_face(faces: np.ndarray, path: Path, source: str, person: int | None) -> np.ndarray:
     """The face to animate among ``faces [P, 68, 3]`` (largest first): one whose eyes and mouth were found."""
-    found = sorted((f for f in faces if eyes_and_mouth(f) is not None), key=lambda f: -eyes_and_mouth(f)[0])
+    measured = [(eyes_and_mouth(face), face) for face in faces]
+    found = [face for size, face in sorted((m for m in measured if m[0] is not None), key=lambda m: -m[0][0])]
     if not found:
         raise DataError(f"{path}: no face found by {source}; use a photo where a face looks towards the camera, "
                         "eyes and mouth visible, or give its 68 landmarks with --keypoints (.npz [1, 68, 3] or "

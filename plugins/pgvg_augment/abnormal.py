@@ -187,12 +187,12 @@ class AbnormalFace(AbnormalPose):
             offset = weight[..., None] * p["drift_offset"].to(dtype)[:, None] * size[:, None, None]  # [B, 17, 2]
             xy = torch.cat([xy[:, :, :17] + offset[:, None], xy[:, :, 17:]], dim=2)
         if self.enabled["collapse"]:
+            xy = xy.clone()  # written eye by eye below
             for side, eye in enumerate(self.EYES):
                 chosen = (p["collapse"] & corrupt & (p["collapse_eye"] == side))[:, None, None, None]
                 points = xy[:, :, list(eye)]
                 centre = points.mean(dim=2, keepdim=True)
                 pulled = points + (centre - points) * p["collapse_amount"].to(dtype)[:, None, None, None]
-                xy = xy.clone()
                 xy[:, :, list(eye)] = torch.where(chosen, pulled, points)
         if self.enabled["corner"]:
             confidence = confidence.clone()

@@ -51,12 +51,12 @@ class PairObjective(Objective, FrameRenderer):
         if eval_pose not in ("ground-truth", "abnormal"):
             raise ValueError(f"eval_pose must be 'ground-truth' or 'abnormal', got {eval_pose!r}")
         self.sigma = sigma * self.data.resolution / 64
-        self.eval_pose = eval_pose
-        # Through the registry, not another plugin's module: the abnormal poses of evaluation are a component.
-        abnormal = build("augmentations", ComponentSpec(name="abnormal-pose",
-                                                        params={"severity": eval_severity, "jitter": False}),
-                         path="objective.params.eval_severity", skeleton=self.data.skeleton)
-        self.eval_poses = PoseCondition(name=eval_pose, augmentation=abnormal if eval_pose == "abnormal" else None)
+        abnormal = None
+        if eval_pose == "abnormal":  # through the registry, not another plugin's module: it is a component
+            abnormal = build("augmentations", ComponentSpec(name="abnormal-pose",
+                                                            params={"severity": eval_severity, "jitter": False}),
+                             path="objective.params.eval_severity", skeleton=self.data.skeleton)
+        self.eval_poses = PoseCondition(name=eval_pose, augmentation=abnormal)
 
     def heatmaps(self, keypoints: torch.Tensor) -> torch.Tensor:
         """``[..., K, 3|4]`` -> ``[..., K, H, W]``."""
