@@ -46,13 +46,17 @@ def _seed_plot(column: str, methods: Sequence[str], results: Sequence[Result]) -
         return ""
     low, high = min(p[2] for p in points), max(p[2] for p in points)
     span = (high - low) or 1.0
-    width, height, left = 60 + 70 * len(methods), 180, 50
+    # Each method's column is as wide as its longest name (11-px text, ~6.5 px a character): names are shown
+    # whole, so that two methods that begin alike ("scgan-paper", "scgan-paper-nosc") stay apart.
+    slot = max(70, round(6.5 * max(map(len, methods))) + 10)
+    width, height, left = 60 + slot * len(methods), 180, 50
+    x = lambda i: left + slot / 2 + slot * i  # noqa: E731
     y = lambda v: 20 + (1 - (v - low) / span) * (height - 50)  # noqa: E731
-    dots = "".join(f'<circle cx="{left + 35 + 70 * i + (seed % 5 - 2) * 4}" cy="{y(v):.1f}" r="4" '
+    dots = "".join(f'<circle cx="{x(i) + (seed % 5 - 2) * 4:.1f}" cy="{y(v):.1f}" r="4" '
                    f'fill="{COLOURS[i % len(COLOURS)]}"><title>{_e(methods[i])}, seed {seed}: {_number(v)}</title>'
                    f'</circle>' for i, seed, v in points)
-    labels = "".join(f'<text x="{left + 35 + 70 * i}" y="{height - 8}" text-anchor="middle" font-size="11">'
-                     f'{_e(m[:10])}</text>' for i, m in enumerate(methods))
+    labels = "".join(f'<text x="{x(i):.1f}" y="{height - 8}" text-anchor="middle" font-size="11">'
+                     f'{_e(m)}</text>' for i, m in enumerate(methods))
     axis = (f'<text x="{left - 6}" y="{y(high) + 4:.1f}" text-anchor="end" font-size="11">{_number(high)}</text>'
             f'<text x="{left - 6}" y="{y(low) + 4:.1f}" text-anchor="end" font-size="11">{_number(low)}</text>'
             f'<line x1="{left}" y1="15" x2="{left}" y2="{height - 28}" stroke="#999"/>')

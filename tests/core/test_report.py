@@ -28,6 +28,7 @@ def page(tmp_path):
 def test_the_page_is_self_contained_and_escapes_what_it_shows(tmp_path):
     text = page(tmp_path).read_text()
     assert HOSTILE not in text and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</text>" in text  # a plot names the method whole
     assert "http://" not in text and "https://" not in text and "<link" not in text  # nothing fetched
     assert text.count('<tr class="method">') == 2 and "ssim.ssim ↑" in text and "fid.fid ↓" in text
     assert 'class="num best" title="n = 3; 95 % interval of the mean: ±0.02484">0.81 ± 0.01</td>' in text  # scgan's SSIM, the best
