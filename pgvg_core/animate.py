@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -286,12 +287,14 @@ def animate_photo(image: str, *, action: str, model: str | None = None, out: str
     animator.action_index(action)
     path = Path(image)
     photo = read_photo(path)
+    clock = PhaseClock()
     skeleton = animator.stage1.data.skeleton.name
     face = skeleton == "face-68"
     if face and compose == "layers":
         compose = "network"  # the layers are a body's (arms and legs over the photo without them)
     points = photo_pose(photo, path, pose_source=pose_source, keypoints_file=keypoints_file, person=person,
                         skeleton=skeleton)
+    clock.lap("pose")
     warnings = check_face(points, path) if face else check_body(points, path, action, animator.moved_joints(action))
     for warning in warnings:
         log.warning("%s", warning)
@@ -303,6 +306,7 @@ def animate_photo(image: str, *, action: str, model: str | None = None, out: str
     detail = to_model_range(crop_photo(photo, crop, render_size)[None])[0]  # [3, S, S]
     first = torch.from_numpy(crop.to_model(points))  # [K, 3] in the model's pixels
     poses = _pose_sequence(animator, first, action, seed=seed, frames=frames)  # [T, K, 3]
+    clock.lap("stage1")
     poses_render = rescale_keypoints(poses, render_size / resolution)
     plate = None
     if not face:  # the photo without the arms and legs that move: what shows where a limb was once it has moved
@@ -310,9 +314,11 @@ def animate_photo(image: str, *, action: str, model: str | None = None, out: str
         plate = clean_plate(detail[None], poses_render[:1], torso, limbs=limbs_that_move(poses_render, torso))[0]
     clip = to_uint8(animator.frames(image_tensor, first, poses, detail=detail, plate=plate,
                                     layers=compose == "layers"))  # [T, S, S, 3]
+    clock.lap("stage2")
     view = view_around(photo.shape, crop, render_size)
     video = composite(photo, crop, view, clip, poses_render, mask=face_mask if face else None)
     write_video(out_path, video, fps=8)
+    clock.lap("encode")
 
     written = {"video": out_path, "frames": len(poses)}
     if panels:
@@ -331,8 +337,22 @@ def animate_photo(image: str, *, action: str, model: str | None = None, out: str
     crop_file.write_text(json.dumps(record, indent=1))
     log.info("person crop of %d px at (%d, %d) seen at %d px; video %dx%d", crop.size, crop.left, crop.top,
              resolution, *view.size)
+    log.info("seconds: %s", ", ".join(f"{phase} {seconds:.2f}" for phase, seconds in clock.laps.items()))
     return {**written, "crop_file": crop_file, "crop": crop, "view": view, "poses_photo": poses_photo,
-            "warnings": warnings}
+            "warnings": warnings, "seconds": clock.laps}
+
+
+class PhaseClock:
+    """Seconds spent per phase of a call, in order: ``lap(name)`` closes the phase that ends now."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 4)
+        self._last = now
 
 
 def _shipped_model() -> Path:

@@ -96,6 +96,8 @@ class TrainerConfig:
     batch_size: int = 8
     device: str = "auto"
     precision: str = "fp32"
+    channels_last: bool = False  # convolution weights (and so activations) in NHWC: oneDNN's fast layout on a CPU
+    compile: bool = False  # torch.compile each network (the first steps wait for the compiler)
     num_workers: int = 0
     log_every: int = 25
     sample_every: int = 250

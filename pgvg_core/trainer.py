@@ -151,6 +151,43 @@ def due(step: int, every: int, last: int) -> bool:
     return step % every == 0 or step == last
 
 
+def bf16_matmul_speed(size: int = 512, repeats: int = 5) -> float:
+    """This CPU's bf16 matrix-multiply speed over its fp32 one (best of ``repeats`` ``size``-square products)."""
+    def best(dtype: torch.dtype) -> float:
+        a = torch.randn(size, size).to(dtype)
+        a @ a
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            a @ a
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    return best(torch.float32) / best(torch.bfloat16)
+
+
+def warn_if_bf16_is_slow() -> None:
+    """bf16 autocast on a CPU pays off only where the CPU has bf16 instructions (AVX512-BF16, AMX): measure."""
+    ratio = bf16_matmul_speed()
+    if ratio < 1.5:
+        # Measured on a 2-core CPU without them: SCGAN's step 0.73 vs 1.47 steps/s, its convolutions in bf16
+        # at ~60 GFLOP/s against ~200 in fp32; on one with them, convolutions still fell off oneDNN's fast path.
+        log.warning("trainer.precision = 'bf16': bf16 matrix multiplies run at %.2fx the speed of fp32 on this "
+                    "CPU, and pgvg's convolutions slower still (measured up to 3x slower than fp32); use "
+                    "precision = 'fp32' here (benchmarks/bench_train.py measures both)", ratio)
+
+
+def to_channels_last(net: nn.Module) -> nn.Module:
+    """``net``'s 4-D parameters and buffers (2-D convolutions) in ``channels_last`` and 5-D ones (3-D
+    convolutions) in ``channels_last_3d``, in place. A convolution whose weight is channels-last makes its
+    output so, and the layers after it follow: the activations need no conversion by the caller."""
+    formats = {4: torch.channels_last, 5: torch.channels_last_3d}
+    for tensor in (*net.parameters(), *net.buffers()):
+        if tensor.dim() in formats:
+            tensor.data = tensor.data.contiguous(memory_format=formats[tensor.dim()])
+    return net
+
+
 class Callback:
     """Something the loop does after some steps. ``name`` keys its ``state_dict`` in every checkpoint, so a
     resumed run continues with the callback's state as it was (a user's callback: give it a unique name)."""
@@ -370,13 +407,14 @@ class Trainer:
             raise ConfigError("trainer.precision 'fp16' needs CUDA; use 'fp32' on the CPU",
                               file=config.source, path="trainer.precision")
         if self.precision == "bf16" and device.type == "cpu":
-            # Measured on a 2-core AVX512-BF16 CPU: SCGAN 16x and PSGAN 80x slower than fp32 (3D convolutions,
-            # the warp's grid sampling and instance norm leave oneDNN's bf16 fast path).
-            log.warning("trainer.precision = 'bf16' on the CPU runs pgvg's models 16-80x slower than fp32 "
-                        "(measured: SCGAN 0.08 vs 1.3 steps/s); use precision = 'fp32' on the CPU")
+            warn_if_bf16_is_slow()
         self.experiment = Experiment.build(config, device=device, registries=registries)
         for net in self.nets.values():
             distributed.broadcast_from_main(net)
+            if trainer.channels_last:
+                to_channels_last(net)
+            if trainer.compile:
+                net.compile()  # in place: parameter names and checkpoints stay those of the plain network
         self.optimizers = {
             role: torch.optim.Adam(self.nets[role].parameters(), lr=spec.lr, betas=spec.betas,
                                    weight_decay=spec.weight_decay)

@@ -12,6 +12,14 @@ import torch
 from pgvg_core.interfaces import Dataset
 
 
+#: How much memory a poses-only procedural dataset keeps of the clips it made (see ``__getitem__``).
+POSE_MEMO_BYTES = 256 * 2**20
+
+
+def _size_of(item: Mapping[str, torch.Tensor]) -> int:
+    return sum(value.numel() * value.element_size() for value in item.values())
+
+
 class ProceduralClips(Dataset):
     """A dataset computed from ``(seed, split, index)``: nothing to download. Subclasses set ``splits``,
     ``all_classes`` (with ``class_kind``, what the classes are called: "actions", "expressions"), the default
@@ -48,6 +56,8 @@ class ProceduralClips(Dataset):
             raise ValueError("clips and identities must be at least 1")
         self.onset, self.translate, self.render, self.seed = onset, translate, render, seed
         self._identity = functools.lru_cache(maxsize=256)(self._make_identity)
+        self._pose_items: dict[int, dict[str, torch.Tensor]] = {}
+        self._pose_items_bytes = 0
 
     def _make_identity(self, identity: int) -> Any:
         raise NotImplementedError
@@ -68,6 +78,20 @@ class ProceduralClips(Dataset):
         return index % len(self.classes)  # the classes in turn
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        if self.render:
+            return self._item(index)
+        # Poses alone are a few kB a clip, and stage 1 reads each clip many times (the demo's 2,000 steps of 32
+        # over 4,000 clips: 16 times; making them was a third of its step): kept after the first time, up to
+        # POSE_MEMO_BYTES. Copies go out, so a caller that changes one cannot change the data.
+        item = self._pose_items.get(index)
+        if item is None:
+            item = self._item(index)
+            if self._pose_items_bytes + _size_of(item) <= POSE_MEMO_BYTES:
+                self._pose_items[index] = item
+                self._pose_items_bytes += _size_of(item)
+        return {key: value.clone() for key, value in item.items()}
+
+    def _item(self, index: int) -> dict[str, torch.Tensor]:
         clip = self.sample(index)
         item = {
             "keypoints": torch.from_numpy(clip["keypoints"]),  # [T, K, 3]

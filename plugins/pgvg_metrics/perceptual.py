@@ -135,15 +135,20 @@ class LPIPSMetric(Metric):
         self.count = 0
 
     @torch.no_grad()
-    def update(self, real: torch.Tensor, fake: torch.Tensor, **_: Any) -> None:
+    def per_image(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """The distance of each pair of frames ``[N, 3, H, W]`` (or clips, flattened) in [-1, 1] -> ``[N]``."""
         real, fake = _as_images(real), _as_images(fake)
         if real.shape != fake.shape:
             raise ValueError(f"real and fake frames differ in shape: {list(real.shape)} and {list(fake.shape)}")
-        for start in range(0, len(real), self.batch_size):
-            r = real[start : start + self.batch_size].to(self.device).float()
-            f = fake[start : start + self.batch_size].to(self.device).float()
-            self.total += float(self.model(f, r).sum())
-            self.count += len(r)
+        distances = [self.model(fake[start : start + self.batch_size].to(self.device).float(),
+                                real[start : start + self.batch_size].to(self.device).float()).flatten().cpu()
+                     for start in range(0, len(real), self.batch_size)]
+        return torch.cat(distances) if distances else torch.zeros(0)
+
+    def update(self, real: torch.Tensor, fake: torch.Tensor, **_: Any) -> None:
+        distances = self.per_image(real, fake)
+        self.total += float(distances.double().sum())
+        self.count += len(distances)
 
     def compute(self) -> dict[str, float]:
         return {"lpips": self.total / max(self.count, 1)}

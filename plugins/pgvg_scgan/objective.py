@@ -57,6 +57,7 @@ class PairObjective(Objective, FrameRenderer):
                                                             params={"severity": eval_severity, "jitter": False}),
                              path="objective.params.eval_severity", skeleton=self.data.skeleton)
         self.eval_poses = PoseCondition(name=eval_pose, augmentation=abnormal)
+        self._augment_cache: dict[Any, Any] = {}
 
     def heatmaps(self, keypoints: torch.Tensor) -> torch.Tensor:
         """``[..., K, 3|4]`` -> ``[..., K, H, W]``."""
@@ -86,11 +87,23 @@ class PairObjective(Objective, FrameRenderer):
         """D on (frame, condition), both through the same discriminator augmentation (if any)."""
         augment = self.augmentations.get("discriminator")
         if augment is not None and params is not None:
-            frame = augment.apply(frame, params)
+            frame = self._augmented(augment, frame, params, pose_channels=False)
             if condition is not None:
                 is_pose = condition.shape[1] == self.data.keypoints
-                condition = augment.apply(condition, params, pose_channels=is_pose)
+                condition = self._augmented(augment, condition, params, pose_channels=is_pose)
         return d(frame, condition)
+
+    def _augmented(self, augment: Any, x: torch.Tensor, params: Any, *, pose_channels: bool) -> torch.Tensor:
+        """``augment.apply(x, params)``, computed once per tensor for one draw of ``params``: the same target
+        pose, source image and fake frames meet up to three discriminators in a step (SCGAN: 9 augmentations a
+        step instead of 26, ~60 ms of a 0.7 s step on 2 CPU cores). Reusing the result in several terms gives
+        the same gradients as computing it again."""
+        if self._augment_cache.get("params") is not params:
+            self._augment_cache = {"params": params}  # a new draw: what was cached belongs to the last one
+        key = (id(x), pose_channels)
+        if key not in self._augment_cache:  # the input is kept with its result: its id cannot be reused meanwhile
+            self._augment_cache[key] = (x, augment.apply(x, params, pose_channels=pose_channels))
+        return self._augment_cache[key][1]
 
     def augment_params(self, batch: dict[str, torch.Tensor]) -> Any:
         augment = self.augmentations.get("discriminator")

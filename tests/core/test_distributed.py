@@ -33,9 +33,17 @@ def weights(run_dir, step=4):
     return torch.load(checkpoint.checkpoint_path(run_dir, step), weights_only=True)
 
 
-def largest_difference(a, b):
-    return max((x - y).abs().max().item() for role in a["nets"]
-               for x, y in zip(a["nets"][role].values(), b["nets"][role].values()) if x.is_floating_point())
+def assert_same_training(a, b):
+    """Two checkpoints' weights agree up to the order of float sums (bitwise with one process).
+
+    Adam turns that rounding into up to +-lr per step where a gradient is rounding itself: the tiny PSGAN's
+    residual blocks, instance-normed at 2x2, differ by up to 4e-4 after 4 steps. Gradients not averaged, or
+    batches split wrongly, would move every weight apart: the mean difference catches them.
+    """
+    difference = torch.cat([(x - y).abs().flatten() for role in a["nets"]
+                            for x, y in zip(a["nets"][role].values(), b["nets"][role].values())
+                            if x.is_floating_point()])
+    assert difference.mean() < 1e-5 and difference.max() < 1e-3, (difference.mean(), difference.max())
 
 
 def rows(run_dir):
@@ -50,7 +58,7 @@ def test_two_processes_train_what_one_process_trains(tmp_path, text):
     assert "process 1 of 2 (gloo)" in output
     one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
     assert two["world_size"] == 2 and one["world_size"] == 1
-    assert largest_difference(one, two) < 1e-4  # float sums in another order; bitwise with one process
+    assert_same_training(one, two)
     for a, b in zip(rows(tmp_path / "one"), rows(tmp_path / "two"), strict=True):  # one row per step, by process 0
         assert a["step"] == b["step"]
         for key in a:
@@ -65,7 +73,7 @@ def test_a_run_resumed_with_another_number_of_processes_continues_the_same_run(t
          "trainer.steps=2")
     output = pgvg("run", "--resume", str(tmp_path / "mixed"), "--set", "trainer.steps=4")
     assert "with 1 process(es) where the run had 2" in output
-    assert largest_difference(weights(tmp_path / "straight"), weights(tmp_path / "mixed")) < 1e-4
+    assert_same_training(weights(tmp_path / "straight"), weights(tmp_path / "mixed"))
     assert [r["step"] for r in rows(tmp_path / "mixed")] == [1, 2, 3, 4]
 
 
@@ -100,7 +108,7 @@ def test_two_nodes_on_one_machine_train_what_one_process_trains(tmp_path):
              for rank in (0, 1)]
     outputs = [node.communicate(timeout=240)[0] for node in nodes]
     assert all(node.returncode == 0 for node in nodes), outputs
-    assert largest_difference(weights(tmp_path / "one"), weights(tmp_path / "two-nodes")) < 1e-4
+    assert_same_training(weights(tmp_path / "one"), weights(tmp_path / "two-nodes"))
 
 
 def test_a_bench_on_two_processes_trains_each_run_on_both_and_stores_one_result(tmp_path):

@@ -83,12 +83,44 @@ def test_nan_loss_stops_with_step_and_term_and_keeps_last_checkpoint(tmp_path, m
     assert all(torch.isfinite(v).all() for v in state["nets"]["generator"].values())
 
 
-def test_bf16_autocast_trains_on_cpu_and_warns_that_it_is_slow(tmp_path, caplog):
+def test_bf16_autocast_trains_on_cpu_and_warns_where_the_cpu_is_slow_at_it(tmp_path, caplog, monkeypatch):
+    from pgvg_core import trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "bf16_matmul_speed", lambda: 0.2)  # a CPU without bf16 instructions
     with caplog.at_level("WARNING", logger="pgvg"):
         trainer = tiny_trainer(tmp_path, 'trainer.precision="bf16"', "trainer.steps=2")
-    assert "16-80x slower than fp32" in caplog.text
+    assert "bf16 matrix multiplies run at 0.20x the speed of fp32 on this CPU" in caplog.text
     trainer.fit()
     assert all(math.isfinite(v) for v in trainer.history[-1].values())
+
+
+def test_bf16_on_a_cpu_with_fast_bf16_is_not_warned_about(tmp_path, caplog, monkeypatch):
+    from pgvg_core import trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "bf16_matmul_speed", lambda: 2.3)
+    with caplog.at_level("WARNING", logger="pgvg"):
+        tiny_trainer(tmp_path, 'trainer.precision="bf16"', "trainer.steps=2")
+    assert "bf16" not in caplog.text
+
+
+def test_bf16_matmul_speed_is_a_measured_ratio():
+    from pgvg_core.trainer import bf16_matmul_speed
+
+    assert 0.01 < bf16_matmul_speed(size=128, repeats=2) < 100
+
+
+def test_channels_last_trains_the_same_networks_in_nhwc(tmp_path):
+    plain = tiny_trainer(tmp_path, "trainer.steps=2", run="plain")
+    nhwc = tiny_trainer(tmp_path, "trainer.steps=2", "trainer.channels_last=true", run="nhwc")
+    conv3d = next(m for m in nhwc.nets["discriminator"].modules() if isinstance(m, torch.nn.Conv3d))
+    assert conv3d.weight.is_contiguous(memory_format=torch.channels_last_3d)
+    conv2d = next(m for m in nhwc.nets["generator"].modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv2d.weight.is_contiguous(memory_format=torch.channels_last)
+    plain.fit(), nhwc.fit()
+    a, b = (checkpoint.load(checkpoint.latest(tmp_path / run)) for run in ("plain", "nhwc"))
+    for role in a["nets"]:  # the same training up to the order of float sums; checkpoints load anywhere
+        for key, value in a["nets"][role].items():
+            torch.testing.assert_close(b["nets"][role][key].contiguous(), value, atol=2e-3, rtol=0)
 
 
 def test_step_batch_sampler_is_a_function_of_step():

@@ -35,6 +35,17 @@ def test_heatmap_peaks_at_keypoint_with_its_confidence():
     assert maps[0, 0, 20, 12] == pytest.approx(np.exp(-0.5), rel=1e-5)
 
 
+def test_heatmaps_hold_no_denormal_floats():
+    # Far tails multiplied together were denormals (below 1e-38), which a CPU computes with ~100x slower: the
+    # convolutions reading heatmaps took 2-3x their time. Beyond 5.7 sigma a map is exactly 0.
+    keypoints = torch.tensor([[2.0, 2.0, 1.0], [61.0, 60.0, 0.7], [30.5, 31.2, 1.0]])
+    maps = render_heatmaps(keypoints, 64, sigma=1.5)
+    tiny = (maps > 0) & (maps < torch.finfo(torch.float32).tiny)
+    assert not tiny.any()
+    assert maps[0, 2, 2] == 1.0 and maps[0, 40, 40] == 0.0  # the peak as it was, the far field exactly 0
+    assert maps[0, 2, 10] == pytest.approx(np.exp(-(8 / 1.5) ** 2 / 2), rel=1e-5)  # 5.3 sigma: kept
+
+
 def test_sigma_scale_column_widens_the_gaussian():
     narrow = render_heatmaps(torch.tensor([[8.0, 8.0, 1.0, 1.0]]), 16, sigma=1.0)
     wide = render_heatmaps(torch.tensor([[8.0, 8.0, 1.0, 2.0]]), 16, sigma=1.0)

@@ -109,3 +109,14 @@ def test_onset_clips_begin_at_rest_and_then_perform_the_same_action():
     assert spread[..., :2].max() > 5  # cut clips start mid-action: their first poses differ
     with pytest.raises(ValueError, match="onset must be a share"):
         SyntheticActions(onset=1.5)
+
+
+def test_a_poses_only_dataset_keeps_its_clips_and_hands_out_copies():
+    dataset = SyntheticActions(split="train", clips=8, render=False)
+    first = dataset[3]
+    first["keypoints"].zero_()  # a caller changing what it got cannot change the data
+    again, fresh = dataset[3], SyntheticActions(split="train", clips=8, render=False)[3]
+    assert len(dataset._pose_items) == 1
+    for key in fresh:
+        assert torch.equal(again[key], fresh[key])
+    assert again["keypoints"].abs().sum() > 0

@@ -35,6 +35,14 @@ def test_same_pose_is_the_identity():
     assert person[0, 0, y, x] > 0.9 and person[0, 0, 0, 0] < 0.01 and person[0, 0, -1, -1] < 0.01
 
 
+def test_the_person_map_is_exactly_zero_far_from_the_body():
+    keypoints = clip()["keypoints"][:2]  # [2, K, 3]
+    _, person = limb_warp(keypoints[:1], keypoints[1:], (64, 64))
+    assert not ((person > 0) & (person < torch.finfo(torch.float32).tiny)).any()  # no denormal floats
+    corners = person[0, 0, [0, 0, -1, -1], [0, -1, 0, -1]]
+    assert (corners == 0).all() and person.max() > 0.99
+
+
 def test_a_moved_body_samples_the_source_at_the_same_body_point():
     source = clip()["keypoints"][:1]
     target = source.clone()

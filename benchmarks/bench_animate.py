@@ -1,0 +1,92 @@
+"""`pgvg animate` latency for a 16-frame video, per phase: pose estimation, stage 1, stage 2, encoding.
+
+    python benchmarks/bench_animate.py [--resolutions 64 128] [--repeats 3] [--model PATH]
+
+For each resolution a two-stage pipeline is made here (``psgan-keypoints`` and ``scgan`` trained for one step:
+the latency does not depend on the weights' values, only on the networks) and loaded once; the photo is
+matplotlib's ``grace_hopper.jpg`` (ships offline; upper body), its pose found by MediaPipe (needed). Each
+phase is the median over ``--repeats`` calls of :func:`pgvg_core.animate.animate_photo`, model loading
+excluded; ``--model`` times a trained pipeline or bundle as well. The issue's bar: under 2 s for 128x128 on
+the CPU. Prints a table and, as its last line, one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import tempfile
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+PHASES = ("pose", "stage1", "stage2", "encode")
+
+
+def photo() -> Path:
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+
+
+def one_step_pipeline(folder: Path, resolution: int) -> Path:
+    """A pipeline folder (``psgan/``, ``scgan/``) with networks of ``resolution``, trained one step."""
+    from pgvg_core.config import load_config
+    from pgvg_core.trainer import Trainer
+
+    common = (f"data.params.resolution={resolution}", "trainer.steps=1", "trainer.device=cpu", "metrics=[]",
+              "trainer.eval_clips=1", "trainer.checkpoint_every=1", "trainer.sample_every=1000")
+    stages = {"psgan": ("psgan-keypoints.toml", ()),
+              "scgan": ("scgan.toml", ("losses.perceptual.weight=0", "objective.params.refiner_warmup=0"))}
+    for name, (experiment, extra) in stages.items():
+        config = load_config(ROOT / "experiments" / experiment, (*common, *extra))
+        Trainer(config, folder / name, progress=False).fit()
+    return folder
+
+
+def latency(model: Path, image: Path, out: Path, repeats: int, action: str) -> dict[str, float]:
+    """Median seconds per phase of ``repeats`` animate calls (after one untimed call), and their total."""
+    from pgvg_core.animate import animate_photo
+    from pgvg_core.pipeline import Animator
+
+    animator = Animator(model)
+    animate_photo(str(image), action=action, out=str(out), frames=16, animator=animator)  # warm
+    runs = [animate_photo(str(image), action=action, out=str(out), frames=16, animator=animator)["seconds"]
+            for _ in range(repeats)]
+    medians = {phase: statistics.median(run[phase] for run in runs) for phase in PHASES}
+    return {**medians, "total": statistics.median(sum(run.values()) for run in runs)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--resolutions", nargs="+", type=int, default=[64, 128])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--action", default="wave-both")
+    parser.add_argument("--model", help="also time this trained pipeline folder or bundle")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    try:
+        import mediapipe  # noqa: F401
+    except ImportError:
+        raise SystemExit("bench_animate needs MediaPipe for the photo's pose: install it as README's 'Pose "
+                         "sources' says (pip install --no-deps mediapipe==0.10.21, then its dependencies)")
+
+    image = photo()
+    rows = []
+    print(f"{'model':22s} " + " ".join(f"{p:>8s}" for p in (*PHASES, "total")) + "   (seconds, 16 frames)")
+    with tempfile.TemporaryDirectory() as folder:
+        models = {f"untrained {r}x{r}": one_step_pipeline(Path(folder) / f"p{r}", r) for r in args.resolutions}
+        if args.model:
+            models[Path(args.model).name] = Path(args.model)
+        for name, model in models.items():
+            seconds = latency(model, image, Path(folder) / "out.mp4", args.repeats, args.action)
+            rows.append({"model": name, **{k: round(v, 3) for k, v in seconds.items()}})
+            print(f"{name:22s} " + " ".join(f"{seconds[p]:8.2f}" for p in (*PHASES, "total")), flush=True)
+    print(json.dumps({"benchmark": "bench_animate", "torch": torch.__version__, "threads": torch.get_num_threads(),
+                      "image": image.name, "frames": 16, "rows": rows}))
+
+
+if __name__ == "__main__":
+    main()
