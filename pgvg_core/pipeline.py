@@ -22,6 +22,7 @@ from pgvg_core import checkpoint
 from pgvg_core.config import ComponentSpec, ExperimentConfig, build, load_config
 from pgvg_core.plugins import get_registries
 from pgvg_core.errors import CheckpointError, PgvgError
+from pgvg_core.evaluation import update_sharing_features
 from pgvg_core.framing import Framing, framing_of
 from pgvg_core.interfaces import helper_params_of
 from pgvg_core.objective import FrameRenderer, PoseSequenceModel
@@ -314,6 +315,7 @@ def every_metric(animator: Animator, pipeline_dir: Path, clips: int, *, seed: in
         "labels": (batch["label"], classifier(generated).cpu(), {}),
     }
     results: dict[str, Any] = {}
+    shared: dict[Any, Any] = {}  # FID and KID: one Inception pass
     registry = get_registries()["metrics"]
     for name in registry.list():
         factory = registry.get(name).factory
@@ -322,7 +324,7 @@ def every_metric(animator: Animator, pipeline_dir: Path, clips: int, *, seed: in
             params = _pipeline_params(factory, pipeline_dir)
             metric = build("metrics", ComponentSpec(name=name, params=params), device=animator.device)
             real, fake, context = inputs[domain]
-            metric.update(real, fake, **context)
+            update_sharing_features(metric, real, fake, shared, **context)
             results[name] = {"values": metric.compute(), "on": _described(domain), "provenance": metric.provenance()}
         except (PgvgError, ValueError, KeyError) as error:
             results[name] = {"skipped": str(error), "on": _described(domain)}

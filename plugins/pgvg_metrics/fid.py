@@ -128,7 +128,9 @@ class FIDFeatures(nn.Module):
             net.Mixed_5b, net.Mixed_5c, net.Mixed_5d, net.Mixed_6a, net.Mixed_6b, net.Mixed_6c, net.Mixed_6d,
             net.Mixed_6e, net.Mixed_7a, net.Mixed_7b, net.Mixed_7c, nn.AdaptiveAvgPool2d(1),
         )
-        self.eval().requires_grad_(False)
+        # NHWC: oneDNN's fast layout, 1.6x faster on a 2-core CPU (104 -> 63 ms a frame); features agree with
+        # the default layout's to ~1e-6 relative, as any change in the order of float sums would.
+        self.eval().requires_grad_(False).to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] != (INCEPTION_SIZE, INCEPTION_SIZE):

@@ -161,3 +161,26 @@ def test_kid_update_takes_frames_or_clips_and_needs_two_images(inception):
     assert metric.compute()["kid"] == pytest.approx(kernel_inception_distance(
         metric.fake_features(), metric.real_features(), subsets=20, subset_size=6)[0])
     assert metric.paired is False and metric.features_key.startswith("fid-inception-v1-bilinear299-")
+
+
+@needs_fid_helper
+def test_fid_and_kid_share_one_inception_pass_and_give_what_each_gives_alone():
+    from pgvg_core.evaluation import update_sharing_features
+    from pgvg_metrics.fid import FID
+    from pgvg_metrics.kid import KID
+
+    generator = torch.Generator().manual_seed(0)
+    real, fake = (torch.rand(6, 3, 32, 32, generator=generator) * 2 - 1 for _ in range(2))
+    alone = {name: metric() for name, metric in (("fid", FID), ("kid", lambda: KID(subsets=10, subset_size=4)))}
+    for metric in alone.values():
+        metric.update(real, fake)
+    together = {"fid": FID(), "kid": KID(subsets=10, subset_size=4)}
+    passes = []
+    for metric in together.values():
+        metric.model.register_forward_hook(lambda *_: passes.append(1))
+    shared = {}
+    for metric in together.values():
+        update_sharing_features(metric, real, fake, shared)
+    assert len(passes) == 2  # one batch of real frames, one of fake ones: for both metrics
+    for name in alone:
+        assert together[name].compute() == pytest.approx(alone[name].compute(), rel=1e-12)
