@@ -57,6 +57,11 @@ class Discriminator(nn.Module, abc.ABC):
     the adversarial loss is a mean over patches.
     """
 
+    #: True where each sample's logits depend on that sample alone (no batch norm, no minibatch statistics):
+    #: an objective may then judge real and fake frames in one call, which is the same computation and runs
+    #: faster on a CPU (larger batches). False, the safe default, keeps one call per set of frames.
+    batch_independent: bool = False
+
     @abc.abstractmethod
     def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor: ...
 

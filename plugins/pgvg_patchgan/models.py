@@ -14,6 +14,8 @@ CONDITIONS = ("none", "pose", "image")
 class PatchGAN(Discriminator):
     """70x70 PatchGAN over a frame and its condition (a pose's heatmaps, or an image), concatenated."""
 
+    batch_independent = True  # instance norm: each sample's statistics alone
+
     def __init__(
         self,
         *,

@@ -47,6 +47,34 @@ def test_consistency_ties_g2_bottleneck_to_g1_only(tmp_path):
     assert not g1_grads and g2_grads
 
 
+def test_judging_real_and_fake_frames_in_one_call_gives_the_terms_and_gradients_of_one_call_each(tmp_path):
+    from pgvg_core import randomness
+
+    config = load_config(write_config(tmp_path, TINY_SCGAN), ('augmentations.discriminator.name="diffaugment"',))
+    trainer = Trainer(config, tmp_path / "run", progress=False)
+    objective, nets = trainer.objective, trainer.nets
+    assert "discriminator" in objective.augmentations
+    raw = torch.utils.data.default_collate([trainer.dataset[i] for i in range(3)])
+    results = {}
+    for batched in (True, False):
+        for role in ("d1", "d2", "d_which"):
+            nets[role].batch_independent = batched
+        with randomness.seeded_streams(0, trainer.device):
+            batch = objective.prepare(raw, trainer.device)
+            fakes = objective.generate(nets, batch)
+            terms = {**objective.discriminator_terms(nets, batch, {k: v.detach() for k, v in fakes.items()}),
+                     **{f"g/{k}": v for k, v in objective.generator_terms(nets, batch, fakes).items()}}
+        nets.zero_grad()
+        sum(terms.values()).backward()
+        results[batched] = terms, [p.grad.clone() for p in nets["d1"].parameters()]
+    (batched_terms, batched_grads), (single_terms, single_grads) = results[True], results[False]
+    assert batched_terms.keys() == single_terms.keys() and "adversarial" in batched_terms
+    for key in batched_terms:
+        assert float(batched_terms[key]) == pytest.approx(float(single_terms[key]), rel=1e-5), key
+    for a, b in zip(batched_grads, single_grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_pose2image_baseline_trains(tmp_path):
     trainer, result = train(tmp_path, TINY_POSE2IMAGE)
     assert {"d/adversarial", "g/adversarial", "g/reconstruction"} <= set(trainer.history[-1])
