@@ -1,13 +1,14 @@
 """`pgvg animate` latency for a 16-frame video, per phase: pose estimation, stage 1, stage 2, encoding.
 
-    python benchmarks/bench_animate.py [--resolutions 64 128] [--repeats 3] [--model PATH]
+    python benchmarks/bench_animate.py [--resolutions 64 128] [--repeats 3] [--model PATH] [--photo PATH]
 
 For each resolution a two-stage pipeline is made here (``psgan-keypoints`` and ``scgan`` trained for one step:
-the latency does not depend on the weights' values, only on the networks) and loaded once; the photo is
-matplotlib's ``grace_hopper.jpg`` (ships offline; upper body), its pose found by MediaPipe (needed). Each
-phase is the median over ``--repeats`` calls of :func:`pgvg_core.animate.animate_photo`, model loading
-excluded; ``--model`` times a trained pipeline or bundle as well. The issue's bar: under 2 s for 128x128 on
-the CPU. Prints a table and, as its last line, one JSON object.
+the latency does not depend on the weights' values, only on the networks) and loaded once. The photo is a
+real one of a whole person (by default the woman walking in Sports2D's demo video, fetched with ``pip
+download`` as the tests do; ``--photo`` to give another), its pose found by MediaPipe (needed). Each phase
+is the median over ``--repeats`` calls of :func:`pgvg_core.animate.animate_photo`, model loading excluded;
+``--model`` times a trained pipeline or bundle as well. The issue's bar: under 2 s for 128x128 on the CPU.
+Prints a table and, as its last line, one JSON object.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import json
 import logging
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
@@ -25,10 +27,16 @@ ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("pose", "stage1", "stage2", "encode")
 
 
-def photo() -> Path:
-    import matplotlib
+def photo(folder: Path) -> Path:
+    """A real photo of a whole person: the woman walking in Sports2D's demo video (fetched with pip, as the
+    tests fetch it; see tests/media.py)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from media import MediaUnavailable, real_people
 
-    return Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    try:
+        return real_people(folder, ["sports2d-woman-walking"])["sports2d-woman-walking"]
+    except MediaUnavailable as error:
+        raise SystemExit(f"bench_animate needs a real photo; give one with --photo ({error})") from None
 
 
 def one_step_pipeline(folder: Path, resolution: int) -> Path:
@@ -65,6 +73,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--action", default="wave-both")
     parser.add_argument("--model", help="also time this trained pipeline folder or bundle")
+    parser.add_argument("--photo", help="a photo of a whole person (default: one from Sports2D's demo video)")
+    parser.add_argument("--media", default=str(Path.home() / ".cache" / "pgvg" / "bench-media"),
+                        help="where the default photo is fetched to")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     try:
@@ -73,7 +84,7 @@ def main() -> None:
         raise SystemExit("bench_animate needs MediaPipe for the photo's pose: install it as README's 'Pose "
                          "sources' says (pip install --no-deps mediapipe==0.10.21, then its dependencies)")
 
-    image = photo()
+    image = Path(args.photo) if args.photo else photo(Path(args.media))
     rows = []
     print(f"{'model':22s} " + " ".join(f"{p:>8s}" for p in (*PHASES, "total")) + "   (seconds, 16 frames)")
     with tempfile.TemporaryDirectory() as folder:

@@ -100,7 +100,10 @@ def main() -> None:
         "scgan": consumed_frames_per_second("scgan.toml", ("losses.perceptual.weight=0",)),
         "psgan-keypoints": consumed_frames_per_second("psgan-keypoints.toml", ()),
     }
-    consumer_of = lambda name: "psgan-keypoints" if "poses" in name else "scgan"  # noqa: E731
+
+    def consumer_of(producer: str) -> str:  # poses feed stage 1; frames, stage 2
+        return "psgan-keypoints" if producer.startswith("synthetic-actions poses") else "scgan"
+
     rows = []
     print(f"{'producer (1 thread)':36s} {'frames/s':>9s} {'consumer (2 threads)':>22s} {'frames/s':>9s} {'ratio':>7s}")
     for name, rate in producers.items():

@@ -1,6 +1,6 @@
 """pgvg's metrics against their reference implementations on the same images, in one run: images/s and values.
 
-    python benchmarks/bench_metrics.py [--images 256] [--end-to-end 2000] [--workers 2]
+    python benchmarks/bench_metrics.py [--images 256] [--end-to-end 500] [--workers 2]
 
 Writes two folders of PNG frames (synthetic-actions train and test identities, 64x64), then, on the frames
 read back from disk:
@@ -205,7 +205,7 @@ def row(metric: str, reference: str, images: int, reference_s: float, ours_s: fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=256, help="frames per set for the in-process rows")
-    parser.add_argument("--end-to-end", type=int, default=2000, help="frames per folder for the CLI rows (0: skip)")
+    parser.add_argument("--end-to-end", type=int, default=500, help="frames per folder for the CLI rows (0: skip)")
     parser.add_argument("--workers", type=int, default=2, help="pytorch-fid CLI's --num-workers")
     args = parser.parse_args()
 

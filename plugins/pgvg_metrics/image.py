@@ -38,21 +38,42 @@ def _as_images(x: torch.Tensor) -> torch.Tensor:
     return x.double()
 
 
-def ssim_per_image(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0, window: int = 11) -> torch.Tensor:
+def ssim_per_image(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0, window: int = 11,
+                   sigma: float = 1.5) -> torch.Tensor:
     """SSIM of each image pair (mean over channels and the valid region): ``[N, C, H, W]`` x 2 -> ``[N]``.
 
     ``x`` and ``y`` are in ``[0, data_range]`` (``[0, 1]`` by default; not pgvg's ``[-1, 1]``: see the module
-    docstring). Kornia's SSIM with ``padding="valid"``: a Gaussian window (sigma 1.5), population covariances,
-    no border artefacts; equal to scikit-image's on uint8 files (see tests/metrics/test_image_metrics.py).
+    docstring). A Gaussian window (sigma 1.5), population covariances, no border artefacts; equal to
+    scikit-image's on uint8 files (see tests/metrics/test_image_metrics.py) and to kornia's
+    ``metrics.ssim(padding="valid")``. The window is applied as two matrix products with band matrices (rows,
+    then columns) in the inputs' dtype: 5x faster than scikit-image's filters on 64x64 frames in float64,
+    where kornia's float64 convolution was 5x slower (benchmarks/bench_metrics.py).
     """
-    import kornia  # noqa: PLC0415
-
     if x.shape != y.shape:
         raise ValueError(f"images of different shapes: {list(x.shape)} and {list(y.shape)}")
     if min(x.shape[-2:]) < window:
         raise ValueError(f"images of {list(x.shape[-2:])} are smaller than the {window}x{window} SSIM window")
-    ssim_map = kornia.metrics.ssim(x, y, window, max_val=data_range, padding="valid")
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    rows, columns = (_valid_gaussian_band(size, window, sigma, x.dtype, x.device) for size in x.shape[-2:])
+    stacked = torch.stack([x, y, x * x, y * y, x * y])  # [5, N, C, H, W]
+    filtered = rows @ stacked @ columns.T  # [5, N, C, H - window + 1, W - window + 1]
+    mu_x, mu_y, xx, yy, xy = filtered
+    var_x, var_y, cov = xx - mu_x**2, yy - mu_y**2, xy - mu_x * mu_y
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return ssim_map.mean(dim=(1, 2, 3))
+
+
+def _valid_gaussian_band(size: int, window: int, sigma: float, dtype: torch.dtype,
+                         device: torch.device) -> torch.Tensor:
+    """``[size - window + 1, size]``: row ``i`` holds the normalised Gaussian window at ``i .. i + window - 1``,
+    so ``band @ signal`` is the signal filtered over the valid region."""
+    taps = torch.arange(window, dtype=torch.float64) - (window - 1) / 2
+    kernel = torch.exp(-(taps**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    band = torch.zeros(size - window + 1, size, dtype=torch.float64)
+    for i in range(size - window + 1):
+        band[i, i : i + window] = kernel
+    return band.to(device=device, dtype=dtype)
 
 
 class SSIM(Metric):
@@ -79,7 +100,8 @@ class SSIM(Metric):
         return {"ssim": self.total / max(self.count, 1)}
 
     def provenance(self) -> dict[str, Any]:
-        return {"metric": "ssim", "version": SSIM_VERSION, "implementation": f"kornia {_kornia_version()}",
+        return {"metric": "ssim", "version": SSIM_VERSION,
+                "implementation": "pgvg: separable Gaussian window as band-matrix products",
                 "window": "gaussian 11x11, sigma 1.5",
                 "covariance": "population", "region": "valid", "input_range": INPUT_RANGE, "data_range": 1.0,
                 "dtype": "float64",
@@ -138,9 +160,3 @@ class PSNR(Metric):
 
         return per_image_checks(self, "psnr", real, fake,
                                 f"{version('scikit-image')} peak_signal_noise_ratio(uint8, data_range=255)", reference)
-
-
-def _kornia_version() -> str:
-    import kornia  # noqa: PLC0415
-
-    return kornia.__version__
