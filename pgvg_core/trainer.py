@@ -170,11 +170,15 @@ def warn_if_bf16_is_slow() -> None:
     """bf16 autocast on a CPU pays off only where the CPU has bf16 instructions (AVX512-BF16, AMX): measure."""
     ratio = bf16_matmul_speed()
     if ratio < 1.5:
-        # Measured on a 2-core CPU without them: SCGAN's step 0.73 vs 1.47 steps/s, its convolutions in bf16
-        # at ~60 GFLOP/s against ~200 in fp32; on one with them, convolutions still fell off oneDNN's fast path.
+        # Measured on a 2-core CPU without them (bf16 matmul 0.18x fp32): SCGAN's step 0.54-0.58x and the paper's
+        # PSGAN's 0.71x of fp32, its convolutions in bf16 at ~60 GFLOP/s against ~200.
         log.warning("trainer.precision = 'bf16': bf16 matrix multiplies run at %.2fx the speed of fp32 on this "
-                    "CPU, and pgvg's convolutions slower still (measured up to 3x slower than fp32); use "
-                    "precision = 'fp32' here (benchmarks/bench_train.py measures both)", ratio)
+                    "CPU (few or no bf16 instructions), and pgvg's models were measured 1.4-1.9x slower in bf16 "
+                    "than in fp32 on such a CPU; use precision = 'fp32' here (benchmarks/bench_train.py measures "
+                    "both)", ratio)
+    else:
+        log.info("trainer.precision = 'bf16': bf16 matrix multiplies run at %.2fx fp32's speed on this CPU; "
+                 "whether pgvg's convolutions follow, benchmarks/bench_train.py measures", ratio)
 
 
 def to_channels_last(net: nn.Module) -> nn.Module:

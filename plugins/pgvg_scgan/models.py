@@ -6,6 +6,8 @@ Both map (source image, source pose, target pose) to the frame of the person in 
 
 from __future__ import annotations
 
+import hashlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -322,7 +324,6 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
         LIMB_BEYOND,
         MOVING_LIMBS,
         body_mask,
-        fill_holes,
         limb_reach,
         person_silhouette,
         torso_and_hips,
@@ -343,16 +344,37 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
     torsos = torch.tensor([t[0] if t else 0.25 * small[0] for t in map(torso_and_hips, source_small.numpy())])
     limbs = body_mask(target_small, small, limb_reach(torsos), limbs=MOVING_LIMBS, beyond=LIMB_BEYOND)
     here = person_silhouette(trunk_following(source_small, target_small), small, torsos)
-    was = person_silhouette(source_small, small, torsos)
-    limbs, here, was = (F.interpolate(m[:, None], size=size, mode="bilinear", align_corners=False)
-                        .to(detail.device, detail.dtype) for m in (limbs, here, was))  # [B, 1, H, W] each
+    limbs, here = (F.interpolate(m[:, None], size=size, mode="bilinear", align_corners=False)
+                   .to(detail.device, detail.dtype) for m in (limbs, here))  # [B, 1, H, W] each
     # The silhouette's soft outer half fades into the background; from its middle on, the person alone.
     here = (2 * here).clamp(max=1)
     person = warp_image(plate, trunk_grid(source, target, size))
-    background = fill_holes(plate, (was > 0.5).to(plate.dtype))
-    body = here * person + (1 - here) * background
+    body = here * person + (1 - here) * _behind_the_person(source_small, torsos, small, plate)
     limb_layer = warp_image(detail, _detail_grid(source, target, network_size, size))
     return (limbs * limb_layer + (1 - limbs) * body).clamp(-1, 1)
+
+
+#: The last photo's background behind its person (see :func:`_behind_the_person`): a video draws every frame
+#: from the same photo and source pose, and this is a fifth of each frame's time at 256 px.
+_BEHIND: dict[str, torch.Tensor] = {}
+
+
+def _behind_the_person(source: torch.Tensor, torsos: torch.Tensor, small: tuple[int, int],
+                       plate: torch.Tensor) -> torch.Tensor:
+    """``plate [B, 3, H, W]`` with the person of pose ``source`` (``[B, K, 3]`` in pixels of ``small``) filled in
+    from around them: what shows where the trunk moves away. Kept for the last inputs (by their bytes)."""
+    from pgvg_core.framing import fill_holes, person_silhouette
+
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (source, torsos, torch.tensor(small), plate):
+        digest.update(part.detach().cpu().contiguous().numpy().tobytes())
+    key = f"{digest.hexdigest()}-{list(plate.shape)}-{plate.dtype}-{plate.device}"
+    if key not in _BEHIND:
+        was = F.interpolate(person_silhouette(source, small, torsos)[:, None], size=tuple(plate.shape[-2:]),
+                            mode="bilinear", align_corners=False).to(plate.device, plate.dtype)  # [B, 1, H, W]
+        _BEHIND.clear()
+        _BEHIND[key] = fill_holes(plate, (was > 0.5).to(plate.dtype))
+    return _BEHIND[key]
 
 
 def trunk_grid(source: torch.Tensor, target: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -111,3 +111,26 @@ def test_a_jump_moves_the_whole_person_and_uncovers_the_background():
     was_there = person[0, 0, rows]  # the feet's pixels in the photo ...
     assert was_there.sum() > 3
     assert frame[0, 0, rows][was_there].mean() < -0.5  # ... uncovered by the jump: the background shows
+
+
+def test_the_background_behind_the_person_is_made_once_per_photo_and_pose():
+    from pgvg_scgan import models
+
+    source = standing(64)
+    generator = torch.Generator().manual_seed(0)
+    photo, other = (torch.rand(1, 3, 128, 128, generator=generator) * 2 - 1 for _ in range(2))
+    targets = [raised_forearm(source), source + torch.tensor([4.0, -6.0, 0.0])]  # an arm up; a jump
+    models._BEHIND.clear()
+    kept = [layered_frame(source, target, 64, photo, photo) for target in targets]
+    assert len(models._BEHIND) == 1
+    fresh = []
+    for target in targets:
+        models._BEHIND.clear()
+        fresh.append(layered_frame(source, target, 64, photo, photo))
+    for a, b in zip(kept, fresh):
+        assert torch.equal(a, b)
+    # Another photo is another background, not the kept one.
+    models._BEHIND.clear()
+    expected = layered_frame(source, targets[1], 64, other, other)
+    layered_frame(source, targets[1], 64, photo, photo)
+    assert torch.equal(layered_frame(source, targets[1], 64, other, other), expected)
