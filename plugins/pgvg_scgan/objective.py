@@ -85,27 +85,22 @@ class PairObjective(Objective, FrameRenderer):
     def discriminate(self, d: nn.Module, frame: torch.Tensor, condition: torch.Tensor | None,
                      params: Any = None) -> torch.Tensor:
         """D on (frame, condition), both through the same discriminator augmentation (if any)."""
-        augment = self.augmentations.get("discriminator")
-        if augment is not None and params is not None:
-            frame = self._augmented(augment, frame, params, pose_channels=False)
-            if condition is not None:
-                is_pose = condition.shape[1] == self.data.keypoints
-                condition = self._augmented(augment, condition, params, pose_channels=is_pose)
-        return d(frame, condition)
+        return self.discriminate_each(d, [frame], condition, params)[0]
 
     def discriminate_each(self, d: nn.Module, frames: list[torch.Tensor], condition: torch.Tensor | None,
                           params: Any = None) -> list[torch.Tensor]:
-        """D's logits for each batch of ``frames`` (all with the same ``condition``): in one call where D is
-        :attr:`~pgvg_core.interfaces.Discriminator.batch_independent` (the same numbers; a PatchGAN judges 3
-        batches of 8 in 0.73x the time of 3 calls on a 2-core CPU), else one call each."""
-        if not getattr(d, "batch_independent", False) or len(frames) == 1:
-            return [self.discriminate(d, frame, condition, params) for frame in frames]
+        """D's logits for each batch of ``frames`` (all with the same ``condition``), through the discriminator
+        augmentation (if any): in one call where D is ``batch_independent`` (see
+        :class:`~pgvg_core.interfaces.Discriminator`; the same numbers, and a PatchGAN judges 3 batches of 8 in
+        0.73x the time of 3 calls on a 2-core CPU), else one call each."""
         augment = self.augmentations.get("discriminator")
         if augment is not None and params is not None:
             frames = [self._augmented(augment, frame, params, pose_channels=False) for frame in frames]
             if condition is not None:
                 is_pose = condition.shape[1] == self.data.keypoints
                 condition = self._augmented(augment, condition, params, pose_channels=is_pose)
+        if len(frames) == 1 or not getattr(d, "batch_independent", False):
+            return [d(frame, condition) for frame in frames]
         conditions = None if condition is None else torch.cat([condition] * len(frames))
         return list(d(torch.cat(frames), conditions).chunk(len(frames)))
 
