@@ -90,7 +90,9 @@ def update_sharing_features(metric: Metric, real: Any, fake: Any, shared: dict[A
     (the same ``features_key``: FID and KID, one Inception pass) reuse what an earlier one computed on the same
     inputs: ``shared`` holds it. On a CPU that pass is most of an evaluation (a 64x64 frame costs ~60 ms)."""
     key = getattr(metric, "features_key", None)
-    if key is None or real is None:
+    shares = key is not None and callable(getattr(metric, "features", None)) and \
+        isinstance(getattr(metric, "real", None), list) and isinstance(getattr(metric, "fake", None), list)
+    if not shares or real is None:  # only a feature-set metric (pgvg_metrics.fid.FeatureSetMetric's interface)
         metric.update(real, fake, **context)
         return
     key = (key, id(real), id(fake))  # the caller keeps real and fake alive while ``shared`` is in use

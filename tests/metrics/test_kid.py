@@ -184,3 +184,20 @@ def test_fid_and_kid_share_one_inception_pass_and_give_what_each_gives_alone():
     assert len(passes) == 2  # one batch of real frames, one of fake ones: for both metrics
     for name in alone:
         assert together[name].compute() == pytest.approx(alone[name].compute(), rel=1e-12)
+
+
+def test_a_metric_with_a_features_key_but_no_feature_sets_is_updated_as_itself():
+    from pgvg_core.evaluation import update_sharing_features
+
+    class Counting:  # a plugin's metric that names its features but keeps them its own way
+        features_key = "fid-inception-like"
+
+        def __init__(self):
+            self.calls = 0
+
+        def update(self, real, fake, **_):
+            self.calls += 1
+
+    metric, shared = Counting(), {}
+    update_sharing_features(metric, torch.zeros(2, 3, 8, 8), torch.zeros(2, 3, 8, 8), shared)
+    assert metric.calls == 1 and not shared
