@@ -429,6 +429,9 @@ def demo_command(out: str, no_progress: bool, quick: bool, steps_factor: float, 
     videos = sorted(p for key, p in written.items() if key.endswith(".mp4"))
     click.echo(f"  videos     {len(videos)} MP4 + {len(videos)} GIF, e.g. {videos[0]}")
     click.echo(f"  models     {out}/psgan, {out}/scgan, {out}/action-classifier (pgvg animate PHOTO --action ACTION --model {out})")
+    timing = json.loads(Path(written["metrics"]).read_text())
+    stages = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in timing["stage_seconds"].items())
+    click.echo(f"  time       {timing['seconds'] / 60:.1f} min ({stages})")
 
 
 @main.command("animate")

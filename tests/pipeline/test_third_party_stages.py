@@ -64,6 +64,8 @@ def third_party_pipeline(tmp_path_factory):
         result = CliRunner().invoke(main, ["demo", "--pipeline", str(folder / "pipeline.toml"),
                                            "--out", str(folder / "out"), "--no-progress"])
         assert result.exit_code == 0, result.output
+        time_line = next(line for line in result.output.splitlines() if line.startswith("  time "))
+        assert " min (action-classifier " in time_line and "renders" in time_line and "metrics" in time_line
         yield folder
     finally:
         set_plugins(None)
@@ -74,7 +76,10 @@ def test_demo_trains_and_shows_a_plugins_stages(third_party_pipeline):
     out = third_party_pipeline / "out"
     assert {p.name for p in out.iterdir() if p.is_dir()} == {"action-classifier", "moves", "renders"}
     assert len(list(out.glob("*.mp4"))) == 3 and (out / "contact-sheet.png").exists()
-    metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+    written = json.loads((out / "metrics.json").read_text())
+    assert list(written["stage_seconds"]) == ["action-classifier", "moves", "renders", "videos", "metrics"]
+    assert sum(written["stage_seconds"].values()) <= written["seconds"] + 1
+    metrics = written["metrics"]
     assert 0 < metrics["ssim"]["values"]["ssim"] <= 1
     assert "pose-estimator" in metrics["pck"]["skipped"]  # no such helper in this pipeline: says so
     animator = Animator(out)
