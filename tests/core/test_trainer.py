@@ -123,6 +123,17 @@ def test_channels_last_trains_the_same_networks_in_nhwc(tmp_path):
             torch.testing.assert_close(b["nets"][role][key].contiguous(), value, atol=2e-3, rtol=0)
 
 
+@pytest.mark.slow
+def test_a_compiled_run_trains_and_its_checkpoints_keep_the_plain_names(tmp_path):
+    trainer = tiny_trainer(tmp_path, "trainer.steps=2", "trainer.compile=true")  # minutes: the compiler
+    trainer.fit()
+    state = checkpoint.load(checkpoint.latest(tmp_path / "run"))
+    plain = tiny_trainer(tmp_path, "trainer.steps=2", run="plain")
+    for role, net in plain.nets.items():
+        assert list(state["nets"][role]) == list(net.state_dict())  # no "_orig_mod." prefixes
+    assert all(math.isfinite(v) for v in trainer.history[-1].values())
+
+
 def test_step_batch_sampler_is_a_function_of_step():
     full = StepBatchSampler(10, 4, seed=3, start_step=0, steps=6)
     later = StepBatchSampler(10, 4, seed=3, start_step=3, steps=6)
