@@ -53,25 +53,6 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_flops_per_second(device: torch.device, dtype: torch.dtype, size: int = 2048,
-                            seconds: float = 1.0) -> float:
-    """The device's matrix-multiply FLOP/s in ``dtype`` (``size``-square products, best of the runs)."""
-    a = torch.randn(size, size, device=device, dtype=dtype)
-    b = torch.randn(size, size, device=device, dtype=dtype)
-    for _ in range(3):
-        a @ b
-    synchronize(device)
-    best, spent = 0.0, 0.0
-    while spent < seconds:
-        started = time.perf_counter()
-        a @ b
-        synchronize(device)
-        took = time.perf_counter() - started
-        spent += took
-        best = max(best, 2 * size**3 / took)
-    return best
-
-
 def experiment_config(name: str, resolution: int, device: str, batch: int, extra: tuple[str, ...] = ()):
     from pgvg_core.config import load_config
 
@@ -350,13 +331,13 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=10.0, help="seconds per row: stop timing after")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    from pgvg_core.trainer import TrainingError
+    from pgvg_core.trainer import TrainingError, matmul_flops_per_second
 
     device = torch.device(args.device)
     machine = (torch.cuda.get_device_name(device) if device.type == "cuda"
                else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
-    peaks = {"fp32": matmul_flops_per_second(device, torch.float32),
-             "bf16": matmul_flops_per_second(device, torch.bfloat16)}
+    peaks = {name: matmul_flops_per_second(dtype, device=device, size=2048, repeats=10)
+             for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
     print(f"{machine}; matmul peak fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s",
           flush=True)
     print(f"{'experiment':10s} {'res':>4s} {'setting':20s} {'steps/s':>8s} {'speedup':>8s} {'GFLOP/step':>10s} "

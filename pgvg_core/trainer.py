@@ -151,19 +151,27 @@ def due(step: int, every: int, last: int) -> bool:
     return step % every == 0 or step == last
 
 
-def bf16_matmul_speed(size: int = 512, repeats: int = 5) -> float:
-    """This CPU's bf16 matrix-multiply speed over its fp32 one (best of ``repeats`` ``size``-square products)."""
-    def best(dtype: torch.dtype) -> float:
-        a = torch.randn(size, size).to(dtype)
+def matmul_flops_per_second(dtype: torch.dtype, *, device: torch.device | str = "cpu", size: int = 512,
+                            repeats: int = 5) -> float:
+    """The device's matrix-multiply FLOP/s in ``dtype``: the best of ``repeats`` ``size``-square products."""
+    device = torch.device(device)
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    a = torch.randn(size, size, device=device).to(dtype)
+    a @ a  # the first call sets the kernel up
+    synchronize()
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
         a @ a
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            a @ a
-            times.append(time.perf_counter() - started)
-        return min(times)
+        synchronize()
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best
 
-    return best(torch.float32) / best(torch.bfloat16)
+
+def bf16_matmul_speed(size: int = 512, repeats: int = 5) -> float:
+    """This CPU's bf16 matrix-multiply speed over its fp32 one."""
+    return (matmul_flops_per_second(torch.bfloat16, size=size, repeats=repeats)
+            / matmul_flops_per_second(torch.float32, size=size, repeats=repeats))
 
 
 def warn_if_bf16_is_slow() -> None:
