@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ from pgvg_core.framing import (
 )
 from pgvg_core.pose import KEYPOINT_INDEX, KEYPOINT_NAMES, rescale_keypoints
 from pgvg_core.skeleton import skeleton_by_name
+from pgvg_core.timing import PhaseClock
 
 log = logging.getLogger("pgvg.animate")
 
@@ -339,20 +339,7 @@ def animate_photo(image: str, *, action: str, model: str | None = None, out: str
              resolution, *view.size)
     log.info("seconds: %s", ", ".join(f"{phase} {seconds:.2f}" for phase, seconds in clock.laps.items()))
     return {**written, "crop_file": crop_file, "crop": crop, "view": view, "poses_photo": poses_photo,
-            "warnings": warnings, "seconds": clock.laps}
-
-
-class PhaseClock:
-    """Seconds spent per phase of a call, in order: ``lap(name)`` closes the phase that ends now."""
-
-    def __init__(self) -> None:
-        self.laps: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.laps[name] = round(now - self._last, 4)
-        self._last = now
+            "warnings": warnings, "seconds": clock.rounded(4)}
 
 
 def _shipped_model() -> Path:

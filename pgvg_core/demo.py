@@ -26,6 +26,7 @@ from pgvg_core.pipeline import (
 from pgvg_core.interfaces import clips_by_class
 from pgvg_core.sheets import grid, save_png
 from pgvg_core.skeleton import Skeleton
+from pgvg_core.timing import PhaseClock
 from pgvg_core.run import load_run
 from pgvg_core.video import to_uint8, write_video
 
@@ -67,9 +68,8 @@ def run_demo(out: Path, *, progress: bool = True, quick: bool = False, steps_fac
     stages = pipeline_stages(pipeline)
     out.mkdir(parents=True, exist_ok=True)
     record_pipeline(stages, out)
-    runs, stage_seconds = {}, {}
+    runs, clock = {}, PhaseClock()
     for stage in stages:
-        stage_started = time.perf_counter()
         log.info("demo: training %s", stage.name)
         if quick:
             extra: tuple[str, ...] = ("trainer.steps=4", "trainer.eval_clips=4", "trainer.log_every=2")
@@ -77,8 +77,7 @@ def run_demo(out: Path, *, progress: bool = True, quick: bool = False, steps_fac
             # Longer training is for the two stages that generate; the metrics' helpers are good enough.
             extra = scaled_steps(stage, steps_factor) if stage.provides else ()
         runs[stage.name] = train_stage(stage, out, extra=extra, progress=progress)
-        stage_seconds[stage.name] = round(time.perf_counter() - stage_started, 1)
-    videos_started = time.perf_counter()
+        clock.lap(stage.name)
     animator = Animator(out, device="cpu")
     written: dict[str, Path] = {}
     dataset = animator.stage2.evaluation_dataset()
@@ -104,17 +103,16 @@ def run_demo(out: Path, *, progress: bool = True, quick: bool = False, steps_fac
     save_png(written["sheet"], grid(sheet_rows, sheet_labels), scale=2)
     written["losses"] = loss_curves({stage.name: runs[stage.name] for stage in stages if stage.provides},
                                     out / "loss-curves.png")
-    stage_seconds["videos"] = round(time.perf_counter() - videos_started, 1)
-    metrics_started = time.perf_counter()
+    clock.lap("videos")
     metrics = every_metric(animator, out, clips=4 if quick else DEMO_METRIC_CLIPS)
     # The paper's failure cases beside the test split: poses beyond the training range, an occluded face.
     classifier = load_run(out / "action-classifier").nets["classifier"]
     metrics["failure_cases"], sheet = failure_cases(animator, classifier, clips=4 if quick else DEMO_METRIC_CLIPS)
     written["failure_cases"] = out / "failure-cases.png"
     save_png(written["failure_cases"], sheet, scale=2)
-    stage_seconds["metrics"] = round(time.perf_counter() - metrics_started, 1)
+    clock.lap("metrics")
     # Where the time went (a reused stage takes about no time): the performance issue reports it per stage.
-    metrics["stage_seconds"] = stage_seconds
+    metrics["stage_seconds"] = clock.rounded(1)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     written["metrics"] = write_json(out / "metrics.json", metrics)
     return written
