@@ -59,7 +59,7 @@ def render_heatmaps(keypoints: torch.Tensor, size: int | tuple[int, int], sigma:
 
 #: Where a heatmap's 1-D Gaussian factor is cut to exactly 0: exp(-16) ~ 1e-7, beyond 5.7 sigma. Uncut, the
 #: product of two far tails is a denormal float (below 1e-38), and a CPU computes with denormals some 100x
-#: slower: the convolutions that read heatmaps took 2-3x their time (SCGAN's step 1.36x), measured.
+#: slower: the convolutions that read heatmaps took 2-3x their time (SCGAN's step 1.33x), measured.
 GAUSSIAN_CUT = 16.0
 
 

@@ -86,9 +86,10 @@ class ProceduralClips(Dataset):
         item = self._pose_items.get(index)
         if item is None:
             item = self._item(index)
-            if self._pose_items_bytes + _size_of(item) <= POSE_MEMO_BYTES:
+            size = _size_of(item)
+            if self._pose_items_bytes + size <= POSE_MEMO_BYTES:
                 self._pose_items[index] = item
-                self._pose_items_bytes += _size_of(item)
+                self._pose_items_bytes += size
         return {key: value.clone() for key, value in item.items()}
 
     def _item(self, index: int) -> dict[str, torch.Tensor]:
