@@ -14,7 +14,7 @@ Conventions used throughout pgvg:
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -238,6 +238,23 @@ class Dataset(torch.utils.data.Dataset, abc.ABC):
     def label_of(self, index: int) -> int:
         """Clip ``index``'s class; datasets that know it without loading the clip say so faster."""
         return int(self[index]["label"])
+
+    def frames_of(self, index: int, frames: Sequence[int]) -> dict[str, torch.Tensor]:
+        """Clip ``index`` with only the frames at time indices ``frames``, in that order: what a training step
+        asks for when its objective reads a few frames of each clip (:meth:`Objective.training_frames
+        <pgvg_core.objective.Objective.training_frames>`). The default loads the whole clip and keeps those
+        frames; a dataset that can make or decode fewer frames for less work overrides it."""
+        return frames_kept(self[index], frames)
+
+
+#: The entries of a clip's item that hold one row per frame (the others are per clip).
+PER_FRAME_KEYS = ("frames", "keypoints")
+
+
+def frames_kept(item: Mapping[str, torch.Tensor], frames: Sequence[int]) -> dict[str, torch.Tensor]:
+    """``item`` with its per-frame entries (:data:`PER_FRAME_KEYS`) cut to the time indices ``frames``."""
+    pick = torch.as_tensor(list(frames), dtype=torch.long)
+    return {key: value[pick] if key in PER_FRAME_KEYS else value for key, value in item.items()}
 
 
 def helper_params_of(factory: Any, helpers: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ so any number of networks (PSGAN: 1 + 1; SCGAN: G1, G2 + D1, D2, D_which) trains
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -125,6 +125,14 @@ class Objective(abc.ABC):
         """A dataset batch as a training step sees it, before :meth:`prepare`: where training-only
         augmentations go (those that make new training data; samples and evaluation see the data as it is)."""
         return batch
+
+    def training_frames(self, length: int, generator: torch.Generator) -> Sequence[int] | None:
+        """The frames of a ``length``-frame clip that one training step reads, drawn with ``generator`` (a
+        stream of its own for each sample and step, so a resumed run draws the same); ``None``: the whole clip.
+        Where an objective reads a few frames, the trainer asks the dataset for those alone
+        (:meth:`Dataset.frames_of <pgvg_core.interfaces.Dataset.frames_of>`), which renders or decodes less, and
+        :meth:`prepare` sees clips of those frames, in the order given."""
+        return None
 
     def prepare(self, batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
         """Move a dataset batch to ``device`` and derive what the networks need (heatmaps, ...)."""

@@ -14,6 +14,7 @@ layout: :mod:`pgvg_core.run`; several processes: :mod:`pgvg_core.distributed`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -35,7 +36,7 @@ from pgvg_core.errors import CheckpointError, ConfigError, PgvgError, Preempted
 from pgvg_core.evaluation import measure
 from pgvg_core.experiment import Experiment, network_specs
 from pgvg_core.files import atomic_write
-from pgvg_core.interfaces import Dataset, Metric, clips_by_class
+from pgvg_core.interfaces import Dataset, Metric, clips_by_class, frames_kept
 from pgvg_core.objective import DataInfo, Objective
 from pgvg_core.randomness import derived_seed, rng_state, seed_everything, seeded_streams, set_rng_state
 from pgvg_core.run import CONFIG_FILE, EVALUATION_FILE, METRICS_LOG, SAMPLES_DIR, saved_config
@@ -85,15 +86,24 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+#: What the training loader asks a dataset for when the objective reads a few frames of each clip.
+FrameRequest = tuple[int, tuple[int, ...]]  # (clip index, time indices)
+
+
 class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
     """Batches as a pure function of (seed, step): a fresh permutation per epoch, so resuming is exact. With
-    several processes, process ``rank`` of ``world_size`` takes its share of each global batch."""
+    several processes, process ``rank`` of ``world_size`` takes its share of each global batch.
+
+    With ``frame_choice`` (an objective's ``training_frames`` for the data's clip length), each batch is of
+    :data:`FrameRequest` s instead: every sample's frames drawn from a stream of (seed, step, position)."""
 
     def __init__(self, size: int, batch_size: int, seed: int, start_step: int, steps: int, *, rank: int = 0,
-                 world_size: int = 1) -> None:
+                 world_size: int = 1,
+                 frame_choice: Callable[[torch.Generator], Sequence[int] | None] | None = None) -> None:
         self.size, self.batch_size, self.seed = size, batch_size, seed
         self.start_step, self.steps = start_step, steps
         self.rank, self.world_size = rank, world_size
+        self.frame_choice = frame_choice
         self._permutations: dict[int, torch.Tensor] = {}
 
     def _permutation(self, epoch: int) -> torch.Tensor:
@@ -115,12 +125,37 @@ class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
         batch = self.batch(step)
         return [batch[p] for p in self.positions()]
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def requests(self, step: int) -> list[FrameRequest]:
+        """This process's share of the batch of ``step`` with the frames each sample's step reads."""
+        requests = []
+        for position, index in zip(self.positions(), self.share(step)):
+            generator = torch.Generator().manual_seed(derived_seed(self.seed, f"frames:{step}:{position}"))
+            requests.append((index, tuple(int(t) for t in self.frame_choice(generator))))
+        return requests
+
+    def __iter__(self) -> Iterator[list[int] | list[FrameRequest]]:
         for step in range(self.start_step, self.steps):
-            yield self.share(step)
+            yield self.requests(step) if self.frame_choice is not None else self.share(step)
 
     def __len__(self) -> int:
         return max(0, self.steps - self.start_step)
+
+
+class FrameRequests(torch.utils.data.Dataset):
+    """A dataset as the training loader reads it when the objective reads a few frames of each clip: items are
+    asked for as :data:`FrameRequest` s, and only those frames are made (:meth:`Dataset.frames_of`) or, for a
+    dataset that is not a pgvg :class:`Dataset`, cut from the whole clip."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, request: FrameRequest) -> dict[str, torch.Tensor]:
+        index, frames = request
+        frames_of = getattr(self.dataset, "frames_of", None)
+        return frames_of(index, frames) if frames_of is not None else frames_kept(self.dataset[index], frames)
 
 
 @attrs.frozen(kw_only=True)
@@ -476,8 +511,9 @@ class Trainer:
 
     def _loader(self, sampler: StepBatchSampler) -> torch.utils.data.DataLoader:
         trainer = self.config.trainer
+        dataset = self.dataset if sampler.frame_choice is None else FrameRequests(self.dataset)
         return torch.utils.data.DataLoader(
-            self.dataset, batch_sampler=sampler, num_workers=trainer.num_workers,
+            dataset, batch_sampler=sampler, num_workers=trainer.num_workers,
             pin_memory=self.device.type == "cuda", persistent_workers=False,
             # Its own generator: a loader draws a seed when iterated, which must not shift the global stream
             # (or a resumed run would draw different noise than an uninterrupted one).
@@ -487,7 +523,18 @@ class Trainer:
     def _sampler(self) -> StepBatchSampler:
         trainer = self.config.trainer
         return StepBatchSampler(len(self.dataset), trainer.batch_size, self.config.experiment.seed, self.step,
-                                trainer.steps, rank=self.world.rank, world_size=self.world.size)
+                                trainer.steps, rank=self.world.rank, world_size=self.world.size,
+                                frame_choice=self._frame_choice())
+
+    def _frame_choice(self) -> Callable[[torch.Generator], Sequence[int]] | None:
+        """The objective's choice of frames for this data's clips, or ``None`` where a step reads whole clips."""
+        length = getattr(self.dataset, "frames", None)
+        if not isinstance(length, int):
+            return None
+        probe = self.objective.training_frames(length, torch.Generator().manual_seed(0))
+        if probe is None:
+            return None
+        return functools.partial(self.objective.training_frames, length)
 
     def _update(self, roles: tuple[str, ...], terms: dict[str, torch.Tensor]) -> None:
         total = sum(terms.values())

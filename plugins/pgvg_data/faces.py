@@ -487,11 +487,11 @@ class SyntheticFaces(ProceduralClips):
         return _Identity(look=look, shape=shape, size=float(rng.uniform(*TRAIN_FACE_SIZE)),
                          offset=rng.uniform(-0.04, 0.04, 2), base=background(look, self.resolution))
 
-    def sample(self, index: int) -> dict[str, np.ndarray | int | float]:
+    def sample(self, index: int, frames: Sequence[int] | None = None) -> dict[str, np.ndarray | int | float]:
         """One clip as numpy: frames uint8 ``[T, H, W, 3]`` (unless ``render=False``: landmarks only, much
         faster), keypoints ``[T, 68, 3]``, label, identity, the expression's ``amplitude``, the head's pose
         ``head_pose`` ``[T, 3]`` (yaw, pitch, roll in degrees) and ``face_size`` (the neutral face's height,
-        forehead to chin, as a share of the frame)."""
+        forehead to chin, as a share of the frame); with ``frames``, those time indices alone."""
         if not 0 <= index < self.num_clips:
             raise IndexError(f"clip {index} out of range for {self.num_clips} clips")
         rng = np.random.default_rng([self.seed, _SPLIT_CODE[self.split], index])
@@ -522,6 +522,9 @@ class SyntheticFaces(ProceduralClips):
         origin = middle - np.array([0.0, (HAIRLINE_TOP + person.shape.height / 2) * scale])
         centre = origin[None, :] + performance.shift * scale
         points = project(pose_face(person.shape, performance), pose, centre, scale)  # [T, POINTS, 2]
+        if frames is not None:
+            keep = np.asarray(frames, dtype=np.int64)
+            points, pose = points[keep], pose[keep]  # [F, POINTS, 2], [F, 3]
         landmarks = points[:, :LANDMARKS]
         inside = ((landmarks >= 0) & (landmarks <= self.resolution - 1)).all(axis=-1)
         keypoints = np.concatenate([landmarks, inside[..., None]], axis=-1).astype(np.float32)

@@ -62,9 +62,10 @@ class ProceduralClips(Dataset):
     def _make_identity(self, identity: int) -> Any:
         raise NotImplementedError
 
-    def sample(self, index: int) -> dict[str, Any]:
+    def sample(self, index: int, frames: Sequence[int] | None = None) -> dict[str, Any]:
         """One clip as numpy: ``keypoints [T, K, 3]``, ``label``, ``identity``, and ``frames`` uint8
-        ``[T, H, W, 3]`` when rendering."""
+        ``[T, H, W, 3]`` when rendering; with ``frames`` (time indices), only those frames, in that order, are
+        rendered and returned (the clip's motion is the same)."""
         raise NotImplementedError
 
     def __len__(self) -> int:
@@ -92,8 +93,13 @@ class ProceduralClips(Dataset):
                 self._pose_items_bytes += size
         return {key: value.clone() for key, value in item.items()}
 
-    def _item(self, index: int) -> dict[str, torch.Tensor]:
-        clip = self.sample(index)
+    def frames_of(self, index: int, frames: Sequence[int]) -> dict[str, torch.Tensor]:
+        if not self.render:  # poses only: cut from the (kept) whole clip
+            return super().frames_of(index, frames)
+        return self._item(index, frames)  # renders those frames alone: SCGAN's step reads 2 of 16
+
+    def _item(self, index: int, frames: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
+        clip = self.sample(index, frames)
         item = {
             "keypoints": torch.from_numpy(clip["keypoints"]),  # [T, K, 3]
             "label": torch.tensor(clip["label"], dtype=torch.long),

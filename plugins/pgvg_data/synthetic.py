@@ -68,9 +68,9 @@ class SyntheticActions(ProceduralClips):
         pelvis = np.array([self.resolution * (0.5 + rng.uniform(-0.06, 0.06)), floor - leg * 0.985 - body.limb])
         return look, body, pelvis, background(look, self.resolution, floor)
 
-    def sample(self, index: int) -> dict[str, np.ndarray | int]:
+    def sample(self, index: int, frames: Sequence[int] | None = None) -> dict[str, np.ndarray | int]:
         """One clip as numpy: frames uint8 ``[T, H, W, 3]`` (unless ``render=False``: poses only, ~10x faster),
-        keypoints ``[T, K, 3]``, label, identity."""
+        keypoints ``[T, K, 3]``, label, identity; with ``frames``, those time indices alone."""
         if not 0 <= index < self.num_clips:
             raise IndexError(f"clip {index} out of range for {self.num_clips} clips")
         rng = np.random.default_rng([self.seed, _SPLIT_CODE[self.split], index])
@@ -90,6 +90,8 @@ class SyntheticActions(ProceduralClips):
         elif eased:
             motion = ease_in(motion, ramp)
         joints = forward_kinematics(motion, body, pelvis)  # [T, K, 2]
+        if frames is not None:
+            joints = joints[np.asarray(frames, dtype=np.int64)]  # [F, K, 2]
         inside = ((joints >= 0) & (joints <= self.resolution - 1)).all(axis=-1)
         keypoints = np.concatenate([joints, inside[..., None]], axis=-1).astype(np.float32)
         clip = {"keypoints": keypoints, "label": label, "identity": self.identity_id(identity),

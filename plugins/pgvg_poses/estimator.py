@@ -63,8 +63,12 @@ class PoseEstimatorObjective(Objective):
         self.sigma = sigma * self.data.resolution / 64 / 2  # heatmaps at half size
         self.frames_per_clip = frames_per_clip
 
+    def training_frames(self, length: int, generator: torch.Generator) -> list[int]:
+        """A training step reads ``frames_per_clip`` frames of each clip at random: the dataset makes only those."""
+        return torch.randperm(length, generator=generator)[: self.frames_per_clip].tolist()
+
     def prepare(self, batch, device):
-        frames, keypoints = batch["frames"].to(device), batch["keypoints"].to(device)
+        frames, keypoints = batch["frames"].to(device), batch["keypoints"].to(device)  # [B, T, ...]
         pick = randomness.randperm(len(frames), frames.shape[1], device=device)[:, : self.frames_per_clip]  # [B, F]
         rows = torch.arange(len(frames), device=device)[:, None]
         images = frames[rows, pick].flatten(0, 1)  # [B*F, 3, H, W]

@@ -63,8 +63,13 @@ class PairObjective(Objective, FrameRenderer):
         """``[..., K, 3|4]`` -> ``[..., K, H, W]``."""
         return render_heatmaps(keypoints, self.data.resolution, self.sigma)
 
+    def training_frames(self, length: int, generator: torch.Generator) -> list[int]:
+        """A training step reads the first frame (the source) and one other (the target): 2 of a clip's
+        frames, so the dataset makes only those; :meth:`prepare` then takes the second as the target."""
+        return [0, int(torch.randint(1, length, (1,), generator=generator))]
+
     def prepare(self, batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-        frames = batch["frames"].to(device)  # [B, T, 3, H, W]
+        frames = batch["frames"].to(device)  # [B, T, 3, H, W]; in training T = 2 (see training_frames)
         keypoints = batch["keypoints"].to(device)  # [B, T, K, 3]
         size, length = frames.shape[0], frames.shape[1]
         rows = torch.arange(size, device=device)

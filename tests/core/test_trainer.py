@@ -206,12 +206,14 @@ def test_keypoint_generator_and_terms_train_through_the_psgan_objective(tmp_path
                            "generators.generator.params={hidden = 16, class_dim = 4, temporal_blocks = 1}",
                            'discriminators.discriminator.name="psgan-motion"',
                            "discriminators.discriminator.params={width = 8, blocks = 1}",
-                           "losses.keypoints.weight=10", "losses.motion.weight=10", "losses.reconstruction.weight=0",
-                           "objective.params={best_of = 3}")
+                           "losses.keypoints.weight=10", "losses.motion.weight=10", "losses.timing.weight=3",
+                           "losses.reconstruction.weight=0", "objective.params={best_of = 3}")
     trainer.fit()
     rows = read_metrics(tmp_path / "run")
-    assert {"g/keypoints", "g/motion", "g/adversarial"} <= set(rows[0]) and "g/reconstruction" not in rows[0]
-    assert all(math.isfinite(float(r["g/keypoints"])) for r in rows)
+    assert {"g/keypoints", "g/motion", "g/timing", "g/adversarial"} <= set(rows[0])
+    assert "g/reconstruction" not in rows[0]
+    assert all(math.isfinite(float(r[f"g/{term}"])) and float(r[f"g/{term}"]) > 0 for r in rows
+               for term in ("keypoints", "timing"))
 
     # Best of many: per clip, the draw closest to the true joints (here: closer than the one it started from).
     objective, nets = trainer.objective, trainer.nets

@@ -121,3 +121,23 @@ def test_refiner_warm_start_learns_poses_once_and_reproducibly(tmp_path):
     # Off: nothing happens.
     _, _, none = warmed(tmp_path / "c", "objective.params.refiner_warmup=0")
     assert none == {}
+
+
+def test_a_step_reads_the_source_and_one_target_frame_made_alone(tmp_path):
+    """SCGAN's step reads 2 frames of a clip: the loader asks the dataset for those alone, frame 0 and a target
+    drawn from a stream of (seed, step, position), the same in a resumed run."""
+    trainer = Trainer(load_config(write_config(tmp_path, TINY_SCGAN)), tmp_path / "run", progress=False)
+    sampler = trainer._sampler()
+    requests = sampler.requests(3)
+    assert [index for index, _ in requests] == sampler.share(3)
+    assert all(frames[0] == 0 and 1 <= frames[1] < trainer.dataset.frames and len(frames) == 2
+               for _, frames in requests)
+    assert requests == trainer._sampler().requests(3)  # a pure function of the step
+    assert len({frames[1] for step in range(8) for _, frames in sampler.requests(step)}) > 2  # targets vary
+    raw = next(iter(trainer._loader(sampler)))  # the first step's batch
+    assert raw["frames"].shape[1] == 2
+    (index, (_, target)), *_ = sampler.requests(0)
+    whole = trainer.dataset[index]
+    torch.testing.assert_close(raw["frames"][0], whole["frames"][[0, target]], rtol=0, atol=0)
+    batch = trainer.objective.prepare(raw, trainer.device)
+    torch.testing.assert_close(batch["target_image"][0], whole["frames"][target], rtol=0, atol=0)
