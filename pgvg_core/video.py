@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,29 +24,56 @@ def frame_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def read_video(path: str | Path) -> np.ndarray:
-    """All frames of a video file, or of a folder of frame images, as uint8 ``[T, H, W, 3]``."""
+def read_video(path: str | Path, frames: Sequence[int] | None = None) -> np.ndarray:
+    """All frames of a video file, or of a folder of frame images, as uint8 ``[T, H, W, 3]``; with ``frames``,
+    those time indices alone, in that order: a video is decoded up to the last of them (decoding cannot skip
+    ahead between key frames) and only they are converted to RGB."""
     path = Path(path)
     if path.is_dir():
-        return _read_frame_folder(path)
+        return _read_frame_folder(path, frames)
     import av  # noqa: PLC0415
 
+    wanted = None if frames is None else set(frames)
+    last = None if frames is None else max(frames, default=-1)
+    decoded: dict[int, np.ndarray] = {}
+    count = 0  # frames decoded
     try:
         with av.open(str(path)) as container:
-            frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+            for index, frame in enumerate(container.decode(video=0)):
+                count = index + 1
+                if wanted is None or index in wanted:
+                    decoded[index] = frame.to_ndarray(format="rgb24")
+                if last is not None and index >= last:
+                    break
     except (av.error.FFmpegError, IndexError, ValueError, OSError) as error:
         raise DataError(f"{path}: cannot decode video ({type(error).__name__}: {error})") from None
-    if not frames:
+    if not decoded and frames is None:
         raise DataError(f"{path}: the video has no frames")
-    return np.stack(frames)
+    return _in_order(path, decoded, frames, count)
 
 
-def _read_frame_folder(folder: Path) -> np.ndarray:
+def _in_order(path: Path, decoded: Mapping[int, np.ndarray], frames: Sequence[int] | None,
+              count: int) -> np.ndarray:
+    """The decoded frames ``[T, H, W, 3]``: all ``count`` of them, or those at ``frames`` in that order."""
+    if frames is None:
+        return np.stack([decoded[index] for index in range(count)])
+    missing = sorted(set(frames) - set(decoded))
+    if missing:
+        raise DataError(f"{path}: frame {missing[0]} was asked for, but the video has {count} frames")
+    return np.stack([decoded[index] for index in frames])
+
+
+def _read_frame_folder(folder: Path, wanted: Sequence[int] | None = None) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
 
     files = frame_files(folder)
     if not files:
         raise DataError(f"{folder}: folder has no frame images ({', '.join(IMAGE_SUFFIXES)})")
+    if wanted is not None:
+        outside = [index for index in wanted if not 0 <= index < len(files)]
+        if outside:
+            raise DataError(f"{folder}: frame {outside[0]} was asked for, but the folder has {len(files)} frames")
+        files = [files[index] for index in wanted]
     frames = []
     for file in files:
         try:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -181,17 +182,26 @@ class VideoFolder(Dataset):
         return int(self.clips[index][1])
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self._clip(index)
+
+    def frames_of(self, index: int, frames: Sequence[int]) -> dict[str, torch.Tensor]:
+        return self._clip(index, frames)  # decodes up to the last of them, converts those alone
+
+    def _clip(self, index: int, frames: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
+        """Clip ``index``: its ``self.frames`` frames at the stride, or those of them at ``frames``."""
         clip, label = self.clips[index]
         try:
-            video = read_video(clip)  # [N, H, W, 3]
+            keypoints = self.cache.get(clip)  # [N, K, 3]; cached when the dataset was made: no decoding here
+            # T frames at the stride, centred in the clip; short clips repeat their last frame.
+            span = (self.frames - 1) * self.stride + 1
+            start = max(0, (len(keypoints) - span) // 2)
+            chosen = np.minimum(start + np.arange(self.frames) * self.stride, len(keypoints) - 1)
+            if frames is not None:
+                chosen = chosen[np.asarray(frames, dtype=np.int64)]
+            video = read_video(clip, frames=chosen.tolist())  # [T, H, W, 3]
         except DataError as error:
-            return self._instead_of(index, error)
-        keypoints = self.cache.get(clip, video)  # [N, K, 3]
-        # T frames at the stride, centred in the clip; short clips repeat their last frame.
-        span = (self.frames - 1) * self.stride + 1
-        start = max(0, (len(video) - span) // 2)
-        chosen = np.minimum(start + np.arange(self.frames) * self.stride, len(video) - 1)
-        boxed, (scale, left, top) = letterbox(video[chosen], self.resolution)
+            return self._instead_of(index, error, frames)
+        boxed, (scale, left, top) = letterbox(video, self.resolution)
         points = keypoints[chosen].copy()
         points[..., 0] = points[..., 0] * scale + left
         points[..., 1] = points[..., 1] * scale + top
@@ -202,14 +212,14 @@ class VideoFolder(Dataset):
             "identity": torch.tensor(index, dtype=torch.long),
         }
 
-    def _instead_of(self, index: int, error: DataError) -> dict[str, torch.Tensor]:
+    def _instead_of(self, index: int, error: DataError, frames: Sequence[int] | None) -> dict[str, torch.Tensor]:
         """A clip that became unreadable after its poses were cached: the next readable clip takes its place
         (the same one every time, so a resumed run sees what an uninterrupted one saw), with a warning."""
         self._unreadable = getattr(self, "_unreadable", set()) | {index}
         if len(self._unreadable) >= len(self.clips):
             raise DataError(f"{self.root}: no clip can be read any more (last: {error})")
         log.warning("%s; clip %d skipped, clip %d used in its place", error, index, (index + 1) % len(self.clips))
-        return self[(index + 1) % len(self.clips)]
+        return self._clip((index + 1) % len(self.clips), frames)
 
     def __repr__(self) -> str:
         return f"VideoFolder({str(self.root)!r}, clips={len(self)}, classes={len(self.classes)})"

@@ -166,3 +166,26 @@ def test_a_garbage_pose_cache_file_is_extracted_again_with_a_warning(tmp_path, c
     assert torch.equal(item["keypoints"], expected)
     with np.load(cached) as archive:  # written again, readable
         assert archive["keypoints"].shape[1:] == (18, 3)
+
+
+def test_a_few_frames_of_a_clip_equal_those_of_the_whole_clip(tmp_path):
+    """What a training step asks for (SCGAN: the first frame and one other) is decoded alone and is the same
+    as those frames of the whole clip; a frame past the video's end is an error that says so."""
+    frames = (np.random.default_rng(0).random((20, 48, 48, 3)) * 255).astype(np.uint8)
+    video = write_video(tmp_path / "a.mp4", frames)
+    whole = read_video(video)
+    torch.testing.assert_close(torch.from_numpy(read_video(video, frames=[7, 2, 2])), torch.from_numpy(whole[[7, 2, 2]]))
+    with pytest.raises(DataError, match="frame 25 was asked for, but the video has 20 frames"):
+        read_video(video, frames=[3, 25])
+
+
+@pytest.mark.parametrize("as_frames", [False, True], ids=["mp4", "frame-folder"])
+def test_the_dataset_makes_a_few_frames_alone(tmp_path, as_frames):
+    root = make_folder(tmp_path / "videos", frames=20, as_frames=as_frames)
+    dataset = VideoFolder(root=str(root), resolution=32, frames=6, stride=2, cache_dir=str(tmp_path / "cache"),
+                          progress=False)
+    whole, few = dataset[1], dataset.frames_of(1, (0, 4))
+    assert few["frames"].shape == (2, 3, 32, 32)
+    for key in ("frames", "keypoints"):
+        torch.testing.assert_close(few[key], whole[key][[0, 4]], rtol=0, atol=0)
+    assert few["label"] == whole["label"]

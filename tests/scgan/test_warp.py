@@ -115,3 +115,28 @@ def test_generator_warp_needs_the_coco_skeleton():
     with pytest.raises(ValueError, match="warp = false"):
         SCGANGenerator(keypoints=25)
     SCGANGenerator(keypoints=25, warp=False)
+
+
+def test_grid_distance_is_the_distance_to_each_segment():
+    """Against the distance computed point by point with numpy: to the segment's nearest point, its ends
+    included; a zero-length segment is a point."""
+    import numpy as np
+
+    from pgvg_scgan.warp import grid_distance
+
+    xs, ys = torch.arange(5.0) + 0.5, torch.arange(4.0) - 1.0
+    start = torch.tensor([[complex(1, 1), complex(3, 0), complex(2, 2)]], dtype=torch.complex64)
+    end = torch.tensor([[complex(4, 3), complex(3, 0), complex(-1, 2)]], dtype=torch.complex64)
+    got = grid_distance(xs, ys, start, end)  # [1, 3, 20]
+
+    def reference(p, a, b):
+        ab, ap = b - a, p - a
+        t = 0.0 if not np.dot(ab, ab) else np.clip(np.dot(ap, ab) / np.dot(ab, ab), 0, 1)
+        return np.linalg.norm(ap - t * ab)
+
+    for limb in range(3):
+        a = np.array([start[0, limb].real.item(), start[0, limb].imag.item()])
+        b = np.array([end[0, limb].real.item(), end[0, limb].imag.item()])
+        for h, y in enumerate(ys.tolist()):
+            for w, x in enumerate(xs.tolist()):
+                assert abs(got[0, limb, h * 5 + w].item() - reference(np.array([x, y]), a, b)) < 1e-5
