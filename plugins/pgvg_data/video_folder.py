@@ -88,7 +88,8 @@ class PoseCache:
 
 
 class VideoFolder(Dataset):
-    """Real videos in class folders (UCF101 / KTH layout); poses from a pose source, cached on disk."""
+    """Real videos in class folders (UCF101 / KTH layout); poses from a pose source, cached on disk; a clip's
+    frames, once decoded, kept in memory up to ``keep_mb`` (0: decode at every read)."""
 
     splits = SPLITS
 
@@ -105,6 +106,7 @@ class VideoFolder(Dataset):
         cache_dir: str | None = None,
         test_fraction: float = 0.2,
         progress: bool = True,
+        keep_mb: float = 512,
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
@@ -112,6 +114,8 @@ class VideoFolder(Dataset):
             raise ValueError(f"resolution must be a multiple of 16, got {resolution}")
         if frames < 1 or stride < 1:
             raise ValueError("frames and stride must be at least 1")
+        if keep_mb < 0:
+            raise ValueError(f"keep_mb must be >= 0 (0: keep no decoded clip), got {keep_mb}")
         self.root = Path(root).expanduser()
         self.resolution, self.frames, self.stride = resolution, frames, stride
         self.classes, all_clips = self._scan()
@@ -121,6 +125,11 @@ class VideoFolder(Dataset):
         self.pose_source = self._pose_source(pose_source, pose_params or {})
         self.skeleton = getattr(self.pose_source, "skeleton", "body-18")  # the keypoints are the pose source's
         self.cache = PoseCache(Path(cache_dir) if cache_dir else default_cache_dir(), self.pose_source)
+        # Clips read once are kept (letterboxed, uint8) up to keep_mb: decoding is what a video dataset costs,
+        # and training reads every clip once per epoch.
+        self.keep_bytes = int(keep_mb * 2**20)
+        self._kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._kept_bytes = 0
         self._prepare(progress)
 
     def _scan(self) -> tuple[tuple[str, ...], list[tuple[Path, int]]]:
@@ -185,30 +194,51 @@ class VideoFolder(Dataset):
         return self._clip(index)
 
     def frames_of(self, index: int, frames: Sequence[int]) -> dict[str, torch.Tensor]:
-        return self._clip(index, frames)  # decodes up to the last of them, converts those alone
+        return self._clip(index, frames)
 
     def _clip(self, index: int, frames: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
-        """Clip ``index``: its ``self.frames`` frames at the stride, or those of them at ``frames``."""
-        clip, label = self.clips[index]
-        try:
-            keypoints = self.cache.get(clip)  # [N, K, 3]; cached when the dataset was made: no decoding here
-            # T frames at the stride, centred in the clip; short clips repeat their last frame.
-            span = (self.frames - 1) * self.stride + 1
-            start = max(0, (len(keypoints) - span) // 2)
-            chosen = np.minimum(start + np.arange(self.frames) * self.stride, len(keypoints) - 1)
-            if frames is not None:
-                chosen = chosen[np.asarray(frames, dtype=np.int64)]
-            video = read_video(clip, frames=chosen.tolist())  # [T, H, W, 3]
-        except DataError as error:
-            return self._instead_of(index, error, frames)
+        """Clip ``index``: its ``self.frames`` frames at the stride, or those of them at ``frames``. A clip is
+        decoded whole the first time and kept while there is room (``keep_mb``); without room, only up to the
+        last frame asked for, and only those are converted."""
+        kept = self._kept.get(index)
+        if kept is None:
+            keep = self._kept_bytes + self.frames * self.resolution**2 * 3 <= self.keep_bytes
+            try:
+                boxed, points = self._decoded(index, None if keep else frames)
+            except DataError as error:
+                return self._instead_of(index, error, frames)
+            if not keep:
+                return self._item(index, boxed, points)
+            self._kept[index] = kept = (boxed, points)
+            self._kept_bytes += boxed.nbytes + points.nbytes
+        boxed, points = kept
+        if frames is not None:
+            pick = np.asarray(frames, dtype=np.int64)
+            boxed, points = boxed[pick], points[pick]
+        return self._item(index, boxed, points)
+
+    def _decoded(self, index: int, frames: Sequence[int] | None) -> tuple[np.ndarray, np.ndarray]:
+        """Letterboxed frames uint8 ``[T, H, W, 3]`` and their keypoints ``[T, K, 3]`` in those pixels."""
+        clip, _ = self.clips[index]
+        keypoints = self.cache.get(clip)  # [N, K, 3]; cached when the dataset was made: no decoding here
+        # T frames at the stride, centred in the clip; short clips repeat their last frame.
+        span = (self.frames - 1) * self.stride + 1
+        start = max(0, (len(keypoints) - span) // 2)
+        chosen = np.minimum(start + np.arange(self.frames) * self.stride, len(keypoints) - 1)
+        if frames is not None:
+            chosen = chosen[np.asarray(frames, dtype=np.int64)]
+        video = read_video(clip, frames=chosen.tolist())  # [T, H, W, 3]; decoded up to the last of them
         boxed, (scale, left, top) = letterbox(video, self.resolution)
         points = keypoints[chosen].copy()
         points[..., 0] = points[..., 0] * scale + left
         points[..., 1] = points[..., 1] * scale + top
+        return boxed, points
+
+    def _item(self, index: int, boxed: np.ndarray, points: np.ndarray) -> dict[str, torch.Tensor]:
         return {
             "frames": torch.from_numpy(boxed).permute(0, 3, 1, 2).float() / 127.5 - 1.0,  # [T, 3, H, W]
-            "keypoints": torch.from_numpy(points),  # [T, K, 3]
-            "label": torch.tensor(label, dtype=torch.long),
+            "keypoints": torch.from_numpy(points.copy()),  # [T, K, 3]; a copy: the kept clip stays as it is
+            "label": torch.tensor(self.clips[index][1], dtype=torch.long),
             "identity": torch.tensor(index, dtype=torch.long),
         }
 

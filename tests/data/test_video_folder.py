@@ -189,3 +189,30 @@ def test_the_dataset_makes_a_few_frames_alone(tmp_path, as_frames):
     for key in ("frames", "keypoints"):
         torch.testing.assert_close(few[key], whole[key][[0, 4]], rtol=0, atol=0)
     assert few["label"] == whole["label"]
+
+
+def test_a_clip_is_decoded_once_while_there_is_room(tmp_path, monkeypatch):
+    import pgvg_data.video_folder as video_folder
+
+    root = make_folder(tmp_path / "videos", frames=20)
+    decoded = []
+    real_read = video_folder.read_video
+    monkeypatch.setattr(video_folder, "read_video",
+                        lambda clip, frames=None: decoded.append(frames) or real_read(clip, frames=frames))
+    kwargs = dict(root=str(root), resolution=32, frames=6, stride=2, cache_dir=str(tmp_path / "cache"), progress=False)
+    kept = VideoFolder(**kwargs)
+    decoded.clear()  # making the dataset extracted the poses
+    first, again, few = kept[0], kept[0], kept.frames_of(0, (5, 1))
+    assert len(decoded) == 1 and len(decoded[0]) == 6  # the whole clip once, then from memory
+    torch.testing.assert_close(again["frames"], first["frames"], rtol=0, atol=0)
+    torch.testing.assert_close(few["keypoints"], first["keypoints"][[5, 1]], rtol=0, atol=0)
+    few["keypoints"] += 1  # a caller changing its copy does not change the kept clip
+    torch.testing.assert_close(kept[0]["keypoints"], first["keypoints"], rtol=0, atol=0)
+
+    none_kept = VideoFolder(**kwargs, keep_mb=0)
+    decoded.clear()
+    torch.testing.assert_close(none_kept.frames_of(0, (5, 1))["frames"], first["frames"][[5, 1]], rtol=0, atol=0)
+    none_kept.frames_of(0, (5, 1))
+    assert len(decoded) == 2 and all(len(asked) == 2 for asked in decoded)  # only the frames asked for, each time
+    with pytest.raises(ValueError, match="keep_mb must be >= 0"):
+        VideoFolder(**kwargs, keep_mb=-1)
