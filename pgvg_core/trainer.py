@@ -462,9 +462,12 @@ class Trainer:
                 to_channels_last(net)
             if trainer.compile:
                 net.compile()  # in place: parameter names and checkpoints stay those of the plain network
+        # Fused Adam: one kernel over all of a network's parameters. On a CPU, the default (a Python loop over
+        # parameters) took 48 ms of SCGAN's ~470 ms step, fused 10 ms; the same update up to float rounding.
+        fused = True if self.device.type in ("cpu", "cuda") else None
         self.optimizers = {
             role: torch.optim.Adam(self.nets[role].parameters(), lr=spec.lr, betas=spec.betas,
-                                   weight_decay=spec.weight_decay)
+                                   weight_decay=spec.weight_decay, fused=fused)
             for _, role, spec in network_specs(config)
         }
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16")
