@@ -99,7 +99,7 @@ class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
 
     def __init__(self, size: int, batch_size: int, seed: int, start_step: int, steps: int, *, rank: int = 0,
                  world_size: int = 1,
-                 frame_choice: Callable[[torch.Generator], Sequence[int] | None] | None = None) -> None:
+                 frame_choice: Callable[[torch.Generator], Sequence[int]] | None = None) -> None:
         self.size, self.batch_size, self.seed = size, batch_size, seed
         self.start_step, self.steps = start_step, steps
         self.rank, self.world_size = rank, world_size
