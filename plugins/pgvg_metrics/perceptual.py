@@ -106,12 +106,16 @@ def build_lpips(net: str = "alex", *, shift_tolerant: bool = False) -> tuple[nn.
         info = {"package": f"lpips {importlib.metadata.version('lpips')}", "variant": "original", "version": "0.1",
                 "weights": str(weights), "backbone": str(backbone), "backbone_sha256": sha256_of(backbone)}
     info["weights_sha256"] = sha256_of(Path(info["weights"]))
-    model.eval().requires_grad_(False)
+    # NHWC: on a CPU, NCHW max pooling runs ~14x slower than NHWC (54 against 4 ms for shift-tolerant LPIPS's
+    # [64, 64, 30, 30] pool on 2 cores) and oneDNN's convolutions prefer it; distances agree with NCHW's to
+    # ~2e-6 relative (the order of float sums).
+    model.eval().requires_grad_(False).to(memory_format=torch.channels_last)
     return model, info
 
 
 def _as_images(x: torch.Tensor) -> torch.Tensor:
-    return x.flatten(0, 1) if x.dim() == 5 else x
+    """Frames ``[B, 3, H, W]`` (clips ``[B, T, 3, H, W]`` flattened) in float32 NHWC, the network's layout."""
+    return (x.flatten(0, 1) if x.dim() == 5 else x).float().contiguous(memory_format=torch.channels_last)
 
 
 class LPIPSMetric(Metric):
@@ -140,8 +144,8 @@ class LPIPSMetric(Metric):
         real, fake = _as_images(real), _as_images(fake)
         if real.shape != fake.shape:
             raise ValueError(f"real and fake frames differ in shape: {list(real.shape)} and {list(fake.shape)}")
-        distances = [self.model(fake[start : start + self.batch_size].to(self.device).float(),
-                                real[start : start + self.batch_size].to(self.device).float()).flatten().cpu()
+        distances = [self.model(fake[start : start + self.batch_size].to(self.device),
+                                real[start : start + self.batch_size].to(self.device)).flatten().cpu()
                      for start in range(0, len(real), self.batch_size)]
         return torch.cat(distances) if distances else torch.zeros(0)
 
@@ -180,7 +184,7 @@ class PerceptualLoss(Loss):
         self.model, self.info = build_lpips(net, shift_tolerant=shift_tolerant)
 
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.model(_as_images(prediction).float(), _as_images(target).float()).mean()
+        return self.model(_as_images(prediction), _as_images(target)).mean()
 
     def train(self, mode: bool = True) -> "PerceptualLoss":
         super().train(mode)

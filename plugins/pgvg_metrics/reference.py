@@ -149,6 +149,7 @@ def lpips_checks(metric: Any, real: list[Path], fake: list[Path]) -> list[Refere
     from pgvg_metrics.perceptual import build_lpips
 
     reference_model, info = build_lpips(metric.net_name, shift_tolerant=metric.shift_tolerant)
+    reference_model.to(memory_format=torch.contiguous_format)  # the package's own layout (pgvg's runs NHWC)
 
     def reference(real_image: np.ndarray, fake_image: np.ndarray) -> float:
         with torch.no_grad():

@@ -106,3 +106,14 @@ def test_conformance_passes_and_fails_when_a_metric_is_off(photo_pairs, monkeypa
     assert broken.exit_code == 1, broken.output
     rows = {row["key"]: row for row in json.loads(broken.stdout)["checks"]}
     assert rows["ssim (largest per-image difference)"]["status"] == "FAIL"
+
+
+def test_shift_tolerant_lpips_agrees_with_its_package_on_photo_files(photo_pairs):
+    """pgvg's lpips-st (NHWC, batched) against stlpips-pytorch's network in its own layout, image by image."""
+    real, fake = photo_pairs
+    args = ["score", str(real), str(fake), "--conformance", "--metric", "lpips-st", "--json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    checks = json.loads(result.stdout)["checks"]
+    assert checks and all(row["metric"] == "lpips-st" and row["status"] == "ok" for row in checks)
+    assert max(row["difference"] for row in checks) < 1e-5
