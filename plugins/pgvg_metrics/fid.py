@@ -126,6 +126,43 @@ def fold_batch_norms(net: nn.Module) -> nn.Module:
     return net
 
 
+#: The branches of pytorch-fid's Inception blocks that end in an average-pool branch, by their layers' names,
+#: in the order the block concatenates them; a tuple is a split whose two outputs are concatenated.
+POOL_BLOCK_BRANCHES = {
+    "FIDInceptionA": (("branch1x1",), ("branch5x5_1", "branch5x5_2"),
+                      ("branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3")),
+    "FIDInceptionC": (("branch1x1",), ("branch7x7_1", "branch7x7_2", "branch7x7_3"),
+                      ("branch7x7dbl_1", "branch7x7dbl_2", "branch7x7dbl_3", "branch7x7dbl_4", "branch7x7dbl_5")),
+    "FIDInceptionE_1": (("branch1x1",), ("branch3x3_1", ("branch3x3_2a", "branch3x3_2b")),
+                        ("branch3x3dbl_1", "branch3x3dbl_2", ("branch3x3dbl_3a", "branch3x3dbl_3b"))),
+}
+
+
+class ConvolveThenPool(nn.Module):
+    """An Inception block (FIDInceptionA, C or E_1) with its pool branch reordered: the branch averages 3x3
+    windows (TF's padding: zeros not counted) and then applies a 1x1 convolution and batch norm. Both steps are
+    linear and a window's weights sum to 1, so the bias passes through and they commute: convolving first works
+    on 4-10x fewer channels (768 -> 192 in the C blocks). The same features to float rounding."""
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        self.block = block
+        self.paths = POOL_BLOCK_BRANCHES[type(block).__name__]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outputs = []
+        for path in self.paths:
+            y = x
+            for step in path:
+                y = (torch.cat([getattr(self.block, name)(y) for name in step], 1) if isinstance(step, tuple)
+                     else getattr(self.block, step)(y))
+            outputs.append(y)
+        pool = self.block.branch_pool  # a BasicConv2d: ReLU(bn(conv(x)))
+        averaged = F.avg_pool2d(pool.bn(pool.conv(x)), kernel_size=3, stride=1, padding=1, count_include_pad=False)
+        outputs.append(F.relu(averaged))
+        return torch.cat(outputs, 1)
+
+
 class FIDFeatures(nn.Module):
     """Frames in [-1, 1], any size ``[B, 3, H, W]`` -> pool3 features ``[B, 2048]`` (pytorch-fid's pipeline)."""
 
@@ -137,8 +174,10 @@ class FIDFeatures(nn.Module):
         self.blocks = nn.Sequential(
             net.Conv2d_1a_3x3, net.Conv2d_2a_3x3, net.Conv2d_2b_3x3, nn.MaxPool2d(3, 2),
             net.Conv2d_3b_1x1, net.Conv2d_4a_3x3, nn.MaxPool2d(3, 2),
-            net.Mixed_5b, net.Mixed_5c, net.Mixed_5d, net.Mixed_6a, net.Mixed_6b, net.Mixed_6c, net.Mixed_6d,
-            net.Mixed_6e, net.Mixed_7a, net.Mixed_7b, net.Mixed_7c, nn.AdaptiveAvgPool2d(1),
+            *(ConvolveThenPool(block) if type(block).__name__ in POOL_BLOCK_BRANCHES else block
+              for block in (net.Mixed_5b, net.Mixed_5c, net.Mixed_5d, net.Mixed_6a, net.Mixed_6b, net.Mixed_6c,
+                            net.Mixed_6d, net.Mixed_6e, net.Mixed_7a, net.Mixed_7b, net.Mixed_7c)),
+            nn.AdaptiveAvgPool2d(1),
         )
         # NHWC: oneDNN's fast layout, 1.6x faster on a 2-core CPU (104 -> 63 ms a frame); features agree with
         # the default layout's to ~1e-6 relative, as any change in the order of float sums would.

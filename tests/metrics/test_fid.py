@@ -140,3 +140,32 @@ def test_missing_weights_say_where_to_get_them(isolated_caches, monkeypatch):
     monkeypatch.setattr(fid, "fid_helper_file", lambda: None)
     with pytest.raises(DataError, match=f"put pytorch-fid's {PYTORCH_FID_FILE} in"):
         resolve_weights()
+
+
+@pytest.mark.parametrize("kind", ["A", "C", "E_1"])
+def test_inception_blocks_convolve_then_pool_as_pytorch_fid_pools_then_convolves(kind):
+    """pgvg's reordered pool branch against pytorch-fid's own block, at a size whose borders matter (the
+    average pool does not count padded zeros), with and without the batch norms folded."""
+    import copy
+
+    from pytorch_fid import inception as pf
+
+    from pgvg_metrics.fid import ConvolveThenPool, fold_batch_norms
+
+    torch.manual_seed(0)
+    block, channels = {"A": (lambda: pf.FIDInceptionA(24, pool_features=8), 24),
+                       "C": (lambda: pf.FIDInceptionC(40, channels_7x7=16), 40),
+                       "E_1": (lambda: pf.FIDInceptionE_1(24), 24)}[kind]
+    block = block().eval()
+    for norm in block.modules():  # batch norms that do something
+        if isinstance(norm, torch.nn.BatchNorm2d):
+            norm.running_mean.uniform_(-1, 1), norm.running_var.uniform_(0.5, 2)
+            norm.weight.data.uniform_(0.5, 1.5), norm.bias.data.uniform_(-0.5, 0.5)
+    x = torch.randn(2, channels, 7, 10)
+    with torch.no_grad():
+        expected = block(x)
+        reordered = ConvolveThenPool(block)(x)
+        folded = ConvolveThenPool(fold_batch_norms(copy.deepcopy(block)))(x)
+    assert expected.abs().max() > 0.1
+    torch.testing.assert_close(reordered, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(folded, expected, rtol=1e-5, atol=1e-5)
