@@ -36,6 +36,8 @@ MODELS = {
     "pose2image": ("pose2image.toml", ()),
     "scgan-nowarp": ("scgan.toml", ("generators.g1.params.warp=false", "generators.g2.params.warp=false",
                                     "generators.g2.params.refine_pose=false")),
+    # SCGAN in the NCHW layout (its default is NHWC): does the faster layout train as well?
+    "scgan-nchw": ("scgan.toml", ("trainer.channels_last=false",)),
     # The paper's ablation: SCGAN without semantic consistency (no consistency loss, no D_which).
     "scgan-nosc": ("scgan.toml", ("losses.consistency.weight=0", "losses.which.weight=0")),
 }
