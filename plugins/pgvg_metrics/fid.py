@@ -148,6 +148,12 @@ class ConvolveThenPool(nn.Module):
         super().__init__()
         self.block = block
         self.paths = POOL_BLOCK_BRANCHES[type(block).__name__]
+        names = [name for path in self.paths for step in path
+                 for name in (step if isinstance(step, tuple) else (step,))]
+        missing = [name for name in [*names, "branch_pool"] if not hasattr(block, name)]
+        if missing:  # another pytorch-fid than the one these names were read from
+            raise DataError(f"pytorch-fid's {type(block).__name__} has no layer(s) {', '.join(missing)}; pgvg's FID "
+                            "expects pytorch-fid 0.3.0's Inception blocks (pip install pytorch-fid==0.3.0)")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outputs = []

@@ -169,3 +169,14 @@ def test_inception_blocks_convolve_then_pool_as_pytorch_fid_pools_then_convolves
     assert expected.abs().max() > 0.1
     torch.testing.assert_close(reordered, expected, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(folded, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_pytorch_fid_block_without_the_expected_layers_is_named():
+    from pytorch_fid import inception as pf
+
+    from pgvg_metrics.fid import ConvolveThenPool
+
+    block = pf.FIDInceptionA(24, pool_features=8)
+    del block.branch5x5_2
+    with pytest.raises(DataError, match="FIDInceptionA has no layer.*branch5x5_2.*pytorch-fid==0.3.0"):
+        ConvolveThenPool(block)
