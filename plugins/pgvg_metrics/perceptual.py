@@ -114,8 +114,13 @@ def build_lpips(net: str = "alex", *, shift_tolerant: bool = False) -> tuple[nn.
 
 
 def _as_images(x: torch.Tensor) -> torch.Tensor:
-    """Frames ``[B, 3, H, W]`` (clips ``[B, T, 3, H, W]`` flattened) in float32 NHWC, the network's layout."""
-    return (x.flatten(0, 1) if x.dim() == 5 else x).float().contiguous(memory_format=torch.channels_last)
+    return x.flatten(0, 1) if x.dim() == 5 else x
+
+
+def _network_input(x: torch.Tensor) -> torch.Tensor:
+    """A batch of frames ``[N, 3, H, W]`` in float32 NHWC, the network's layout (converted batch by batch: a
+    whole set converted at once would be a second copy of it)."""
+    return x.float().contiguous(memory_format=torch.channels_last)
 
 
 class LPIPSMetric(Metric):
@@ -144,8 +149,8 @@ class LPIPSMetric(Metric):
         real, fake = _as_images(real), _as_images(fake)
         if real.shape != fake.shape:
             raise ValueError(f"real and fake frames differ in shape: {list(real.shape)} and {list(fake.shape)}")
-        distances = [self.model(fake[start : start + self.batch_size].to(self.device),
-                                real[start : start + self.batch_size].to(self.device)).flatten().cpu()
+        distances = [self.model(_network_input(fake[start : start + self.batch_size].to(self.device)),
+                                _network_input(real[start : start + self.batch_size].to(self.device))).flatten().cpu()
                      for start in range(0, len(real), self.batch_size)]
         return torch.cat(distances) if distances else torch.zeros(0)
 
@@ -184,7 +189,7 @@ class PerceptualLoss(Loss):
         self.model, self.info = build_lpips(net, shift_tolerant=shift_tolerant)
 
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.model(_as_images(prediction), _as_images(target)).mean()
+        return self.model(_network_input(_as_images(prediction)), _network_input(_as_images(target))).mean()
 
     def train(self, mode: bool = True) -> "PerceptualLoss":
         super().train(mode)
