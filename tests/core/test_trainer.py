@@ -233,6 +233,25 @@ def test_keypoint_generator_and_terms_train_through_the_psgan_objective(tmp_path
     torch.testing.assert_close(error(best), errors.min(dim=1).values)
     assert (error(best) < error(fakes["joints"]) - 1e-3).any()
 
+    # The draws run without a graph and the closest is drawn again: the generator's gradient is the one of
+    # all draws run with their graphs and the closest kept.
+    generator = nets["generator"]
+    assert not fakes["draws"].requires_grad and fakes["noise"].shape == (4, 3, generator.noise_dim)
+    generator.zero_grad()
+    _, best = objective.closest_of(nets, batch, fakes)
+    best[..., :2].sum().backward()
+    cheap = [p.grad.clone() for p in generator.parameters()]
+    generator.zero_grad()
+    noise = fakes["noise"].transpose(0, 1).flatten(0, 1)  # [N * B, Z], draw-major
+    joints = generator.keypoint_sequence(batch["joints"][:, 0].repeat(3, 1, 1), batch["label"].repeat(3), noise,
+                                         size=(objective.heatmap_resolution,) * 2)
+    joints = joints.view(3, 4, *joints.shape[1:]).transpose(0, 1)  # [B, N, T, K, 3], every draw with its graph
+    joints[torch.arange(4), errors.argmin(dim=1)][..., :2].sum().backward()
+    for got, expected in zip(cheap, (p.grad for p in generator.parameters()), strict=True):
+        # gradients of ~1-300; the head's bias has none in exact arithmetic (frame 0 is subtracted): ~1e-5 of noise
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    assert any(g.abs().sum() > 0 for g in cheap)
+
 
 def test_heatmap_generator_best_of_draws_again_and_keeps_the_closest(tmp_path):
     trainer = tiny_trainer(tmp_path, "objective.params={best_of = 3}")
