@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from pgvg_core.errors import DataError
+from pgvg_core.interfaces import clip_poses
 from pgvg_core.pose import KEYPOINT_INDEX, LIMBS
 
 NECK = KEYPOINT_INDEX["neck"]
@@ -85,7 +86,7 @@ def framing_of(dataset: Any, clips: int = 64) -> Framing:
     skeleton = skeleton if isinstance(skeleton, str) else skeleton.name
     lengths, anchors = [], []
     for index in range(min(clips, len(dataset))):
-        for keypoints in dataset[index]["keypoints"].numpy():  # [T, K, 3]
+        for keypoints in clip_poses(dataset, index)["keypoints"].numpy():  # [T, K, 3]
             measured = anchor_and_length(keypoints, skeleton)
             if measured is not None:
                 lengths.append(measured[0])

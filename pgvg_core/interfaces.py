@@ -246,6 +246,13 @@ class Dataset(torch.utils.data.Dataset, abc.ABC):
         frames; a dataset that can make or decode fewer frames for less work overrides it."""
         return frames_kept(self[index], frames)
 
+    def poses_of(self, index: int) -> dict[str, torch.Tensor]:
+        """Clip ``index`` without its pixels (``keypoints``, ``label``, ``identity``; no ``frames``): what code
+        that reads poses alone asks for (SCGAN's pose-refiner warm start, the framing a photo is cropped to).
+        The default loads the whole clip and drops its frames; a dataset that can make poses without
+        rendering or decoding overrides it."""
+        return without_frames(self[index])
+
 
 #: The entries of a clip's item that hold one row per frame (the others are per clip).
 PER_FRAME_KEYS = ("frames", "keypoints")
@@ -255,6 +262,17 @@ def frames_kept(item: Mapping[str, torch.Tensor], frames: Sequence[int]) -> dict
     """``item`` with its per-frame entries (:data:`PER_FRAME_KEYS`) cut to the time indices ``frames``."""
     pick = torch.as_tensor(list(frames), dtype=torch.long)
     return {key: value[pick] if key in PER_FRAME_KEYS else value for key, value in item.items()}
+
+
+def without_frames(item: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {key: value for key, value in item.items() if key != "frames"}
+
+
+def clip_poses(dataset: Any, index: int) -> dict[str, torch.Tensor]:
+    """Clip ``index`` of ``dataset`` without its pixels (:meth:`Dataset.poses_of`; a dataset that does not
+    derive from :class:`Dataset` is loaded whole)."""
+    poses_of = getattr(dataset, "poses_of", None)
+    return poses_of(index) if poses_of is not None else without_frames(dataset[index])
 
 
 def helper_params_of(factory: Any, helpers: Mapping[str, Any]) -> dict[str, Any]:

@@ -487,9 +487,10 @@ class SyntheticFaces(ProceduralClips):
         return _Identity(look=look, shape=shape, size=float(rng.uniform(*TRAIN_FACE_SIZE)),
                          offset=rng.uniform(-0.04, 0.04, 2), base=background(look, self.resolution))
 
-    def sample(self, index: int, frames: Sequence[int] | None = None) -> dict[str, np.ndarray | int | float]:
-        """One clip as numpy: frames uint8 ``[T, H, W, 3]`` (unless ``render=False``: landmarks only, much
-        faster), keypoints ``[T, 68, 3]``, label, identity, the expression's ``amplitude``, the head's pose
+    def sample(self, index: int, frames: Sequence[int] | None = None, *,
+               render: bool | None = None) -> dict[str, np.ndarray | int | float]:
+        """One clip as numpy: frames uint8 ``[T, H, W, 3]`` (unless ``render`` or, where None, the dataset's
+        ``render`` is False: landmarks only, much faster), keypoints ``[T, 68, 3]``, label, identity, the expression's ``amplitude``, the head's pose
         ``head_pose`` ``[T, 3]`` (yaw, pitch, roll in degrees) and ``face_size`` (the neutral face's height,
         forehead to chin, as a share of the frame); with ``frames``, those time indices alone."""
         if not 0 <= index < self.num_clips:
@@ -531,7 +532,7 @@ class SyntheticFaces(ProceduralClips):
         clip = {"keypoints": keypoints, "label": label, "identity": self.identity_id(identity),
                 "amplitude": float(amplitude), "head_pose": pose.astype(np.float32), "face_size": float(size)}
         gaze = rng.uniform(-0.12, 0.12, 2) * [1.0, 0.5]  # where the eyes look, in eye half-widths
-        if self.render:
+        if self.render if render is None else render:  # the call's choice, else the dataset's
             parts = {name: points[:, where] for name, where in _PART_SLICES.items()}
             pixels = render_face(landmarks, parts, person.look, person.base, scale=scale,
                                  roll=np.deg2rad(pose[:, 2]), gaze=gaze)  # [T, H, W, 3] in [0, 1]

@@ -68,9 +68,11 @@ class SyntheticActions(ProceduralClips):
         pelvis = np.array([self.resolution * (0.5 + rng.uniform(-0.06, 0.06)), floor - leg * 0.985 - body.limb])
         return look, body, pelvis, background(look, self.resolution, floor)
 
-    def sample(self, index: int, frames: Sequence[int] | None = None) -> dict[str, np.ndarray | int]:
-        """One clip as numpy: frames uint8 ``[T, H, W, 3]`` (unless ``render=False``: poses only, ~10x faster),
-        keypoints ``[T, K, 3]``, label, identity; with ``frames``, those time indices alone."""
+    def sample(self, index: int, frames: Sequence[int] | None = None, *,
+               render: bool | None = None) -> dict[str, np.ndarray | int]:
+        """One clip as numpy: frames uint8 ``[T, H, W, 3]`` (unless ``render`` or, where None, the dataset's
+        ``render`` is False: poses only, ~10x faster), keypoints ``[T, K, 3]``, label, identity; with
+        ``frames``, those time indices alone."""
         if not 0 <= index < self.num_clips:
             raise IndexError(f"clip {index} out of range for {self.num_clips} clips")
         rng = np.random.default_rng([self.seed, _SPLIT_CODE[self.split], index])
@@ -96,7 +98,7 @@ class SyntheticActions(ProceduralClips):
         keypoints = np.concatenate([joints, inside[..., None]], axis=-1).astype(np.float32)
         clip = {"keypoints": keypoints, "label": label, "identity": self.identity_id(identity),
                 "amplitude": float(amplitude)}
-        if self.render:
+        if self.render if render is None else render:  # the call's choice, else the dataset's
             pixels = render_person(joints, look, body, base)  # [T, H, W, 3] in [0, 1]
             clip["frames"] = (pixels * 255 + 0.5).astype(np.uint8)
         return clip

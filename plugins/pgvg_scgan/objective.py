@@ -20,6 +20,7 @@ from torch import nn
 
 from pgvg_core.config import ComponentSpec, LossTerm, build
 from pgvg_core.evaluation import PoseCondition, rendered_pairs
+from pgvg_core.interfaces import clip_poses
 from pgvg_core.objective import FrameRenderer, Objective
 from pgvg_core.pose import body_size, render_heatmaps, skeleton_image
 from pgvg_core.sheets import grid
@@ -272,7 +273,7 @@ class SCGANObjective(PairObjective):
     @torch.no_grad()
     def _pose_pool(self, dataset: Any, clips: int = 256) -> torch.Tensor:
         """Keypoints ``[N, T, K, 3]`` of the first ``clips`` training clips (poses only are used)."""
-        return torch.stack([dataset[i]["keypoints"] for i in range(min(clips, len(dataset)))])
+        return torch.stack([clip_poses(dataset, i)["keypoints"] for i in range(min(clips, len(dataset)))])
 
     def warm_start(self, nets, dataset, *, seed):
         """Train G2's pose refiner alone on pose pairs from the training clips (``refiner_warmup`` updates)."""
