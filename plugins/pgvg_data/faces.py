@@ -490,9 +490,10 @@ class SyntheticFaces(ProceduralClips):
     def sample(self, index: int, frames: Sequence[int] | None = None, *,
                render: bool | None = None) -> dict[str, np.ndarray | int | float]:
         """One clip as numpy: frames uint8 ``[T, H, W, 3]`` (unless ``render`` or, where None, the dataset's
-        ``render`` is False: landmarks only, much faster), keypoints ``[T, 68, 3]``, label, identity, the expression's ``amplitude``, the head's pose
-        ``head_pose`` ``[T, 3]`` (yaw, pitch, roll in degrees) and ``face_size`` (the neutral face's height,
-        forehead to chin, as a share of the frame); with ``frames``, those time indices alone."""
+        ``render`` is False: landmarks only, much faster), keypoints ``[T, 68, 3]``, label, identity, the
+        expression's ``amplitude``, the head's pose ``head_pose`` ``[T, 3]`` (yaw, pitch, roll in degrees) and
+        ``face_size`` (the neutral face's height, forehead to chin, as a share of the frame); with ``frames``,
+        those time indices alone."""
         if not 0 <= index < self.num_clips:
             raise IndexError(f"clip {index} out of range for {self.num_clips} clips")
         rng = np.random.default_rng([self.seed, _SPLIT_CODE[self.split], index])

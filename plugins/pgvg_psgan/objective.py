@@ -185,7 +185,7 @@ class PSGANObjective(Objective, PoseSequenceModel):
         if draws > 1 and noise_dim:
             # Only the closest draw gets the joint terms, so only it needs a graph: the N draws run without
             # one and `closest_of` runs the generator again on the chosen noise. The backward pass then sees
-            # B sequences instead of B x N (the same gradient; PSGAN's keypoint step ~2x faster at N = 8).
+            # B sequences instead of B x N (the same gradient; PSGAN's keypoint step 1.6x faster at N = 8).
             noise = randomness.randn(draws * len(first), noise_dim, device=first.device)  # [N * B, Z], draw-major
             with torch.no_grad():
                 joints = generator.keypoint_sequence(first.repeat(draws, 1, 1), label.repeat(draws), noise,
@@ -250,8 +250,9 @@ class PSGANObjective(Objective, PoseSequenceModel):
     def closest_of(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor],
                    fakes: dict[str, torch.Tensor]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Per clip, of ``best_of`` draws, the one whose joints are closest to the true ones (chosen without
-        gradient; the chosen one keeps its graph): ``(heatmaps [B, K, T, h, w] | None, joints [B, T, K, 3] |
-        None)``. A keypoint-space generator's draws are in ``fakes``; a heatmap generator draws again here."""
+        gradient; the chosen one has its graph): ``(heatmaps [B, K, T, h, w] | None, joints [B, T, K, 3] |
+        None)``. A keypoint-space generator's draws are in ``fakes`` (drawn without a graph where their
+        ``noise`` is there too: the chosen noise is run again here); a heatmap generator draws again here."""
         real, visible, size = self._truth(batch)
         pick = torch.arange(len(real), device=real.device)
         if "draws" in fakes:
