@@ -50,11 +50,19 @@ def rows(run_dir):
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("text", [TINY_PSGAN, TINY_SCGAN], ids=["psgan", "scgan"])
-def test_two_processes_train_what_one_process_trains(tmp_path, text):
+# Keypoint-space PSGAN, best of 3: draws without a graph, the closest drawn again and draw 0 for the discriminator.
+BEST_OF_KEYPOINTS = ("--set", 'generators.generator.name="psgan-keypoints"',
+                     "--set", "generators.generator.params={hidden = 16, class_dim = 4, temporal_blocks = 1}",
+                     "--set", "losses.keypoints.weight=10", "--set", "losses.reconstruction.weight=0",
+                     "--set", "objective.params={best_of = 3}")
+
+
+@pytest.mark.parametrize("text, overrides", [(TINY_PSGAN, ()), (TINY_PSGAN, BEST_OF_KEYPOINTS), (TINY_SCGAN, ())],
+                         ids=["psgan", "psgan-keypoints-best-of-3", "scgan"])
+def test_two_processes_train_what_one_process_trains(tmp_path, text, overrides):
     config = write_config(tmp_path, text)
-    pgvg("run", str(config), "--out", str(tmp_path / "one"), *STEPS)
-    output = pgvg("run", str(config), "--out", str(tmp_path / "two"), "--nproc", "2", *STEPS)
+    pgvg("run", str(config), "--out", str(tmp_path / "one"), *STEPS, *overrides)
+    output = pgvg("run", str(config), "--out", str(tmp_path / "two"), "--nproc", "2", *STEPS, *overrides)
     assert "process 1 of 2 (gloo)" in output
     one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
     assert two["world_size"] == 2 and one["world_size"] == 1
