@@ -120,3 +120,20 @@ def test_a_poses_only_dataset_keeps_its_clips_and_hands_out_copies():
     for key in fresh:
         assert torch.equal(again[key], fresh[key])
     assert again["keypoints"].abs().sum() > 0
+
+
+# The sum of each clip's uint8 pixels when the renderer was last changed on purpose. The synthetic clips are the
+# benchmark every result in README.md, RESULTS.md and the leaderboard is measured on: a faster renderer must
+# draw the same pixels. The tolerance allows a few pixels one level apart (another CPU's float rounding);
+# a changed drawing moves a sum by thousands.
+RENDERED_PIXEL_SUMS = {("train", 0): 21931310, ("train", 37): 27828683, ("test", 5): 25977042,
+                       ("occlusion", 2): 25229378, ("unseen-pose", 9): 25202932}
+
+
+@pytest.mark.parametrize("split, index", list(RENDERED_PIXEL_SUMS))
+def test_the_renderer_draws_the_pixels_it_drew(split, index):
+    frames = SyntheticActions(split=split, resolution=64, frames=16).sample(index)["frames"]  # [T, H, W, 3] uint8
+    assert frames.shape == (16, 64, 64, 3)
+    assert abs(int(frames.astype(np.int64).sum()) - RENDERED_PIXEL_SUMS[split, index]) <= 64, (
+        "synthetic-actions draws other pixels than before: every figure measured on it changes; if that is "
+        "intended, say so in the change and record the new sums here")
