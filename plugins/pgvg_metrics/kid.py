@@ -38,7 +38,7 @@ KID_VERSION = 1
 
 #: Sets with at most this many kernel entries between them, ``(N1 + N2)^2`` (float64: 256 MB), get their kernel
 #: computed once and each subset's kernels read from it: 100 subsets of the same images otherwise compute
-#: the same dot products 100 times (512 frames: 0.7 s -> ~0.05 s). Larger sets compute each subset's kernels.
+#: the same dot products 100 times (512 frames: 0.73 -> 0.09 s). Larger sets compute each subset's kernels.
 WHOLE_KERNEL_ENTRIES = 2**25
 
 
