@@ -2,7 +2,9 @@
 
 Poses come from a pose source and are cached on disk, one file per clip, keyed by a hash of the clip's bytes
 and of the source's settings, written atomically: extraction runs once, and an interrupted run keeps what
-it finished.
+it finished. The frames a dataset reads of each clip (its window, letterboxed to its resolution, uint8) are
+cached the same way, keyed by the clip's hash and the window's settings, in the same pass: decoding is what
+a video dataset costs, and it then happens once per clip and settings, not once per read.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +30,16 @@ from pgvg_core.video import frame_files, is_video, letterbox, read_video
 log = logging.getLogger(__name__)
 
 SPLITS = ("all", "train", "test")
+# What np.load raises on a cache file that is not a whole .npz archive (a disk error, a file from elsewhere).
+UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 def default_cache_dir() -> Path:
     return cache_root() / "poses"
+
+
+def default_frame_cache_dir() -> Path:
+    return cache_root() / "frames"
 
 
 def clip_hash(path: Path) -> str:
@@ -57,13 +66,16 @@ class PoseCache:
         self.source = source
         settings = json.dumps(dict(source.settings()), sort_keys=True)
         self.settings_hash = hashlib.sha256(settings.encode()).hexdigest()[:16]
-        self._paths: dict[Path, Path] = {}
+        self._hashes: dict[Path, str] = {}
+
+    def hash_of(self, clip: Path) -> str:
+        # Hashing reads the whole clip: once per clip, not once per item.
+        if clip not in self._hashes:
+            self._hashes[clip] = clip_hash(clip)[:32]
+        return self._hashes[clip]
 
     def path_for(self, clip: Path) -> Path:
-        # Hashing reads the whole clip: once per clip, not once per item.
-        if clip not in self._paths:
-            self._paths[clip] = self.directory / f"{clip_hash(clip)[:32]}-{self.settings_hash}.npz"
-        return self._paths[clip]
+        return self.directory / f"{self.hash_of(clip)}-{self.settings_hash}.npz"
 
     def get(self, clip: Path, frames: np.ndarray | None = None) -> np.ndarray:
         """Keypoints ``[N, K, 3]`` in the clip's own pixels for every frame (``K`` that of the source's
@@ -73,7 +85,7 @@ class PoseCache:
             try:
                 with np.load(cached) as archive:
                     return archive["keypoints"]
-            except (OSError, ValueError, KeyError):
+            except UNREADABLE:
                 log.warning("pose cache file %s is unreadable; extracting %s again", cached, clip)
         if frames is None:
             frames = read_video(clip)
@@ -87,9 +99,39 @@ class PoseCache:
         return keypoints
 
 
+class FrameCache:
+    """Each clip's window of frames, letterboxed, uint8 ``[T, H, W, 3]``, with the letterbox ``[scale, left,
+    top]`` that maps the clip's pixels to them: files keyed by (clip hash, resolution, frames, stride)."""
+
+    def __init__(self, directory: Path, hash_of: Callable[[Path], str], resolution: int, frames: int,
+                 stride: int) -> None:
+        self.directory = Path(directory)
+        self.hash_of = hash_of  # the pose cache's: a clip is hashed once
+        self.settings = f"{resolution}px-{frames}x{stride}"
+
+    def path_for(self, clip: Path) -> Path:
+        return self.directory / f"{self.hash_of(clip)}-{self.settings}.npz"
+
+    def get(self, clip: Path) -> tuple[np.ndarray, np.ndarray] | None:
+        """The cached frames and letterbox, or None where there are none (or the file is unreadable)."""
+        cached = self.path_for(clip)
+        if not cached.exists():
+            return None
+        try:
+            with np.load(cached) as archive:
+                return archive["frames"], archive["box"]
+        except UNREADABLE:
+            log.warning("frame cache file %s is unreadable; decoding %s again", cached, clip)
+            return None
+
+    def put(self, clip: Path, frames: np.ndarray, box: np.ndarray) -> None:
+        atomic_save_npz(self.path_for(clip), frames=frames, box=box)
+
+
 class VideoFolder(Dataset):
-    """Real videos in class folders (UCF101 / KTH layout); poses from a pose source, cached on disk; a clip's
-    frames, once decoded, kept in memory up to ``keep_mb`` (0: decode at every read)."""
+    """Real videos in class folders (UCF101 / KTH layout); poses from a pose source and the frames read
+    (letterboxed) cached on disk (``cache_frames``), both made once when the dataset is made; a clip's frames,
+    once read, kept in memory up to ``keep_mb`` (0: read them from the cache, or decode them, at every read)."""
 
     splits = SPLITS
 
@@ -107,6 +149,7 @@ class VideoFolder(Dataset):
         test_fraction: float = 0.2,
         progress: bool = True,
         keep_mb: float = 512,
+        cache_frames: bool = True,
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
@@ -125,8 +168,11 @@ class VideoFolder(Dataset):
         self.pose_source = self._pose_source(pose_source, pose_params or {})
         self.skeleton = getattr(self.pose_source, "skeleton", "body-18")  # the keypoints are the pose source's
         self.cache = PoseCache(Path(cache_dir) if cache_dir else default_cache_dir(), self.pose_source)
-        # Clips read once are kept (letterboxed, uint8) up to keep_mb: decoding is what a video dataset costs,
-        # and training reads every clip once per epoch.
+        frames_dir = Path(cache_dir) / "frames" if cache_dir else default_frame_cache_dir()
+        self.frame_cache = (FrameCache(frames_dir, self.cache.hash_of, resolution, frames, stride)
+                            if cache_frames else None)
+        # Clips read once are kept (letterboxed, uint8) up to keep_mb: training reads every clip once per epoch,
+        # and memory is faster still than the frame cache's files.
         self.keep_bytes = int(keep_mb * 2**20)
         self._kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._kept_bytes = 0
@@ -165,24 +211,49 @@ class VideoFolder(Dataset):
         return source
 
     def _prepare(self, progress: bool) -> None:
-        """Extract (or find cached) poses of every clip, with a progress bar."""
+        """Extract (or find cached) the poses of every clip and cache the frames the dataset reads of it, with
+        a progress bar; a clip that needs both is decoded once."""
         from tqdm.auto import tqdm  # noqa: PLC0415
 
-        todo = [clip for clip, _ in self.clips if not self.cache.path_for(clip).exists()]
+        todo = [clip for clip, _ in self.clips if not self._is_prepared(clip)]
+        if todo and self.frame_cache is not None:
+            megabytes = len(todo) * self.frames * self.resolution**2 * 3 / 2**20
+            log.info("%s: caching the frames of %d clip(s) at %d px in %s (~%.0f MB; cache_frames=false to "
+                     "decode at every read instead)", self.root, len(todo), self.resolution,
+                     self.frame_cache.directory, megabytes)
         unreadable = {}
-        for clip in tqdm(todo, desc=f"poses ({type(self.pose_source).__name__})", unit="clip",
+        for clip in tqdm(todo, desc=f"clips (poses: {type(self.pose_source).__name__})", unit="clip",
                          disable=not progress):
             try:
-                self.cache.get(clip)
+                self._prepare_clip(clip)
             except DataError as error:  # a truncated or damaged video: one clip, not the whole dataset
                 unreadable[clip] = str(error)
         if unreadable:
             self.clips = [(clip, label) for clip, label in self.clips if clip not in unreadable]
-            log.warning("%s: %d clip(s) left out, their poses could not be extracted:\n  %s", self.root,
-                        len(unreadable), "\n  ".join(unreadable.values()))
+            log.warning("%s: %d clip(s) left out, they could not be decoded or their poses extracted:\n  %s",
+                        self.root, len(unreadable), "\n  ".join(unreadable.values()))
             if not self.clips:
                 raise DataError(f"{self.root}: no readable clip in split; each failed (first: "
                                 f"{next(iter(unreadable.values()))})")
+
+    def _is_prepared(self, clip: Path) -> bool:
+        frames_cached = self.frame_cache is None or self.frame_cache.path_for(clip).exists()
+        return frames_cached and self.cache.path_for(clip).exists()
+
+    def _prepare_clip(self, clip: Path) -> None:
+        video = None if self.cache.path_for(clip).exists() else read_video(clip)  # [N, H, W, 3]
+        keypoints = self.cache.get(clip, video)
+        if self.frame_cache is not None and not self.frame_cache.path_for(clip).exists():
+            chosen = self._window(len(keypoints))
+            window = read_video(clip, frames=chosen.tolist()) if video is None else video[chosen]
+            self.frame_cache.put(clip, *letterbox(window, self.resolution))
+
+    def _window(self, clip_frames: int) -> np.ndarray:
+        """The time indices the dataset reads of a clip of ``clip_frames`` frames: ``self.frames`` at the
+        stride, centred in the clip; a short clip repeats its last frame."""
+        span = (self.frames - 1) * self.stride + 1
+        start = max(0, (clip_frames - span) // 2)
+        return np.minimum(start + np.arange(self.frames) * self.stride, clip_frames - 1)
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -198,8 +269,9 @@ class VideoFolder(Dataset):
 
     def _clip(self, index: int, frames: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
         """Clip ``index``: its ``self.frames`` frames at the stride, or those of them at ``frames``. A clip is
-        decoded whole the first time and kept while there is room (``keep_mb``); without room, only up to the
-        last frame asked for, and only those are converted."""
+        read whole the first time (from the frame cache, else decoded) and kept while there is room
+        (``keep_mb``); without room, read again each time (without the frame cache, decoded only up to the last
+        frame asked for, and only those are converted)."""
         kept = self._kept.get(index)
         if kept is None:
             keep = self._kept_bytes + self.frames * self.resolution**2 * 3 <= self.keep_bytes
@@ -221,18 +293,24 @@ class VideoFolder(Dataset):
         """Letterboxed frames uint8 ``[T, H, W, 3]`` and their keypoints ``[T, K, 3]`` in those pixels."""
         clip, _ = self.clips[index]
         keypoints = self.cache.get(clip)  # [N, K, 3]; cached when the dataset was made: no decoding here
-        # T frames at the stride, centred in the clip; short clips repeat their last frame.
-        span = (self.frames - 1) * self.stride + 1
-        start = max(0, (len(keypoints) - span) // 2)
-        chosen = np.minimum(start + np.arange(self.frames) * self.stride, len(keypoints) - 1)
-        if frames is not None:
-            chosen = chosen[np.asarray(frames, dtype=np.int64)]
-        video = read_video(clip, frames=chosen.tolist())  # [T, H, W, 3]; decoded up to the last of them
-        boxed, (scale, left, top) = letterbox(video, self.resolution)
-        points = keypoints[chosen].copy()
+        chosen = self._window(len(keypoints))
+        pick = slice(None) if frames is None else np.asarray(frames, dtype=np.int64)
+        if self.frame_cache is None:  # decoded up to the last frame asked for
+            boxed, (scale, left, top) = letterbox(read_video(clip, frames=chosen[pick].tolist()), self.resolution)
+        else:
+            boxed, (scale, left, top) = self._cached_frames(clip, chosen)
+            boxed = boxed[pick]
+        points = keypoints[chosen[pick]].copy()
         points[..., 0] = points[..., 0] * scale + left
         points[..., 1] = points[..., 1] * scale + top
         return boxed, points
+
+    def _cached_frames(self, clip: Path, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cached = self.frame_cache.get(clip)
+        if cached is None:  # removed or damaged since the dataset was made: decoded and cached again
+            cached = letterbox(read_video(clip, frames=chosen.tolist()), self.resolution)
+            self.frame_cache.put(clip, *cached)
+        return cached
 
     def _item(self, index: int, boxed: np.ndarray, points: np.ndarray) -> dict[str, torch.Tensor]:
         return {

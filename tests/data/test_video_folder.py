@@ -115,7 +115,7 @@ def test_a_video_truncated_after_its_poses_were_cached_is_replaced_by_the_next_c
                                                                                     caplog):
     root = make_folder(tmp_path / "videos")
     kwargs = dict(root=str(root), pose_source=counting_source, cache_dir=str(tmp_path / "cache"), frames=4)
-    dataset = VideoFolder(**kwargs)
+    dataset = VideoFolder(**kwargs, cache_frames=False)
     expected = dataset[2]
     clip, _ = dataset.clips[1]
     clip.write_bytes(clip.read_bytes()[:200])  # truncated, as by a copy that stopped
@@ -123,6 +123,44 @@ def test_a_video_truncated_after_its_poses_were_cached_is_replaced_by_the_next_c
         item = dataset[1]
     assert f"{clip.name}" in caplog.text and "clip 1 skipped, clip 2 used in its place" in caplog.text
     assert torch.equal(item["frames"], expected["frames"]) and torch.equal(item["keypoints"], expected["keypoints"])
+
+
+def test_cached_frames_are_those_decoded_and_outlive_the_video(tmp_path, counting_source, caplog):
+    """The frame cache gives the items that decoding gives, to the bit; once made, a clip is read without
+    decoding (even after its video broke); a damaged cache file is decoded and written again; other settings
+    (resolution, frames, stride) or other bytes (the clip's hash) are other files."""
+    root = make_folder(tmp_path / "videos", frames=20)
+    kwargs = dict(root=str(root), pose_source=counting_source, resolution=32, frames=6, stride=2,
+                  cache_dir=str(tmp_path / "cache"), progress=False, keep_mb=0)
+    decoded = VideoFolder(**kwargs, cache_frames=False)
+    cached = VideoFolder(**kwargs)
+    assert len(list((tmp_path / "cache" / "frames").glob("*-32px-6x2.npz"))) == 4
+    for index in range(len(cached)):
+        for few in (None, (0, 5, 5)):
+            want = decoded[index] if few is None else decoded.frames_of(index, few)
+            got = cached[index] if few is None else cached.frames_of(index, few)
+            for key in ("frames", "keypoints", "label"):
+                torch.testing.assert_close(got[key], want[key], rtol=0, atol=0)
+
+    clip, _ = cached.clips[1]
+    before = cached[1]["frames"]
+    clip.write_bytes(clip.read_bytes()[:200])  # broken after the dataset was made: its frames are cached
+    torch.testing.assert_close(cached[1]["frames"], before, rtol=0, atol=0)
+
+    other = cached.clips[2][0]
+    damaged = cached.frame_cache.path_for(other)
+    damaged.write_bytes(damaged.read_bytes()[:300])  # cut short, as by a disk error
+    with caplog.at_level("WARNING"):
+        again = cached[2]
+    assert "is unreadable; decoding" in caplog.text
+    torch.testing.assert_close(again["frames"], decoded[2]["frames"], rtol=0, atol=0)
+    with np.load(damaged) as archive:  # written again, readable
+        assert archive["frames"].shape == (6, 32, 32, 3)
+    assert len(list((tmp_path / "cache" / "frames").glob("*.tmp"))) == 0
+    with caplog.at_level("WARNING"):
+        VideoFolder(**{**kwargs, "resolution": 16})  # the broken video's bytes are not those cached: left out
+    assert "1 clip(s) left out" in caplog.text
+    assert len(list((tmp_path / "cache" / "frames").glob("*-16px-6x2.npz"))) == 3
 
 
 def test_empty_folder_and_empty_class(tmp_path):
@@ -200,7 +238,7 @@ def test_a_clip_is_decoded_once_while_there_is_room(tmp_path, monkeypatch):
     monkeypatch.setattr(video_folder, "read_video",
                         lambda clip, frames=None: decoded.append(frames) or real_read(clip, frames=frames))
     kwargs = dict(root=str(root), resolution=32, frames=6, stride=2, cache_dir=str(tmp_path / "cache"), progress=False)
-    kept = VideoFolder(**kwargs)
+    kept = VideoFolder(**kwargs, cache_frames=False)
     decoded.clear()  # making the dataset extracted the poses
     first, again, few = kept[0], kept[0], kept.frames_of(0, (5, 1))
     assert len(decoded) == 1 and len(decoded[0]) == 6  # the whole clip once, then from memory
@@ -209,7 +247,7 @@ def test_a_clip_is_decoded_once_while_there_is_room(tmp_path, monkeypatch):
     few["keypoints"] += 1  # a caller changing its copy does not change the kept clip
     torch.testing.assert_close(kept[0]["keypoints"], first["keypoints"], rtol=0, atol=0)
 
-    none_kept = VideoFolder(**kwargs, keep_mb=0)
+    none_kept = VideoFolder(**kwargs, keep_mb=0, cache_frames=False)
     decoded.clear()
     torch.testing.assert_close(none_kept.frames_of(0, (5, 1))["frames"], first["frames"][[5, 1]], rtol=0, atol=0)
     none_kept.frames_of(0, (5, 1))
