@@ -29,7 +29,7 @@ from torch import nn
 from pgvg_core.errors import DataError
 from pgvg_core.files import atomic_write, cache_root, sha256_of
 from pgvg_core.interfaces import Metric, ReferenceCheck
-from pgvg_core.stats import frechet, gaussian_statistics
+from pgvg_core.stats import frechet, frechet_distance, gaussian_statistics
 
 log = logging.getLogger(__name__)
 
@@ -293,23 +293,18 @@ class FID(FeatureSetMetric):
         self.real_statistics = (mu, sigma)
         self.real_count = count
 
-    def real_stats(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.real_statistics is not None:
-            return self.real_statistics
-        real = self.real_features()
-        if len(real) < 2:
-            raise ValueError(f"FID needs at least 2 real images, got {len(real)}")
-        self.real_count = len(real)
-        return gaussian_statistics(real)
-
     def compute(self) -> dict[str, float]:
         fake = self.fake_features()
         if len(fake) < 2:
             raise ValueError(f"FID needs at least 2 generated images, got {len(fake)}")
-        mu1, sigma1 = self.real_stats()
-        mu2, sigma2 = gaussian_statistics(fake)
         self.fake_count = len(fake)
-        return {"fid": frechet(mu1, sigma1, mu2, sigma2)}
+        if self.real_statistics is not None:  # cached: the covariance is all there is of the real set
+            return {"fid": frechet(*self.real_statistics, *gaussian_statistics(fake))}
+        real = self.real_features()
+        if len(real) < 2:
+            raise ValueError(f"FID needs at least 2 real images, got {len(real)}")
+        self.real_count = len(real)
+        return {"fid": frechet_distance(real, fake)}
 
     def provenance(self) -> dict[str, Any]:
         return {"metric": "fid", "version": FID_VERSION, "backbone": "pytorch-fid FID InceptionV3 pool3 (2048)",

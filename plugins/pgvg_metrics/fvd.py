@@ -45,7 +45,7 @@ from torch import nn
 
 from pgvg_core.errors import DataError
 from pgvg_core.files import cache_root, sha256_of
-from pgvg_core.stats import frechet, gaussian_statistics
+from pgvg_core.stats import frechet_distance
 from pgvg_metrics.fid import FeatureSetMetric
 
 log = logging.getLogger(__name__)
@@ -368,7 +368,7 @@ class FVD(FeatureSetMetric):
         if len(real) < 2 or len(fake) < 2:
             raise DataError(f"FVD needs at least 2 real and 2 generated clips, got {len(real)} real and "
                             f"{len(fake)} generated")
-        return {"fvd": frechet(*gaussian_statistics(real), *gaussian_statistics(fake))}
+        return {"fvd": frechet_distance(real, fake)}
 
     def provenance(self) -> dict[str, Any]:
         if self.weights_info["format"] == "torchscript":

