@@ -3,14 +3,49 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+
+class _PerChannelGroupNorm:
+    """Instance norm computed as a group norm with one group per channel: the same statistics (per sample and
+    channel, biased variance, the same ``eps``) and parameters, to float rounding. Torch's instance norm
+    returns a channels-last input in the default layout, so every layer after it converted back: SCGAN's
+    training step at 64 px spent ~85 of ~450 ms in layout copies (2 CPU threads), ~20 with this norm and its
+    input converted once (``in_weight_layout``). In the default layout the group norm is faster as well (2.4
+    against 5.6 ms forward and backward for ``[8, 64, 64, 64]``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != self._get_no_batch_dim() + 1 or self.track_running_stats:  # torch's own
+            return super().forward(x)
+        return F.group_norm(x, x.shape[1], self.weight, self.bias, self.eps)
+
+
+class InstanceNorm2d(_PerChannelGroupNorm, nn.InstanceNorm2d):
+    """``nn.InstanceNorm2d`` that keeps a channels-last input channels last (see ``_PerChannelGroupNorm``)."""
+
+
+class InstanceNorm3d(_PerChannelGroupNorm, nn.InstanceNorm3d):
+    """``nn.InstanceNorm3d`` that keeps a ``channels_last_3d`` input so (see ``_PerChannelGroupNorm``)."""
+
+
+def in_weight_layout(x: torch.Tensor, module: nn.Module) -> torch.Tensor:
+    """``x`` (``[B, C, H, W]`` or ``[B, C, T, H, W]``) in the memory format of ``module``'s first convolution
+    weight of as many dimensions: channels last where the network was put in it (``trainer.channels_last``).
+    A convolution converts an input in the other layout at every call, and again in the backward pass;
+    converted once, what is built from ``x`` (a skip connection's concatenation) stays channels last too."""
+    channels_last = {4: torch.channels_last, 5: torch.channels_last_3d}.get(x.dim())
+    weight = next((p for p in module.parameters() if p.dim() == x.dim()), None)
+    if channels_last is None or weight is None or weight.is_contiguous():
+        return x
+    return x.contiguous(memory_format=channels_last) if weight.is_contiguous(memory_format=channels_last) else x
 
 
 def down2d(in_channels: int, out_channels: int, *, norm: bool = True) -> nn.Sequential:
     """Conv kernel 4, stride 2 (halves H, W) -> instance norm -> ReLU."""
     layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1, bias=not norm)]
     if norm:
-        layers.append(nn.InstanceNorm2d(out_channels, affine=True))
+        layers.append(InstanceNorm2d(out_channels, affine=True))
     layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
 
@@ -22,10 +57,10 @@ class ResBlock2d(nn.Module):
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(channels, channels, 3, padding=1, bias=False),
-            nn.InstanceNorm2d(channels, affine=True),
+            InstanceNorm2d(channels, affine=True),
             nn.ReLU(inplace=True),
             nn.Conv2d(channels, channels, 3, padding=1, bias=False),
-            nn.InstanceNorm2d(channels, affine=True),
+            InstanceNorm2d(channels, affine=True),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -44,7 +79,7 @@ class ConditionalResBlock2d(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
-        self.norm = nn.InstanceNorm2d(channels, affine=False)
+        self.norm = InstanceNorm2d(channels, affine=False)
         self.modulation = nn.Linear(condition_dim, 4 * channels)
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pgvg_core.blocks import init_weights, patch_layers
+from pgvg_core.blocks import InstanceNorm2d, in_weight_layout, init_weights, patch_layers
 from pgvg_core.interfaces import Discriminator
 
 CONDITIONS = ("none", "pose", "image")
@@ -38,7 +38,7 @@ class PatchGAN(Discriminator):
         self.pose_mix = nn.Conv2d(keypoints, pose_channels, 1) if condition == "pose" and pose_channels else None
         extra = {"none": 0, "pose": pose_channels or keypoints, "image": image_channels}[condition]
         self.in_channels = image_channels + extra
-        self.net = patch_layers(nn.Conv2d, nn.InstanceNorm2d, self.in_channels, ndf, n_layers)
+        self.net = patch_layers(nn.Conv2d, InstanceNorm2d, self.in_channels, ndf, n_layers)
         init_weights(self)
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
@@ -49,7 +49,7 @@ class PatchGAN(Discriminator):
         if condition is not None and self.pose_mix is not None:
             condition = self.pose_mix(condition.to(x.dtype))  # [B, pose_channels, H, W]
         inputs = x if condition is None else torch.cat([x, condition.to(x.dtype)], dim=1)
-        return self.net(inputs)
+        return self.net(in_weight_layout(inputs, self.net))
 
     def extra_repr(self) -> str:
         return f"condition={self.condition!r}, in_channels={self.in_channels}"

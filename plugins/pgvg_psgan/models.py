@@ -14,7 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pgvg_core.blocks import ConditionalResBlock2d, down2d, init_weights, patch_layers
+from pgvg_core.blocks import (
+    ConditionalResBlock2d,
+    InstanceNorm3d,
+    down2d,
+    in_weight_layout,
+    init_weights,
+    patch_layers,
+)
 from pgvg_core.interfaces import Discriminator, Generator, PoseSequenceGenerator
 from pgvg_core.pose import body_size, heatmap_sigma, heatmaps_to_keypoints, render_heatmaps, soft_keypoints
 from pgvg_core import randomness
@@ -74,7 +81,7 @@ class PSGANGenerator(Generator):
             decoder += [
                 nn.ConvTranspose3d(channels[i], channels[i + 1], kernel_size=(4 if doubles_time else 3, 4, 4),
                                    stride=(2 if doubles_time else 1, 2, 2), padding=1, bias=False),
-                nn.InstanceNorm3d(channels[i + 1], affine=True),
+                InstanceNorm3d(channels[i + 1], affine=True),
                 nn.ReLU(inplace=True),
             ]
         self.decoder = nn.Sequential(*decoder)
@@ -90,7 +97,7 @@ class PSGANGenerator(Generator):
             # Instance norm needs at least 2 x 2 positions after the four stride-2 convolutions.
             raise ValueError(f"psgan needs heatmaps whose size is a multiple of 16 and at least 32, got "
                              f"{[height, width]} (objective.params.heatmap_resolution)")
-        features = self.encoder(pose)  # [B, 8ngf, H/16, W/16]
+        features = self.encoder(in_weight_layout(pose, self.encoder))  # [B, 8ngf, H/16, W/16]
         height, width = features.shape[-2:]
         condition = F.one_hot(label, self.num_classes).to(features.dtype)  # [B, classes]
         if self.noise_dim:
@@ -124,7 +131,7 @@ class PSGANDiscriminator(Discriminator):
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
-        self.net = patch_layers(nn.Conv3d, nn.InstanceNorm3d, keypoints + num_classes, ndf, n_layers,
+        self.net = patch_layers(nn.Conv3d, InstanceNorm3d, keypoints + num_classes, ndf, n_layers,
                                 stride1_kernel=3)
         init_weights(self)
 
@@ -134,7 +141,7 @@ class PSGANDiscriminator(Discriminator):
             raise ValueError("psgan-patch3d is class-conditioned: pass the labels as condition")
         one_hot = F.one_hot(condition, self.num_classes).to(x.dtype)
         labels = one_hot[:, :, None, None, None].expand(-1, -1, *x.shape[2:])
-        return self.net(torch.cat([x, labels], dim=1))
+        return self.net(in_weight_layout(torch.cat([x, labels], dim=1), self.net))
 
 
 class TemporalBlock(nn.Module):
@@ -271,7 +278,7 @@ class PSGANProjectionDiscriminator(Discriminator):
 
     def __init__(self, *, keypoints: int = 18, num_classes: int = 10, ndf: int = 32, n_layers: int = 3) -> None:
         super().__init__()
-        layers = patch_layers(nn.Conv3d, nn.InstanceNorm3d, keypoints, ndf, n_layers, stride1_kernel=3)
+        layers = patch_layers(nn.Conv3d, InstanceNorm3d, keypoints, ndf, n_layers, stride1_kernel=3)
         self.trunk, self.out = layers[:-1], layers[-1]
         self.embed = nn.Embedding(num_classes, self.out.in_channels)
         init_weights(self)
@@ -280,7 +287,7 @@ class PSGANProjectionDiscriminator(Discriminator):
         """``x [B, K, T, H, W]``, ``condition``: labels ``[B]`` -> logits ``[B, 1, T', H', W']``."""
         if condition is None:
             raise ValueError("psgan-patch3d-projection is class-conditioned: pass the labels as condition")
-        features = self.trunk(x)  # [B, C, T'', H'', W'']
+        features = self.trunk(in_weight_layout(x, self.trunk))  # [B, C, T'', H'', W'']
         logits = self.out(features)
         projection = (features * self.embed(condition)[:, :, None, None, None]).sum(1, keepdim=True)
         # The output conv (kernel 3, padding 1) keeps the size: both terms are per patch.

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pgvg_core.blocks import ResBlock2d, down2d, init_weights
+from pgvg_core.blocks import InstanceNorm2d, ResBlock2d, down2d, in_weight_layout, init_weights
 from pgvg_core.interfaces import Generator
 from pgvg_core.pose import (
     body_size,
@@ -30,7 +30,7 @@ def up2d(in_channels: int, out_channels: int, mode: str) -> nn.Sequential:
     return nn.Sequential(
         nn.Upsample(scale_factor=2, mode=mode, **({"align_corners": False} if mode == "bilinear" else {})),
         nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
-        nn.InstanceNorm2d(out_channels, affine=True),
+        InstanceNorm2d(out_channels, affine=True),
         nn.ReLU(inplace=True),
     )
 
@@ -215,6 +215,7 @@ class SCGANGenerator(Generator):
         if self.warp:
             warped, person = self.warped_source(image, source_pose, target_pose)
             x = torch.cat([x, warped, person], dim=1)  # [B, 7 + 2K (or pose_channels), H, W]
+        x = in_weight_layout(x, self.encoder)
         levels = []
         h = x
         for layer in self.encoder:
@@ -487,7 +488,7 @@ class UNetGenerator(Generator):
         for i, width in enumerate(widths):
             self.down.append(nn.Sequential(
                 nn.Conv2d(previous, width, 4, stride=2, padding=1, bias=i == 0),
-                *([] if i == 0 or i == num_downs - 1 else [nn.InstanceNorm2d(width, affine=True)]),
+                *([] if i == 0 or i == num_downs - 1 else [InstanceNorm2d(width, affine=True)]),
                 nn.LeakyReLU(0.2, inplace=True),
             ))
             previous = width
@@ -497,7 +498,7 @@ class UNetGenerator(Generator):
             out_ch = widths[i - 1] if i else ngf
             self.up.append(nn.Sequential(
                 nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False),
-                nn.InstanceNorm2d(out_ch, affine=True),
+                InstanceNorm2d(out_ch, affine=True),
                 *([nn.Dropout(dropout)] if dropout and i > num_downs - 4 else []),
                 nn.ReLU(inplace=True),
             ))
