@@ -3,8 +3,9 @@
     python benchmarks/bench_train.py [--device cpu|cuda] [--resolutions 64 128] [--settings ...]
 
 The reference trains the same networks (built from the same experiment file, same initial weights, same loss
-terms and augmentations) with a loop written here the way pytorch-CycleGAN-and-pix2pix writes one: fp32,
-eager, ``set_requires_grad``, one optimiser per network, ``backward()`` then ``step()``. pgvg's rows are
+terms and augmentations; torch's own instance norms, as pix2pix's) with a loop written here the way
+pytorch-CycleGAN-and-pix2pix writes one: fp32, eager, ``set_requires_grad``, one optimiser per network,
+``backward()`` then ``step()``. pgvg's rows are
 :meth:`pgvg_core.trainer.Trainer.fit` itself (data loading, per-sample random streams and logging included),
 timed from the end of its warm-up steps to its last step by a callback.
 
@@ -91,6 +92,19 @@ class GANLoss:
         return F.mse_loss(prediction, target)
 
 
+def with_torch_instance_norms(net: torch.nn.Module) -> torch.nn.Module:
+    """``net`` with torch's own instance norms, as pix2pix's networks have, in place of pgvg's (the same
+    statistics and parameters, computed as a per-channel group norm that keeps a channels-last layout)."""
+    from pgvg_core.blocks import InstanceNorm2d, InstanceNorm3d
+
+    for module in net.modules():
+        if isinstance(module, InstanceNorm2d):
+            module.__class__ = torch.nn.InstanceNorm2d
+        elif isinstance(module, InstanceNorm3d):
+            module.__class__ = torch.nn.InstanceNorm3d
+    return net
+
+
 class ReferenceLoop:
     """The same networks and terms as pgvg's objective, trained plainly: fp32, eager, no tricks."""
 
@@ -99,6 +113,8 @@ class ReferenceLoop:
 
         self.experiment = Experiment.build(config, device=torch.device(config.trainer.device))
         self.nets = self.experiment.nets
+        for net in self.nets.values():
+            with_torch_instance_norms(net)
         self.device = self.experiment.device
         self.objective = self.experiment.objective
         weights = {name: term.weight for name, term in config.losses.items()}
