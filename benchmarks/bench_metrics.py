@@ -18,9 +18,9 @@ read back from disk:
   0 to skip).
 
 SSIM, LPIPS and KID are timed as the best of 3 runs of each side (the first call of a torch operator sets it
-up); FID, whose runs take tens of seconds, once. ``speedup`` is pgvg's images/s over the reference's; ``difference`` the largest difference of the values
-(absolute per image for SSIM and LPIPS, relative for FID and KID). Prints a table and, as its last line, one
-JSON object.
+up); FID, whose runs take tens of seconds, once. ``speedup`` is pgvg's images/s over the reference's;
+``difference`` the largest difference of the values (absolute per image for SSIM and LPIPS, relative for FID
+and KID). Prints a table and, as its last line, one JSON object.
 """
 
 from __future__ import annotations
