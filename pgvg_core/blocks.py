@@ -29,12 +29,17 @@ class InstanceNorm3d(_PerChannelGroupNorm, nn.InstanceNorm3d):
     """``nn.InstanceNorm3d`` that keeps a ``channels_last_3d`` input so (see ``_PerChannelGroupNorm``)."""
 
 
+#: The channels-last memory format of a tensor of each rank: 2-D convolutions' 4-D weights and activations,
+#: 3-D convolutions' 5-D ones.
+CHANNELS_LAST = {4: torch.channels_last, 5: torch.channels_last_3d}
+
+
 def in_weight_layout(x: torch.Tensor, module: nn.Module) -> torch.Tensor:
     """``x`` (``[B, C, H, W]`` or ``[B, C, T, H, W]``) in the memory format of ``module``'s first convolution
     weight of as many dimensions: channels last where the network was put in it (``trainer.channels_last``).
     A convolution converts an input in the other layout at every call, and again in the backward pass;
     converted once, what is built from ``x`` (a skip connection's concatenation) stays channels last too."""
-    channels_last = {4: torch.channels_last, 5: torch.channels_last_3d}.get(x.dim())
+    channels_last = CHANNELS_LAST.get(x.dim())
     weight = next((p for p in module.parameters() if p.dim() == x.dim()), None)
     if channels_last is None or weight is None or weight.is_contiguous():
         return x

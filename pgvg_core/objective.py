@@ -25,6 +25,14 @@ from pgvg_core.config import LossTerm
 from pgvg_core.skeleton import BODY_18, Skeleton, as_skeleton
 
 
+def adam(parameters: Any, device: torch.device, **hyperparameters: Any) -> torch.optim.Adam:
+    """Adam, fused (one kernel over all the parameters) where the device has the kernel: on a CPU the default,
+    a Python loop over parameters, took 48 ms of SCGAN's ~470 ms step, fused 10 ms; the same update up to
+    float rounding. The trainer's optimisers and an objective's warm start make theirs here."""
+    fused = True if device.type in ("cpu", "cuda") else None
+    return torch.optim.Adam(parameters, fused=fused, **hyperparameters)
+
+
 def _keypoints_of_skeleton(data: DataInfo, attribute: attrs.Attribute, keypoints: int) -> None:
     if keypoints != data.skeleton.num_keypoints:
         raise ValueError(f"the data has keypoints={keypoints}, but its skeleton '{data.skeleton.name}' has "

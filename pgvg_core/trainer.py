@@ -31,13 +31,14 @@ import torch
 from torch import nn
 
 from pgvg_core import __version__, checkpoint, distributed, randomness
+from pgvg_core.blocks import CHANNELS_LAST
 from pgvg_core.config import ExperimentConfig, build, config_to_toml
 from pgvg_core.errors import CheckpointError, ConfigError, PgvgError, Preempted
 from pgvg_core.evaluation import measure
 from pgvg_core.experiment import Experiment, network_specs
 from pgvg_core.files import atomic_write
 from pgvg_core.interfaces import Dataset, Metric, clips_by_class, frames_kept
-from pgvg_core.objective import DataInfo, Objective
+from pgvg_core.objective import DataInfo, Objective, adam
 from pgvg_core.randomness import derived_seed, rng_state, seed_everything, seeded_streams, set_rng_state
 from pgvg_core.run import CONFIG_FILE, EVALUATION_FILE, METRICS_LOG, SAMPLES_DIR, saved_config
 from registries import RegistrySet
@@ -228,10 +229,9 @@ def to_channels_last(net: nn.Module) -> nn.Module:
     """``net``'s 4-D parameters and buffers (2-D convolutions) in ``channels_last`` and 5-D ones (3-D
     convolutions) in ``channels_last_3d``, in place. A convolution whose weight is channels-last makes its
     output so, and the layers after it follow: the activations need no conversion by the caller."""
-    formats = {4: torch.channels_last, 5: torch.channels_last_3d}
     for tensor in (*net.parameters(), *net.buffers()):
-        if tensor.dim() in formats:
-            tensor.data = tensor.data.contiguous(memory_format=formats[tensor.dim()])
+        if tensor.dim() in CHANNELS_LAST:
+            tensor.data = tensor.data.contiguous(memory_format=CHANNELS_LAST[tensor.dim()])
     return net
 
 
@@ -462,12 +462,9 @@ class Trainer:
                 to_channels_last(net)
             if trainer.compile:
                 net.compile()  # in place: parameter names and checkpoints stay those of the plain network
-        # Fused Adam: one kernel over all of a network's parameters. On a CPU, the default (a Python loop over
-        # parameters) took 48 ms of SCGAN's ~470 ms step, fused 10 ms; the same update up to float rounding.
-        fused = True if self.device.type in ("cpu", "cuda") else None
         self.optimizers = {
-            role: torch.optim.Adam(self.nets[role].parameters(), lr=spec.lr, betas=spec.betas,
-                                   weight_decay=spec.weight_decay, fused=fused)
+            role: adam(self.nets[role].parameters(), self.device, lr=spec.lr, betas=spec.betas,
+                       weight_decay=spec.weight_decay)
             for _, role, spec in network_specs(config)
         }
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16")

@@ -21,7 +21,7 @@ from torch import nn
 from pgvg_core.config import ComponentSpec, LossTerm, build
 from pgvg_core.evaluation import PoseCondition, rendered_pairs
 from pgvg_core.interfaces import clip_poses
-from pgvg_core.objective import FrameRenderer, Objective
+from pgvg_core.objective import FrameRenderer, Objective, adam
 from pgvg_core.pose import body_size, render_heatmaps, skeleton_image
 from pgvg_core.sheets import grid
 from pgvg_core.video import to_uint8
@@ -284,9 +284,7 @@ class SCGANObjective(PairObjective):
         generator = torch.Generator().manual_seed(seed * 1_000_003 + 7)  # this warm start's own stream
         device = next(g2.parameters()).device
         pool = self._pose_pool(dataset).to(device)  # [N, T, K, 3]
-        # Fused, as the trainer's: the default Adam's per-parameter Python loop was ~1 of this warm start's ~6 s.
-        fused = True if device.type in ("cpu", "cuda") else None
-        optimizer = torch.optim.Adam(g2.pose_refiner.parameters(), lr=self.refiner_lr, fused=fused)
+        optimizer = adam(g2.pose_refiner.parameters(), device, lr=self.refiner_lr)  # fused: ~1 s of ~6 s less
         losses = []
         for _ in range(self.refiner_warmup):
             clips = pool[torch.randint(len(pool), (16,), generator=generator).to(device)]  # 16 x (T-1) pairs
