@@ -265,37 +265,69 @@ def composite(photo: np.ndarray, crop: PersonCrop, view: View, rendered: np.ndar
     return frames.round().clip(0, 255).astype(np.uint8)
 
 
-def animate_photo(image: str, *, action: str, model: str | None = None, out: str, frames: int | None = None,
-                  pose_source: str | None = None, keypoints_file: str | None = None, seed: int = 0,
-                  person: int | None = None, panels: bool = False,
-                  render_size: int = RENDER_SIZE, compose: str = "layers", animator: Any = None) -> dict[str, Any]:
-    """Animate the person in ``image``; ``animator`` reuses a loaded model (a ``pipeline.Animator``) instead
-    of loading ``model``. ``compose``: ``"layers"`` draws the frames from the photo's own pixels (the arms and
-    legs warped over the photo without them), ``"network"`` as stage 2 was trained (its blend of the warped
-    photo and the pixels its network paints; on real photos those pixels are a blur of colours the photo never
-    had, see :meth:`pgvg_scgan.models.SCGANGenerator.render_layers`)."""
-    if compose not in ("layers", "network"):
-        raise PgvgError(f"compose={compose!r}: use 'layers' or 'network'")
+CANVASES = ("view", "photo")
+
+
+def animate_photo(image: str, *, action: str | None = None, model: str | None = None, out: str | None,
+                  frames: int | None = None, pose_source: str | None = None, keypoints_file: str | None = None,
+                  seed: int = 0, person: int | None = None, panels: bool = False,
+                  render_size: int = RENDER_SIZE, compose: str = "layers", animator: Any = None,
+                  drive: str | None = None, poses_file: str | None = None, motion: str = "relative",
+                  drive_person: int = 0, stride: int = 1, max_frames: int | None = None,
+                  canvas: str = "view", fps: float | None = None,
+                  drive_pose_source: str | None = None, cache_dir: str | None = None) -> dict[str, Any]:
+    """Animate the person in ``image`` doing ``action`` (PSGAN makes the poses), or moving as the person in the
+    video ``drive`` (or the keypoints file ``poses_file``) moves (:mod:`pgvg_core.motion_transfer`, ``motion``
+    relative or absolute); ``animator`` reuses a loaded model (a ``pipeline.Animator``) instead of loading
+    ``model``. ``compose``: ``"layers"`` draws the frames from the photo's own pixels (the arms and legs warped
+    over the photo without them), ``"network"`` as stage 2 was trained (its blend of the warped photo and the
+    pixels its network paints; on real photos those pixels are a blur of colours the photo never had, see
+    :meth:`pgvg_scgan.models.SCGANGenerator.render_layers`), ``"warp"`` the photo moved into each pose by the
+    same warp without removing anything (the person's old place is not cleared). ``canvas``: ``"view"`` shows
+    the photo around the person at the render size, ``"photo"`` writes frames of exactly the photo's size and
+    place (what the reconstruction protocol compares pixel for pixel with a video's frames). ``out=None``
+    writes nothing: the frames are in the returned ``frames_written`` (uint8 ``[T, H, W, 3]``)."""
+    if compose not in COMPOSES:
+        raise PgvgError(f"compose={compose!r}: use one of {', '.join(COMPOSES)}")
+    if canvas not in CANVASES:
+        raise PgvgError(f"canvas={canvas!r}: use one of {', '.join(CANVASES)}")
+    if sum(x is not None for x in (action, drive, poses_file)) != 1:
+        raise PgvgError("give exactly one of --action ACTION, --drive VIDEO or --poses FILE")
     from pgvg_core.pipeline import Animator
     from pgvg_core.score import to_model_range
     from pgvg_core.video import to_uint8, write_video
 
-    out_path = Path(out)
-    if out_path.suffix.lower() not in (".mp4", ".gif"):
+    out_path = Path(out) if out is not None else None
+    if out_path is not None and out_path.suffix.lower() not in (".mp4", ".gif"):
         raise PgvgError(f"--out {out}: write a .mp4 or .gif file")
     animator = animator or Animator(model or _shipped_model())  # the model first: the cheapest error to find
-    animator.action_index(action)
+    if action is not None:
+        animator.action_index(action)
     path = Path(image)
     photo = read_photo(path)
     clock = PhaseClock()
-    skeleton = animator.stage1.data.skeleton.name
-    face = skeleton == "face-68"
-    if face and compose == "layers":
-        compose = "network"  # the layers are a body's (arms and legs over the photo without them)
+    skeleton = animator.stage1.data.skeleton
+    face = skeleton.name == "face-68"
+    if face and compose != "network":
+        compose = "network"  # the layers and the warp are a body's (arms and legs over the photo)
     points = photo_pose(photo, path, pose_source=pose_source, keypoints_file=keypoints_file, person=person,
-                        skeleton=skeleton)
+                        skeleton=skeleton.name)
     clock.lap("pose")
-    warnings = check_face(points, path) if face else check_body(points, path, action, animator.moved_joints(action))
+    driving = None
+    if action is None:
+        from pgvg_core.motion_transfer import driving_motion, retarget
+
+        driving = driving_motion(video=drive, poses_file=poses_file, skeleton=skeleton,
+                                 pose_source=drive_pose_source or DEFAULT_POSE_SOURCE[skeleton.name],
+                                 person=drive_person, stride=stride, max_frames=max_frames, fps=fps,
+                                 cache_dir=cache_dir)
+        driven = retarget(points, driving.poses, skeleton, motion)  # [T, K, 3] photo pixels
+        clock.lap("driving poses")
+    what = action or "the driving motion"
+    moved = animator.moved_joints(action) if action is not None else set()
+    warnings = check_face(points, path) if face else check_body(points, path, what, moved)
+    if driving is not None and not face:
+        warnings += _unshown_moved(points, driven)
     for warning in warnings:
         log.warning("%s", warning)
 
@@ -305,41 +337,98 @@ def animate_photo(image: str, *, action: str, model: str | None = None, out: str
     image_tensor = to_model_range(crop_photo(photo, crop, resolution)[None])[0]  # [3, R, R]
     detail = to_model_range(crop_photo(photo, crop, render_size)[None])[0]  # [3, S, S]
     first = torch.from_numpy(crop.to_model(points))  # [K, 3] in the model's pixels
-    poses = _pose_sequence(animator, first, action, seed=seed, frames=frames)  # [T, K, 3]
-    clock.lap("stage1")
+    if driving is None:
+        poses = _pose_sequence(animator, first, action, seed=seed, frames=frames)  # [T, K, 3]
+        clock.lap("stage1")
+    else:
+        poses = torch.from_numpy(crop.to_model(driven)).float()  # [T, K, 3] in the model's pixels
     poses_render = rescale_keypoints(poses, render_size / resolution)
     plate = None
-    if not face:  # the photo without the arms and legs that move: what shows where a limb was once it has moved
+    if compose in ("layers", "network") and not face:
+        # The photo without the arms and legs that move: what shows where a limb was once it has moved.
         torso = float(torso_and_hips(poses_render[0].numpy())[0])
         plate = clean_plate(detail[None], poses_render[:1], torso, limbs=limbs_that_move(poses_render, torso))[0]
+    elif compose == "warp":
+        plate = detail  # nothing removed: the person's old place shows through
     clip = to_uint8(animator.frames(image_tensor, first, poses, detail=detail, plate=plate,
-                                    layers=compose == "layers"))  # [T, S, S, 3]
+                                    layers=compose != "network"))  # [T, S, S, 3]
     clock.lap("stage2")
-    view = view_around(photo.shape, crop, render_size)
-    video = composite(photo, crop, view, clip, poses_render, mask=face_mask if face else None)
-    write_video(out_path, video, fps=8)
-    clock.lap("encode")
-
-    written = {"video": out_path, "frames": len(poses)}
-    if panels:
-        written["panels"] = _write_panels(out_path, clip, poses_render, render_size,
-                                           animator.stage1.data.skeleton)
+    mask = face_mask if face else None
+    rate = driving.fps if driving is not None else 8
+    if canvas == "photo":
+        view = View(left=0, top=0, right=photo.shape[1], bottom=photo.shape[0], scale=1.0)
+        video = composite_on_photo(photo, crop, clip, poses_render, mask=mask)
+    else:
+        view = view_around(photo.shape, crop, render_size)
+        video = composite(photo, crop, view, clip, poses_render, mask=mask)
     poses_photo = crop.to_photo(poses.numpy())
+    written = {"video": out_path, "frames": len(poses), "fps": rate, "crop": crop, "view": view,
+               "poses_photo": poses_photo, "warnings": warnings, "driving": driving, "frames_written": video}
+    if out_path is None:
+        return {**written, "seconds": clock.rounded(4)}
+    write_video(out_path, video, fps=rate)
+    clock.lap("encode")
+    if panels:
+        written["panels"] = _write_panels(out_path, clip, poses_render, render_size, skeleton, fps=rate)
     record = {"image": str(path), "image_size": list(photo.shape[:2]), "action": action, "seed": seed,
-              "frames": len(poses),
-              "pose": "keypoints file" if keypoints_file else (pose_source or DEFAULT_POSE_SOURCE[skeleton]),
-              "compose": compose,
+              "frames": len(poses), "fps": rate,
+              "pose": "keypoints file" if keypoints_file else (pose_source or DEFAULT_POSE_SOURCE[skeleton.name]),
+              "compose": compose, "canvas": canvas,
               "model": animator.source,
               "framing": animator.framing.as_dict(), "crop": crop.as_dict(), "render_size": render_size,
               "view": {**attrs.asdict(view), "video_size": list(view.size)}, "warnings": warnings,
-              "keypoint_names": list(animator.stage1.data.skeleton.keypoint_names), "poses_photo": np.round(poses_photo, 2).tolist()}
+              "keypoint_names": list(skeleton.keypoint_names), "poses_photo": np.round(poses_photo, 2).tolist()}
+    if driving is not None:
+        record["driving"] = {**driving.record(), "motion": motion, "person": drive_person}
     crop_file = out_path.with_suffix(".json")
     crop_file.write_text(json.dumps(record, indent=1))
     log.info("person crop of %d px at (%d, %d) seen at %d px; video %dx%d", crop.size, crop.left, crop.top,
              resolution, *view.size)
     log.info("seconds: %s", ", ".join(f"{phase} {seconds:.2f}" for phase, seconds in clock.laps.items()))
-    return {**written, "crop_file": crop_file, "crop": crop, "view": view, "poses_photo": poses_photo,
-            "warnings": warnings, "seconds": clock.rounded(4)}
+    return {**written, "crop_file": crop_file, "seconds": clock.rounded(4)}
+
+
+COMPOSES = ("layers", "network", "warp")
+
+
+def _unshown_moved(points: np.ndarray, driven: np.ndarray, threshold: float = 0.1) -> list[str]:
+    """A warning naming the joints the driving motion moves that the photo does not show (they stay out)."""
+    torso = _person_size(points) or 1.0
+    travel = np.linalg.norm(driven[:, :, :2] - driven[:1, :, :2], axis=-1).max(0)  # [K]
+    hidden = [KEYPOINT_NAMES[k] for k in np.nonzero((travel > threshold * torso) | (points[:, 2] <= 0.1))[0]
+              if points[k, 2] <= 0.1 and k < len(KEYPOINT_NAMES)]
+    if not hidden:
+        return []
+    return [f"the photo does not show the person's {', '.join(hidden)}; they stay out of the video"]
+
+
+def composite_on_photo(photo: np.ndarray, crop: PersonCrop, rendered: np.ndarray, poses_render: torch.Tensor, *,
+                       mask: Any = None) -> np.ndarray:
+    """The rendered crops ``[T, S, S, 3]`` resized to the crop's size in the photo and pasted there where the
+    person is or was; everywhere else the photo's own pixels: uint8 ``[T, H, W, 3]`` at the photo's size."""
+    import torch.nn.functional as F
+
+    size = rendered.shape[1]
+    factor = min(1.0, 128 / size)
+    side = round(size * factor)
+    masks = (mask or person_mask)(rescale_keypoints(poses_render, factor), side)  # [T, s, s]
+    masks = torch.maximum(masks, masks[:1])[:, None]
+    pixels = torch.from_numpy(rendered).permute(0, 3, 1, 2).float()  # [T, 3, S, S]
+    if crop.size != size:
+        pixels = F.interpolate(pixels, size=(crop.size, crop.size), mode="bilinear", antialias=crop.size < size,
+                               align_corners=False)
+    masks = F.interpolate(masks, size=(crop.size, crop.size), mode="bilinear", align_corners=False)
+    height, width = photo.shape[:2]
+    frames = np.repeat(photo[None].astype(np.float32), len(rendered), axis=0)  # [T, H, W, 3]
+    x0, y0 = max(0, crop.left), max(0, crop.top)
+    x1, y1 = min(width, crop.left + crop.size), min(height, crop.top + crop.size)
+    if x1 > x0 and y1 > y0:
+        inside = (slice(y0 - crop.top, y1 - crop.top), slice(x0 - crop.left, x1 - crop.left))
+        region = frames[:, y0:y1, x0:x1]
+        weight = masks[:, 0][:, inside[0], inside[1]].numpy()[..., None]
+        drawn = pixels.permute(0, 2, 3, 1)[:, inside[0], inside[1]].numpy()
+        region[:] = weight * drawn + (1 - weight) * region
+    return frames.round().clip(0, 255).astype(np.uint8)
 
 
 def _shipped_model() -> Path:
@@ -362,7 +451,8 @@ def _pose_sequence(animator: Any, first: torch.Tensor, action: str, *, seed: int
     return poses[:frames] if frames else poses
 
 
-def _write_panels(out_path: Path, clip: np.ndarray, poses_render: torch.Tensor, size: int, skeleton: Any) -> Path:
+def _write_panels(out_path: Path, clip: np.ndarray, poses_render: torch.Tensor, size: int, skeleton: Any,
+                  fps: float = 8) -> Path:
     """The side-by-side strip: the person crop | the poses | the frames, at the render size."""
     from pgvg_core.pipeline import panels
     from pgvg_core.pose import skeleton_image
@@ -371,4 +461,4 @@ def _write_panels(out_path: Path, clip: np.ndarray, poses_render: torch.Tensor, 
     skeletons = np.stack([skeleton_image(k, size, skeleton=skeleton) for k in poses_render.numpy()])
     strip = panels(clip[0], skeletons, clip)
     path = out_path.with_name(f"{out_path.stem}-panels{out_path.suffix}")
-    return write_video(path, strip, fps=8)
+    return write_video(path, strip, fps=fps)

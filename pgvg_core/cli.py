@@ -436,12 +436,35 @@ def demo_command(out: str, no_progress: bool, quick: bool, steps_factor: float, 
 
 @main.command("animate")
 @click.argument("image", type=click.Path(dir_okay=False))
-@click.option("--action", required=True, help="Action to perform (see the model's classes).")
+@click.option("--action", default=None, help="Action to perform (see the model's classes).")
+@click.option("--drive", type=click.Path(), default=None,
+              help="Move like the person in this video (or folder of frames): frame i of the output follows "
+                   "frame i of the video, at its frame rate.")
+@click.option("--poses", "poses_file", type=click.Path(), default=None,
+              help="Move as this keypoint sequence moves: .npz [T, K, 3] (or [T, P, K, 3]), a folder of OpenPose "
+                   "JSON, COCO JSON with several frames, OpenFace .csv (faces).")
+@click.option("--motion", type=click.Choice(["relative", "absolute"]), default="relative", show_default=True,
+              help="relative: each joint's displacement from the driving first pose, scaled by the body sizes, "
+                   "added to the photo's pose; absolute: the driving pose with the photo's bone lengths, placed "
+                   "where the photo's person stands.")
+@click.option("--drive-person", type=click.IntRange(0), default=0, show_default=True,
+              help="Which person of the driving video (0 = the largest in its first frame), tracked over time.")
+@click.option("--stride", type=click.IntRange(1), default=1, show_default=True,
+              help="Use every S-th frame of the driving video.")
+@click.option("--max-frames", type=click.IntRange(2), default=None, help="At most N driven frames.")
+@click.option("--fps", type=click.FloatRange(min=0.1), default=None,
+              help="Frame rate of the driving sequence (default: the video's; 25 for a keypoints file).")
+@click.option("--drive-pose-source", default=None,
+              help="Pose source for the driving video (default: as for the photo).")
+@click.option("--canvas", type=click.Choice(["view", "photo"]), default="view", show_default=True,
+              help="view: the photo around the person, at the render size; photo: frames of exactly the photo's "
+                   "size and place.")
 @click.option("--model", "--run", "model", default=None, type=click.Path(),
               help="A bundle from `pgvg export`, or a pipeline folder with psgan/ and scgan/ runs (e.g. the "
                    "demo's --out). Default: the bundle that ships with pgvg.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="FILE.mp4 or FILE.gif.")
-@click.option("--frames", type=click.IntRange(2), default=None, help="Frames to write (default: PSGAN's T).")
+@click.option("--frames", type=click.IntRange(2), default=None, help="Frames to write with --action (default: "
+              "PSGAN's T).")
 @click.option("--pose-source", default=None,
               help="Pose source for the photo (default: mediapipe for a body model, mediapipe-face for a face "
                    "model).")
@@ -454,23 +477,31 @@ def demo_command(out: str, no_progress: bool, quick: bool, steps_factor: float, 
 @click.option("--panels", is_flag=True, help="Also write FILE-panels.mp4: person crop | poses | frames.")
 @click.option("--render-size", type=click.IntRange(64, 2048), default=512, show_default=True,
               help="Pixels of the rendered person crop (the person is about 60% of it tall).")
-@click.option("--compose", type=click.Choice(["layers", "network"]), default="layers", show_default=True,
+@click.option("--compose", type=click.Choice(["layers", "network", "warp"]), default="layers", show_default=True,
               help="layers: the frames from the photo's own pixels (arms and legs warped over the photo without "
                    "them); network: stage 2's blend of the warped photo and the pixels its network paints (what "
-                   "a face model always uses).")
-def animate_command(image: str, action: str, model: str | None, out: str, frames: int | None,
+                   "a face model always uses); warp: the layers without removing the moved limbs first.")
+def animate_command(image: str, action: str | None, drive: str | None, poses_file: str | None, motion: str,
+                    drive_person: int, stride: int, max_frames: int | None, fps: float | None,
+                    drive_pose_source: str | None, canvas: str, model: str | None, out: str, frames: int | None,
                     pose_source: str | None, keypoints: str | None, seed: int, person: int | None, panels: bool,
                     render_size: int, compose: str) -> None:
-    """Animate the person in IMAGE doing ACTION (or, with a face model, the face making the expression ACTION):
-    PSGAN makes the poses, SCGAN the frames, pasted back into the photo."""
+    """Animate the person in IMAGE doing ACTION (or, with a face model, the face making the expression ACTION),
+    or moving like the person in a video (--drive VIDEO) or a keypoint sequence (--poses FILE)."""
     from pgvg_core.animate import animate_photo
 
     result = animate_photo(image, action=action, model=model, out=out, frames=frames,
                            pose_source=pose_source, keypoints_file=keypoints, seed=seed, person=person,
-                           panels=panels, render_size=render_size, compose=compose)
+                           panels=panels, render_size=render_size, compose=compose, drive=drive,
+                           poses_file=poses_file, motion=motion, drive_person=drive_person, stride=stride,
+                           max_frames=max_frames, canvas=canvas, fps=fps, drive_pose_source=drive_pose_source)
     width, height = result["view"].size
-    click.echo(f"wrote {result['video']} ({result['frames']} frames, {width}x{height}; crop and poses: "
-               f"{result['crop_file']})")
+    click.echo(f"wrote {result['video']} ({result['frames']} frames at {result['fps']:g} fps, {width}x{height}; "
+               f"crop and poses: {result['crop_file']})")
+    driving = result["driving"]
+    if driving is not None and driving.lost_frames:
+        click.echo(f"note: the driving person was lost in {len(driving.lost_frames)} of {result['frames']} frames; "
+                   "their poses were interpolated (see the JSON)")
     if "panels" in result:
         click.echo(f"wrote {result['panels']}")
     for warning in result["warnings"]:
@@ -551,6 +582,45 @@ def bench_run_command(suite: str, methods: str | None, seeds: int | None, db: st
                 click.echo(format_table(leaderboard(database.results(loaded.name), loaded)))
     finally:
         distributed.stop()
+
+
+@bench_group.command("real-reconstruction")
+@click.option("--videos", required=True, type=click.Path(file_okay=False),
+              help="A folder of real clips (video files or folders of frames, at any depth; video-folder's layout "
+                   "too).")
+@click.option("--model", default=None, type=click.Path(),
+              help="A bundle from `pgvg export` or a pipeline folder (default: the bundle that ships with pgvg).")
+@click.option("--methods", default=",".join(("copy-first", "warp", "layers", "network")), show_default=True,
+              help="Comma-separated: copy-first, warp, layers, network.")
+@click.option("--frames", type=click.IntRange(2), default=16, show_default=True, help="Frames measured per clip.")
+@click.option("--seconds", type=click.FloatRange(min=0.01), default=1.6, show_default=True,
+              help="The time the frames span (the stride follows each clip's frame rate).")
+@click.option("--size", type=click.IntRange(32, 1024), default=256, show_default=True,
+              help="Pixels of the square person crop the frames are compared on.")
+@click.option("--out", type=click.Path(file_okay=False), default="runs/real-reconstruction", show_default=True,
+              help="Contact sheets, table.md, clips.json and the result files.")
+@click.option("--pose-source", default="mediapipe", show_default=True,
+              help="Where the clips' own poses come from (keypoints-file: a clip.npz / clip.json beside each clip).")
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="Results database (default as for bench).")
+@click.option("--no-db", is_flag=True, help="Write the result files only, no database row.")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+def bench_reconstruction_command(videos: str, model: str | None, methods: str, frames: int, seconds: float,
+                                 size: int, pose_source: str, out: str, db: str | None, no_db: bool,
+                                 no_progress: bool) -> None:
+    """The reconstruction protocol on real clips: each clip's first frame is the photo, the clip's own poses
+    drive it, and the frames made are compared with the real ones (L1, SSIM, PSNR, LPIPS-ST, AKD, MKR) on one
+    person crop per clip, for each method. `pgvg leaderboard real-reconstruction` shows the stored results."""
+    from pgvg_core.reconstruction import Protocol, run_reconstruction
+    from pgvg_core.results import ResultsDatabase
+
+    protocol = Protocol(frames=frames, seconds=seconds, size=size, pose_source=pose_source)
+    with contextlib.nullcontext() if no_db else ResultsDatabase(db) as database:
+        done = run_reconstruction(videos, model=model, methods=[m for m in methods.split(",") if m],
+                                  protocol=protocol, out=out, database=database, report=click.echo,
+                                  progress=not no_progress)
+    click.echo("\n" + done["table"])
+    click.echo(f"protocol {done['protocol_hash'][:16]}; contact sheets, table.md and clips.json in {done['out']}"
+               + ("" if no_db else f"; {len(done['results'])} results stored in {database.path}"))
 
 
 @bench_group.command("import")

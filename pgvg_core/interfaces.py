@@ -101,6 +101,9 @@ class PoseSource(abc.ABC):
 
     #: the registered name of the skeleton the keypoints follow (:func:`pgvg_core.skeleton.skeleton_by_name`)
     skeleton: str = "body-18"
+    #: whether ``people`` can find several people in one image (then a driving video's person is tracked among
+    #: them, frame by frame); otherwise a clip's poses come from ``__call__`` on the whole clip
+    several_people: bool = False
 
     @abc.abstractmethod
     def __call__(self, frames: Any) -> Any: ...

@@ -9,10 +9,7 @@ a video dataset costs, and it then happens once per clip and settings, not once 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import zipfile
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,81 +19,18 @@ import numpy as np
 import torch
 
 from pgvg_core.errors import DataError
-from pgvg_core.files import atomic_write, cache_root
+from pgvg_core.files import cache_root
 from pgvg_core.interfaces import Dataset, PoseSource
-from pgvg_core.skeleton import skeleton_by_name
+from pgvg_core.pose_cache import UNREADABLE, PoseCache, atomic_save_npz, clip_hash, default_cache_dir  # noqa: F401
 from pgvg_core.video import frame_files, is_video, letterbox, read_video
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("all", "train", "test")
-# What np.load raises on a cache file that is not a whole .npz archive (a disk error, a file from elsewhere).
-UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error)
-
-
-def default_cache_dir() -> Path:
-    return cache_root() / "poses"
 
 
 def default_frame_cache_dir() -> Path:
     return cache_root() / "frames"
-
-
-def clip_hash(path: Path) -> str:
-    """sha256 of a video file's bytes, or of a frame folder's file names and bytes."""
-    digest = hashlib.sha256()
-    files = frame_files(path) if path.is_dir() else [path]
-    for file in files:
-        digest.update(file.name.encode() if path.is_dir() else b"")
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
-def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
-    atomic_write(path, lambda file: np.savez(file, **arrays))
-
-
-class PoseCache:
-    """Pose files keyed by (clip hash, pose-source settings)."""
-
-    def __init__(self, directory: Path, source: PoseSource) -> None:
-        self.directory = Path(directory)
-        self.source = source
-        settings = json.dumps(dict(source.settings()), sort_keys=True)
-        self.settings_hash = hashlib.sha256(settings.encode()).hexdigest()[:16]
-        self._hashes: dict[Path, str] = {}
-
-    def hash_of(self, clip: Path) -> str:
-        # Hashing reads the whole clip: once per clip, not once per item.
-        if clip not in self._hashes:
-            self._hashes[clip] = clip_hash(clip)[:32]
-        return self._hashes[clip]
-
-    def path_for(self, clip: Path) -> Path:
-        return self.directory / f"{self.hash_of(clip)}-{self.settings_hash}.npz"
-
-    def get(self, clip: Path, frames: np.ndarray | None = None) -> np.ndarray:
-        """Keypoints ``[N, K, 3]`` in the clip's own pixels for every frame (``K`` that of the source's
-        skeleton), extracting once."""
-        cached = self.path_for(clip)
-        if cached.exists():
-            try:
-                with np.load(cached) as archive:
-                    return archive["keypoints"]
-            except UNREADABLE:
-                log.warning("pose cache file %s is unreadable; extracting %s again", cached, clip)
-        if frames is None:
-            frames = read_video(clip)
-        keypoints = np.asarray(self.source(frames, clip_path=clip), np.float32)
-        skeleton = getattr(self.source, "skeleton", "body-18")
-        joints = skeleton_by_name(skeleton).num_keypoints
-        if keypoints.shape != (len(frames), joints, 3):
-            raise DataError(f"{clip}: pose source returned keypoints of shape {list(keypoints.shape)}; expected "
-                            f"[{len(frames)}, {joints}, 3] (skeleton '{skeleton}')")
-        atomic_save_npz(cached, keypoints=keypoints)
-        return keypoints
 
 
 class FrameCache:

@@ -107,7 +107,8 @@ def _coco(path: Path, data: dict) -> np.ndarray:
     return np.stack(frames)
 
 
-def _npz(path: Path, skeleton: Skeleton) -> np.ndarray:
+def _npz(path: Path, skeleton: Skeleton, *, people: bool = False) -> np.ndarray:
+    """``[T, K, 3]``, or with ``people`` ``[T, P, K, 3]``, from an ``.npz`` file."""
     try:
         with np.load(path) as archive:
             if "keypoints" in archive:
@@ -123,12 +124,14 @@ def _npz(path: Path, skeleton: Skeleton) -> np.ndarray:
     points = np.asarray(points, np.float32)
     if points.ndim == 2:
         points = points[None]
-    if points.ndim != 3 or points.shape[1] != skeleton.num_keypoints or points.shape[2] not in (2, 3):
+    lead = 2 if people else 1
+    if points.ndim != lead + 2 or points.shape[-2] != skeleton.num_keypoints or points.shape[-1] not in (2, 3):
+        expected = f"[T, P, {skeleton.num_keypoints}, 3]" if people else f"[T, {skeleton.num_keypoints}, 3]"
         raise DataError(
-            f"{path}: keypoints have shape {list(points.shape)}; expected [T, {skeleton.num_keypoints}, 3] "
+            f"{path}: keypoints have shape {list(points.shape)}; expected {expected} "
             f"(x, y, confidence of skeleton '{skeleton.name}')"
         )
-    if points.shape[2] == 2:
+    if points.shape[-1] == 2:
         points = np.concatenate([points, np.ones_like(points[..., :1])], axis=-1)
     return points
 
@@ -157,6 +160,40 @@ def load_people(path: str | Path, *, skeleton: Skeleton = BODY_18) -> np.ndarray
             same = [a for a in annotations if a.get("image_id", 0) == first_image]
             return _coco(path, {**data, "annotations": same})
     return load_keypoints(path, skeleton=skeleton)[:1]
+
+
+def load_people_over_time(path: str | Path, *, skeleton: Skeleton = BODY_18) -> list[np.ndarray]:
+    """Every person of every frame, ``[P_t, K, 3]`` per frame: a folder of OpenPose JSON (each frame's people),
+    COCO JSON (each image's annotations, in ``image_id`` order), ``.npz`` ``[T, K, 3]`` (one person) or
+    ``[T, P, K, 3]``, OpenFace CSV (one face)."""
+    path = Path(path)
+    if path.is_dir():
+        _body_only(path, skeleton)
+        files = sorted(path.glob("*_keypoints.json")) or sorted(path.glob("*.json"))
+        if not files:
+            raise DataError(f"{path}: folder has no *_keypoints.json files (OpenPose --write_json output)")
+        return [_openpose_people(f) for f in files]
+    if path.suffix == ".json" and path.is_file():
+        _body_only(path, skeleton)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise DataError(f"{path}: not readable JSON ({error})") from None
+        if isinstance(data, dict) and data.get("annotations"):
+            annotations = _coco_annotations(path, data)
+            images = sorted({a.get("image_id", 0) for a in annotations})
+            return [_coco(path, {**data, "annotations": [a for a in annotations if a.get("image_id", 0) == image]})
+                    for image in images]
+    if path.suffix == ".npz" and path.is_file():
+        try:
+            with np.load(path) as archive:
+                shape = archive["keypoints"].shape if "keypoints" in archive.files else None
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+            shape = None  # load_keypoints says what is wrong with the file
+        if shape is not None and len(shape) == 4:  # [T, P, K, 3]
+            people = _npz(path, skeleton, people=True)
+            return [frame[frame[..., 2].max(-1) > 0] for frame in people]
+    return [frame[None] for frame in load_keypoints(path, skeleton=skeleton)]
 
 
 def load_keypoints(path: str | Path, *, skeleton: Skeleton = BODY_18) -> np.ndarray:

@@ -13,7 +13,7 @@ from pgvg_core.errors import DataError
 from pgvg_core.interfaces import PoseSource
 from pgvg_core.pose import NUM_KEYPOINTS
 from pgvg_core.skeleton import BODY_18, FACE_68, skeleton_by_name
-from pgvg_poses.formats import load_keypoints, load_people
+from pgvg_poses.formats import load_keypoints, load_people, load_people_over_time
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,11 @@ class KeypointsFilePoses(PoseSource):
         if self.file is None:
             return super().people(image, path=path)
         return load_people(self.file, skeleton=self._skeleton)
+
+    def people_over_time(self, path: Path) -> list[np.ndarray]:
+        """Every person of every frame of a keypoints file (``[P_t, K, 3]`` per frame): what
+        ``pgvg animate --poses FILE`` tracks the driving person in."""
+        return load_people_over_time(path, skeleton=self._skeleton)
 
     def __call__(self, frames: Any, *, clip_path: Path | None = None) -> np.ndarray:
         if clip_path is None:
@@ -119,7 +124,11 @@ class MediaPipePoses(PoseSource):
         model = self._model()
         out = np.zeros((len(frames), NUM_KEYPOINTS, 3), np.float32)
         height, width = frames.shape[1:3]
-        for t, frame in enumerate(frames):
+        from tqdm.auto import tqdm
+
+        # A long clip takes a while (about 20 frames/s on 2 cores): a progress bar from 8 frames on.
+        for t, frame in enumerate(tqdm(frames, desc="MediaPipe poses", unit="frame", leave=False,
+                                       disable=len(frames) < 8)):
             result = model.process(np.ascontiguousarray(frame[..., :3]))
             if result.pose_landmarks is None:
                 continue
