@@ -139,13 +139,36 @@ def person_crop(keypoints: np.ndarray, framing: Framing) -> PersonCrop:
                         if framing.skeleton == "face-68" else
                         "the person's neck or hips were not found; pgvg animates people whose shoulders and hips "
                         "are in the photo")
-    length, anchor = measured
+    return crop_around(*measured, framing)
+
+
+def crop_around(length: float, anchor: np.ndarray, framing: Framing) -> PersonCrop:
+    """The square crop in which a person of framing length ``length`` at ``anchor [2]`` (photo pixels) is framed
+    as ``framing`` frames people."""
     size = max(1, round(length * framing.resolution / framing.length))  # photo pixels seen as the whole frame
     scale = framing.resolution / size
     # Place the anchor where training frames have it (pixel-centre convention, see the module docstring).
     left = round(anchor[0] + 0.5 - (framing.anchor_x + 0.5) / scale)
     top = round(anchor[1] + 0.5 - (framing.anchor_y + 0.5) / scale)
     return PersonCrop(left=left, top=top, size=size, resolution=framing.resolution)
+
+
+def following_crops(poses: np.ndarray, framing: Framing, smoothing: float = 1.5) -> list[PersonCrop]:
+    """Square crops that follow a person over a clip ``[T, K, 3]`` (every frame's framing length and anchor
+    measurable), framed as ``framing`` frames people: one size for the clip (from the median length, so the
+    person does not zoom in and out), each frame's anchor smoothed over time (a Gaussian of ``smoothing``
+    frames, so pose-estimator jitter does not shake the crop)."""
+    measured = [anchor_and_length(pose, framing.skeleton) for pose in poses]
+    if any(m is None for m in measured):
+        missing = [t for t, m in enumerate(measured) if m is None]
+        raise DataError(f"the person's framing points are missing in frame(s) {missing[:8]}")
+    length = float(np.median([m[0] for m in measured]))
+    anchors = np.stack([m[1] for m in measured])  # [T, 2]
+    if smoothing > 0 and len(anchors) > 1:
+        offsets = np.arange(len(anchors))
+        weights = np.exp(-0.5 * ((offsets[:, None] - offsets[None]) / smoothing) ** 2)  # [T, T]
+        anchors = weights @ anchors / weights.sum(1, keepdims=True)
+    return [crop_around(length, anchor, framing) for anchor in anchors]
 
 
 def crop_photo(photo: np.ndarray, crop: PersonCrop, size: int) -> np.ndarray:

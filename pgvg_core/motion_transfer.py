@@ -35,7 +35,7 @@ log = logging.getLogger("pgvg.motion")
 
 MOTIONS = ("relative", "absolute")
 #: A tracked pose may move this many body sizes (framing lengths) per frame and still be the same person.
-MAX_STEP = 0.6
+MAX_STEP = 1.0
 #: Joints two poses must share to be compared.
 MIN_SHARED = 3
 

@@ -27,6 +27,9 @@ from pgvg_core.video import frame_files, is_video, letterbox, read_video
 log = logging.getLogger(__name__)
 
 SPLITS = ("all", "train", "test")
+CROPS = ("letterbox", "person", "face")
+#: The skeleton each person-centred crop frames, and the built-in data whose framing it copies.
+CROP_SKELETONS = {"person": "body-18", "face": "face-68"}
 
 
 def default_frame_cache_dir() -> Path:
@@ -38,10 +41,10 @@ class FrameCache:
     top]`` that maps the clip's pixels to them: files keyed by (clip hash, resolution, frames, stride)."""
 
     def __init__(self, directory: Path, hash_of: Callable[[Path], str], resolution: int, frames: int,
-                 stride: int) -> None:
+                 stride: int, crop: str = "letterbox") -> None:
         self.directory = Path(directory)
         self.hash_of = hash_of  # the pose cache's: a clip is hashed once
-        self.settings = f"{resolution}px-{frames}x{stride}"
+        self.settings = f"{resolution}px-{frames}x{stride}" + ("" if crop == "letterbox" else f"-{crop}")
 
     def path_for(self, clip: Path) -> Path:
         return self.directory / f"{self.hash_of(clip)}-{self.settings}.npz"
@@ -65,7 +68,14 @@ class FrameCache:
 class VideoFolder(Dataset):
     """Real videos in class folders (UCF101 / KTH layout); poses from a pose source and the frames read
     (letterboxed) cached on disk (``cache_frames``), both made once when the dataset is made; a clip's frames,
-    once read, kept in memory up to ``keep_mb`` (0: read them from the cache, or decode them, at every read)."""
+    once read, kept in memory up to ``keep_mb`` (0: read them from the cache, or decode them, at every read).
+
+    ``crop``: ``"letterbox"`` (the whole frame, padded square), or ``"person"`` / ``"face"``: a square that
+    follows the person (the pose source's, tracked; lost frames filled, see :mod:`pgvg_core.motion_transfer`),
+    one size per clip, smoothed over time, framing them as the built-in data frames people (synthetic-actions'
+    torso length and hip position, synthetic-faces' eyes-to-mouth length and eye midpoint), so a person a few
+    pixels tall in a street clip fills the frame as a model trained on pgvg's data expects. A clip whose person
+    is lost in more than ``max_lost`` of its frames is left out with a warning naming it."""
 
     splits = SPLITS
 
@@ -84,6 +94,8 @@ class VideoFolder(Dataset):
         progress: bool = True,
         keep_mb: float = 512,
         cache_frames: bool = True,
+        crop: str = "letterbox",
+        max_lost: float = 0.25,
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
@@ -93,6 +105,12 @@ class VideoFolder(Dataset):
             raise ValueError("frames and stride must be at least 1")
         if keep_mb < 0:
             raise ValueError(f"keep_mb must be >= 0 (0: keep no decoded clip), got {keep_mb}")
+        if crop not in CROPS:
+            raise ValueError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
+        if not 0 <= max_lost < 1:
+            raise ValueError(f"max_lost must be in [0, 1) (the share of a clip's frames the person may be lost in), "
+                             f"got {max_lost}")
+        self.crop, self.max_lost = crop, max_lost
         self.root = Path(root).expanduser()
         self.resolution, self.frames, self.stride = resolution, frames, stride
         self.classes, all_clips = self._scan()
@@ -101,9 +119,14 @@ class VideoFolder(Dataset):
             raise DataError(f"{self.root}: no clips in split '{split}' (of {len(all_clips)} clips)")
         self.pose_source = self._pose_source(pose_source, pose_params or {})
         self.skeleton = getattr(self.pose_source, "skeleton", "body-18")  # the keypoints are the pose source's
+        if crop != "letterbox" and CROP_SKELETONS[crop] != self.skeleton:
+            raise DataError(f"data.params.crop = {crop!r} frames '{CROP_SKELETONS[crop]}' keypoints; pose source "
+                            f"'{pose_source}' gives '{self.skeleton}' (use crop = "
+                            f"{'face' if self.skeleton == 'face-68' else 'person'!r}, or another pose source)")
+        self._framing = _builtin_framing(crop, resolution) if crop != "letterbox" else None
         self.cache = PoseCache(Path(cache_dir) if cache_dir else default_cache_dir(), self.pose_source)
         frames_dir = Path(cache_dir) / "frames" if cache_dir else default_frame_cache_dir()
-        self.frame_cache = (FrameCache(frames_dir, self.cache.hash_of, resolution, frames, stride)
+        self.frame_cache = (FrameCache(frames_dir, self.cache.hash_of, resolution, frames, stride, crop)
                             if cache_frames else None)
         # Clips read once are kept (letterboxed, uint8) up to keep_mb: training reads every clip once per epoch,
         # and memory is faster still than the frame cache's files.
@@ -164,7 +187,7 @@ class VideoFolder(Dataset):
                 unreadable[clip] = str(error)
         if unreadable:
             self.clips = [(clip, label) for clip, label in self.clips if clip not in unreadable]
-            log.warning("%s: %d clip(s) left out, they could not be decoded or their poses extracted:\n  %s",
+            log.warning("%s: %d clip(s) left out, they could not be decoded, their poses extracted or their person followed:\n  %s",
                         self.root, len(unreadable), "\n  ".join(unreadable.values()))
             if not self.clips:
                 raise DataError(f"{self.root}: no readable clip in split; each failed (first: "
@@ -177,10 +200,43 @@ class VideoFolder(Dataset):
     def _prepare_clip(self, clip: Path) -> None:
         video = None if self.cache.path_for(clip).exists() else read_video(clip)  # [N, H, W, 3]
         keypoints = self.cache.get(clip, video)
+        chosen = self._window(len(keypoints))
+        if self.crop != "letterbox":
+            self._tracked(clip, keypoints[chosen])  # a clip whose person is lost too long is left out here
         if self.frame_cache is not None and not self.frame_cache.path_for(clip).exists():
-            chosen = self._window(len(keypoints))
             window = read_video(clip, frames=chosen.tolist()) if video is None else video[chosen]
-            self.frame_cache.put(clip, *letterbox(window, self.resolution))
+            self.frame_cache.put(clip, *self._framed(clip, window, keypoints[chosen]))
+
+    def _tracked(self, clip: Path, keypoints: np.ndarray) -> np.ndarray:
+        """The window's poses ``[T, K, 3]`` of the person followed (tracked, lost frames filled), or a DataError
+        naming the clip where the person is lost in more than ``max_lost`` of them."""
+        from pgvg_core.motion_transfer import fill_lost, track_person
+        from pgvg_core.skeleton import skeleton_by_name
+
+        try:
+            tracked = track_person([pose[None] for pose in keypoints], skeleton_by_name(self.skeleton))
+        except DataError:
+            raise DataError(f"{clip}: no person found in the frames read (crop = {self.crop!r})") from None
+        filled, lost, _ = fill_lost(tracked)
+        if len(lost) > self.max_lost * len(keypoints):
+            raise DataError(f"{clip}: the person is lost in {len(lost)} of the {len(keypoints)} frames read (more "
+                            f"than max_lost = {self.max_lost}); left out")
+        return filled
+
+    def _framed(self, clip: Path, window: np.ndarray, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The window's frames ``[T, R, R, 3]`` as the dataset shows them and the transform of the clip's pixels
+        to theirs, ``new = old * scale + offset``: ``[scale, offset_x, offset_y]`` (letterbox) or one per frame
+        ``[T, 3]`` (a crop that follows the person)."""
+        if self.crop == "letterbox":
+            return letterbox(window, self.resolution)
+        from pgvg_core.framing import crop_photo, following_crops
+
+        crops = following_crops(self._tracked(clip, keypoints), self._framing)
+        frames = np.stack([crop_photo(frame, crop, self.resolution) for frame, crop in zip(window, crops)])
+        # PersonCrop.to_model: new = (old - left + 0.5) * scale - 0.5
+        boxes = np.array([[c.scale, (0.5 - c.left) * c.scale - 0.5, (0.5 - c.top) * c.scale - 0.5] for c in crops],
+                         np.float32)
+        return frames, boxes
 
     def _window(self, clip_frames: int) -> np.ndarray:
         """The time indices the dataset reads of a clip of ``clip_frames`` frames: ``self.frames`` at the
@@ -229,20 +285,28 @@ class VideoFolder(Dataset):
         keypoints = self.cache.get(clip)  # [N, K, 3]; cached when the dataset was made: no decoding here
         chosen = self._window(len(keypoints))
         pick = slice(None) if frames is None else np.asarray(frames, dtype=np.int64)
-        if self.frame_cache is None:  # decoded up to the last frame asked for
-            boxed, (scale, left, top) = letterbox(read_video(clip, frames=chosen[pick].tolist()), self.resolution)
+        window = keypoints[chosen]
+        if self.crop != "letterbox":
+            window = self._tracked(clip, window)
+        if self.frame_cache is None:  # decoded up to the last frame asked for (a following crop needs them all)
+            if self.crop == "letterbox":
+                boxed, box = letterbox(read_video(clip, frames=chosen[pick].tolist()), self.resolution)
+            else:
+                boxed, box = self._framed(clip, read_video(clip, frames=chosen.tolist()), keypoints[chosen])
+                boxed, box = boxed[pick], box[pick]
         else:
-            boxed, (scale, left, top) = self._cached_frames(clip, chosen)
-            boxed = boxed[pick]
-        points = keypoints[chosen[pick]].copy()
-        points[..., 0] = points[..., 0] * scale + left
-        points[..., 1] = points[..., 1] * scale + top
+            boxed, box = self._cached_frames(clip, chosen, keypoints[chosen])
+            boxed, box = boxed[pick], (box if box.ndim == 1 else box[pick])
+        points = window[pick].copy()
+        box = np.broadcast_to(box, (len(points), 3)) if box.ndim == 1 else box  # [T, 3]
+        points[..., 0] = points[..., 0] * box[:, :1] + box[:, 1:2]
+        points[..., 1] = points[..., 1] * box[:, :1] + box[:, 2:3]
         return boxed, points
 
-    def _cached_frames(self, clip: Path, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _cached_frames(self, clip: Path, chosen: np.ndarray, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cached = self.frame_cache.get(clip)
         if cached is None:  # removed or damaged since the dataset was made: decoded and cached again
-            cached = letterbox(read_video(clip, frames=chosen.tolist()), self.resolution)
+            cached = self._framed(clip, read_video(clip, frames=chosen.tolist()), keypoints)
             self.frame_cache.put(clip, *cached)
         return cached
 
@@ -265,3 +329,16 @@ class VideoFolder(Dataset):
 
     def __repr__(self) -> str:
         return f"VideoFolder({str(self.root)!r}, clips={len(self)}, classes={len(self.classes)})"
+
+
+def _builtin_framing(crop: str, resolution: int) -> Any:
+    """How pgvg's built-in data frames people (``crop = "person"``) or faces (``"face"``) at ``resolution``."""
+    from pgvg_core.framing import framing_of
+
+    if crop == "face":
+        from pgvg_data.faces import SyntheticFaces
+
+        return framing_of(SyntheticFaces(resolution=resolution, render=False))
+    from pgvg_data.synthetic import SyntheticActions
+
+    return framing_of(SyntheticActions(resolution=resolution, render=False))
