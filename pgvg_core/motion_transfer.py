@@ -50,7 +50,6 @@ class DrivingMotion:
     lost_frames: tuple[int, ...]  # positions in ``poses`` where the person was not found and was filled in
     filled_joints: int  # joints filled in frames where the person was found but the joint was not
     source: str  # what gave the poses
-    frame_size: tuple[int, int] | None = None  # (height, width) of the driving frames, where known
 
     def record(self) -> dict[str, Any]:
         return {"source": self.source, "fps": self.fps, "frames": len(self.poses),
@@ -232,7 +231,9 @@ def driving_motion(*, video: str | None = None, poses_file: str | None = None, s
         path = Path(video)
         if not path.exists():
             raise DataError(f"--drive {video}: no such video (or folder of frames)")
-        people, size = _video_people(path, skeleton, pose_source, cache_dir)
+        total = _frame_count(path)
+        indices = chosen_frames(total, stride, max_frames)
+        tracked = _video_track(path, skeleton, pose_source, indices, person, cache_dir)
         rate, what = fps or video_fps(path), f"video {path} ({pose_source})"
     else:
         from pgvg_core.config import ComponentSpec, build
@@ -240,25 +241,34 @@ def driving_motion(*, video: str | None = None, poses_file: str | None = None, s
         path = Path(poses_file)
         reader = build("pose_sources", ComponentSpec(name="keypoints-file", params={"skeleton": skeleton.name}),
                        path="--poses")
-        people, size = reader.people_over_time(path), None
+        people = reader.people_over_time(path)
         rate, what = fps or 25.0, f"keypoints file {path}"
-    indices = chosen_frames(len(people), stride, max_frames)
+        total = len(people)
+        indices = chosen_frames(total, stride, max_frames)
+        tracked = track_person([people[i] for i in indices], skeleton, person) if len(indices) >= 2 else None
     if len(indices) < 2:
-        raise DataError(f"{what}: {len(people)} frame(s) at stride {stride}; motion needs at least 2")
-    tracked = track_person([people[i] for i in indices], skeleton, person)
+        raise DataError(f"{what}: {total} frame(s) at stride {stride}; motion needs at least 2")
     poses, lost, filled = fill_lost(tracked)
     if len(lost):
         log.warning("the driving person was not found in %d of %d frames (%s); their poses are interpolated "
                     "between the frames around them", len(lost), len(poses), _ranges(lost))
     return DrivingMotion(poses=poses, fps=rate / stride, frame_indices=tuple(int(i) for i in indices),
-                         lost_frames=lost, filled_joints=filled, source=what, frame_size=size)
+                         lost_frames=lost, filled_joints=filled, source=what)
 
 
-def _video_people(path: Path, skeleton: Skeleton, pose_source: str | None,
-                  cache_dir: str | Path | None) -> tuple[list[np.ndarray], tuple[int, int]]:
-    """Every frame's people ``[P, K, 3]`` of a video, by the pose source, cached by the clip's hash."""
+def _video_track(path: Path, skeleton: Skeleton, pose_source: str | None, indices: np.ndarray, person: int,
+                 cache_dir: str | Path | None) -> np.ndarray:
+    """The driving person's pose ``[T, K, 3]`` at each of ``indices`` of a video (zeros where lost), cached by
+    the clip's hash, the source's settings, the person and the frames.
+
+    A source that finds several people in an image (MediaPipe) is tracked frame to frame in a square around
+    where the person was (:func:`track_in_video`); another gives the clip's poses at once, tracked by
+    :func:`track_person`."""
+    import hashlib
+    import json
+
     from pgvg_core.config import ComponentSpec, build
-    from pgvg_core.pose_cache import PoseCache, default_cache_dir
+    from pgvg_core.pose_cache import UNREADABLE, PoseCache, atomic_save_npz, default_cache_dir
     from pgvg_core.video import read_video
 
     source = build("pose_sources", ComponentSpec(name=pose_source), path="--pose-source")
@@ -268,9 +278,98 @@ def _video_people(path: Path, skeleton: Skeleton, pose_source: str | None,
     if getattr(source, "skeleton", "body-18") != skeleton.name:
         raise PgvgError(f"--pose-source {pose_source} finds '{getattr(source, 'skeleton', 'body-18')}' keypoints; "
                         f"the model's skeleton is '{skeleton.name}'")
-    cache = PoseCache(Path(cache_dir) if cache_dir else default_cache_dir(), source, people=True)
-    people = cache.get(path)  # [T, P, K, 3]
-    return [frame[frame[..., 2].max(-1) > 0] for frame in people], cache.frame_size(path)
+    cache = PoseCache(Path(cache_dir) if cache_dir else default_cache_dir(), source)
+    if not source.several_people:
+        keypoints = cache.get(path)  # [N, K, 3], the same file video-folder reads
+        return track_person([keypoints[i][None] for i in indices], skeleton, person)
+    key = json.dumps({"settings": dict(source.settings()), "person": person, "frames": indices.tolist()},
+                     sort_keys=True)
+    cached = cache.directory / f"{cache.hash_of(path)}-tracked-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+    if cached.exists():
+        try:
+            with np.load(cached) as archive:
+                return archive["keypoints"]
+        except UNREADABLE:
+            log.warning("pose cache file %s is unreadable; tracking %s again", cached, path)
+    frames = read_video(path, frames=indices.tolist())
+    track = track_in_video(frames, source, skeleton, person)
+    atomic_save_npz(cached, keypoints=track)
+    return track
+
+
+#: The square searched around the tracked person is this many times their box's longer side.
+SEARCH_AREA = 1.8
+
+
+def track_in_video(frames: np.ndarray, source: Any, skeleton: Skeleton, person: int = 0) -> np.ndarray:
+    """The ``person``-th largest person of the first frame where the source finds anyone, followed through
+    ``frames [T, H, W, 3]``: in each next frame the source looks in a square around where they were (the way
+    MediaPipe's own video mode follows one person; it also finds a person small in a wide frame), and where it
+    finds nobody near enough there, in the whole frame. -> ``[T, K, 3]``, zeros where lost."""
+    from tqdm.auto import tqdm
+
+    track = np.zeros((len(frames), skeleton.num_keypoints, 3), np.float32)
+    last, last_t = None, -1
+    for t, frame in enumerate(tqdm(frames, desc="tracking the driving person", unit="frame", leave=False,
+                                   disable=len(frames) < 8)):
+        if last is None:
+            people = _valid(source.people(frame), skeleton)
+            if not people:
+                continue
+            first = sorted(people, key=lambda p: -body_size(p, skeleton))
+            if not 0 <= person < len(first):
+                raise PgvgError(f"--drive-person {person}: the driving video's first frame with people (frame "
+                                f"{t}) has {len(first)} (0 to {len(first) - 1}, largest first)")
+            track[t] = last = first[person]
+            last_t = t
+            continue
+        allowed = MAX_STEP * max(body_size(last, skeleton), 1.0) * (t - last_t)
+        found = _search_around(frame, last, source, skeleton)
+        if found is None or _distance(last, found) > allowed:
+            candidates = _valid(source.people(frame), skeleton)
+            distances = [_distance(last, candidate) for candidate in candidates]
+            found = candidates[int(np.argmin(distances))] if candidates and min(distances) <= allowed else None
+        if found is not None:
+            track[t] = last = found
+            last_t = t
+    if last is None:
+        raise DataError("no person was found in any frame of the driving video")
+    return track
+
+
+def _search_around(frame: np.ndarray, pose: np.ndarray, source: Any, skeleton: Skeleton) -> np.ndarray | None:
+    """The source's person in a square around ``pose`` (padded with black beyond the frame), or None."""
+    seen = pose[pose[:, 2] > SEEN, :2]
+    (left, top), (right, bottom) = seen.min(0), seen.max(0)
+    side = int(np.ceil(SEARCH_AREA * max(right - left, bottom - top, 16)))
+    x0, y0 = int(round((left + right) / 2 - side / 2)), int(round((top + bottom) / 2 - side / 2))
+    height, width = frame.shape[:2]
+    window = np.zeros((side, side, 3), np.uint8)
+    xs, ys = slice(max(0, x0), min(width, x0 + side)), slice(max(0, y0), min(height, y0 + side))
+    if xs.start >= xs.stop or ys.start >= ys.stop:
+        return None
+    window[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0] = frame[ys, xs]
+    found = np.asarray(source(window[None]), np.float32)[0]
+    if (found[:, 2] > SEEN).sum() < MIN_SHARED:
+        return None
+    found[:, 0] += x0
+    found[:, 1] += y0
+    return found
+
+
+def _frame_count(path: Path) -> int:
+    """How many frames a video (or folder of frames) has: decoded and counted (a container's count can lie)."""
+    from pgvg_core.video import frame_files
+
+    if path.is_dir():
+        return len(frame_files(path))
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return sum(1 for _ in container.demux(video=0) if _.size)
+    except (av.error.FFmpegError, IndexError) as error:
+        raise DataError(f"{path}: cannot read the video ({type(error).__name__}: {error})") from None
 
 
 def _ranges(frames: Sequence[int]) -> str:

@@ -1,7 +1,7 @@
 """The pose cache: a clip's keypoints extracted once per (clip bytes, pose-source settings), one ``.npz`` file
 each, written atomically, so extraction runs once and an interrupted run keeps what it finished. Used by the
-``video-folder`` dataset (one person per frame) and by ``pgvg animate --drive`` (every person of each frame,
-``people=True``, to track the one that drives)."""
+``video-folder`` dataset and by ``pgvg animate --drive`` (:mod:`pgvg_core.motion_transfer`, which keeps the
+person it tracks in files of its own beside these)."""
 
 from __future__ import annotations
 
@@ -47,15 +47,13 @@ def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
 
 
 class PoseCache:
-    """Pose files keyed by (clip hash, pose-source settings). With ``people``, every person the source finds
-    in each frame (``source.people``), ``[N, P, K, 3]`` zero-padded, and the frames' size."""
+    """Pose files keyed by (clip hash, pose-source settings)."""
 
-    def __init__(self, directory: Path, source: PoseSource, *, people: bool = False) -> None:
+    def __init__(self, directory: Path, source: PoseSource) -> None:
         self.directory = Path(directory)
         self.source = source
-        self.people = people
-        settings = {**dict(source.settings()), **({"people": True} if people else {})}
-        self.settings_hash = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+        settings = json.dumps(dict(source.settings()), sort_keys=True)
+        self.settings_hash = hashlib.sha256(settings.encode()).hexdigest()[:16]
         self._hashes: dict[Path, str] = {}
 
     def hash_of(self, clip: Path) -> str:
@@ -68,59 +66,22 @@ class PoseCache:
         return self.directory / f"{self.hash_of(clip)}-{self.settings_hash}.npz"
 
     def get(self, clip: Path, frames: np.ndarray | None = None) -> np.ndarray:
-        """Keypoints ``[N, K, 3]`` (``[N, P, K, 3]`` with ``people``) in the clip's own pixels for every frame
-        (``K`` that of the source's skeleton), extracting once."""
-        cached = self._read(clip)
-        if cached is not None:
-            return cached["keypoints"]
+        """Keypoints ``[N, K, 3]`` in the clip's own pixels for every frame (``K`` that of the source's
+        skeleton), extracting once."""
+        cached = self.path_for(clip)
+        if cached.exists():
+            try:
+                with np.load(cached) as archive:
+                    return archive["keypoints"]
+            except UNREADABLE:
+                log.warning("pose cache file %s is unreadable; extracting %s again", cached, clip)
         if frames is None:
             frames = read_video(clip)
-        keypoints = self._people(frames, clip) if self.people else self._one_person(frames, clip)
-        atomic_save_npz(self.path_for(clip), keypoints=keypoints, size=np.array(frames.shape[1:3]))
-        return keypoints
-
-    def frame_size(self, clip: Path) -> tuple[int, int]:
-        """(height, width) of the clip's frames, as cached with its poses."""
-        cached = self._read(clip)
-        if cached is None or "size" not in cached:
-            return tuple(read_video(clip, frames=[0]).shape[1:3])
-        return tuple(int(v) for v in cached["size"])
-
-    def _read(self, clip: Path) -> dict[str, np.ndarray] | None:
-        cached = self.path_for(clip)
-        if not cached.exists():
-            return None
-        try:
-            with np.load(cached) as archive:
-                return {name: archive[name] for name in archive.files}
-        except UNREADABLE:
-            log.warning("pose cache file %s is unreadable; extracting %s again", cached, clip)
-            return None
-
-    def _joints(self) -> tuple[str, int]:
-        skeleton = getattr(self.source, "skeleton", "body-18")
-        return skeleton, skeleton_by_name(skeleton).num_keypoints
-
-    def _one_person(self, frames: np.ndarray, clip: Path) -> np.ndarray:
         keypoints = np.asarray(self.source(frames, clip_path=clip), np.float32)
-        skeleton, joints = self._joints()
+        skeleton = getattr(self.source, "skeleton", "body-18")
+        joints = skeleton_by_name(skeleton).num_keypoints
         if keypoints.shape != (len(frames), joints, 3):
             raise DataError(f"{clip}: pose source returned keypoints of shape {list(keypoints.shape)}; expected "
                             f"[{len(frames)}, {joints}, 3] (skeleton '{skeleton}')")
+        atomic_save_npz(cached, keypoints=keypoints)
         return keypoints
-
-    def _people(self, frames: np.ndarray, clip: Path) -> np.ndarray:
-        from tqdm.auto import tqdm
-
-        if not self.source.several_people:  # one person a frame: the clip's poses as the source gives them
-            return self._one_person(frames, clip)[:, None]
-        skeleton, joints = self._joints()
-        found = []
-        for frame in tqdm(frames, desc=f"poses of {clip.name}", unit="frame", leave=False):
-            people = np.asarray(self.source.people(frame, path=clip), np.float32).reshape(-1, joints, 3)
-            found.append(people)
-        most = max(1, max(len(p) for p in found))
-        out = np.zeros((len(frames), most, joints, 3), np.float32)
-        for t, people in enumerate(found):
-            out[t, : len(people)] = people
-        return out

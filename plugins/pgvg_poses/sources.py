@@ -96,11 +96,22 @@ MEDIAPIPE_INSTALL = (
 
 
 class MediaPipePoses(PoseSource):
-    """Real pose estimation with MediaPipe BlazePose (full model, runs offline), mapped to 18 keypoints."""
+    """Real pose estimation with MediaPipe BlazePose (full model, runs offline), mapped to 18 keypoints.
 
-    def __init__(self, *, min_detection_confidence: float = 0.5, static_image_mode: bool = True) -> None:
+    BlazePose finds one person per run; :meth:`people` finds up to ``max_people`` by covering each person found
+    (the box of their landmarks, grown, filled with the picture's median colour) and searching again."""
+
+    several_people = True
+    #: how much a found person's landmark box is grown on each side before it is covered (of its height)
+    COVER_MARGIN = 0.1
+
+    def __init__(self, *, min_detection_confidence: float = 0.5, static_image_mode: bool = True,
+                 max_people: int = 4) -> None:
+        if max_people < 1:
+            raise ValueError(f"max_people must be at least 1, got {max_people}")
         self.min_detection_confidence = min_detection_confidence
         self.static_image_mode = static_image_mode
+        self.max_people = max_people
         self._pose = None
 
     def _model(self):
@@ -117,33 +128,111 @@ class MediaPipePoses(PoseSource):
             )
         return self._pose
 
+    def _landmarks(self, image: np.ndarray) -> np.ndarray | None:
+        """BlazePose's 33 landmarks ``[33, 3]`` (x, y in pixels, visibility) of the person it finds, or None."""
+        result = self._model().process(np.ascontiguousarray(image[..., :3]))
+        if result.pose_landmarks is None:
+            return None
+        height, width = image.shape[:2]
+        return np.array([[m.x * width, m.y * height, m.visibility] for m in result.pose_landmarks.landmark],
+                        np.float32)
+
+    @staticmethod
+    def _coco18(marks: np.ndarray) -> np.ndarray:
+        out = np.zeros((NUM_KEYPOINTS, 3), np.float32)
+        for k, source in enumerate(MEDIAPIPE_TO_COCO18):
+            if source is not None:
+                out[k] = marks[source]
+        out[1, :2] = (marks[11, :2] + marks[12, :2]) / 2
+        out[1, 2] = min(marks[11, 2], marks[12, 2])
+        return out
+
     def __call__(self, frames: Any, *, clip_path: Path | None = None) -> np.ndarray:
         frames = np.asarray(frames)
         if frames.ndim == 3:
             frames = frames[None]
-        model = self._model()
         out = np.zeros((len(frames), NUM_KEYPOINTS, 3), np.float32)
-        height, width = frames.shape[1:3]
         from tqdm.auto import tqdm
 
         # A long clip takes a while (about 20 frames/s on 2 cores): a progress bar from 8 frames on.
         for t, frame in enumerate(tqdm(frames, desc="MediaPipe poses", unit="frame", leave=False,
                                        disable=len(frames) < 8)):
-            result = model.process(np.ascontiguousarray(frame[..., :3]))
-            if result.pose_landmarks is None:
-                continue
-            marks = np.array([[m.x * width, m.y * height, m.visibility] for m in result.pose_landmarks.landmark],
-                             np.float32)
-            for k, source in enumerate(MEDIAPIPE_TO_COCO18):
-                if source is not None:
-                    out[t, k] = marks[source]
-            out[t, 1, :2] = (marks[11, :2] + marks[12, :2]) / 2
-            out[t, 1, 2] = min(marks[11, 2], marks[12, 2])
+            marks = self._landmarks(frame)
+            if marks is not None:
+                out[t] = self._coco18(marks)
         return out
+
+    def people(self, image: Any, *, path: Path | None = None) -> np.ndarray:
+        """Up to ``max_people`` people ``[P, 18, 3]``, largest first. BlazePose's detector sees the picture at
+        224 px, so a person a tenth of a wide frame's height is missed: the picture is searched whole, then in
+        squares of its shorter side and of half of it (overlapping by half), until ``max_people`` are found."""
+        picture = np.asarray(image[..., :3], dtype=np.uint8)
+        height, width = picture.shape[:2]
+        found: list[tuple[np.ndarray, tuple[int, int, int, int]]] = []
+        for left, top, side in _search_windows(height, width):
+            window = picture[top : top + side, left : left + side] if side else picture
+            for pose, box in self._covering_search(window):
+                pose[:, 0] += left
+                pose[:, 1] += top
+                box = (box[0] + left, box[1] + top, box[2] + left, box[3] + top)
+                if not any(_overlap(box, other) > 0.5 for _, other in found):
+                    found.append((pose, box))
+            if len(found) >= self.max_people:
+                break
+        found.sort(key=lambda item: -(item[1][3] - item[1][1]))
+        poses = [pose for pose, _ in found[: self.max_people]]
+        return np.stack(poses) if poses else np.zeros((0, NUM_KEYPOINTS, 3), np.float32)
+
+    def _covering_search(self, picture: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
+        """The people of one picture, each found person covered before searching again: (pose, box) pairs."""
+        picture = np.array(picture)  # a copy: people found are covered in it
+        height, width = picture.shape[:2]
+        fill = np.median(picture.reshape(-1, 3), axis=0).astype(np.uint8)
+        found = []
+        for _ in range(self.max_people):
+            marks = self._landmarks(picture)
+            if marks is None:
+                break
+            inside = marks[(marks[:, 0] >= 0) & (marks[:, 0] < width) & (marks[:, 1] >= 0) & (marks[:, 1] < height)]
+            if len(inside) < 3:
+                break
+            (left, top), (right, bottom) = inside[:, :2].min(0), inside[:, :2].max(0)
+            grow = self.COVER_MARGIN * (bottom - top)
+            box = (int(max(0, left - grow)), int(max(0, top - grow)), int(min(width, right + grow + 1)),
+                   int(min(height, bottom + grow + 1)))
+            if any(_overlap(box, other) > 0.5 for _, other in found):  # the same person again, through the cover
+                break
+            found.append((self._coco18(marks), box))
+            picture[box[1] : box[3], box[0] : box[2]] = fill
+        return found
 
     def settings(self) -> dict[str, Any]:
         return {"source": "mediapipe", "model": "pose_landmark_full", "version": _mediapipe_version(),
-                "min_detection_confidence": self.min_detection_confidence}
+                "min_detection_confidence": self.min_detection_confidence,
+                **({"max_people": self.max_people} if self.max_people != 4 else {})}
+
+
+def _search_windows(height: int, width: int) -> list[tuple[int, int, int]]:
+    """Where :meth:`MediaPipePoses.people` looks: (left, top, side) squares, side 0 for the whole picture, then
+    squares of the shorter side and of half of it, overlapping by half."""
+    windows = [(0, 0, 0)]
+    shorter = min(height, width)
+    for side in (shorter, shorter // 2):
+        if side < 64 or (side == shorter and height == width):
+            continue
+        step = max(1, side // 2)
+        for top in range(0, max(1, height - side + step), step):
+            for left in range(0, max(1, width - side + step), step):
+                windows.append((min(left, width - side), min(top, height - side), side))
+    return list(dict.fromkeys(windows))
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """The share of the smaller of two boxes (left, top, right, bottom) that the other covers."""
+    width = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return width * height / max(1, smaller)
 
 
 def _mediapipe_version() -> str:

@@ -204,3 +204,57 @@ def test_drive_bad_input_exits_2_and_says_what(pipeline, tmp_path, args, message
     result = CliRunner().invoke(main, ["animate", str(photo), "--keypoints", str(keypoints), "--model",
                                        str(pipeline), "--out", str(tmp_path / "x.mp4"), *args])
     assert result.exit_code == 2 and message in result.output, result.output
+
+
+class CrowdSource:
+    """A stand-in for an image-based source that finds several people (as MediaPipe does). A frame's pixel at
+    (x, y) is (t + 1, x, y): ``people`` gives every person of frame t, ``__call__`` on a window (black beyond
+    the frame) reads where in the frame the window lies and gives the person whose joints all lie in it."""
+
+    several_people = True
+    skeleton = "body-18"
+
+    def __init__(self, people):
+        self.by_frame = people  # per frame [P, K, 3] in frame pixels
+        self.calls = {"people": 0, "window": 0, "found in window": 0}
+
+    def people(self, frame, *, path=None):
+        self.calls["people"] += 1
+        return self.by_frame[int(frame[..., 0].max()) - 1]
+
+    def __call__(self, windows, *, clip_path=None):
+        self.calls["window"] += 1
+        window = windows[0].astype(int)
+        t = int(window[..., 0].max()) - 1
+        y, x = np.argwhere(window[..., 0] > 0)[0]
+        left, top = window[y, x, 1] - x, window[y, x, 2] - y  # the window's corner in frame pixels
+        out = np.zeros((1, 18, 3), np.float32)
+        for person in self.by_frame[t]:
+            local = person.copy()
+            local[:, 0] -= left
+            local[:, 1] -= top
+            if ((local[:, :2] >= 0) & (local[:, :2] < window.shape[0])).all():
+                self.calls["found in window"] += 1
+                out[0] = local
+                break
+        return out
+
+
+def test_the_driving_person_is_followed_in_a_window_around_them():
+    from pgvg_core.motion_transfer import track_in_video
+
+    walker = synthetic_clip(0, frames=24)["keypoints"][:6].astype(np.float32)
+    walker[..., 0] += 100 + 6 * np.arange(6)[:, None]  # walks right in a 200 x 120 frame
+    walker[..., 1] += 40
+    other = walker.copy()
+    other[..., :2] = (walker[..., :2] - walker[:, :1, :2]) * 0.6 + walker[:, :1, :2] - np.array([80.0, 0.0])
+    people = [np.stack([other[t], walker[t]]) for t in range(6)]
+    people[2] = other[2:3]  # the walker is missed in frame 2
+    ys, xs = np.mgrid[:120, :200]
+    frames = np.stack([np.stack([np.full_like(xs, t + 1), xs, ys], -1) for t in range(6)]).astype(np.uint8)
+    source = CrowdSource(people)
+    track = track_in_video(frames, source, BODY_18)
+    np.testing.assert_allclose(track[[0, 1, 3, 4, 5]], walker[[0, 1, 3, 4, 5]], atol=1e-4)  # the largest
+    assert (track[2] == 0).all()  # missed: lost, not swapped for the other person
+    assert source.calls["found in window"] == 4  # frames 1, 3, 4, 5: found around where the walker was
+    np.testing.assert_allclose(track_in_video(frames, source, BODY_18, person=1)[0], other[0], atol=1e-4)
