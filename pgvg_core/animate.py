@@ -96,9 +96,6 @@ def photo_pose(photo: np.ndarray, path: Path, *, pose_source: str | None, keypoi
     if getattr(estimator, "provides_ground_truth", False):
         raise PgvgError("--pose-source ground-truth has no poses for a photo; use mediapipe or --keypoints")
     people = estimator.people(photo, path=path)
-    if person and len(people) == 1 and not keypoints_file:
-        raise PgvgError(f"--person {person}: {source} finds one person per photo; to pick another, give their "
-                        "keypoints with --keypoints FILE (OpenPose or COCO JSON with several people)")
     people = np.array(people, dtype=np.float32)  # [P, K, 3]
     # Pose estimators guess joints beyond the frame or hidden (MediaPipe gives the hips of a bust, below the
     # picture or at its edge, with low visibility): a joint outside the photo, or one the estimator is unsure
@@ -300,10 +297,12 @@ def animate_photo(image: str, *, action: str | None = None, model: str | None = 
     out_path = Path(out) if out is not None else None
     if out_path is not None and out_path.suffix.lower() not in (".mp4", ".gif"):
         raise PgvgError(f"--out {out}: write a .mp4 or .gif file")
-    animator = animator or Animator(model or _shipped_model())  # the model first: the cheapest error to find
+    path = Path(image)
+    if animator is None and model is None:
+        model = _model_for(path, pose_source=pose_source, keypoints_file=keypoints_file)
+    animator = animator or Animator(model)  # the model first: the cheapest error to find
     if action is not None:
         animator.action_index(action)
-    path = Path(image)
     photo = read_photo(path)
     clock = PhaseClock()
     skeleton = animator.stage1.data.skeleton
@@ -429,6 +428,34 @@ def composite_on_photo(photo: np.ndarray, crop: PersonCrop, rendered: np.ndarray
         drawn = pixels.permute(0, 2, 3, 1)[:, inside[0], inside[1]].numpy()
         region[:] = weight * drawn + (1 - weight) * region
     return frames.round().clip(0, 255).astype(np.uint8)
+
+
+def _model_for(path: Path, *, pose_source: str | None, keypoints_file: str | None) -> str:
+    """The shipped model for what the photo shows: the body model where a body is found (or a keypoints file
+    holds a body's), else the face model where a face is found (or the file holds 68 landmarks)."""
+    from pgvg_core.bundle import SHIPPED_FACE
+
+    if keypoints_file:
+        try:
+            photo_pose(np.zeros((2, 2, 3), np.uint8), path, pose_source=None, keypoints_file=keypoints_file,
+                       skeleton="face-68")
+            return "face"
+        except PgvgError:
+            return "body"
+    if pose_source is not None or not SHIPPED_FACE.is_file():
+        return "body"  # a pose source names what it finds; without the face model there is no choice
+    photo = read_photo(path)
+    try:
+        photo_pose(photo, path, pose_source=None, keypoints_file=None, skeleton="body-18")
+        return "body"
+    except DataError as no_body:
+        try:
+            photo_pose(photo, path, pose_source=None, keypoints_file=None, skeleton="face-68")
+        except DataError:
+            raise no_body from None
+        log.info("no body in %s, a face: the shipped face model animates it (--model body or face picks one)",
+                 path.name)
+        return "face"
 
 
 def _shipped_model() -> Path:

@@ -41,8 +41,22 @@ BUNDLE_FORMAT = "pgvg-inference-bundle"
 BUNDLE_VERSION = 1
 STAGES = ("psgan", "scgan")  # the bundle's keys for the stage that provides poses and the one that renders frames
 PROVIDES = {"psgan": "poses", "scgan": "frames"}
-#: The bundle that ships with pgvg (trained on synthetic-actions; see README, "A model that ships").
+#: The bundles that ship with pgvg (see README, "A model that ships"): bodies (synthetic-actions) and faces
+#: (synthetic-faces). ``--model body`` / ``--model face`` name them; ``shipped`` is the body model.
 SHIPPED = Path(__file__).parent / "models" / "synthetic-actions-64.pt"
+SHIPPED_FACE = Path(__file__).parent / "models" / "synthetic-faces-64.pt"
+SHIPPED_MODELS = {"body": SHIPPED, "face": SHIPPED_FACE, "shipped": SHIPPED}
+
+
+def model_path(model: str | Path) -> Path:
+    """A model named by ``--model``: a shipped one by name (``body``, ``face``, ``shipped``), else the path."""
+    if str(model) in SHIPPED_MODELS and not Path(model).exists():
+        path = SHIPPED_MODELS[str(model)]
+        if not path.is_file():
+            raise CheckpointError(f"the shipped {model} model is missing ({path}); reinstall pgvg, or pass --model "
+                                  "with a bundle from `pgvg export` or a pipeline folder from `pgvg demo`")
+        return path
+    return Path(model)
 
 
 def weights_digest(states: dict[str, dict[str, torch.Tensor]]) -> str:
@@ -71,6 +85,7 @@ def export_bundle(pipeline_dir: str | Path, out: str | Path, *, base: str | Path
     pipeline_dir = Path(pipeline_dir)
     if pipeline_dir.is_file():
         raise DataError(f"{pipeline_dir} is already a bundle; export a pipeline folder (psgan/ and scgan/)")
+    base = model_path(base) if base is not None else None
     inherited = read_bundle(base) if base is not None else None
     stages, runs, sources = {}, {}, {}
     folders = stage_folders(pipeline_dir)

@@ -599,13 +599,15 @@ def bench_run_command(suite: str, methods: str | None, seeds: int | None, db: st
               help="Pixels of the square person crop the frames are compared on.")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/real-reconstruction", show_default=True,
               help="Contact sheets, table.md, clips.json and the result files.")
+@click.option("--label", default="", help="Put before each method's name in the results (e.g. 'person-'), so "
+              "several models measured on the same clips stand in one table.")
 @click.option("--pose-source", default="mediapipe", show_default=True,
               help="Where the clips' own poses come from (keypoints-file: a clip.npz / clip.json beside each clip).")
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="Results database (default as for bench).")
 @click.option("--no-db", is_flag=True, help="Write the result files only, no database row.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 def bench_reconstruction_command(videos: str, model: str | None, methods: str, frames: int, seconds: float,
-                                 size: int, pose_source: str, out: str, db: str | None, no_db: bool,
+                                 size: int, label: str, pose_source: str, out: str, db: str | None, no_db: bool,
                                  no_progress: bool) -> None:
     """The reconstruction protocol on real clips: each clip's first frame is the photo, the clip's own poses
     drive it, and the frames made are compared with the real ones (L1, SSIM, PSNR, LPIPS-ST, AKD, MKR) on one
@@ -616,7 +618,7 @@ def bench_reconstruction_command(videos: str, model: str | None, methods: str, f
     protocol = Protocol(frames=frames, seconds=seconds, size=size, pose_source=pose_source)
     with contextlib.nullcontext() if no_db else ResultsDatabase(db) as database:
         done = run_reconstruction(videos, model=model, methods=[m for m in methods.split(",") if m],
-                                  protocol=protocol, out=out, database=database, report=click.echo,
+                                  protocol=protocol, out=out, database=database, report=click.echo, label=label,
                                   progress=not no_progress)
     click.echo("\n" + done["table"])
     click.echo(f"protocol {done['protocol_hash'][:16]}; contact sheets, table.md and clips.json in {done['out']}"

@@ -67,6 +67,10 @@ class NetworkSpec:
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     weight_decay: float = 0.0
+    # Start from trained weights instead of the seed's: "shipped" (pgvg's bundle), a bundle file, or a run
+    # folder, optionally ":<stage or role>" (a bundle's "scgan" / "psgan" stage, by default "scgan"; a run's
+    # network role, by default this one's). See pgvg_core.experiment.initial_weights.
+    init: str = ""
 
 
 @attrs.frozen(kw_only=True)

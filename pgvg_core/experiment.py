@@ -119,7 +119,57 @@ def build_networks(config: ExperimentConfig, data: DataInfo, *, registries: Regi
         for kind, role, spec in network_specs(config):
             nets[role] = build(kind, spec, registries=registries, file=config.source, path=f"{kind}.{role}",
                                **context).to(device)
+    for kind, role, spec in network_specs(config):
+        if spec.init:
+            where = f"{kind}.{role}.init"
+            state = initial_weights(spec.init, role, file=config.source, path=where)
+            own = nets[role].state_dict()
+            missing = sorted(set(own) - set(state))
+            if missing:
+                raise ConfigError(f"the weights of {spec.init!r} have no {', '.join(missing[:4])}"
+                                  f"{' ...' if len(missing) > 4 else ''}: they are another network's", file=config.source,
+                                  path=where)
+            # Weights of parts this network does not have (G2's pose refiner, when G1 starts from G2) are left out.
+            try:
+                nets[role].load_state_dict({k: state[k].to(device) for k in own})
+            except RuntimeError as error:
+                raise ConfigError(f"the weights of {spec.init!r} do not fit this network ({str(error)[:300]}); give "
+                                  "the same network and params as the weights were trained with",
+                                  file=config.source, path=where) from None
     return nets
+
+
+def initial_weights(init: str, role: str, *, file: str | None = None, path: str = "init") -> dict[str, torch.Tensor]:
+    """A network's starting weights (float32 state dict) named by ``init``: a shipped bundle (``"shipped"`` or
+    ``"body"``, ``"face"``) or a bundle file
+    (``pgvg export``), optionally ``:psgan`` / ``:scgan`` (the stage whose generator; default ``scgan``), or a
+    run folder, optionally ``:<role>`` (its last checkpoint's network of that role; default ``role``)."""
+    from pathlib import Path
+
+    from pgvg_core import checkpoint
+    from pgvg_core.bundle import STAGES, model_path, read_bundle
+
+    where, _, part = init.partition(":") if not Path(init).exists() else (init, "", "")
+    source = model_path(Path(where).expanduser() if where not in ("shipped", "body", "face") else where)
+    if source.is_file():
+        stage = part or "scgan"
+        if stage not in STAGES:
+            raise ConfigError(f"a bundle's stages are {', '.join(STAGES)}, not {stage!r}", file=file, path=path)
+        state = read_bundle(source)["stages"][stage]["state"]
+    elif source.is_dir():
+        found = checkpoint.list_checkpoints(source)
+        if not found:
+            raise ConfigError(f"{source} has no checkpoints (checkpoints/step-*.pt) to start from", file=file,
+                              path=path)
+        nets = checkpoint.load(found[-1])["nets"]
+        if (part or role) not in nets:
+            raise ConfigError(f"{source} has no network '{part or role}' (it has {', '.join(nets)})", file=file,
+                              path=path)
+        state = nets[part or role]
+    else:
+        raise ConfigError(f"no weights at {init!r}: give 'shipped', a bundle file from `pgvg export`, or a run "
+                          "folder", file=file, path=path)
+    return {key: value.float() if value.is_floating_point() else value for key, value in state.items()}
 
 
 def build_terms(config: ExperimentConfig, objective_cls: type[Objective], *, registries: RegistrySet,

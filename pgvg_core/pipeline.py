@@ -155,7 +155,9 @@ class Animator:
     """
 
     def __init__(self, model: str | Path, *, device: str = "cpu") -> None:
-        model = Path(model)
+        from pgvg_core.bundle import model_path
+
+        model = model_path(model)
         self.device = torch.device(device)
         self._moved: dict[str, set[int]] | None = None
         if model.is_file():

@@ -237,11 +237,12 @@ def protocol_hash(protocol: Protocol, clips: Sequence[Path], estimator_settings:
 
 def run_reconstruction(videos: str | Path, *, model: str | None = None, methods: Sequence[str] = METHODS,
                        protocol: Protocol = Protocol(), out: str | Path = "runs/real-reconstruction",
-                       database: Any = None, cache_dir: str | None = None,
+                       database: Any = None, cache_dir: str | None = None, label: str = "",
                        report: Callable[[str], None] = log.info, progress: bool = True) -> dict[str, Any]:
     """The protocol on every clip under ``videos`` for each method: results stored (files under ``out``, rows
     in ``database``), a contact sheet per clip (real above, each method below, every third frame) and
-    ``out/table.md``."""
+    ``out/table.md``. ``label`` is put before each method's name (``person-`` + ``network``), so several
+    models measured under one protocol stand in one table."""
     from tqdm.auto import tqdm
 
     from pgvg_core.animate import _shipped_model
@@ -271,14 +272,16 @@ def run_reconstruction(videos: str | Path, *, model: str | None = None, methods:
         with tempfile.TemporaryDirectory() as work:
             for method in methods:
                 made = crops(render_method(method, clip, animator, Path(work)), clip.crop)
-                measured[method] = scorer.score(real, made, index)
+                name = method if method == "copy-first" else label + method
+                measured[name] = scorer.score(real, made, index)
                 rows.append(made)
-                results.append(_result(digest, method, index, clip, measured[method], scorer, animator, protocol))
+                results.append(_result(digest, name, method, index, clip, measured[name], scorer, animator,
+                                       protocol))
         report(f"{path.name}: " + "; ".join(f"{m} SSIM {v['ssim']['ssim']:.3f} LPIPS-ST "
                                             f"{v.get('lpips-st', {}).get('lpips', float('nan')):.3f}"
                                             for m, v in measured.items()))
         sheet = out / f"{index:03d}-{path.stem}.png"
-        _contact_sheet(rows, ["real", *methods], sheet)
+        _contact_sheet(rows, ["real", *measured], sheet)
         per_clip.append({"clip": str(path), "index": index, "stride": clip.stride, "fps": clip.fps,
                          "lost": clip.lost, "crop": clip.crop.as_dict(), "sheet": str(sheet), "metrics": measured})
     if not per_clip:
@@ -286,21 +289,22 @@ def run_reconstruction(videos: str | Path, *, model: str | None = None, methods:
     for result in results:
         _store(result, out, database)
     (out / "clips.json").write_text(json.dumps(per_clip, indent=1, default=float))
-    table = summary_table(per_clip, methods)
+    table = summary_table(per_clip, list(per_clip[0]["metrics"]))
     (out / "table.md").write_text(table)
     return {"protocol_hash": digest, "clips": per_clip, "results": results, "table": table, "out": out}
 
 
-def _result(digest: str, method: str, index: int, clip: Clip, values: dict[str, Any], scorer: Scorer,
+def _result(digest: str, name: str, method: str, index: int, clip: Clip, values: dict[str, Any], scorer: Scorer,
             animator: Any, protocol: Protocol) -> Any:
     import tomli_w
 
     from pgvg_core.results import Result, code_version, hardware
 
     model = animator.source if method != "copy-first" else {"model": "none: the first frame repeated"}
-    config = tomli_w.dumps({"method": {"name": method, "compose": method}, "protocol": {k: v for k, v in attrs.asdict(protocol).items() if v is not None},
+    settings = {k: v for k, v in attrs.asdict(protocol).items() if v is not None}
+    config = tomli_w.dumps({"method": {"name": name, "compose": method}, "protocol": settings,
                             "model": {k: str(v) for k, v in model.items()}})
-    return Result(suite=SUITE, protocol_hash=digest, method=method, seed=index, metrics=values,
+    return Result(suite=SUITE, protocol_hash=digest, method=name, seed=index, metrics=values,
                   provenance={**scorer.provenance(), "clip": {"path": str(clip.path), "sha256": clip.sha256,
                                                               "stride": clip.stride, "lost_frames": clip.lost,
                                                               "crop": clip.crop.as_dict()}},
