@@ -1,7 +1,10 @@
-"""The README's picture of `pgvg animate`: a synthetic person (an unseen test identity, rendered at 256 px) as
-the photo, and every other frame of the video that `pgvg animate` makes of it, per action.
+"""The README's pictures of `pgvg animate`: a synthetic person (an unseen test identity, rendered at 256 px) as
+the photo, and every other frame of the video that `pgvg animate` makes of it, per action; with ``--drive``,
+another synthetic person's video (its poses beside it) driving the photo: the driving frames, then the photo
+moved with ``--motion relative`` and ``--motion absolute``.
 
     python benchmarks/readme_picture.py [--model FILE|DIR] [--out docs/animate-synthetic.png]
+    python benchmarks/readme_picture.py --drive [--out docs/drive-synthetic.png]
 """
 
 from __future__ import annotations
@@ -17,14 +20,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=None, help="bundle or pipeline folder (default: the shipped bundle)")
     parser.add_argument("--actions", nargs="+", default=["wave-both", "jump", "arm-circles", "squat"])
-    parser.add_argument("--out", type=Path, default=Path("docs/animate-synthetic.png"))
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--drive", action="store_true", help="the motion-transfer picture")
     args = parser.parse_args()
+    args.out = args.out or Path("docs/drive-synthetic.png" if args.drive else "docs/animate-synthetic.png")
+    if args.drive:
+        return drive_picture(args)
 
     from PIL import Image
 
     from pgvg_core.animate import _shipped_model, animate_photo
     from pgvg_core.pipeline import Animator
-    from pgvg_core.sheets import save_png
     from pgvg_core.video import read_video
     from pgvg_data.synthetic import SyntheticActions
 
@@ -42,11 +48,52 @@ def main() -> None:
             video = read_video(out)[::2]  # [T/2, H, W, 3]
             small = [np.asarray(Image.fromarray(f).resize((128, int(128 * f.shape[0] / f.shape[1])))) for f in video]
             rows.append(np.concatenate(small, axis=1))
+    save_rows(rows, args.out)
+    print(f"wrote {args.out}: rows {', '.join(args.actions)}")
+
+
+def save_rows(rows: list[np.ndarray], out: Path) -> None:
+    from pgvg_core.sheets import save_png
+
     width = max(r.shape[1] for r in rows)
     sheet = np.concatenate([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_png(args.out, sheet)
-    print(f"wrote {args.out}: rows {', '.join(args.actions)}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_png(out, sheet)
+
+
+def small_frames(video: np.ndarray, width: int = 128) -> np.ndarray:
+    from PIL import Image
+
+    return np.concatenate([np.asarray(Image.fromarray(f).resize((width, int(width * f.shape[0] / f.shape[1]))))
+                           for f in video], axis=1)
+
+
+def drive_picture(args: argparse.Namespace) -> None:
+    """Rows: the driving video (a kick), the photo driven relatively, absolutely (every other frame)."""
+    from PIL import Image
+
+    from pgvg_core.animate import animate_photo
+    from pgvg_core.pipeline import Animator
+    from pgvg_core.video import write_video
+    from pgvg_data.synthetic import SyntheticActions
+
+    animator = Animator(args.model or "body")
+    driving = SyntheticActions(split="test", clips=8, resolution=256, frames=16, actions=["kick"]).sample(1)
+    person = SyntheticActions(split="test", clips=8, resolution=256, frames=2).sample(6)
+    rows = [small_frames(driving["frames"][::2])]
+    with tempfile.TemporaryDirectory() as folder:
+        video = write_video(Path(folder) / "kick.mp4", driving["frames"], fps=8)
+        np.savez(Path(folder) / "kick.npz", keypoints=driving["keypoints"])
+        photo, keypoints = Path(folder) / "person.png", Path(folder) / "person.npz"
+        Image.fromarray(person["frames"][0]).save(photo)
+        np.savez(keypoints, keypoints=person["keypoints"][:1])
+        for motion in ("relative", "absolute"):
+            made = animate_photo(str(photo), drive=str(video), drive_pose_source="keypoints-file", motion=motion,
+                                 keypoints_file=str(keypoints), out=None, animator=animator, render_size=256,
+                                 canvas="photo", cache_dir=folder)
+            rows.append(small_frames(made["frames_written"][::2]))
+    save_rows(rows, args.out)
+    print(f"wrote {args.out}: rows driving video, --motion relative, --motion absolute")
 
 
 if __name__ == "__main__":

@@ -272,7 +272,8 @@ def animate_photo(image: str, *, action: str | None = None, model: str | None = 
                   drive: str | None = None, poses_file: str | None = None, motion: str = "relative",
                   drive_person: int = 0, stride: int = 1, max_frames: int | None = None,
                   canvas: str = "view", fps: float | None = None,
-                  drive_pose_source: str | None = None, cache_dir: str | None = None) -> dict[str, Any]:
+                  drive_pose_source: str | None = None, cache_dir: str | None = None,
+                  refine_poses: bool | None = None) -> dict[str, Any]:
     """Animate the person in ``image`` doing ``action`` (PSGAN makes the poses), or moving as the person in the
     video ``drive`` (or the keypoints file ``poses_file``) moves (:mod:`pgvg_core.motion_transfer`, ``motion``
     relative or absolute); ``animator`` reuses a loaded model (a ``pipeline.Animator``) instead of loading
@@ -283,7 +284,9 @@ def animate_photo(image: str, *, action: str | None = None, model: str | None = 
     same warp without removing anything (the person's old place is not cleared). ``canvas``: ``"view"`` shows
     the photo around the person at the render size, ``"photo"`` writes frames of exactly the photo's size and
     place (what the reconstruction protocol compares pixel for pixel with a video's frames). ``out=None``
-    writes nothing: the frames are in the returned ``frames_written`` (uint8 ``[T, H, W, 3]``)."""
+    writes nothing: the frames are in the returned ``frames_written`` (uint8 ``[T, H, W, 3]``).
+    ``refine_poses``: whether stage 2's pose refiner reads the poses (default: for PSGAN's, not for a driving
+    video's, which are measured)."""
     if compose not in COMPOSES:
         raise PgvgError(f"compose={compose!r}: use one of {', '.join(COMPOSES)}")
     if canvas not in CANVASES:
@@ -349,8 +352,10 @@ def animate_photo(image: str, *, action: str | None = None, model: str | None = 
         plate = clean_plate(detail[None], poses_render[:1], torso, limbs=limbs_that_move(poses_render, torso))[0]
     elif compose == "warp":
         plate = detail  # nothing removed: the person's old place shows through
+    # Measured poses (a driving video's) are followed as given; stage 1's through stage 2's pose refiner.
+    refine = refine_poses if refine_poses is not None else driving is None
     clip = to_uint8(animator.frames(image_tensor, first, poses, detail=detail, plate=plate,
-                                    layers=compose != "network"))  # [T, S, S, 3]
+                                    layers=compose != "network", refine_poses=refine))  # [T, S, S, 3]
     clock.lap("stage2")
     mask = face_mask if face else None
     rate = driving.fps if driving is not None else 8
@@ -372,7 +377,7 @@ def animate_photo(image: str, *, action: str | None = None, model: str | None = 
     record = {"image": str(path), "image_size": list(photo.shape[:2]), "action": action, "seed": seed,
               "frames": len(poses), "fps": rate,
               "pose": "keypoints file" if keypoints_file else (pose_source or DEFAULT_POSE_SOURCE[skeleton.name]),
-              "compose": compose, "canvas": canvas,
+              "compose": compose, "canvas": canvas, "refine_poses": refine,
               "model": animator.source,
               "framing": animator.framing.as_dict(), "crop": crop.as_dict(), "render_size": render_size,
               "view": {**attrs.asdict(view), "video_size": list(view.size)}, "warnings": warnings,

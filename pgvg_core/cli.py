@@ -456,6 +456,9 @@ def demo_command(out: str, no_progress: bool, quick: bool, steps_factor: float, 
               help="Frame rate of the driving sequence (default: the video's; 25 for a keypoints file).")
 @click.option("--drive-pose-source", default=None,
               help="Pose source for the driving video (default: as for the photo).")
+@click.option("--refine-poses/--poses-as-given", default=None,
+              help="Whether stage 2's pose refiner reads the poses (default: PSGAN's yes, a driving video's no: "
+                   "measured poses are followed as given).")
 @click.option("--canvas", type=click.Choice(["view", "photo"]), default="view", show_default=True,
               help="view: the photo around the person, at the render size; photo: frames of exactly the photo's "
                    "size and place.")
@@ -483,7 +486,8 @@ def demo_command(out: str, no_progress: bool, quick: bool, steps_factor: float, 
                    "a face model always uses); warp: the layers without removing the moved limbs first.")
 def animate_command(image: str, action: str | None, drive: str | None, poses_file: str | None, motion: str,
                     drive_person: int, stride: int, max_frames: int | None, fps: float | None,
-                    drive_pose_source: str | None, canvas: str, model: str | None, out: str, frames: int | None,
+                    drive_pose_source: str | None, refine_poses: bool | None, canvas: str, model: str | None,
+                    out: str, frames: int | None,
                     pose_source: str | None, keypoints: str | None, seed: int, person: int | None, panels: bool,
                     render_size: int, compose: str) -> None:
     """Animate the person in IMAGE doing ACTION (or, with a face model, the face making the expression ACTION),
@@ -494,7 +498,8 @@ def animate_command(image: str, action: str | None, drive: str | None, poses_fil
                            pose_source=pose_source, keypoints_file=keypoints, seed=seed, person=person,
                            panels=panels, render_size=render_size, compose=compose, drive=drive,
                            poses_file=poses_file, motion=motion, drive_person=drive_person, stride=stride,
-                           max_frames=max_frames, canvas=canvas, fps=fps, drive_pose_source=drive_pose_source)
+                           max_frames=max_frames, canvas=canvas, fps=fps, drive_pose_source=drive_pose_source,
+                           refine_poses=refine_poses)
     width, height = result["view"].size
     click.echo(f"wrote {result['video']} ({result['frames']} frames at {result['fps']:g} fps, {width}x{height}; "
                f"crop and poses: {result['crop_file']})")

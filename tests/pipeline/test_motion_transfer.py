@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from PIL import Image
 
@@ -258,3 +259,19 @@ def test_the_driving_person_is_followed_in_a_window_around_them():
     assert (track[2] == 0).all()  # missed: lost, not swapped for the other person
     assert source.calls["found in window"] == 4  # frames 1, 3, 4, 5: found around where the walker was
     np.testing.assert_allclose(track_in_video(frames, source, BODY_18, person=1)[0], other[0], atol=1e-4)
+
+
+def test_measured_poses_are_warped_by_as_given(pipeline):
+    from pgvg_core.pipeline import Animator
+    from pgvg_core.pose import heatmaps_to_keypoints
+
+    animator = Animator(pipeline)
+    generator, objective = animator.generator, animator.stage2.objective
+    poses = torch.from_numpy(synthetic_clip(1, frames=4, resolution=32)["keypoints"]).float()
+    source, target = objective.heatmaps(poses[:1].expand(4, -1, -1)), objective.heatmaps(poses)
+    refined = generator.warp_keypoints(source, target)[1]
+    with generator.poses_as_given():
+        given = generator.warp_keypoints(source, target)[1]
+    torch.testing.assert_close(given, heatmaps_to_keypoints(target))
+    assert not torch.allclose(refined, given)  # the refiner reads them otherwise
+    assert generator.warp_keypoints(source, target)[1].equal(refined)  # and does again after the context
