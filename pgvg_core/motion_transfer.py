@@ -268,7 +268,7 @@ def _video_track(path: Path, skeleton: Skeleton, pose_source: str | None, indice
     import json
 
     from pgvg_core.config import ComponentSpec, build
-    from pgvg_core.pose_cache import UNREADABLE, PoseCache, atomic_save_npz, default_cache_dir
+    from pgvg_core.pose_cache import PoseCache, atomic_save_npz, default_cache_dir, read_cached
     from pgvg_core.video import read_video
 
     source = build("pose_sources", ComponentSpec(name=pose_source), path="--pose-source")
@@ -285,12 +285,9 @@ def _video_track(path: Path, skeleton: Skeleton, pose_source: str | None, indice
     key = json.dumps({"settings": dict(source.settings()), "person": person, "frames": indices.tolist()},
                      sort_keys=True)
     cached = cache.directory / f"{cache.hash_of(path)}-tracked-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
-    if cached.exists():
-        try:
-            with np.load(cached) as archive:
-                return archive["keypoints"]
-        except UNREADABLE:
-            log.warning("pose cache file %s is unreadable; tracking %s again", cached, path)
+    found = read_cached(cached, path)
+    if found is not None:
+        return found
     frames = read_video(path, frames=indices.tolist())
     track = track_in_video(frames, source, skeleton, person)
     atomic_save_npz(cached, keypoints=track)

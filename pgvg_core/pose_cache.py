@@ -46,6 +46,18 @@ def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
     atomic_write(path, lambda file: np.savez(file, **arrays))
 
 
+def read_cached(cached: Path, clip: Path) -> np.ndarray | None:
+    """The keypoints of a cache file, or None where there is none or it is unreadable (said, then redone)."""
+    if not cached.exists():
+        return None
+    try:
+        with np.load(cached) as archive:
+            return archive["keypoints"]
+    except UNREADABLE:
+        log.warning("pose cache file %s is unreadable; extracting %s again", cached, clip)
+        return None
+
+
 class PoseCache:
     """Pose files keyed by (clip hash, pose-source settings)."""
 
@@ -69,12 +81,9 @@ class PoseCache:
         """Keypoints ``[N, K, 3]`` in the clip's own pixels for every frame (``K`` that of the source's
         skeleton), extracting once."""
         cached = self.path_for(clip)
-        if cached.exists():
-            try:
-                with np.load(cached) as archive:
-                    return archive["keypoints"]
-            except UNREADABLE:
-                log.warning("pose cache file %s is unreadable; extracting %s again", cached, clip)
+        found = read_cached(cached, clip)
+        if found is not None:
+            return found
         if frames is None:
             frames = read_video(clip)
         keypoints = np.asarray(self.source(frames, clip_path=clip), np.float32)

@@ -148,10 +148,7 @@ def load_people(path: str | Path, *, skeleton: Skeleton = BODY_18) -> np.ndarray
     path = Path(path)
     if path.suffix == ".json" and path.is_file():
         _body_only(path, skeleton)
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            raise DataError(f"{path}: not readable JSON ({error})") from None
+        data = _read_json(path)
         if isinstance(data, dict) and "people" in data:
             return _openpose_people(path)
         if isinstance(data, dict) and data.get("annotations"):
@@ -162,6 +159,21 @@ def load_people(path: str | Path, *, skeleton: Skeleton = BODY_18) -> np.ndarray
     return load_keypoints(path, skeleton=skeleton)[:1]
 
 
+def _openpose_files(folder: Path) -> list[Path]:
+    """The per-frame files of an OpenPose ``--write_json`` folder, in order."""
+    files = sorted(folder.glob("*_keypoints.json")) or sorted(folder.glob("*.json"))
+    if not files:
+        raise DataError(f"{folder}: folder has no *_keypoints.json files (OpenPose --write_json output)")
+    return files
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: not readable JSON ({error})") from None
+
+
 def load_people_over_time(path: str | Path, *, skeleton: Skeleton = BODY_18) -> list[np.ndarray]:
     """Every person of every frame, ``[P_t, K, 3]`` per frame: a folder of OpenPose JSON (each frame's people),
     COCO JSON (each image's annotations, in ``image_id`` order), ``.npz`` ``[T, K, 3]`` (one person) or
@@ -169,16 +181,10 @@ def load_people_over_time(path: str | Path, *, skeleton: Skeleton = BODY_18) -> 
     path = Path(path)
     if path.is_dir():
         _body_only(path, skeleton)
-        files = sorted(path.glob("*_keypoints.json")) or sorted(path.glob("*.json"))
-        if not files:
-            raise DataError(f"{path}: folder has no *_keypoints.json files (OpenPose --write_json output)")
-        return [_openpose_people(f) for f in files]
+        return [_openpose_people(f) for f in _openpose_files(path)]
     if path.suffix == ".json" and path.is_file():
         _body_only(path, skeleton)
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            raise DataError(f"{path}: not readable JSON ({error})") from None
+        data = _read_json(path)
         if isinstance(data, dict) and data.get("annotations"):
             annotations = _coco_annotations(path, data)
             images = sorted({a.get("image_id", 0) for a in annotations})
@@ -202,10 +208,7 @@ def load_keypoints(path: str | Path, *, skeleton: Skeleton = BODY_18) -> np.ndar
     path = Path(path)
     if path.is_dir():
         _body_only(path, skeleton)
-        files = sorted(path.glob("*_keypoints.json")) or sorted(path.glob("*.json"))
-        if not files:
-            raise DataError(f"{path}: folder has no *_keypoints.json files (OpenPose --write_json output)")
-        return np.stack([_openpose_frame(f) for f in files])
+        return np.stack([_openpose_frame(f) for f in _openpose_files(path)])
     if not path.exists():
         raise DataError(f"keypoints file not found: {path}")
     if path.suffix == ".npz":
@@ -219,10 +222,7 @@ def load_keypoints(path: str | Path, *, skeleton: Skeleton = BODY_18) -> np.ndar
         return load_openface_csv(path)
     if path.suffix == ".json":
         _body_only(path, skeleton)
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            raise DataError(f"{path}: not readable JSON ({error})") from None
+        data = _read_json(path)
         if isinstance(data, dict) and "annotations" in data:
             return _coco(path, data)
         if isinstance(data, dict) and "people" in data:
