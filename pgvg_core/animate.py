@@ -451,16 +451,19 @@ def _model_for(path: Path, *, pose_source: str | None, keypoints_file: str | Non
         return "body"  # a pose source names what it finds; without the face model there is no choice
     photo = read_photo(path)
     try:
-        photo_pose(photo, path, pose_source=None, keypoints_file=None, skeleton="body-18")
-        return "body"
-    except DataError as no_body:
-        try:
-            photo_pose(photo, path, pose_source=None, keypoints_file=None, skeleton="face-68")
-        except DataError:
-            raise no_body from None
-        log.info("no body in %s, a face: the shipped face model animates it (--model body or face picks one)",
-                 path.name)
-        return "face"
+        body = photo_pose(photo, path, pose_source=None, keypoints_file=None, skeleton="body-18")
+        if _person_size(body) > 0:  # a body down to the hips; a head and shoulders is a portrait
+            return "body"
+        no_body = DataError(f"{path}: the person's neck or both hips are missing (a bust?), and no face was found")
+    except DataError as error:
+        no_body = error
+    try:
+        photo_pose(photo, path, pose_source=None, keypoints_file=None, skeleton="face-68")
+    except DataError:
+        raise no_body from None
+    log.info("no whole body in %s, a face: the shipped face model animates it (--model body or face picks one)",
+             path.name)
+    return "face"
 
 
 def _shipped_model() -> Path:
