@@ -11,6 +11,7 @@ loop belong to :class:`pgvg_core.trainer.Trainer`; loading a finished run for in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,12 +20,14 @@ import torch
 from torch import nn
 
 from pgvg_core.config import ComponentSpec, ExperimentConfig, LossTerm, NetworkSpec, build
-from pgvg_core.errors import ConfigError
+from pgvg_core.errors import ConfigError, DataError
 from pgvg_core.interfaces import Dataset
 from pgvg_core.objective import DataInfo, Objective, WeightedLoss
 from pgvg_core.skeleton import skeleton_by_name
 from pgvg_core.randomness import derived_seed, seeded_streams
 from registries import RegistrySet
+
+log = logging.getLogger("pgvg.experiment")
 
 #: The kinds of network section in a config, in the order their networks are built.
 NETWORK_KINDS = ("generators", "discriminators", "evaluators")
@@ -60,9 +63,13 @@ def dataset_splits(config: ExperimentConfig, registries: RegistrySet | None = No
 
 def evaluation_dataset(config: ExperimentConfig, registries: RegistrySet | None = None) -> Dataset:
     """What samples and metrics use: the ``test`` split (identities unseen in training) where the dataset has
-    one, else the training data."""
-    split = "test" if "test" in dataset_splits(config, registries) else None
-    return build_dataset(config, split=split, registries=registries)
+    one with data in it, else the training data (a video folder of one person's clips, all for training)."""
+    if "test" in dataset_splits(config, registries):
+        try:
+            return build_dataset(config, split="test", registries=registries)
+        except DataError as error:
+            log.warning("%s; samples and metrics use the training data instead", error)
+    return build_dataset(config, registries=registries)
 
 
 def data_info(dataset: Dataset, registries: RegistrySet | None = None) -> DataInfo:
