@@ -57,8 +57,13 @@ def test_seeds_of_one_method_share_a_config_hash():
 
 def test_the_summary_is_mean_sample_std_and_a_t_interval():
     cell = summarise([1.0, 2.0, 3.0])
-    assert cell.mean == 2.0 and cell.std == pytest.approx(1.0) and cell.half_width == pytest.approx(4.303 / 3 ** 0.5)
+    assert cell.mean == 2.0 and cell.std == pytest.approx(1.0) and cell.half_width == pytest.approx(4.3027 / 3 ** 0.5, rel=1e-4)
     assert summarise([5.0]).std == 0.0
+    # 12 seeds: t(11) = 2.201 (a table read at the next larger df gave 2.131); 40 seeds: t(39) = 2.023, not 1.96
+    twelve = summarise([float(i % 3) for i in range(12)])
+    assert twelve.half_width == pytest.approx(2.2010 * twelve.std / 12 ** 0.5, rel=1e-4)
+    forty = summarise([float(i % 5) for i in range(40)])
+    assert forty.half_width == pytest.approx(2.0227 * forty.std / 40 ** 0.5, rel=1e-4)
 
 
 def test_suite_errors_say_where(tmp_path):
