@@ -104,6 +104,8 @@ class MediaPipePoses(PoseSource):
     several_people = True
     #: how much a found person's landmark box is grown on each side before it is covered (of its height)
     COVER_MARGIN = 0.1
+    #: a person this tall (of the picture's shorter side) found in the whole picture: squares are not searched
+    LARGE = 0.4
 
     def __init__(self, *, min_detection_confidence: float = 0.5, static_image_mode: bool = True,
                  max_people: int = 4) -> None:
@@ -164,12 +166,15 @@ class MediaPipePoses(PoseSource):
 
     def people(self, image: Any, *, path: Path | None = None) -> np.ndarray:
         """Up to ``max_people`` people ``[P, 18, 3]``, largest first. BlazePose's detector sees the picture at
-        224 px, so a person a tenth of a wide frame's height is missed: the picture is searched whole, then in
-        squares of its shorter side and of half of it (overlapping by half), until ``max_people`` are found."""
+        224 px, so a person a tenth of a wide frame's height is missed: the picture is searched whole, then (unless
+        someone ``LARGE`` was found there) in squares of its shorter side and of half of it (overlapping by
+        half), until ``max_people`` are found."""
         picture = np.asarray(image[..., :3], dtype=np.uint8)
         height, width = picture.shape[:2]
         found: list[tuple[np.ndarray, tuple[int, int, int, int]]] = []
         for left, top, side in _search_windows(height, width):
+            if side and any(box[3] - box[1] >= self.LARGE * min(height, width) for _, box in found):
+                break  # a person large in the picture is found whole: no need to look closer (a photo)
             window = picture[top : top + side, left : left + side] if side else picture
             for pose, box in self._covering_search(window):
                 pose[:, 0] += left
