@@ -438,7 +438,7 @@ def composite_on_photo(photo: np.ndarray, crop: PersonCrop, rendered: np.ndarray
 def _model_for(path: Path, *, pose_source: str | None, keypoints_file: str | None) -> str:
     """The shipped model for what the photo shows: the body model where a body is found (or a keypoints file
     holds a body's), else the face model where a face is found (or the file holds 68 landmarks)."""
-    from pgvg_core.bundle import SHIPPED_FACE
+    from pgvg_core.weights import SHIPPED_FACE
 
     if keypoints_file:
         try:
@@ -467,7 +467,7 @@ def _model_for(path: Path, *, pose_source: str | None, keypoints_file: str | Non
 
 
 def _shipped_model() -> Path:
-    from pgvg_core.bundle import SHIPPED
+    from pgvg_core.weights import SHIPPED
 
     if not SHIPPED.is_file():
         raise PgvgError(f"no model given and the bundled one is missing ({SHIPPED}); pass --model with a bundle "

@@ -17,7 +17,6 @@ stream is touched).
 from __future__ import annotations
 
 import datetime
-import hashlib
 import importlib.metadata
 import logging
 import tomllib
@@ -34,41 +33,20 @@ from pgvg_core.framing import Framing
 from pgvg_core.objective import DataInfo
 from pgvg_core.skeleton import BODY_18
 from pgvg_core.run import LoadedRun
+from pgvg_core.weights import (  # noqa: F401 (bundle files are read there; these names stay importable here)
+    BUNDLE_FORMAT,
+    BUNDLE_VERSION,
+    PROVIDES,
+    SHIPPED,
+    SHIPPED_FACE,
+    SHIPPED_MODELS,
+    STAGES,
+    model_path,
+    read_bundle,
+    weights_digest,
+)
 
 log = logging.getLogger("pgvg.bundle")
-
-BUNDLE_FORMAT = "pgvg-inference-bundle"
-BUNDLE_VERSION = 1
-STAGES = ("psgan", "scgan")  # the bundle's keys for the stage that provides poses and the one that renders frames
-PROVIDES = {"psgan": "poses", "scgan": "frames"}
-#: The bundles that ship with pgvg (see README, "A model that ships"): bodies (synthetic-actions) and faces
-#: (synthetic-faces). ``--model body`` / ``--model face`` name them; ``shipped`` is the body model.
-SHIPPED = Path(__file__).parent / "models" / "synthetic-actions-64.pt"
-SHIPPED_FACE = Path(__file__).parent / "models" / "synthetic-faces-64.pt"
-SHIPPED_MODELS = {"body": SHIPPED, "face": SHIPPED_FACE, "shipped": SHIPPED}
-
-
-def model_path(model: str | Path) -> Path:
-    """A model named by ``--model``: a shipped one by name (``body``, ``face``, ``shipped``), else the path."""
-    if str(model) in SHIPPED_MODELS and not Path(model).exists():
-        path = SHIPPED_MODELS[str(model)]
-        if not path.is_file():
-            raise CheckpointError(f"the shipped {model} model is missing ({path}); reinstall pgvg, or pass --model "
-                                  "with a bundle from `pgvg export` or a pipeline folder from `pgvg demo`")
-        return path
-    return Path(model)
-
-
-def weights_digest(states: dict[str, dict[str, torch.Tensor]]) -> str:
-    """sha256 over every tensor's stage, name, dtype, shape and bytes, in a fixed order."""
-    digest = hashlib.sha256()
-    for stage in sorted(states):
-        for name in sorted(states[stage]):
-            tensor = states[stage][name].contiguous()
-            digest.update(f"{stage}/{name}:{tensor.dtype}:{list(tensor.shape)}".encode())
-            digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
-    return digest.hexdigest()
-
 
 def export_bundle(pipeline_dir: str | Path, out: str | Path, *, base: str | Path | None = None) -> dict[str, Any]:
     """Write the inference bundle of a pipeline folder (``psgan/`` and ``scgan/`` runs) to ``out``.
@@ -78,7 +56,7 @@ def export_bundle(pipeline_dir: str | Path, out: str | Path, *, base: str | Path
     from pgvg_core import checkpoint
     from pgvg_core.config import config_to_toml
     from pgvg_core.framing import framing_of
-    from pgvg_core.pipeline import check_contract, moved_joints_of, stage_folders
+    from pgvg_core.stages import check_contract, moved_joints_of, stage_folders
     from pgvg_core.results import code_version
     from pgvg_core.run import load_run
 
@@ -133,28 +111,6 @@ def export_bundle(pipeline_dir: str | Path, out: str | Path, *, base: str | Path
     log.info("wrote %s (%.1f MB, sha256 of weights %s)", out, size / 1e6, payload["sha256"][:16])
     return {"file": Path(out), "bytes": size, "sha256": payload["sha256"],
             "steps": {name: stage["steps"] for name, stage in stages.items()}}
-
-
-def read_bundle(path: str | Path) -> dict[str, Any]:
-    """The payload of a bundle file, checked: format, version, weights digest."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"model bundle not found: {path} (write one with `pgvg export RUN_DIR --out {path}`)")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - unpickling refuses anything but plain data; say so
-        raise CheckpointError(f"{path}: not a readable pgvg model bundle ({str(error).splitlines()[0]}); "
-                              "bundles are written by `pgvg export`") from None
-    if not isinstance(payload, dict) or payload.get("format") != BUNDLE_FORMAT:
-        raise CheckpointError(f"{path}: not a pgvg model bundle (no format '{BUNDLE_FORMAT}')")
-    if payload.get("version") != BUNDLE_VERSION:
-        raise CheckpointError(f"{path}: bundle version {payload.get('version')}, this pgvg reads version "
-                              f"{BUNDLE_VERSION}; export it again with this pgvg")
-    states = {name: payload["stages"][name]["state"] for name in STAGES}
-    if weights_digest(states) != payload["sha256"]:
-        raise CheckpointError(f"{path}: the weights do not match the bundle's sha256 (a damaged or edited file); "
-                              "export it again")
-    return payload
 
 
 def load_stage(entry: dict[str, Any], *, device: torch.device) -> LoadedRun:

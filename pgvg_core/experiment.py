@@ -24,6 +24,7 @@ from pgvg_core.errors import ConfigError, DataError
 from pgvg_core.interfaces import Dataset
 from pgvg_core.objective import DataInfo, Objective, WeightedLoss
 from pgvg_core.skeleton import skeleton_by_name
+from pgvg_core.weights import initial_weights
 from pgvg_core.randomness import derived_seed, seeded_streams
 from registries import RegistrySet
 
@@ -144,39 +145,6 @@ def build_networks(config: ExperimentConfig, data: DataInfo, *, registries: Regi
                                   "the same network and params as the weights were trained with",
                                   file=config.source, path=where) from None
     return nets
-
-
-def initial_weights(init: str, role: str, *, file: str | None = None, path: str = "init") -> dict[str, torch.Tensor]:
-    """A network's starting weights (float32 state dict) named by ``init``: a shipped bundle (``"shipped"`` or
-    ``"body"``, ``"face"``) or a bundle file
-    (``pgvg export``), optionally ``:psgan`` / ``:scgan`` (the stage whose generator; default ``scgan``), or a
-    run folder, optionally ``:<role>`` (its last checkpoint's network of that role; default ``role``)."""
-    from pathlib import Path
-
-    from pgvg_core import checkpoint
-    from pgvg_core.bundle import STAGES, model_path, read_bundle
-
-    where, _, part = init.partition(":") if not Path(init).exists() else (init, "", "")
-    source = model_path(Path(where).expanduser() if where not in ("shipped", "body", "face") else where)
-    if source.is_file():
-        stage = part or "scgan"
-        if stage not in STAGES:
-            raise ConfigError(f"a bundle's stages are {', '.join(STAGES)}, not {stage!r}", file=file, path=path)
-        state = read_bundle(source)["stages"][stage]["state"]
-    elif source.is_dir():
-        found = checkpoint.list_checkpoints(source)
-        if not found:
-            raise ConfigError(f"{source} has no checkpoints (checkpoints/step-*.pt) to start from", file=file,
-                              path=path)
-        nets = checkpoint.load(found[-1])["nets"]
-        if (part or role) not in nets:
-            raise ConfigError(f"{source} has no network '{part or role}' (it has {', '.join(nets)})", file=file,
-                              path=path)
-        state = nets[part or role]
-    else:
-        raise ConfigError(f"no weights at {init!r}: give 'shipped', a bundle file from `pgvg export`, or a run "
-                          "folder", file=file, path=path)
-    return {key: value.float() if value.is_floating_point() else value for key, value in state.items()}
 
 
 def build_terms(config: ExperimentConfig, objective_cls: type[Objective], *, registries: RegistrySet,

@@ -26,23 +26,23 @@ from pgvg_core.errors import CheckpointError, PgvgError
 from pgvg_core.evaluation import update_sharing_features
 from pgvg_core.framing import Framing, framing_of
 from pgvg_core.interfaces import helper_params_of
-from pgvg_core.objective import FrameRenderer, PoseSequenceModel
 from pgvg_core.pose import rescale_keypoints
 from pgvg_core.randomness import seeded_streams
 from pgvg_core.skeleton import BODY_18
 from pgvg_core.run import LoadedRun, load_run, read_metrics
 from pgvg_core.trainer import Trainer
+from pgvg_core.stages import (  # noqa: F401 (these names stay importable from here)
+    CONTRACTS,
+    DEFAULT_PROVIDERS,
+    PIPELINE_RECORD,
+    check_contract,
+    moved_joints_of,
+    stage_folders,
+)
 
 log = logging.getLogger("pgvg.pipeline")
 
 EXPERIMENTS = Path(__file__).parent / "experiments"
-
-
-#: What a stage of a pipeline may provide, and the contract its run's objective must implement for it.
-CONTRACTS = {"poses": PoseSequenceModel, "frames": FrameRenderer}
-#: The run folders that provide poses and frames in a pipeline folder that records no pipeline file.
-DEFAULT_PROVIDERS = {"poses": "psgan", "frames": "scgan"}
-PIPELINE_RECORD = "pipeline.toml"
 
 
 @attrs.frozen(kw_only=True)
@@ -111,17 +111,6 @@ def record_pipeline(stages: Sequence[Stage], pipeline_dir: Path) -> Path:
     return path
 
 
-def stage_folders(pipeline_dir: Path) -> dict[str, str]:
-    """Which run folder of a pipeline folder provides poses and which frames."""
-    import tomllib
-
-    record = Path(pipeline_dir) / PIPELINE_RECORD
-    if not record.is_file():
-        return dict(DEFAULT_PROVIDERS)
-    stages = tomllib.loads(record.read_text(encoding="utf-8")).get("stages", [])
-    return {**DEFAULT_PROVIDERS, **{s["provides"]: s["name"] for s in stages if s.get("provides") in CONTRACTS}}
-
-
 # The demo's stages and their budget: experiments/demo.toml.
 DEMO_PIPELINE = EXPERIMENTS / "demo.toml"
 DEMO_PIPELINES = {"body": DEMO_PIPELINE, "face": EXPERIMENTS / "demo-face.toml"}  # pgvg demo --domain
@@ -156,7 +145,7 @@ class Animator:
     """
 
     def __init__(self, model: str | Path, *, device: str = "cpu") -> None:
-        from pgvg_core.bundle import model_path
+        from pgvg_core.weights import model_path
 
         model = model_path(model)
         self.device = torch.device(device)
@@ -226,15 +215,6 @@ class Animator:
         return set(self._moved.get(action, ()))
 
 
-def check_contract(stage: LoadedRun, provides: str, model: Path) -> None:
-    contract = CONTRACTS[provides]
-    if not isinstance(stage.objective, contract):
-        what = {"poses": "stage 1 (poses)", "frames": "stage 2 (frames)"}[provides]
-        raise PgvgError(f"{model}: the {what} run's objective ({type(stage.objective).__name__}) does not implement "
-                        f"pgvg_core.objective.{contract.__name__}, the contract the pipeline uses; train that stage "
-                        "with an objective that does (psgan, scgan, pose2image, or a plugin's)")
-
-
 def load_pipeline_stages(pipeline_dir: Path, *, device: torch.device) -> tuple[LoadedRun, LoadedRun]:
     """The runs of a pipeline folder that provide poses and frames (see :func:`stage_folders`)."""
     if not pipeline_dir.is_dir():
@@ -248,20 +228,6 @@ def load_pipeline_stages(pipeline_dir: Path, *, device: torch.device) -> tuple[L
                 f"with `pgvg demo --out {pipeline_dir}` or `pgvg run CONFIG --out {pipeline_dir / folders[provides]}`")
     return (load_run(pipeline_dir / folders["poses"], device=device),
             load_run(pipeline_dir / folders["frames"], device=device))
-
-
-def moved_joints_of(dataset: Any, classes: Sequence[str], framing: Framing, *, clips_per_action: int = 8,
-                    threshold: float = 0.3) -> dict[str, set[int]]:
-    """Per action, the joints it moves in ``dataset``: those whose position spans more than ``threshold``
-    torso lengths over a clip, on average over the first ``clips_per_action`` clips of that action."""
-    spans: dict[int, list[np.ndarray]] = {label: [] for label in range(len(classes))}
-    for index in range(min(len(dataset), clips_per_action * len(classes))):
-        clip = dataset[index]
-        keypoints = clip["keypoints"].numpy()  # [T, K, 3]
-        extent = keypoints[..., :2].max(0) - keypoints[..., :2].min(0)  # [K, 2]
-        spans[int(clip["label"])].append(np.linalg.norm(extent, axis=-1) / max(framing.length, 1e-6))
-    return {action: {int(k) for k in np.nonzero(np.mean(spans[label], axis=0) > threshold)[0]}
-            if spans[label] else set() for label, action in enumerate(classes)}
 
 
 def panels(*clips: np.ndarray, gap: int = 2) -> np.ndarray:

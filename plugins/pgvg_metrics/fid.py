@@ -279,8 +279,6 @@ class FID(FeatureSetMetric):
 
     def check_against_reference(self, real: list[Path], fake: list[Path]) -> list[ReferenceCheck]:
         """pytorch-fid's ``calculate_fid_given_paths`` on the same image folders and weights."""
-        from pgvg_metrics.reference import fid_checks
-
         return fid_checks(self, real, fake)
 
     def reset(self) -> None:
@@ -317,3 +315,22 @@ class FID(FeatureSetMetric):
 
 def statistics_key(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
+
+
+def fid_checks(metric: Any, real: list[Path], fake: list[Path]) -> list[ReferenceCheck]:
+    """pytorch-fid's ``calculate_fid_given_paths`` on the same image folders, with pgvg's Inception weights
+    placed in a temporary torch hub cache (where pytorch-fid looks for them), against pgvg's FID."""
+    from pgvg_metrics.reference import SET_TOLERANCE, image_folder_of, require, set_features, torch_hub_holding, version
+
+    fid_score = require("pytorch_fid.fid_score", "pytorch-fid")
+    set_features(metric, real, fake)
+    value = metric.compute()["fid"]
+    state = metric.model_state()
+    with image_folder_of(real) as real_folder, image_folder_of(fake) as fake_folder, \
+            torch_hub_holding(PYTORCH_FID_FILE, state):
+        batch = min(50, len(real), len(fake))
+        expected = fid_score.calculate_fid_given_paths([str(real_folder), str(fake_folder)], batch, "cpu", 2048,
+                                                       num_workers=0)
+    call = f"{version('pytorch-fid')} calculate_fid_given_paths(dims=2048) with pgvg's weights"
+    return [ReferenceCheck(metric="fid", key=f"fid ({len(real)} vs {len(fake)} images)", reference=call,
+                           value=value, expected=float(expected), tolerance=SET_TOLERANCE, relative=True)]

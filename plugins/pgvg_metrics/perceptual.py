@@ -19,6 +19,7 @@ import types
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -167,8 +168,6 @@ class LPIPSMetric(Metric):
                 "input_range": "[-1, 1]", "resize": "none", "images": self.count, "dtype": "float32"}
 
     def check_against_reference(self, real: list[Path], fake: list[Path]) -> list[ReferenceCheck]:
-        from pgvg_metrics.reference import lpips_checks
-
         return lpips_checks(self, real, fake)
 
 
@@ -195,3 +194,22 @@ class PerceptualLoss(Loss):
         super().train(mode)
         self.model.eval()  # no dropout in the frozen network, ever
         return self
+
+
+def lpips_checks(metric: Any, real: list[Path], fake: list[Path]) -> list[ReferenceCheck]:
+    """The LPIPS package's own input path (``lpips.im2tensor`` of the uint8 RGB image, a fresh network built as
+    its README does) image by image, against pgvg's metric on the files as ``pgvg score`` decodes them."""
+    from pgvg_metrics.reference import per_image_checks, require
+
+    lpips = require("lpips", "lpips")
+
+    reference_model, info = build_lpips(metric.net_name, shift_tolerant=metric.shift_tolerant)
+    reference_model.to(memory_format=torch.contiguous_format)  # the package's own layout (pgvg's runs NHWC)
+
+    def reference(real_image: np.ndarray, fake_image: np.ndarray) -> float:
+        with torch.no_grad():
+            return float(reference_model(lpips.im2tensor(fake_image), lpips.im2tensor(real_image)))
+
+    name = "lpips-st" if metric.shift_tolerant else "lpips"
+    return per_image_checks(metric, name, real, fake, f"{info['package']} {metric.net_name} on lpips.im2tensor "
+                            f"(uint8 RGB / 127.5 - 1)", reference)

@@ -10,7 +10,6 @@ the canonical face model (``mediapipe/modules/face_geometry/data/canonical_face_
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 from pgvg_core.errors import DataError
 from pgvg_core.interfaces import PoseSource
 from pgvg_core.skeleton import FACE_68
+from pgvg_poses.formats import load_openface_csv  # noqa: F401 (its home was here; a file format's reader)
 
 # Mesh contours, each from its first iBUG point to its last.
 JAW_RIGHT = (127, 234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152)  # right ear to chin
@@ -122,27 +122,3 @@ class MediaPipeFacePoses(PoseSource):
                 "version": _mediapipe_version(), "min_detection_confidence": self.min_detection_confidence}
 
 
-def load_openface_csv(path: Path) -> np.ndarray:
-    """OpenFace's FeatureExtraction CSV (``x_0..x_67``, ``y_0..y_67``, ``confidence``, ``success``; spaces after
-    the commas) -> ``[T, 68, 3]``: confidence per frame, 0 where OpenFace did not track the face."""
-    try:
-        with open(path, newline="", encoding="utf-8") as file:
-            rows = list(csv.DictReader(file, skipinitialspace=True))
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise DataError(f"{path}: not a readable CSV file ({error})") from None
-    columns = [f"{axis}_{k}" for axis in "xy" for k in range(FACE_68.num_keypoints)]
-    missing = [c for c in columns if not rows or c not in rows[0]]
-    if missing:
-        raise DataError(f"{path}: not OpenFace landmark output: no column {missing[0]} (expected x_0..x_67, "
-                        "y_0..y_67 and confidence, as FeatureExtraction -2Dfp writes them)" if rows else
-                        f"{path}: no rows")
-    points = np.zeros((len(rows), FACE_68.num_keypoints, 3), np.float32)
-    for t, row in enumerate(rows):
-        try:
-            points[t, :, 0] = [float(row[f"x_{k}"]) for k in range(FACE_68.num_keypoints)]
-            points[t, :, 1] = [float(row[f"y_{k}"]) for k in range(FACE_68.num_keypoints)]
-            tracked = float(row.get("success", 1) or 0) > 0
-            points[t, :, 2] = float(row.get("confidence", 1) or 0) if tracked else 0.0
-        except ValueError as error:
-            raise DataError(f"{path}, row {t + 2}: a landmark is not a number ({error})") from None
-    return points

@@ -11,6 +11,7 @@ holds any skeleton's keypoints.
 
 from __future__ import annotations
 
+import csv
 import json
 import zipfile
 from pathlib import Path
@@ -214,8 +215,6 @@ def load_keypoints(path: str | Path, *, skeleton: Skeleton = BODY_18) -> np.ndar
     if path.suffix == ".npz":
         return _npz(path, skeleton)
     if path.suffix == ".csv":
-        from pgvg_poses.faces import load_openface_csv
-
         if skeleton.name != FACE_68.name:
             raise DataError(f"{path}: a CSV file is read as OpenFace's 68 face landmarks (skeleton 'face-68'), not "
                             f"skeleton '{skeleton.name}'")
@@ -230,3 +229,29 @@ def load_keypoints(path: str | Path, *, skeleton: Skeleton = BODY_18) -> np.ndar
         raise DataError(f"{path}: neither OpenPose ('people') nor COCO ('annotations') keypoint JSON")
     raise DataError(f"{path}: unsupported keypoints file; use .npz, OpenPose or COCO .json, a folder, or "
                     "OpenFace .csv (faces)")
+
+
+def load_openface_csv(path: Path) -> np.ndarray:
+    """OpenFace's FeatureExtraction CSV (``x_0..x_67``, ``y_0..y_67``, ``confidence``, ``success``; spaces after
+    the commas) -> ``[T, 68, 3]``: confidence per frame, 0 where OpenFace did not track the face."""
+    try:
+        with open(path, newline="", encoding="utf-8") as file:
+            rows = list(csv.DictReader(file, skipinitialspace=True))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DataError(f"{path}: not a readable CSV file ({error})") from None
+    columns = [f"{axis}_{k}" for axis in "xy" for k in range(FACE_68.num_keypoints)]
+    missing = [c for c in columns if not rows or c not in rows[0]]
+    if missing:
+        raise DataError(f"{path}: not OpenFace landmark output: no column {missing[0]} (expected x_0..x_67, "
+                        "y_0..y_67 and confidence, as FeatureExtraction -2Dfp writes them)" if rows else
+                        f"{path}: no rows")
+    points = np.zeros((len(rows), FACE_68.num_keypoints, 3), np.float32)
+    for t, row in enumerate(rows):
+        try:
+            points[t, :, 0] = [float(row[f"x_{k}"]) for k in range(FACE_68.num_keypoints)]
+            points[t, :, 1] = [float(row[f"y_{k}"]) for k in range(FACE_68.num_keypoints)]
+            tracked = float(row.get("success", 1) or 0) > 0
+            points[t, :, 2] = float(row.get("confidence", 1) or 0) if tracked else 0.0
+        except ValueError as error:
+            raise DataError(f"{path}, row {t + 2}: a landmark is not a number ({error})") from None
+    return points
