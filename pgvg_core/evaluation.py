@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from pgvg_core.errors import PgvgError
-from pgvg_core.interfaces import Augmentation, Dataset, Metric
+from pgvg_core.interfaces import Augmentation, Dataset, FeatureSetMetric, Metric
 from pgvg_core.objective import FrameRenderer, Objective, PoseSequenceModel
 from pgvg_core.pose import rescale_keypoints
 from pgvg_core.randomness import seeded_streams
@@ -89,13 +89,10 @@ def update_sharing_features(metric: Metric, real: Any, fake: Any, shared: dict[A
     """``metric.update(real, fake, **context)``, except that metrics comparing sets of one network's features
     (the same ``features_key``: FID and KID, one Inception pass) reuse what an earlier one computed on the same
     inputs: ``shared`` holds it. On a CPU that pass is most of an evaluation (a 64x64 frame costs ~60 ms)."""
-    key = getattr(metric, "features_key", None)
-    shares = key is not None and callable(getattr(metric, "features", None)) and \
-        isinstance(getattr(metric, "real", None), list) and isinstance(getattr(metric, "fake", None), list)
-    if not shares or real is None:  # only a feature-set metric (pgvg_metrics.fid.FeatureSetMetric's interface)
+    if not isinstance(metric, FeatureSetMetric) or real is None:
         metric.update(real, fake, **context)
         return
-    key = (key, id(real), id(fake))  # the caller keeps real and fake alive while ``shared`` is in use
+    key = (metric.features_key, id(real), id(fake))  # the caller keeps real and fake alive while ``shared`` is in use
     if key not in shared:
         shared[key] = (metric.features(real), metric.features(fake))
     metric.real.append(shared[key][0])

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import numpy as np
 import torch
 from torch import nn
 
@@ -179,6 +180,65 @@ class Metric(abc.ABC):
         ``ReferenceUnavailable`` with the reason where the reference is not installed or cannot read the inputs.
         """
         raise ReferenceUnavailable("no reference implementation is known for this metric")
+
+
+class FeatureSetMetric(Metric):
+    """Base of the unpaired metrics (FID, KID, FVD): a distance between the feature sets of a fixed network.
+
+    Real and fake sets need not correspond one to one nor be the same size, so ``update(real, fake)`` accepts
+    ``real=None`` (the real set's features then come from elsewhere: ``real.append(features(x))`` or
+    ``set_real_features``). ``real`` and ``fake`` are lists of float64 feature arrays ``[N, feature_dim]``,
+    one per update. Subclasses set ``model`` (input batch -> ``[N, feature_dim]``), ``feature_dim``,
+    ``weights_info`` (source, file, sha256) and ``features_key`` (what identifies the features: network,
+    weights hash, preprocessing), and may override ``inputs``. The core relies on this contract: metrics with
+    the same ``features_key`` share one pass over the frames (``pgvg score``, evaluation), and the real set's
+    features are cached by it.
+    """
+    features_key: str
+
+    higher_is_better = False
+    #: False: the real and fake sets are compared as distributions, not frame by frame.
+    paired = False
+    feature_dim: int
+    weights_info: dict[str, Any]
+
+    def __init__(self, model: nn.Module, *, device: Any, batch_size: int) -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
+        self.batch_size = batch_size
+        self.reset()
+
+    def reset(self) -> None:
+        self.real: list[np.ndarray] = []
+        self.fake: list[np.ndarray] = []
+
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """What the model sees, batched along dim 0: frames ``[B, 3, H, W]``, or clips ``[B, T, 3, H, W]``
+        flattened to frames ``[B * T, 3, H, W]``."""
+        return x.flatten(0, 1) if x.dim() == 5 else x
+
+    @torch.inference_mode()
+    def features(self, x: torch.Tensor) -> np.ndarray:
+        """Features of a batch (see ``inputs``), float64 ``[N, feature_dim]``."""
+        x = self.inputs(x)
+        out = [self.model(x[i : i + self.batch_size].to(self.device).float()).double().cpu().numpy()
+               for i in range(0, len(x), self.batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, self.feature_dim))
+
+    def update(self, real: torch.Tensor | None, fake: torch.Tensor, **_: Any) -> None:
+        if real is not None:
+            self.real.append(self.features(real))
+        self.fake.append(self.features(fake))
+
+    def set_real_features(self, features: np.ndarray) -> None:
+        """Use features of the real set computed earlier (``[N, feature_dim]``, e.g. from a cache)."""
+        self.real = [np.asarray(features, dtype=np.float64).reshape(-1, self.feature_dim)]
+
+    def real_features(self) -> np.ndarray:
+        return np.concatenate(self.real) if self.real else np.zeros((0, self.feature_dim))
+
+    def fake_features(self) -> np.ndarray:
+        return np.concatenate(self.fake) if self.fake else np.zeros((0, self.feature_dim))
 
 
 class ReferenceUnavailable(Exception):

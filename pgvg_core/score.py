@@ -93,6 +93,7 @@ def score(real: str | Path, fake: str | Path, metrics: list[str], *, device: str
     from tqdm.auto import tqdm
 
     from pgvg_core.config import ComponentSpec, build
+    from pgvg_core.interfaces import FeatureSetMetric
     from pgvg_core.plugins import get_registries
 
     if not metrics:
@@ -105,9 +106,10 @@ def score(real: str | Path, fake: str | Path, metrics: list[str], *, device: str
         if domain != "frames":
             raise PgvgError(f"metric '{name}' compares {domain}, not images; pgvg score compares frames")
         built[name] = build("metrics", ComponentSpec(name=name), path=f"--metric {name}", device=device)
-    paired = {n: m for n, m in built.items() if getattr(m, "paired", True)}
-    clip_sets = {n: m for n, m in built.items() if not getattr(m, "paired", True) and getattr(m, "compares_clips", False)}
-    frame_sets = {n: m for n, m in built.items() if n not in paired and n not in clip_sets}
+    sets = {n: m for n, m in built.items() if isinstance(m, FeatureSetMetric)}
+    paired = {n: m for n, m in built.items() if n not in sets}
+    clip_sets = {n: m for n, m in sets.items() if getattr(m, "compares_clips", False)}
+    frame_sets = {n: m for n, m in sets.items() if n not in clip_sets}
     groups: dict[str, list[Any]] = {}
     for metric in frame_sets.values():
         groups.setdefault(metric.features_key, []).append(metric)
