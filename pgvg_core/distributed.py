@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 import attrs
 import torch
@@ -93,15 +93,13 @@ def average_gradients(parameters: Iterable[torch.nn.Parameter], world: World) ->
         offset += grad.numel()
 
 
-def mean_over_processes(values: Mapping[str, float], world: World, device: torch.device) -> dict[str, float]:
-    """Logged numbers averaged over the processes: each process's loss is the mean over its share of the
-    batch, so their mean is the global batch's."""
-    if not world.active or not values:
-        return dict(values)
-    keys = sorted(values)
-    tensor = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=device)
-    dist.all_reduce(tensor)
-    return {k: float(v) / world.size for k, v in zip(keys, tensor.tolist())}
+def sum_over_processes(tensor: torch.Tensor, world: World) -> torch.Tensor:
+    """``tensor`` summed over the processes, in place (one collective); as it is with one process. The
+    trainer packs a step's loss terms and its stop flag into one such tensor: each process's loss is the mean
+    over its share of the batch, so the sum over the processes / their number is the global batch's."""
+    if world.active:
+        dist.all_reduce(tensor)
+    return tensor
 
 
 def any_process(flag: bool, world: World, device: torch.device) -> bool:

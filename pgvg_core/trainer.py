@@ -167,21 +167,6 @@ class RunResult:
     seconds: float
 
 
-def _finite_or_raise(terms: Mapping[str, torch.Tensor], step: int, group: str,
-                     last_checkpoint: Callable[[], Path | None], world: distributed.World,
-                     device: torch.device) -> None:
-    """Stop on a loss that is not finite; every process stops, so none waits for the others' gradients."""
-    bad = [name for name, value in terms.items() if not torch.isfinite(value.detach()).all()]
-    if not distributed.any_process(bool(bad), world, device):
-        return
-    last_good = last_checkpoint()  # looked up only on failure: listing a folder every step is waste
-    kept = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
-    what = (f"loss term '{group}/{bad[0]}' is {terms[bad[0]].item()}" if bad
-            else "a loss term of another process is not finite")
-    raise TrainingError(f"step {step}: {what}; training stopped and {kept}. Lower the learning rate, enable "
-                        "trainer.grad_clip, or use precision = \"fp32\"")
-
-
 def due(step: int, every: int, last: int) -> bool:
     """Whether a callback that runs every ``every`` steps runs after ``step`` (it always runs after the last)."""
     return step % every == 0 or step == last
@@ -553,7 +538,9 @@ class Trainer:
         for role in roles:
             self.nets[role].requires_grad_(flag)
 
-    def train_step(self, raw_batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def train_step(self, raw_batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One step's updates; its loss terms as 0-dim tensors on the device (``d/...``, ``g/...``), read by
+        the host once, in :meth:`_logged`."""
         objective = self.objective
         # Evaluation helpers are fitted like generators: by the terms of the generator step.
         generators = self._roles(objective.generator_roles + objective.evaluator_roles)
@@ -568,18 +555,37 @@ class Trainer:
             with self._autocast():
                 d_terms = objective.discriminator_terms(self.nets, batch, {k: v.detach() for k, v in fakes.items()})
             if d_terms:
-                _finite_or_raise(d_terms, self.step, "d", self._last_checkpoint, self.world, self.device)
                 self._update(discriminators, d_terms)
-                logged.update({f"d/{k}": v.item() for k, v in d_terms.items()})
+                logged.update({f"d/{k}": v.detach() for k, v in d_terms.items()})
         if generators:
             self._requires_grad(discriminators, False)  # no discriminator gradients in the generator step
             with self._autocast():
                 g_terms = objective.generator_terms(self.nets, batch, fakes)
-            _finite_or_raise(g_terms, self.step, "g", self._last_checkpoint, self.world, self.device)
             self._update(generators, g_terms)
             self._requires_grad(discriminators, True)
-            logged.update({f"g/{k}": v.item() for k, v in g_terms.items()})
+            logged.update({f"g/{k}": v.detach() for k, v in g_terms.items()})
         return logged
+
+    def _logged(self, terms: Mapping[str, torch.Tensor], stopping: bool) -> tuple[dict[str, float], bool]:
+        """The step's loss terms (0-dim tensors on the device), averaged over the processes, as numbers, and
+        whether any process was asked to stop: one collective and one host sync a step (there were up to five
+        and one per term). A term that is not finite on any process is not finite in the sum: training stops
+        there, naming it, before a checkpoint could keep what that step did to the weights."""
+        names = list(terms)
+        packed = torch.stack([terms[name].float() for name in names] +
+                             [torch.tensor(float(stopping), device=self.device)]).double() if names else \
+            torch.tensor([float(stopping)], dtype=torch.float64, device=self.device)
+        *values, stops = distributed.sum_over_processes(packed, self.world).tolist()
+        bad = [name for name, value in zip(names, values) if not math.isfinite(value)]
+        if bad:
+            last_good = self._last_checkpoint()
+            kept = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
+            mine = [name for name in bad if not bool(torch.isfinite(terms[name]))]
+            what = (f"loss term '{mine[0]}' is {terms[mine[0]].item()}" if mine
+                    else "a loss term of another process is not finite")
+            raise TrainingError(f"step {self.step}: {what}; training stopped and {kept}. Lower the learning rate, "
+                                "enable trainer.grad_clip, or use precision = \"fp32\"")
+        return {name: value / self.world.size for name, value in zip(names, values)}, stops > 0
 
     def _set_learning_rates(self) -> None:
         """The schedule's learning rate for this step: a pure function of the step, so a resumed run follows
@@ -625,13 +631,15 @@ class Trainer:
                 self._set_learning_rates()
                 self._check_batch(raw)
                 with randomness.per_sample_streams(self.config.experiment.seed, self.step, sampler.positions()):
-                    logged = self._guarded_step(raw)
-                logged = distributed.mean_over_processes(logged, self.world, self.device)
+                    terms = self._guarded_step(raw)
+                logged, stopping = self._logged(terms, stop.received is not None)
                 self.step += 1
                 self.bar.update(1)
                 for callback in callbacks:
                     callback.after_step(self, logged)
-                if distributed.any_process(stop.received is not None, self.world, self.device):
+                # A signal that came during the callbacks stops here too; with several processes, at the next
+                # step, when all of them know of it (the flag travels with the next step's loss terms).
+                if stopping or (not self.world.active and stop.received is not None):
                     self._preempted(stop.received or signal.SIGTERM)
             for callback in callbacks:
                 callback.end(self)
@@ -667,7 +675,7 @@ class Trainer:
             f"'{self.config.data.name}', clips {', '.join(str(indices[row]) for row in rows)}); fix or remove those "
             f"clips; {f'the last good checkpoint is {last}' if last else 'no checkpoint was written yet'}")
 
-    def _guarded_step(self, raw: dict[str, torch.Tensor]) -> dict[str, float]:
+    def _guarded_step(self, raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One step; whatever stops it (a plugin's bug, the machine) is said with what survives."""
         try:
             return self.train_step(raw)
