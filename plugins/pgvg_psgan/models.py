@@ -141,7 +141,12 @@ class PSGANDiscriminator(Discriminator):
             raise ValueError("psgan-patch3d is class-conditioned: pass the labels as condition")
         one_hot = F.one_hot(condition, self.num_classes).to(x.dtype)
         labels = one_hot[:, :, None, None, None].expand(-1, -1, *x.shape[2:])
-        return self.net(in_weight_layout(torch.cat([x, labels], dim=1), self.net))
+        features = self.net[:-1](in_weight_layout(torch.cat([x, labels], dim=1), self.net))
+        # The logits in fp32, also under autocast, on purpose: in bf16 the final one-channel Conv3d returned NaN
+        # from finite inputs in about 1 of 3 runs on a CPU without bf16 instructions (oneDNN's emulated kernel:
+        # `loss term 'g/adversarial' is nan` at step 0), and the losses read these logits anyway.
+        with torch.autocast(x.device.type, enabled=False):
+            return self.net[-1](features.float())
 
 
 class TemporalBlock(nn.Module):

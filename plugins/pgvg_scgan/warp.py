@@ -80,6 +80,14 @@ def limb_warp(source: torch.Tensor, target: torch.Tensor, size: tuple[int, int],
     :returns: ``grid [B, H, W, 2]`` for :func:`torch.nn.functional.grid_sample` (``align_corners=False``) and
         ``person [B, 1, H, W]`` in [0, 1]: where the limb transforms (not the identity) apply.
     """
+    # The geometry runs in fp32 even inside autocast, on purpose: a bf16 pixel coordinate near 200 is off by up
+    # to half a pixel (8 bits of mantissa), and complex tensors do not exist in bf16 or fp16.
+    with torch.autocast(source.device.type, enabled=False):
+        return _limb_warp(source.float(), target.float(), size, width=width, reach=reach, limbs=limbs)
+
+
+def _limb_warp(source: torch.Tensor, target: torch.Tensor, size: tuple[int, int], *, width: float, reach: float,
+               limbs: tuple[tuple[int, int], ...]) -> tuple[torch.Tensor, torch.Tensor]:
     height, width_px = size
     ratio, target_a, source_a, target_b, valid = limb_transforms(source, target, limbs=limbs)
     ys, xs = torch.meshgrid(torch.arange(height, device=source.device, dtype=torch.float32) + 0.5,
