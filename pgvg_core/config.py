@@ -90,7 +90,7 @@ class ExperimentSection:
 
 
 DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 LR_SCHEDULES = ("constant", "cosine")
 
 

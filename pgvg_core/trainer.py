@@ -18,6 +18,7 @@ import functools
 import json
 import logging
 import math
+import platform
 import signal
 import threading
 import time
@@ -208,6 +209,49 @@ def warn_if_bf16_is_slow() -> None:
     else:
         log.info("trainer.precision = 'bf16': bf16 matrix multiplies run at %.2fx fp32's speed on this CPU; "
                  "whether pgvg's convolutions follow, benchmarks/bench_train.py measures", ratio)
+
+
+#: ``precision = "auto"`` takes bf16 on a CPU whose bf16 matrix multiplies run at least this much faster than
+#: its fp32 ones (an AVX512-BF16 CPU measured 2.3x; one without bf16 instructions 0.2x).
+AUTO_BF16_SPEEDUP = 1.2
+
+
+def auto_precision(device: torch.device, world: distributed.World) -> str:
+    """``trainer.precision = "auto"``: bf16 on a GPU that computes it natively; on a CPU, bf16 where its bf16
+    matrix multiplies run ``AUTO_BF16_SPEEDUP`` x its fp32 ones (measured once per CPU and torch, cached), else
+    fp32. Every process takes fp32 if any would. The log says which and why. (Measured on matrix products,
+    not on each model: bench_train.py measures a model.)"""
+    if device.type == "cuda":
+        choice = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        why = "this GPU computes bf16 natively" if choice == "bf16" else "this GPU has no native bf16"
+    else:
+        ratio = _cached_bf16_speed()
+        choice = "bf16" if ratio >= AUTO_BF16_SPEEDUP else "fp32"
+        why = f"bf16 matrix multiplies run at {ratio:.2f}x fp32's speed on this CPU"
+    if distributed.any_process(choice == "fp32", world, device):
+        choice = "fp32"
+    log.info("trainer.precision = 'auto': %s (%s)", choice, why)
+    return choice
+
+
+def _cached_bf16_speed() -> float:
+    """:func:`bf16_matmul_speed`, measured once per CPU model, thread count and torch version (a file in the
+    cache folder), since it takes a second and does not change."""
+    from pgvg_core.files import cache_root
+
+    key = f"{platform.processor() or platform.machine()}|{torch.get_num_threads()}|{torch.__version__}"
+    path = cache_root() / "bf16-speed.json"
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key not in known:
+        known[key] = bf16_matmul_speed()
+        try:
+            atomic_write(path, lambda file: file.write(json.dumps(known).encode()))
+        except OSError:
+            pass  # a read-only cache: measured again next time
+    return float(known[key])
 
 
 def to_channels_last(net: nn.Module) -> nn.Module:
@@ -434,11 +478,11 @@ class Trainer:
         if trainer.batch_size % self.world.size:
             raise ConfigError(f"trainer.batch_size {trainer.batch_size} is the global batch: it must split evenly "
                               f"over the {self.world.size} processes", file=config.source, path="trainer.batch_size")
-        self.precision = trainer.precision
+        self.precision = auto_precision(device, self.world) if trainer.precision == "auto" else trainer.precision
         if self.precision == "fp16" and device.type != "cuda":
             raise ConfigError("trainer.precision 'fp16' needs CUDA; use 'fp32' on the CPU",
                               file=config.source, path="trainer.precision")
-        if self.precision == "bf16" and device.type == "cpu":
+        if trainer.precision == "bf16" and device.type == "cpu":  # "auto" has said why it chose
             warn_if_bf16_is_slow()
         self.experiment = Experiment.build(config, device=device, registries=registries)
         for net in self.nets.values():

@@ -45,3 +45,22 @@ def test_every_experiment_trains_on_cuda(tmp_path, experiment, precision):
     assert torch.cuda.is_available()
     last = train_two_steps(tmp_path, experiment, precision, "cuda")
     assert all(math.isfinite(value) for key, value in last.items() if "/" in key)
+
+
+@pytest.mark.parametrize("speed, chosen", [(0.2, "fp32"), (2.3, "bf16")])
+def test_auto_precision_takes_bf16_where_the_cpu_runs_it_faster(tmp_path, monkeypatch, caplog, speed, chosen):
+    from pgvg_core import trainer as trainer_module
+
+    monkeypatch.setenv("PGVG_CACHE_DIR", str(tmp_path / "cache"))
+    measured = []
+    monkeypatch.setattr(trainer_module, "bf16_matmul_speed", lambda: measured.append(1) or speed)
+    with caplog.at_level("INFO", logger="pgvg"):
+        first = Trainer(load_config(EXPERIMENTS / "action-classifier.toml", ['trainer.precision="auto"',
+                                                                             'trainer.device="cpu"']),
+                        tmp_path / "a", progress=False)
+        second = Trainer(load_config(EXPERIMENTS / "action-classifier.toml", ['trainer.precision="auto"',
+                                                                              'trainer.device="cpu"']),
+                         tmp_path / "b", progress=False)
+    assert first.precision == second.precision == chosen
+    assert len(measured) == 1  # measured once, then read from the cache
+    assert f"trainer.precision = 'auto': {chosen} (bf16 matrix multiplies run at {speed:.2f}x" in caplog.text
