@@ -373,6 +373,11 @@ def _t95(df: int) -> float:
     return float(t.ppf(0.975, df))
 
 
+#: Suites whose results of one method are not seeds: the reconstruction protocol stores one per clip
+#: (``pgvg_core.reconstruction``), so its rows are means over clips.
+ROW_UNITS = {"real-reconstruction": "clips"}
+
+
 def leaderboard(results: Sequence[Result], suite: Suite | None = None) -> dict[str, Any]:
     """Per protocol: per method, per metric value, mean ± std over seeds; the best of each column marked."""
     from pgvg_core.plugins import get_registries
@@ -404,6 +409,7 @@ def leaderboard(results: Sequence[Result], suite: Suite | None = None) -> dict[s
         order = sorted(methods, key=lambda m: _sort_key(methods[m], primary, directions.get(primary)))
         paper = suite.paper if suite is not None and suite.protocol_hash == protocol else {}
         tables.append({"suite": rows[0].suite, "protocol_hash": protocol, "columns": columns, "methods": methods,
+                       "unit": ROW_UNITS.get(rows[0].suite, "seeds"),
                        "order": order, "best": best, "directions": directions, "primary": primary,
                        "paper": {method: {column: {"value": value, "source": source}
                                           for column, (value, source) in published.items()}
@@ -442,7 +448,7 @@ def format_table(board: dict[str, Any], form: str = "table") -> str:
         columns = table["columns"]
         if form == "csv":
             writer = csv.writer(out)
-            writer.writerow(["suite", "protocol", "method", "seeds", *[f"{c} {k}" for c in columns
+            writer.writerow(["suite", "protocol", "method", table["unit"], *[f"{c} {k}" for c in columns
                                                                        for k in ("mean", "std", "n")], "paper"])
             for method in table["order"]:
                 row = table["methods"][method]
@@ -451,7 +457,7 @@ def format_table(board: dict[str, Any], form: str = "table") -> str:
                                  published_text(table, method)])
             continue
         arrows = {c: {True: " ↑", False: " ↓", None: ""}[table["directions"][c]] for c in columns}
-        header = ["method", "seeds", *[c + arrows[c] for c in columns], *(["paper"] if table["paper"] else [])]
+        header = ["method", table["unit"], *[c + arrows[c] for c in columns], *(["paper"] if table["paper"] else [])]
         lines = []
         for method in table["order"]:
             row = table["methods"][method]
@@ -465,7 +471,8 @@ def format_table(board: dict[str, Any], form: str = "table") -> str:
             flag = " (config differs between seeds: not averaged fairly)" if row["config_differs"] else ""
             lines.append([method + flag, str(len(row["seeds"])), *cells,
                           *([published_text(table, method) or "–"] if table["paper"] else [])])
-        out.write(f"{table['suite']} (protocol {table['protocol_hash'][:12]}; mean ± std over seeds, ddof 1, and "
+        out.write(f"{table['suite']} (protocol {table['protocol_hash'][:12]}; mean ± std over {table['unit']}, "
+                  "ddof 1, and "
                   "the half-width of the mean's 95 % interval (Student's t); "
                   f"{'bold' if form == 'markdown' else '*'} = best)\n\n")
         if form == "markdown":

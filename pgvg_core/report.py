@@ -148,11 +148,12 @@ def html_page(board: dict[str, Any], results: Sequence[Result]) -> str:
         curves = "".join(_curves(min((r for r in mine if r.method == m), key=lambda r: r.seed))
                          for m in order if any(r.method == m for r in mine))
         hardware = sorted({_machine(r.hardware) for r in mine})
+        unit = table.get("unit", "seeds")  # "clips" for the reconstruction protocol
         sections.append(
             f'<h2>{_e(table["suite"])} <span class="note">protocol {_e(table["protocol_hash"][:12])}</span></h2>'
-            f'<div class="scroll"><table><thead><tr><th>method</th><th>seeds</th>{head}</tr></thead>'
+            f'<div class="scroll"><table><thead><tr><th>method</th><th>{unit}</th>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>'
-            f'<p class="note">Mean ± sample standard deviation (ddof 1) over seeds; bold: the best of a column '
+            f'<p class="note">Mean ± sample standard deviation (ddof 1) over {unit}; bold: the best of a column '
             f'(↑ higher is better, ↓ lower); measured on each run\'s last checkpoint. Hardware: '
             f'{"; ".join(_e(h) for h in hardware)}.</p>'
             + (f'<div class="plots samples">{samples}</div>' if samples else "")

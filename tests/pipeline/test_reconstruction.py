@@ -71,6 +71,10 @@ def test_the_protocol_measures_every_method_on_one_crop_and_stores_results(pipel
                                   protocol=PROTOCOL, out=tmp_path / "out", database=database, progress=False)
         stored = database.results("real-reconstruction")
     assert len(stored) == 2 * 3 and {r.seed for r in stored} == {0, 1}
+    from pgvg_core.bench import format_table, leaderboard
+
+    board = format_table(leaderboard(stored))
+    assert "mean ± std over clips" in board and "copy-first" in board  # a row is a method over the clips
     assert {r.protocol_hash for r in stored} == {done["protocol_hash"]}
     clips = json.loads((tmp_path / "out" / "clips.json").read_text())
     assert [clip["stride"] for clip in clips] == [2, 2]  # 0.5 s over 3 steps at 12 fps
