@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import logging
 import os
 import platform
 import sqlite3
@@ -28,6 +29,8 @@ import attrs
 
 from pgvg_core.errors import DataError
 from pgvg_core.files import atomic_write
+
+log = logging.getLogger("pgvg.results")
 
 #: "pgvg" in ASCII: what ``PRAGMA application_id`` says in a pgvg results database.
 APPLICATION_ID = 0x70677667
@@ -183,48 +186,90 @@ def default_database() -> Path:
     return root / "results.sqlite"
 
 
+#: Filesystems on which SQLite's WAL is unsafe across machines (its shared-memory index is local to one).
+NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "beegfs", "ceph", "glusterfs",
+                       "fuse.sshfs", "fuse.glusterfs", "fuse.ceph", "afs", "9p")
+
+
+def network_filesystem(folder: Path, mounts: str = "/proc/mounts") -> str | None:
+    """The type of the network filesystem ``folder`` is on, from the mount table (the mount point that is
+    the longest prefix of its path), or None: local, or not known (no mount table: not Linux)."""
+    try:
+        table = Path(mounts).read_text().splitlines()
+    except OSError:
+        return None
+    where = str(Path(folder).resolve())
+    best, kind = "", None
+    for line in table:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = where == point or where.startswith(point.rstrip("/") + "/")
+        if inside and len(point) > len(best):
+            best, kind = point, fields[2]
+    return kind if kind in NETWORK_FILESYSTEMS else None
+
+
 class ResultsDatabase:
     """The SQLite index of results (see the module docstring)."""
 
     def __init__(self, path: str | Path | None = None, *, timeout: float = 60.0) -> None:
         self.path = Path(path) if path is not None else default_database()
-        existed = self.path.exists() and self.path.stat().st_size > 0
-        if existed:
-            self._check_foreign()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        shared = network_filesystem(self.path.parent)
+        if shared:
+            log.warning("%s is on a network filesystem (%s): SQLite's WAL mode needs shared memory that such a "
+                        "filesystem does not give across machines, and writers on several machines can corrupt it. "
+                        "Keep the database on a local disk (--db, or PGVG_DATA_DIR) and gather results made "
+                        "elsewhere with `pgvg bench import RUN_DIR...`", self.path, shared)
         self.connection = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         self.connection.row_factory = sqlite3.Row
-        self.connection.execute("PRAGMA journal_mode=WAL")
-        self._migrate()
-
-    def _check_foreign(self) -> None:
-        """Read the two pragmas through a read-only connection: a file that is not ours is never written."""
         try:
-            probe = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-            try:
-                application_id = probe.execute("PRAGMA application_id").fetchone()[0]
-                version = probe.execute("PRAGMA user_version").fetchone()[0]
-            finally:
-                probe.close()
+            self._open()
+        except BaseException:
+            self.connection.close()
+            raise
+
+    def _open(self) -> None:
+        """Check, create or migrate the file under SQLite's write lock (``BEGIN IMMEDIATE``: other processes
+        wait), so that one process creating the database and another opening it at the same moment never see
+        it half made: a new, empty file is stamped and migrated by whichever comes first, a file that is not
+        pgvg's is refused and left untouched. WAL is switched on only after, on a file known to be ours."""
+        try:
+            self.connection.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as error:
             raise DataError(f"{self.path}: not a pgvg results database ({error}); left untouched — choose another "
                             "file with --db") from None
-        if application_id != APPLICATION_ID:
+        try:
+            self._check_and_migrate()
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+        self.connection.execute("PRAGMA journal_mode=WAL")
+
+    def _check_and_migrate(self) -> None:
+        try:
+            application_id = self.connection.execute("PRAGMA application_id").fetchone()[0]
+            version = self.connection.execute("PRAGMA user_version").fetchone()[0]
+            tables = self.connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.DatabaseError as error:
+            raise DataError(f"{self.path}: not a pgvg results database ({error}); left untouched — choose another "
+                            "file with --db") from None
+        new = application_id == 0 and version == 0 and tables == 0
+        if not new and application_id != APPLICATION_ID:
             raise DataError(f"{self.path}: an SQLite database, but not pgvg's (application_id {application_id}); "
                             "left untouched — choose another file with --db")
         if version > SCHEMA_VERSION:
             raise DataError(f"{self.path}: written by a newer pgvg (schema {version}, this one reads up to "
                             f"{SCHEMA_VERSION}); upgrade pgvg, or use another file with --db")
-
-    def _migrate(self) -> None:
-        with self._transaction():
-            version = self.connection.execute("PRAGMA user_version").fetchone()[0]
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[target]:
-                    self.connection.execute(statement)
-            if version < SCHEMA_VERSION:
-                self.connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                self.connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[target]:
+                self.connection.execute(statement)
+        if version < SCHEMA_VERSION:
+            self.connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            self.connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _transaction(self) -> "_Transaction":
         return _Transaction(self.connection)

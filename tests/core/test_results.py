@@ -111,3 +111,55 @@ def test_eight_writers_at_once_lose_no_row_and_duplicate_none(tmp_path):
         rows = db.results()
     assert len(rows) == 8 * 25 + 25
     assert len({r.identity for r in rows}) == len(rows)
+
+
+def _write_results(path: str, writer: int, queue) -> None:
+    """One of several processes: open a (maybe new) database and upsert 60 results, identities overlapping."""
+    try:
+        with ResultsDatabase(path, timeout=120) as database:
+            for index in range(60):
+                database.upsert(_stress_result(index % 40, writer))
+        queue.put(("ok", writer))
+    except Exception as error:  # noqa: BLE001 - reported to the parent, which fails the test
+        queue.put((f"{type(error).__name__}: {error}", writer))
+
+
+def _stress_result(seed: int, writer: int) -> "Result":
+    return Result(suite="stress", protocol_hash="p" * 64, method=f"m{seed % 4}", seed=seed,
+                  metrics={"ssim": {"ssim": float(writer)}}, provenance={}, config='[experiment]\nname = "x"\n',
+                  checkpoint_sha256="c" * 64, code={}, hardware={}, torch_version="x")
+
+
+def test_many_processes_creating_one_database_at_once_refuse_and_lose_nothing(tmp_path):
+    """Found from outside: 8 processes upserting into a database that does not exist yet; in 1 of 5 trials one
+    read the new file's application_id before the creator wrote it and refused it. 50 trials, none may."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for trial in range(50):
+        path = str(tmp_path / f"trial-{trial}.sqlite")
+        queue = context.Queue()
+        writers = [context.Process(target=_write_results, args=(path, writer, queue)) for writer in range(8)]
+        for process in writers:
+            process.start()
+        outcomes = [queue.get(timeout=120) for _ in writers]
+        for process in writers:
+            process.join(timeout=60)
+        assert all(status == "ok" for status, _ in outcomes), (trial, outcomes)
+        with ResultsDatabase(path) as database:
+            stored = database.results("stress")
+        assert sorted(r.seed for r in stored) == list(range(40)), trial  # every identity, once
+
+
+def test_a_database_on_a_network_filesystem_is_warned_about(tmp_path, monkeypatch, caplog):
+    from pgvg_core import results
+
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"rootfs / ext4 rw 0 0\nserver:/export {tmp_path / 'shared'} nfs4 rw 0 0\n")
+    assert results.network_filesystem(tmp_path / "shared" / "deep", str(mounts)) == "nfs4"
+    assert results.network_filesystem(tmp_path / "local", str(mounts)) is None
+    assert results.network_filesystem(tmp_path, str(tmp_path / "no-such-table")) is None
+    monkeypatch.setattr(results, "network_filesystem", lambda folder: "nfs4")
+    with caplog.at_level("WARNING", logger="pgvg.results"):
+        ResultsDatabase(tmp_path / "r.sqlite").close()
+    assert "is on a network filesystem (nfs4)" in caplog.text and "pgvg bench import" in caplog.text
