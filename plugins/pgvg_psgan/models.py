@@ -8,6 +8,8 @@ and ``psgan-motion`` over the joint trajectories read from them.
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 
 import torch
@@ -108,14 +110,28 @@ class PSGANGenerator(Generator):
         code = self.fuse(torch.cat([features, broadcast], dim=1))  # [B, C, H', W']
         for block in self.res_blocks:
             code = block(code, condition)
-        volume = self.decoder(code[:, :, None])  # [B, ngf, T, H, W]
-        if self.first_pose_skip:
-            repeated = pose[:, :, None].expand(-1, -1, self.frames, -1, -1)
-            volume = torch.cat([volume, repeated.to(volume.dtype)], dim=1)
-        return torch.sigmoid(self.head(volume))  # [B, K, T, H, W]
+        with conv3d_precision(code):
+            volume = self.decoder(conv3d_input(code)[:, :, None])  # [B, ngf, T, H, W]
+            if self.first_pose_skip:
+                repeated = pose[:, :, None].expand(-1, -1, self.frames, -1, -1)
+                volume = torch.cat([volume, repeated.to(volume.dtype)], dim=1)
+            return torch.sigmoid(self.head(volume))  # [B, K, T, H, W]
 
     def extra_repr(self) -> str:
         return f"K={self.keypoints}, classes={self.num_classes}, T={self.frames}, noise={self.noise_dim}"
+
+
+def conv3d_precision(x: torch.Tensor) -> contextlib.AbstractContextManager:
+    """Where PSGAN's 3-D convolutions run: in fp32 on a CPU even under bf16 autocast, on purpose. oneDNN's bf16
+    Conv3d returned NaN from finite inputs, now in one layer, now in another, in about 1 of 3 short runs on a
+    CPU without bf16 instructions (the paper's PSGAN stopped with `loss term 'g/adversarial' is nan`), and such
+    a CPU runs bf16 slower anyway. On CUDA autocast applies as configured."""
+    return torch.autocast("cpu", enabled=False) if x.device.type == "cpu" else contextlib.nullcontext()
+
+
+def conv3d_input(x: torch.Tensor) -> torch.Tensor:
+    """``x`` as :func:`conv3d_precision`'s convolutions take it (fp32 on a CPU)."""
+    return x.float() if x.device.type == "cpu" else x
 
 
 class PSGANDiscriminator(Discriminator):
@@ -141,12 +157,8 @@ class PSGANDiscriminator(Discriminator):
             raise ValueError("psgan-patch3d is class-conditioned: pass the labels as condition")
         one_hot = F.one_hot(condition, self.num_classes).to(x.dtype)
         labels = one_hot[:, :, None, None, None].expand(-1, -1, *x.shape[2:])
-        features = self.net[:-1](in_weight_layout(torch.cat([x, labels], dim=1), self.net))
-        # The logits in fp32, also under autocast, on purpose: in bf16 the final one-channel Conv3d returned NaN
-        # from finite inputs in about 1 of 3 runs on a CPU without bf16 instructions (oneDNN's emulated kernel:
-        # `loss term 'g/adversarial' is nan` at step 0), and the losses read these logits anyway.
-        with torch.autocast(x.device.type, enabled=False):
-            return self.net[-1](features.float())
+        with conv3d_precision(x):
+            return self.net(in_weight_layout(conv3d_input(torch.cat([x, labels], dim=1)), self.net))
 
 
 class TemporalBlock(nn.Module):
