@@ -225,6 +225,17 @@ def face_mask(poses: torch.Tensor, side: int) -> torch.Tensor:
     return torch.from_numpy(np.stack(masks))
 
 
+def paste_masks(poses_render: torch.Tensor, size: int, out: int, mask: Any = None) -> torch.Tensor:
+    """Where a rendered crop replaces the photo, for poses ``[T, K, 3]`` in pixels of a ``size``-pixel render:
+    where the person is now or was in the first frame (that place is uncovered) -> ``[T, 1, out, out]``. The
+    mask is smooth: drawn at up to 128 px and interpolated."""
+    factor = min(1.0, 128 / size)
+    side = round(size * factor)
+    masks = (mask or person_mask)(rescale_keypoints(poses_render, factor), side)  # [T, s, s]
+    masks = torch.maximum(masks, masks[:1])[:, None]
+    return torch.nn.functional.interpolate(masks, size=(out, out), mode="bilinear", align_corners=False)
+
+
 def composite(photo: np.ndarray, crop: PersonCrop, view: View, rendered: np.ndarray,
               poses_render: torch.Tensor, *, mask: Any = None) -> np.ndarray:
     """The rendered crops ``[T, S, S, 3]`` pasted into the photo's view where the person is or was.
@@ -240,15 +251,7 @@ def composite(photo: np.ndarray, crop: PersonCrop, view: View, rendered: np.ndar
     width, height = view.size
     background = np.asarray(Image.fromarray(photo[view.top : view.bottom, view.left : view.right])
                             .resize((width, height), Image.Resampling.LANCZOS)).astype(np.float32)
-    # The generated crop replaces the photo where the person is now and where they were (that place is
-    # uncovered). The mask is smooth: drawn at 128 px and interpolated.
-    factor = min(1.0, 128 / size)
-    small = rescale_keypoints(poses_render, factor)
-    side = round(size * factor)
-    masks = (mask or person_mask)(small, side)  # [T, s, s]
-    masks = torch.maximum(masks, masks[:1])[:, None]
-    masks = torch.nn.functional.interpolate(masks, size=(size, size), mode="bilinear", align_corners=False)
-    masks = masks[:, 0].numpy()[..., None]  # [T, S, S, 1]
+    masks = paste_masks(poses_render, size, size, mask)[:, 0].numpy()[..., None]  # [T, S, S, 1]
     x0 = int(round((crop.left - view.left) * view.scale))
     y0 = int(round((crop.top - view.top) * view.scale))
     # The part of the crop inside the view.
@@ -413,15 +416,11 @@ def composite_on_photo(photo: np.ndarray, crop: PersonCrop, rendered: np.ndarray
     import torch.nn.functional as F
 
     size = rendered.shape[1]
-    factor = min(1.0, 128 / size)
-    side = round(size * factor)
-    masks = (mask or person_mask)(rescale_keypoints(poses_render, factor), side)  # [T, s, s]
-    masks = torch.maximum(masks, masks[:1])[:, None]
+    masks = paste_masks(poses_render, size, crop.size, mask)  # [T, 1, crop, crop]
     pixels = torch.from_numpy(rendered).permute(0, 3, 1, 2).float()  # [T, 3, S, S]
     if crop.size != size:
         pixels = F.interpolate(pixels, size=(crop.size, crop.size), mode="bilinear", antialias=crop.size < size,
                                align_corners=False)
-    masks = F.interpolate(masks, size=(crop.size, crop.size), mode="bilinear", align_corners=False)
     height, width = photo.shape[:2]
     frames = np.repeat(photo[None].astype(np.float32), len(rendered), axis=0)  # [T, H, W, 3]
     x0, y0 = max(0, crop.left), max(0, crop.top)
