@@ -304,20 +304,27 @@ def animate_photo(image: str, *, action: str | None = None, model: str | None = 
     if out_path is not None and out_path.suffix.lower() not in (".mp4", ".gif"):
         raise PgvgError(f"--out {out}: write a .mp4 or .gif file")
     path = Path(image)
+    clock = PhaseClock()
+    points = None  # the photo's pose, where picking the model found it already
     if animator is None and model is None:
-        model = _model_for(path, pose_source=pose_source, keypoints_file=keypoints_file)
+        photo = read_photo(path)
+        model, points = _model_for(photo, path, pose_source=pose_source, keypoints_file=keypoints_file,
+                                   person=person)
+        clock.lap("pose")
     animator = animator or Animator(model)  # the model first: the cheapest error to find
     if action is not None:
         animator.action_index(action)
-    photo = read_photo(path)
-    clock = PhaseClock()
+    if points is None:
+        photo = read_photo(path)
+    clock.lap("model")
     skeleton = animator.stage1.data.skeleton
     face = skeleton.name == "face-68"
     if face and compose != "network":
         compose = "network"  # the layers and the warp are a body's (arms and legs over the photo)
-    points = photo_pose(photo, path, pose_source=pose_source, keypoints_file=keypoints_file, person=person,
-                        skeleton=skeleton.name)
-    clock.lap("pose")
+    if points is None:
+        points = photo_pose(photo, path, pose_source=pose_source, keypoints_file=keypoints_file, person=person,
+                            skeleton=skeleton.name)
+        clock.lap("pose")
     driving = None
     if action is None:
         from pgvg_core.motion_transfer import driving_motion, retarget
@@ -434,35 +441,36 @@ def composite_on_photo(photo: np.ndarray, crop: PersonCrop, rendered: np.ndarray
     return frames.round().clip(0, 255).astype(np.uint8)
 
 
-def _model_for(path: Path, *, pose_source: str | None, keypoints_file: str | None) -> str:
+def _model_for(photo: np.ndarray, path: Path, *, pose_source: str | None, keypoints_file: str | None,
+               person: int | None) -> tuple[str, np.ndarray | None]:
     """The shipped model for what the photo shows: the body model where a body is found (or a keypoints file
-    holds a body's), else the face model where a face is found (or the file holds 68 landmarks)."""
+    holds a body's), else the face model where a face is found (or the file holds 68 landmarks); and the pose
+    that decided it (in the chosen model's skeleton), so it is not looked for again, or None."""
     from pgvg_core.weights import SHIPPED_FACE
 
     if keypoints_file:
         try:
             photo_pose(np.zeros((2, 2, 3), np.uint8), path, pose_source=None, keypoints_file=keypoints_file,
                        skeleton="face-68")
-            return "face"
+            return "face", None
         except PgvgError:
-            return "body"
+            return "body", None
     if pose_source is not None or not SHIPPED_FACE.is_file():
-        return "body"  # a pose source names what it finds; without the face model there is no choice
-    photo = read_photo(path)
+        return "body", None  # a pose source names what it finds; without the face model there is no choice
     try:
-        body = photo_pose(photo, path, pose_source=None, keypoints_file=None, skeleton="body-18")
+        body = photo_pose(photo, path, pose_source=None, keypoints_file=None, person=person, skeleton="body-18")
         if _person_size(body) > 0:  # a body down to the hips; a head and shoulders is a portrait
-            return "body"
+            return "body", body
         no_body = DataError(f"{path}: the person's neck or both hips are missing (a bust?), and no face was found")
     except DataError as error:
         no_body = error
     try:
-        photo_pose(photo, path, pose_source=None, keypoints_file=None, skeleton="face-68")
+        face = photo_pose(photo, path, pose_source=None, keypoints_file=None, person=person, skeleton="face-68")
     except DataError:
         raise no_body from None
     log.info("no whole body in %s, a face: the shipped face model animates it (--model body or face picks one)",
              path.name)
-    return "face"
+    return "face", face
 
 
 def _shipped_model() -> Path:

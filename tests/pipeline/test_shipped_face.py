@@ -65,5 +65,8 @@ def test_a_body_photo_picks_the_body_model(tmp_path):
         person = real_people(tmp_path, ["sports2d-woman-walking"])["sports2d-woman-walking"]
     except MediaUnavailable as reason:
         pytest.skip(f"real photo unavailable: {reason}")
-    assert _model_for(person, pose_source=None, keypoints_file=None) == "body"
+    from pgvg_core.animate import read_photo
+
+    model, pose = _model_for(read_photo(person), person, pose_source=None, keypoints_file=None, person=None)
+    assert model == "body" and pose.shape == (18, 3)  # the pose that decided it, not looked for again
     assert SHIPPED.is_file()
