@@ -143,9 +143,10 @@ def render_method(method: str, clip: Clip, animator: Any, workdir: Path) -> np.n
     from pgvg_core.animate import animate_photo
 
     photo, keypoints, poses = workdir / "first.png", workdir / "first.npz", workdir / "poses.npz"
-    Image.fromarray(clip.frames[0]).save(photo)
-    np.savez(keypoints, keypoints=clip.poses[:1])
-    np.savez(poses, keypoints=clip.poses)
+    if not photo.exists():  # written once per clip (``workdir`` is the clip's), read by every method
+        Image.fromarray(clip.frames[0]).save(photo)
+        np.savez(keypoints, keypoints=clip.poses[:1])
+        np.savez(poses, keypoints=clip.poses)
     written = animate_photo(str(photo), keypoints_file=str(keypoints), poses_file=str(poses), animator=animator,
                             out=None, compose=method, canvas="photo", fps=clip.fps)
     return written["frames_written"]
