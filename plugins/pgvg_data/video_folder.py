@@ -201,11 +201,15 @@ class VideoFolder(Dataset):
         video = None if self.cache.path_for(clip).exists() else read_video(clip)  # [N, H, W, 3]
         keypoints = self.cache.get(clip, video)
         chosen = self._window(len(keypoints))
-        if self.crop != "letterbox":
-            self._tracked(clip, keypoints[chosen])  # a clip whose person is lost too long is left out here
+        poses = self._followed(clip, keypoints[chosen])  # a clip whose person is lost too long is left out here
         if self.frame_cache is not None and not self.frame_cache.path_for(clip).exists():
             window = read_video(clip, frames=chosen.tolist()) if video is None else video[chosen]
-            self.frame_cache.put(clip, *self._framed(clip, window, keypoints[chosen]))
+            self.frame_cache.put(clip, *self._framed(window, poses))
+
+    def _followed(self, clip: Path, keypoints: np.ndarray) -> np.ndarray:
+        """The window's poses ``[T, K, 3]`` as the dataset gives them: as cached (letterbox), or of the person
+        the crop follows (:meth:`_tracked`)."""
+        return keypoints if self.crop == "letterbox" else self._tracked(clip, keypoints)
 
     def _tracked(self, clip: Path, keypoints: np.ndarray) -> np.ndarray:
         """The window's poses ``[T, K, 3]`` of the person followed (tracked, lost frames filled), or a DataError
@@ -223,15 +227,15 @@ class VideoFolder(Dataset):
                             f"than max_lost = {self.max_lost}); left out")
         return filled
 
-    def _framed(self, clip: Path, window: np.ndarray, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _framed(self, window: np.ndarray, poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The window's frames ``[T, R, R, 3]`` as the dataset shows them and the transform of the clip's pixels
         to theirs, ``new = old * scale + offset``: ``[scale, offset_x, offset_y]`` (letterbox) or one per frame
-        ``[T, 3]`` (a crop that follows the person)."""
+        ``[T, 3]`` (a crop that follows the person of ``poses``, :meth:`_followed`'s)."""
         if self.crop == "letterbox":
             return letterbox(window, self.resolution)
         from pgvg_core.framing import crop_photo, following_crops
 
-        crops = following_crops(self._tracked(clip, keypoints), self._framing)
+        crops = following_crops(poses, self._framing)
         frames = np.stack([crop_photo(frame, crop, self.resolution) for frame, crop in zip(window, crops)])
         # PersonCrop.to_model: new = (old - left + 0.5) * scale - 0.5
         boxes = np.array([[c.scale, (0.5 - c.left) * c.scale - 0.5, (0.5 - c.top) * c.scale - 0.5] for c in crops],
@@ -285,17 +289,15 @@ class VideoFolder(Dataset):
         keypoints = self.cache.get(clip)  # [N, K, 3]; cached when the dataset was made: no decoding here
         chosen = self._window(len(keypoints))
         pick = slice(None) if frames is None else np.asarray(frames, dtype=np.int64)
-        window = keypoints[chosen]
-        if self.crop != "letterbox":
-            window = self._tracked(clip, window)
+        window = self._followed(clip, keypoints[chosen])
         if self.frame_cache is None:  # decoded up to the last frame asked for (a following crop needs them all)
             if self.crop == "letterbox":
                 boxed, box = letterbox(read_video(clip, frames=chosen[pick].tolist()), self.resolution)
             else:
-                boxed, box = self._framed(clip, read_video(clip, frames=chosen.tolist()), keypoints[chosen])
+                boxed, box = self._framed(read_video(clip, frames=chosen.tolist()), window)
                 boxed, box = boxed[pick], box[pick]
         else:
-            boxed, box = self._cached_frames(clip, chosen, keypoints[chosen])
+            boxed, box = self._cached_frames(clip, chosen, window)
             boxed, box = boxed[pick], (box if box.ndim == 1 else box[pick])
         points = window[pick].copy()
         box = np.broadcast_to(box, (len(points), 3)) if box.ndim == 1 else box  # [T, 3]
@@ -303,10 +305,10 @@ class VideoFolder(Dataset):
         points[..., 1] = points[..., 1] * box[:, :1] + box[:, 2:3]
         return boxed, points
 
-    def _cached_frames(self, clip: Path, chosen: np.ndarray, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _cached_frames(self, clip: Path, chosen: np.ndarray, poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cached = self.frame_cache.get(clip)
         if cached is None:  # removed or damaged since the dataset was made: decoded and cached again
-            cached = self._framed(clip, read_video(clip, frames=chosen.tolist()), keypoints)
+            cached = self._framed(read_video(clip, frames=chosen.tolist()), poses)
             self.frame_cache.put(clip, *cached)
         return cached
 
