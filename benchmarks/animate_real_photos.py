@@ -44,7 +44,7 @@ def video_poses(video: np.ndarray, estimator) -> np.ndarray:
 
 def pck(found: np.ndarray, rendered: np.ndarray, alpha: float = 0.2) -> float:
     """Share of rendered joints that MediaPipe puts within ``alpha`` body sizes, over every frame."""
-    from pgvg_core.pose import body_size
+    from pgvg_core.poses.keypoints import body_size
 
     sizes = body_size(torch.from_numpy(rendered)).numpy()  # [T]
     seen = rendered[:, BODY_JOINTS, 2] > 0
@@ -70,10 +70,10 @@ def retargeted(animator):
     the action classifier's ceiling on these photos. The clips begin at rest and ease into the action
     (``onset=1``), as a person in a photo does: a clip cut from the middle of a performance (an arm already up)
     added to a photo's arm at rest moves it to places the action never goes."""
-    from pgvg_core.framing import torso_and_hips
-    from pgvg_core.pose import rescale_keypoints
-
     from pgvg_data.synthetic import SyntheticActions
+
+    from pgvg_core.poses.framing import torso_and_hips
+    from pgvg_core.poses.keypoints import rescale_keypoints
 
     data = animator.stage1.data  # a bundle has no dataset: the real clips come from the data it describes
     dataset = SyntheticActions(split="train", resolution=data.resolution, frames=data.frames, actions=data.classes,
@@ -108,12 +108,12 @@ def main() -> None:
     from media import real_people
     from PIL import Image
 
-    from pgvg_core.animate import animate_photo
+    from pgvg_core.app.animate import animate_photo
+    from pgvg_core.app.pipeline import Animator
     from pgvg_core.config import ComponentSpec, build
-    from pgvg_core.pipeline import Animator
-    from pgvg_core.sheets import save_png
-    from pgvg_core.run import load_run
-    from pgvg_core.video import read_video
+    from pgvg_core.media.sheets import save_png
+    from pgvg_core.media.video import read_video
+    from pgvg_core.training.run import load_run
 
     args.out.mkdir(parents=True, exist_ok=True)
     people = real_people(args.media)

@@ -6,7 +6,7 @@ For each resolution a two-stage pipeline is made here (``psgan-keypoints`` and `
 the latency does not depend on the weights' values, only on the networks) and loaded once. The photo is a
 real one of a whole person (by default the woman walking in Sports2D's demo video, fetched with ``pip
 download`` as the tests do; ``--photo`` to give another), its pose found by MediaPipe (needed). Each phase
-is the median over ``--repeats`` calls of :func:`pgvg_core.animate.animate_photo`, model loading excluded;
+is the median over ``--repeats`` calls of :func:`pgvg_core.app.animate.animate_photo`, model loading excluded;
 ``--model`` times a trained pipeline or bundle as well. The issue's bar: under 2 s for 128x128 on the CPU.
 ``--drive VIDEO`` times motion transfer instead (16 frames of the video driving the photo at 512 px, the
 driving poses cached by the untimed first call; the bar: under 3 s). Prints a table and, as its last line,
@@ -45,7 +45,7 @@ def photo(folder: Path) -> Path:
 def one_step_pipeline(folder: Path, resolution: int) -> Path:
     """A pipeline folder (``psgan/``, ``scgan/``) with networks of ``resolution``, trained one step."""
     from pgvg_core.config import load_config
-    from pgvg_core.trainer import Trainer
+    from pgvg_core.training.trainer import Trainer
 
     common = (f"data.params.resolution={resolution}", "trainer.steps=1", "trainer.device=cpu", "metrics=[]",
               "trainer.eval_clips=1", "trainer.checkpoint_every=1", "trainer.sample_every=1000")
@@ -60,8 +60,8 @@ def one_step_pipeline(folder: Path, resolution: int) -> Path:
 def latency(model: Path, image: Path, out: Path, repeats: int, action: str,
             drive: str | None = None) -> dict[str, float]:
     """Median seconds per phase of ``repeats`` animate calls (after one untimed call), and their total."""
-    from pgvg_core.animate import animate_photo
-    from pgvg_core.pipeline import Animator
+    from pgvg_core.app.animate import animate_photo
+    from pgvg_core.app.pipeline import Animator
 
     animator = Animator(model)
     how = dict(drive=drive, max_frames=16) if drive else dict(action=action, frames=16)

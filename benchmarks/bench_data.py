@@ -55,7 +55,7 @@ def consumed_clips_per_second(experiment: str, overrides: tuple[str, ...], steps
     """What a trainer consumes: steps/s on one prepared batch x batch size (clips/s), the batch size, and the
     frames its step reads of clip ``i`` (``None``: whole clips), drawn as the trainer draws them."""
     from pgvg_core.config import load_config
-    from pgvg_core.trainer import Trainer
+    from pgvg_core.training.trainer import Trainer
 
     config = load_config(ROOT / "experiments" / experiment, (*overrides, "trainer.device=cpu", "metrics=[]"))
     with tempfile.TemporaryDirectory() as folder:
@@ -76,8 +76,9 @@ def consumed_clips_per_second(experiment: str, overrides: tuple[str, ...], steps
 
 def write_video_folder(root: Path, clips: int, frames: int = 48, size: int = 192) -> Path:
     """``clips`` MP4s in two class folders under ``root / "videos"``, with ``.npz`` keypoints beside them."""
-    from pgvg_core.video import write_video
     from pgvg_data.synthetic import SyntheticActions
+
+    from pgvg_core.media.video import write_video
 
     source = SyntheticActions(split="train", resolution=size, frames=frames, clips=clips)
     for index in range(clips):

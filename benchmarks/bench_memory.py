@@ -26,7 +26,7 @@ CHILD = """
 import json, resource, sys, tempfile, torch
 from pathlib import Path
 from pgvg_core.config import load_config
-from pgvg_core.trainer import Trainer
+from pgvg_core.training.trainer import Trainer
 experiment, steps, device, *overrides = sys.argv[1:]
 config = load_config(Path(experiment), (*overrides, f"trainer.steps={max(int(steps), 1)}", f"trainer.device={device}",
                      "metrics=[]", "trainer.eval_clips=1", "trainer.sample_every=1000000",

@@ -42,9 +42,8 @@ REPEATS = 3  # runs of each side of the fast in-process rows (SSIM, LPIPS, KID);
 
 def write_frames(folder: Path, split: str, count: int, size: int) -> list[Path]:
     """``count`` frames of synthetic-actions clips of ``split`` as PNG files in ``folder``."""
-    from PIL import Image
-
     from pgvg_data.synthetic import SyntheticActions
+    from PIL import Image
 
     folder.mkdir(parents=True)
     dataset = SyntheticActions(split=split, resolution=size, frames=16, clips=count // 16 + 1)
@@ -81,9 +80,8 @@ def timed(call, repeats: int = 1):
 
 
 def bench_ssim(real: np.ndarray, fake: np.ndarray) -> dict:
-    from skimage.metrics import structural_similarity
-
     from pgvg_metrics.image import ssim_per_image, to_unit_range
+    from skimage.metrics import structural_similarity
 
     def reference():
         return np.array([structural_similarity(r, f, channel_axis=2, gaussian_weights=True, sigma=1.5,
@@ -102,7 +100,6 @@ def bench_ssim(real: np.ndarray, fake: np.ndarray) -> dict:
 def bench_lpips(real: np.ndarray, fake: np.ndarray, batch: int = 64) -> dict:
     import lpips
     import torchvision
-
     from pgvg_metrics.perceptual import BACKBONE_FILES, LPIPSMetric
     from pgvg_metrics.reference import torch_hub_holding
 
@@ -130,13 +127,12 @@ def bench_lpips(real: np.ndarray, fake: np.ndarray, batch: int = 64) -> dict:
 
 
 def bench_fid_kid(real: np.ndarray, fake: np.ndarray) -> list[dict]:
-    from pytorch_fid.fid_score import calculate_frechet_distance
-    from pytorch_fid.inception import InceptionV3
-    from torch_fidelity.metric_kid import kid_features_to_metric
-
     from pgvg_metrics.fid import FID, PYTORCH_FID_FILE
     from pgvg_metrics.kid import kernel_inception_distance
     from pgvg_metrics.reference import torch_hub_holding
+    from pytorch_fid.fid_score import calculate_frechet_distance
+    from pytorch_fid.inception import InceptionV3
+    from torch_fidelity.metric_kid import kid_features_to_metric
 
     metric = FID()
     with torch_hub_holding(PYTORCH_FID_FILE, metric.model_state()):

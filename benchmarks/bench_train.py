@@ -6,7 +6,7 @@ The reference trains the same networks (built from the same experiment file, sam
 terms and augmentations; torch's own instance norms, as pix2pix's) with a loop written here the way
 pytorch-CycleGAN-and-pix2pix writes one: fp32, eager, ``set_requires_grad``, one optimiser per network,
 ``backward()`` then ``step()``. pgvg's rows are
-:meth:`pgvg_core.trainer.Trainer.fit` itself (data loading, per-sample random streams and logging included),
+:meth:`pgvg_core.training.trainer.Trainer.fit` itself (data loading, per-sample random streams and logging included),
 timed from the end of its warm-up steps to its last step by a callback.
 
 MFU: the FLOPs of one training step (``torch.utils.flop_counter``, forward and backward) times steps/s, over the
@@ -109,7 +109,7 @@ class ReferenceLoop:
     """The same networks and terms as pgvg's objective, trained plainly: fp32, eager, no tricks."""
 
     def __init__(self, config) -> None:
-        from pgvg_core.experiment import Experiment
+        from pgvg_core.training.experiment import Experiment
 
         self.experiment = Experiment.build(config, device=torch.device(config.trainer.device))
         self.nets = self.experiment.nets
@@ -191,7 +191,7 @@ class ReferenceSCGAN(ReferenceLoop):
 
     def pose_term(self, keypoints: torch.Tensor) -> torch.Tensor:
         """G2's pose refiner on abnormal versions of frames 1.. against the truth, in body sizes."""
-        from pgvg_core.pose import body_size
+        from pgvg_core.poses.keypoints import body_size
 
         truth = keypoints[:, 1:]
         corrupt = self.objective.augmentations["abnormal_pose"]
@@ -305,7 +305,7 @@ class _OutOfBudget(Exception):
 def trainer_rate(name: str, resolution: int, device: str, batch: int, setting: str, steps: int, warmup: int,
                  budget: float) -> dict[str, Any]:
     """pgvg's ``Trainer.fit`` under ``setting``: steps/s, steps timed, FLOPs of one step, compute dtype."""
-    from pgvg_core.trainer import Trainer
+    from pgvg_core.training.trainer import Trainer
 
     config = experiment_config(name, resolution, device, batch,
                                (*SETTINGS[setting], f"trainer.steps={warmup + steps}"))
@@ -357,7 +357,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=10.0, help="seconds per row: stop timing after")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    from pgvg_core.trainer import TrainingError, matmul_flops_per_second
+    from pgvg_core.training.trainer import TrainingError, matmul_flops_per_second
 
     device = torch.device(args.device)
     emulated = device.type == "cpu" and not cpu_has_bf16_instructions()

@@ -28,9 +28,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/failure-cases"))
     args = parser.parse_args()
 
-    from pgvg_core.pipeline import Animator, failure_cases
-    from pgvg_core.sheets import save_png
-    from pgvg_core.run import load_run
+    from pgvg_core.app.pipeline import Animator, failure_cases
+    from pgvg_core.media.sheets import save_png
+    from pgvg_core.training.run import load_run
 
     args.out.mkdir(parents=True, exist_ok=True)
     animator = Animator(args.model)

@@ -33,8 +33,8 @@ def cut_clips(out: Path, views: list[int]) -> tuple[Path, Path]:
     """Training clips and held-out clips of the Pose2Sim walking man, as MP4 files."""
     from media import fetch
 
-    from pgvg_core.motion_transfer import video_fps
-    from pgvg_core.video import read_video, write_video
+    from pgvg_core.app.motion_transfer import video_fps
+    from pgvg_core.media.video import read_video, write_video
 
     train, held = out / "train" / "person", out / "held-out"
     train.mkdir(parents=True, exist_ok=True)
@@ -60,12 +60,12 @@ def main() -> None:
     parser.add_argument("--db", default=None, help="results database (default: a file in --out)")
     args = parser.parse_args()
 
-    from pgvg_core.bundle import export_bundle
+    from pgvg_core.app.bundle import export_bundle
+    from pgvg_core.app.pipeline import EXPERIMENTS
     from pgvg_core.config import load_config
-    from pgvg_core.pipeline import EXPERIMENTS
-    from pgvg_core.reconstruction import Protocol, run_reconstruction, summary_table
-    from pgvg_core.results import ResultsDatabase
-    from pgvg_core.trainer import Trainer
+    from pgvg_core.leaderboard.reconstruction import Protocol, run_reconstruction, summary_table
+    from pgvg_core.leaderboard.results import ResultsDatabase
+    from pgvg_core.training.trainer import Trainer
 
     root, held = cut_clips(args.out, args.views)
     started = time.perf_counter()

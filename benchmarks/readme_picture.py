@@ -27,12 +27,12 @@ def main() -> None:
     if args.drive:
         return drive_picture(args)
 
+    from pgvg_data.synthetic import SyntheticActions
     from PIL import Image
 
-    from pgvg_core.animate import _shipped_model, animate_photo
-    from pgvg_core.pipeline import Animator
-    from pgvg_core.video import read_video
-    from pgvg_data.synthetic import SyntheticActions
+    from pgvg_core.app.animate import _shipped_model, animate_photo
+    from pgvg_core.app.pipeline import Animator
+    from pgvg_core.media.video import read_video
 
     animator = Animator(args.model or _shipped_model())
     clip = SyntheticActions(split="test", clips=4, resolution=256, frames=2).sample(3)
@@ -53,7 +53,7 @@ def main() -> None:
 
 
 def save_rows(rows: list[np.ndarray], out: Path) -> None:
-    from pgvg_core.sheets import save_png
+    from pgvg_core.media.sheets import save_png
 
     width = max(r.shape[1] for r in rows)
     sheet = np.concatenate([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
@@ -70,12 +70,12 @@ def small_frames(video: np.ndarray, width: int = 128) -> np.ndarray:
 
 def drive_picture(args: argparse.Namespace) -> None:
     """Rows: the driving video (a kick), the photo driven relatively, absolutely (every other frame)."""
+    from pgvg_data.synthetic import SyntheticActions
     from PIL import Image
 
-    from pgvg_core.animate import animate_photo
-    from pgvg_core.pipeline import Animator
-    from pgvg_core.video import write_video
-    from pgvg_data.synthetic import SyntheticActions
+    from pgvg_core.app.animate import animate_photo
+    from pgvg_core.app.pipeline import Animator
+    from pgvg_core.media.video import write_video
 
     animator = Animator(args.model or "body")
     driving = SyntheticActions(split="test", clips=8, resolution=256, frames=16, actions=["kick"]).sample(1)

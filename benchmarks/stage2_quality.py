@@ -50,11 +50,11 @@ CORRUPTIONS = {"sizes": "sigma", "missing": "drop", "shifted": "shift", "rescale
 
 
 def train(config_file: str, overrides: tuple[str, ...], run_dir: Path) -> None:
-    from pgvg_core import checkpoint
+    from pgvg_core.app.pipeline import EXPERIMENTS as FOLDER
     from pgvg_core.config import load_config
-    from pgvg_core.pipeline import EXPERIMENTS as FOLDER
     from pgvg_core.plugins import get_registries
-    from pgvg_core.trainer import Trainer
+    from pgvg_core.training import checkpoint
+    from pgvg_core.training.trainer import Trainer
 
     if checkpoint.list_checkpoints(run_dir):
         return
@@ -67,6 +67,7 @@ class Scorer:
 
     def __init__(self, clips: int, out: Path, psgan: str | None = None) -> None:
         from pgvg_augment.abnormal import AbnormalPose
+
         from pgvg_core.config import ComponentSpec, build
 
         estimator = out / "pose-estimator"
@@ -88,7 +89,7 @@ class Scorer:
             only = AbnormalPose(severity=1.0 if switch in ("drop", "swap") else 0.5, **{**switches, switch: True})
             self.poses[kind] = only.apply(keypoints, only.sample(keypoints.shape, torch.Generator().manual_seed(1234)))
         if psgan:
-            from pgvg_core.pipeline import Animator
+            from pgvg_core.app.pipeline import Animator
 
             stage1 = Animator(psgan)
             first, labels = self.batch["keypoints"][:, 0], self.batch["label"]
@@ -116,7 +117,7 @@ class Scorer:
 
 
 def score_model(scorer: Scorer, name: str, seed: int, steps: int, out: Path) -> dict[str, dict[str, float]]:
-    from pgvg_core.run import load_run
+    from pgvg_core.training.run import load_run
 
     config_file, extra = MODELS[name]
     run_dir = out / f"{name}-seed{seed}"

@@ -93,7 +93,7 @@ def pgvg_register_datasets(register: Register) -> None:
 
 @hookspec
 def pgvg_register_skeletons(register: Register) -> None:
-    """Register skeletons: what keypoints are (see :class:`pgvg_core.skeleton.Skeleton`). The factory takes no
+    """Register skeletons: what keypoints are (see :class:`pgvg_core.poses.skeleton.Skeleton`). The factory takes no
     arguments and returns the skeleton, whose ``name`` is the registered name; datasets and pose sources name
     the skeleton their keypoints follow.
 

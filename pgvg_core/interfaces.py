@@ -2,7 +2,7 @@
 
 Conventions used throughout pgvg:
 
-* ``B`` batch, ``T`` frames, ``K`` keypoints (as many as the data's skeleton has, :mod:`pgvg_core.skeleton`;
+* ``B`` batch, ``T`` frames, ``K`` keypoints (as many as the data's skeleton has, :mod:`pgvg_core.poses.skeleton`;
   ``body-18``: 18 in COCO/OpenPose order), ``H, W`` pixels, ``C`` channels.
 * Images and frames are float tensors in ``[-1, 1]``, channels first: a frame ``[B, 3, H, W]``, a clip
   ``[B, T, 3, H, W]``.
@@ -100,7 +100,7 @@ class PoseSource(abc.ABC):
     parameters), used as part of the pose-cache key.
     """
 
-    #: the registered name of the skeleton the keypoints follow (:func:`pgvg_core.skeleton.skeleton_by_name`)
+    #: the registered name of the skeleton the keypoints follow (:func:`pgvg_core.poses.skeleton.skeleton_by_name`)
     skeleton: str = "body-18"
     #: whether ``people`` can find several people in one image (then a driving video's person is tracked among
     #: them, frame by frame); otherwise a clip's poses come from ``__call__`` on the whole clip
@@ -281,14 +281,14 @@ class Dataset(torch.utils.data.Dataset, abc.ABC):
     * ``label``: int64 ``[]``, an index into ``classes``
     * ``identity``: int64 ``[]``, the person (so splits and metrics can group by identity)
 
-    Heatmaps are made from keypoints by the consumer (``pgvg_core.pose.render_heatmaps``), so that sigma
+    Heatmaps are made from keypoints by the consumer (``pgvg_core.poses.keypoints.render_heatmaps``), so that sigma
     and abnormal-pose augmentation stay a training choice.
     """
 
     classes: tuple[str, ...]
     resolution: int
     frames: int
-    #: the registered name of the skeleton the keypoints follow (:func:`pgvg_core.skeleton.skeleton_by_name`):
+    #: the registered name of the skeleton the keypoints follow (:func:`pgvg_core.poses.skeleton.skeleton_by_name`):
     #: ``K`` and the limb graph of everything built for this data come from it
     skeleton: str = "body-18"
 

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from pgvg_core.config import LossTerm
-from pgvg_core.skeleton import BODY_18, Skeleton, as_skeleton
+from pgvg_core.poses.skeleton import BODY_18, Skeleton, as_skeleton
 
 
 def adam(parameters: Any, device: torch.device, **hyperparameters: Any) -> torch.optim.Adam:
@@ -43,8 +43,8 @@ def _keypoints_of_skeleton(data: DataInfo, attribute: attrs.Attribute, keypoints
 class DataInfo:
     """What networks and objectives need to know about the data.
 
-    ``skeleton`` is what the keypoints follow (a :class:`~pgvg_core.skeleton.Skeleton`; a registered name or
-    :meth:`~pgvg_core.skeleton.Skeleton.as_dict` data is converted), ``keypoints`` its ``K`` (by default
+    ``skeleton`` is what the keypoints follow (a :class:`~pgvg_core.poses.skeleton.Skeleton`; a registered name or
+    :meth:`~pgvg_core.poses.skeleton.Skeleton.as_dict` data is converted), ``keypoints`` its ``K`` (by default
     taken from it; a different number is an error).
     """
 

@@ -76,7 +76,7 @@ def real_people(folder: Path, names: list[str] | None = None) -> dict[str, Path]
     """PNG crops of single real people (``names``, default all of ``PEOPLE``), written into ``folder``."""
     from PIL import Image
 
-    from pgvg_core.video import read_video
+    from pgvg_core.media.video import read_video
 
     out, videos = {}, {}
     for name in names or PEOPLE:

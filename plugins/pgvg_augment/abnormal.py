@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 
 from pgvg_core.interfaces import Augmentation
-from pgvg_core.pose import body_size
-from pgvg_core.skeleton import BODY_18, Skeleton, as_skeleton
+from pgvg_core.poses.keypoints import body_size
+from pgvg_core.poses.skeleton import BODY_18, Skeleton, as_skeleton
 
 
 class AbnormalPose(Augmentation):

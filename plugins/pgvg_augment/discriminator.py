@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from pgvg_core.interfaces import Augmentation
-from pgvg_core.skeleton import BODY_18, Skeleton, as_skeleton
+from pgvg_core.poses.skeleton import BODY_18, Skeleton, as_skeleton
 
 
 class DiscriminatorAugment(Augmentation):

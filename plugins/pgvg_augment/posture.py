@@ -18,7 +18,7 @@ import math
 import torch
 
 from pgvg_core.interfaces import Augmentation
-from pgvg_core.skeleton import BODY_18, Skeleton, as_skeleton
+from pgvg_core.poses.skeleton import BODY_18, Skeleton, as_skeleton
 
 # A posture is a body's: its arms and legs turn about shoulders, elbows, hips and knees. The joints are named,
 # so any skeleton with these keypoint names works (body-18 and its supersets); others are refused.

@@ -11,7 +11,6 @@ import torch
 
 from pgvg_core.interfaces import Dataset
 
-
 #: How much memory a poses-only procedural dataset keeps of the clips it made (see ``__getitem__``).
 POSE_MEMO_BYTES = 256 * 2**20
 

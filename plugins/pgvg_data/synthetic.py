@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pgvg_data.motion import FACE_ARM, FACE_ELBOW, ACTIONS, Proportions, action_motion, ease_in, forward_kinematics
+from pgvg_data.motion import ACTIONS, FACE_ARM, FACE_ELBOW, Proportions, action_motion, ease_in, forward_kinematics
 from pgvg_data.procedural import ProceduralClips
 from pgvg_data.render import Appearance, background, render_person
 

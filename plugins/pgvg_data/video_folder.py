@@ -19,10 +19,10 @@ import numpy as np
 import torch
 
 from pgvg_core.errors import DataError
-from pgvg_core.files import cache_root
 from pgvg_core.interfaces import Dataset, PoseSource
-from pgvg_core.pose_cache import UNREADABLE, PoseCache, atomic_save_npz, clip_hash, default_cache_dir  # noqa: F401
-from pgvg_core.video import frame_files, is_video, letterbox, read_video
+from pgvg_core.media.files import cache_root
+from pgvg_core.media.video import frame_files, is_video, letterbox, read_video
+from pgvg_core.poses.cache import UNREADABLE, PoseCache, atomic_save_npz, clip_hash, default_cache_dir  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class VideoFolder(Dataset):
     once read, kept in memory up to ``keep_mb`` (0: read them from the cache, or decode them, at every read).
 
     ``crop``: ``"letterbox"`` (the whole frame, padded square), or ``"person"`` / ``"face"``: a square that
-    follows the person (the pose source's, tracked; lost frames filled, see :mod:`pgvg_core.motion_transfer`),
+    follows the person (the pose source's, tracked; lost frames filled, see :mod:`pgvg_core.app.motion_transfer`),
     one size per clip, smoothed over time, framing them as the built-in data frames people (synthetic-actions'
     torso length and hip position, synthetic-faces' eyes-to-mouth length and eye midpoint), so a person a few
     pixels tall in a street clip fills the frame as a model trained on pgvg's data expects. A clip whose person
@@ -214,8 +214,8 @@ class VideoFolder(Dataset):
     def _tracked(self, clip: Path, keypoints: np.ndarray) -> np.ndarray:
         """The window's poses ``[T, K, 3]`` of the person followed (tracked, lost frames filled), or a DataError
         naming the clip where the person is lost in more than ``max_lost`` of them."""
-        from pgvg_core.motion_transfer import fill_lost, track_person
-        from pgvg_core.skeleton import skeleton_by_name
+        from pgvg_core.app.motion_transfer import fill_lost, track_person
+        from pgvg_core.poses.skeleton import skeleton_by_name
 
         try:
             tracked = track_person([pose[None] for pose in keypoints], skeleton_by_name(self.skeleton))
@@ -233,7 +233,7 @@ class VideoFolder(Dataset):
         ``[T, 3]`` (a crop that follows the person of ``poses``, :meth:`_followed`'s)."""
         if self.crop == "letterbox":
             return letterbox(window, self.resolution)
-        from pgvg_core.framing import crop_photo, following_crops
+        from pgvg_core.poses.framing import crop_photo, following_crops
 
         crops = following_crops(poses, self._framing)
         frames = np.stack([crop_photo(frame, crop, self.resolution) for frame, crop in zip(window, crops)])
@@ -335,7 +335,7 @@ class VideoFolder(Dataset):
 
 def _builtin_framing(crop: str, resolution: int) -> Any:
     """How pgvg's built-in data frames people (``crop = "person"``) or faces (``"face"``) at ``resolution``."""
-    from pgvg_core.framing import framing_of
+    from pgvg_core.poses.framing import framing_of
 
     if crop == "face":
         from pgvg_data.faces import SyntheticFaces

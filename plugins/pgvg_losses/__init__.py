@@ -5,15 +5,7 @@ from pgvg_core import hookimpl
 
 @hookimpl
 def pgvg_register_losses(register):
-    from pgvg_losses.losses import (
-        BCEGANLoss,
-        CrossEntropyLoss,
-        HeatmapL1Loss,
-        HingeGANLoss,
-        L1Loss,
-        LSGANLoss,
-        MSELoss,
-    )
+    from pgvg_losses.losses import BCEGANLoss, CrossEntropyLoss, HeatmapL1Loss, HingeGANLoss, L1Loss, LSGANLoss, MSELoss
 
     register("gan-lsgan", LSGANLoss)
     register("gan-hinge", HingeGANLoss)

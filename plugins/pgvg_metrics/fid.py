@@ -27,9 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from pgvg_core.errors import DataError
-from pgvg_core.files import atomic_write, cache_root, sha256_of
 from pgvg_core.interfaces import FeatureSetMetric, Metric, ReferenceCheck  # noqa: F401 (FeatureSetMetric: its old home)
-from pgvg_core.stats import frechet, frechet_distance, gaussian_statistics
+from pgvg_core.measure.stats import frechet, frechet_distance, gaussian_statistics
+from pgvg_core.media.files import atomic_write, cache_root, sha256_of
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ The protocol is StyleGAN-V's and common_metrics_on_video_quality's:
   bilinearly with align_corners=False, then center-cropped to 224x224 (for square frames: a plain bilinear
   resize to 224x224), and stay in [-1, 1];
 * the I3D gets ``[B, 3, 16, 224, 224]`` and its 400 Kinetics logits (before the softmax) are the features;
-* the Fréchet distance between Gaussians fitted to the real and fake features (``pgvg_core.stats``, float64,
+* the Fréchet distance between Gaussians fitted to the real and fake features (``pgvg_core.measure.stats``, float64,
   sample covariance with N - 1 like ``np.cov``; StyleGAN-V divides by N).
 
 Weights are resolved in this order, and which file was used is recorded with its sha256:
@@ -44,8 +44,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from pgvg_core.errors import DataError
-from pgvg_core.files import cache_root, sha256_of
-from pgvg_core.stats import frechet_distance
+from pgvg_core.measure.stats import frechet_distance
+from pgvg_core.media.files import cache_root, sha256_of
 from pgvg_metrics.fid import FeatureSetMetric
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ import torch
 
 from pgvg_core.errors import DataError
 from pgvg_core.interfaces import ReferenceCheck
-from pgvg_metrics.fid import FID_VERSION, FIDFeatures, FeatureSetMetric, inception_features_key, resolve_weights
+from pgvg_metrics.fid import FID_VERSION, FeatureSetMetric, FIDFeatures, inception_features_key, resolve_weights
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import torch
 
 from pgvg_core.config import ComponentSpec, build
 from pgvg_core.interfaces import Metric
-from pgvg_core.pose import body_size
+from pgvg_core.poses.keypoints import body_size
 
 
 class PCK(Metric):
@@ -54,7 +54,7 @@ class PCK(Metric):
     def _estimate(self, frames: torch.Tensor) -> torch.Tensor:
         if hasattr(self.source, "estimate"):
             return self.source.estimate(frames)
-        from pgvg_core.video import to_uint8
+        from pgvg_core.media.video import to_uint8
 
         return torch.from_numpy(self.source(to_uint8(frames)))
 

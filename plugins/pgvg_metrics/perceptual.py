@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from pgvg_core.errors import DataError
-from pgvg_core.files import sha256_of
 from pgvg_core.interfaces import Loss, Metric, ReferenceCheck
+from pgvg_core.media.files import sha256_of
 
 log = logging.getLogger(__name__)
 

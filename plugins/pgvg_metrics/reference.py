@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from pgvg_core.interfaces import Metric, ReferenceCheck, ReferenceUnavailable
-from pgvg_core.score import iter_frames, to_model_range
+from pgvg_core.measure.score import iter_frames, to_model_range
 
 #: Tolerances of the conformance checks: per-image values to 1e-4 (the metrics issue's bound for SSIM),
 #: set metrics to 1e-4 relative (float32 features; pytorch-fid's sqrtm against pgvg's eigendecomposition).

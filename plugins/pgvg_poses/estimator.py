@@ -19,8 +19,8 @@ from pgvg_core.config import LossTerm
 from pgvg_core.errors import DataError
 from pgvg_core.interfaces import Evaluator, PoseSource
 from pgvg_core.objective import Objective
-from pgvg_core.pose import heatmaps_to_keypoints, render_heatmaps, rescale_keypoints
-from pgvg_core import randomness
+from pgvg_core.poses.keypoints import heatmaps_to_keypoints, render_heatmaps, rescale_keypoints
+from pgvg_core.training import randomness
 
 
 class PoseEstimatorNet(Evaluator):
@@ -95,8 +95,8 @@ class SyntheticEstimatorPoses(PoseSource):
     """Poses from the pose estimator trained on synthetic-actions renders (``run`` = its run folder)."""
 
     def __init__(self, *, run: str = "runs/pose-estimator", device: Any = "cpu") -> None:
-        from pgvg_core import checkpoint
-        from pgvg_core.run import load_run
+        from pgvg_core.training import checkpoint
+        from pgvg_core.training.run import load_run
 
         folder = Path(run)
         if not checkpoint.list_checkpoints(folder):

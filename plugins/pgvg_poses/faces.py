@@ -17,7 +17,7 @@ import numpy as np
 
 from pgvg_core.errors import DataError
 from pgvg_core.interfaces import PoseSource
-from pgvg_core.skeleton import FACE_68
+from pgvg_core.poses.skeleton import FACE_68
 from pgvg_poses.formats import load_openface_csv  # noqa: F401 (its home was here; a file format's reader)
 
 # Mesh contours, each from its first iBUG point to its last.

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from pgvg_core.errors import DataError
-from pgvg_core.pose import NUM_KEYPOINTS
-from pgvg_core.skeleton import BODY_18, FACE_68, Skeleton
+from pgvg_core.poses.keypoints import NUM_KEYPOINTS
+from pgvg_core.poses.skeleton import BODY_18, FACE_68, Skeleton
 
 # COCO-18 index -> BODY_25 index (BODY_25 adds a mid-hip at 8 and feet after 18).
 BODY25_TO_COCO18 = (0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)

@@ -1,9 +1,9 @@
 """Built-in skeletons (kind ``skeletons``): factories that take nothing and return a
-:class:`pgvg_core.skeleton.Skeleton` named as registered."""
+:class:`pgvg_core.poses.skeleton.Skeleton` named as registered."""
 
 from __future__ import annotations
 
-from pgvg_core.skeleton import BODY_18, FACE_68, Skeleton
+from pgvg_core.poses.skeleton import BODY_18, FACE_68, Skeleton
 
 
 def body_18() -> Skeleton:

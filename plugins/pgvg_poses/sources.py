@@ -11,8 +11,8 @@ import numpy as np
 
 from pgvg_core.errors import DataError
 from pgvg_core.interfaces import PoseSource
-from pgvg_core.pose import NUM_KEYPOINTS
-from pgvg_core.skeleton import BODY_18, FACE_68, skeleton_by_name
+from pgvg_core.poses.keypoints import NUM_KEYPOINTS
+from pgvg_core.poses.skeleton import BODY_18, FACE_68, skeleton_by_name
 from pgvg_poses.formats import load_keypoints, load_people, load_people_over_time
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ it and reports, for generated sequences against real ones:
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,13 +25,13 @@ from torch import nn
 
 from pgvg_core.config import LossTerm
 from pgvg_core.errors import DataError
-from pgvg_core.files import sha256_of
 from pgvg_core.interfaces import Evaluator, Metric
+from pgvg_core.measure.stats import frechet_distance
+from pgvg_core.media.files import sha256_of
 from pgvg_core.objective import Objective
-from pgvg_core.pose import body_size
-from pgvg_core.skeleton import BODY_18, Skeleton, as_skeleton
-from pgvg_core.stats import frechet_distance
-from pgvg_core import randomness
+from pgvg_core.poses.keypoints import body_size
+from pgvg_core.poses.skeleton import BODY_18, Skeleton, as_skeleton
+from pgvg_core.training import randomness
 from pgvg_psgan.objective import sequence_keypoints, with_posture
 
 log = logging.getLogger(__name__)
@@ -189,8 +189,8 @@ class PoseActionMetric(Metric):
         return {"classifier": str(found)} if found else {}
 
     def __init__(self, *, classifier: str = "runs/action-classifier", device: Any = "cpu", **_: Any) -> None:
-        from pgvg_core import checkpoint
-        from pgvg_core.run import load_run
+        from pgvg_core.training import checkpoint
+        from pgvg_core.training.run import load_run
 
         run = Path(classifier)
         if not run.is_dir() or not checkpoint.list_checkpoints(run):

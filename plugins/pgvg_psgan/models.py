@@ -9,24 +9,16 @@ and ``psgan-motion`` over the joint trajectories read from them.
 from __future__ import annotations
 
 import contextlib
-
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pgvg_core.blocks import (
-    ConditionalResBlock2d,
-    InstanceNorm3d,
-    down2d,
-    in_weight_layout,
-    init_weights,
-    patch_layers,
-)
+from pgvg_core.blocks import ConditionalResBlock2d, InstanceNorm3d, down2d, in_weight_layout, init_weights, patch_layers
 from pgvg_core.interfaces import Discriminator, Generator, PoseSequenceGenerator
-from pgvg_core.pose import body_size, heatmap_sigma, heatmaps_to_keypoints, render_heatmaps, soft_keypoints
-from pgvg_core import randomness
+from pgvg_core.poses.keypoints import body_size, heatmap_sigma, heatmaps_to_keypoints, render_heatmaps, soft_keypoints
+from pgvg_core.training import randomness
 
 ENCODER_DOWNSAMPLING = 16  # four stride-2 convolutions
 

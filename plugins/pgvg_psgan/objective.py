@@ -16,9 +16,10 @@ import torch
 from torch import nn
 
 from pgvg_core.config import LossTerm
-from pgvg_core.objective import Objective, PoseSequenceModel
 from pgvg_core.interfaces import PoseSequenceGenerator
-from pgvg_core.pose import (
+from pgvg_core.media.sheets import animated_grid, grid
+from pgvg_core.objective import Objective, PoseSequenceModel
+from pgvg_core.poses.keypoints import (
     body_size,
     heatmaps_to_keypoints,
     render_heatmaps,
@@ -26,9 +27,8 @@ from pgvg_core.pose import (
     skeleton_image,
     soft_keypoints,
 )
-from pgvg_core.sheets import animated_grid, grid
-from pgvg_core.skeleton import BODY_18, Skeleton
-from pgvg_core import randomness
+from pgvg_core.poses.skeleton import BODY_18, Skeleton
+from pgvg_core.training import randomness
 
 
 def with_posture(posture: Any, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -16,14 +16,14 @@ from torch import nn
 
 from pgvg_core.blocks import InstanceNorm2d, ResBlock2d, down2d, in_weight_layout, init_weights
 from pgvg_core.interfaces import Generator
-from pgvg_core.pose import (
+from pgvg_core.poses.keypoints import (
     body_size,
     heatmap_sigma,
     heatmaps_to_keypoints,
     render_heatmaps,
     rescale_keypoints,
 )
-from pgvg_core.skeleton import BODY_18, Skeleton, as_skeleton
+from pgvg_core.poses.skeleton import BODY_18, Skeleton, as_skeleton
 from pgvg_scgan.warp import limb_warp, warp_image
 
 
@@ -93,7 +93,7 @@ class SCGANGenerator(Generator):
     guess, 0.034 with the carried bone, which also costs least with every corruption at once).
 
     ``skeleton`` (set by pgvg from the data) gives the warp its limbs and the missing-joint fill its parent
-    tree (:attr:`pgvg_core.skeleton.Skeleton.bones`); the warp works with any skeleton whose ``K`` is
+    tree (:attr:`pgvg_core.poses.skeleton.Skeleton.bones`); the warp works with any skeleton whose ``K`` is
     ``keypoints``. Drawing at a photo's resolution with a ``plate`` or in ``layers``
     (:meth:`render_detailed`) follows a body's trunk and arms and legs, and needs ``body-18``.
     """
@@ -264,7 +264,7 @@ class SCGANGenerator(Generator):
         (the warp works from keypoints, at any resolution) and blended with the network's output upsampled,
         so the person keeps the photo's detail wherever the blend keeps the warped source.
 
-        With ``plate`` (``detail`` without the person's arms and legs, :func:`pgvg_core.framing.clean_plate`)
+        With ``plate`` (``detail`` without the person's arms and legs, :func:`pgvg_core.poses.framing.clean_plate`)
         the picture is drawn in two layers: the arms and legs of the target pose from ``detail``, everything
         else from ``plate``, both through the same warp. A limb that moves away then uncovers the torso or
         background instead of leaving a copy of itself behind.
@@ -326,8 +326,8 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
     front to back:
 
     1. the arms and legs of the target pose, from ``detail`` through the limb warp (masks as wide as limbs,
-       :data:`pgvg_core.framing.LIMB_REACH`, around the target's bones);
-    2. the rest of the person (trunk, head, hair, clothes: :func:`pgvg_core.framing.person_silhouette`) from
+       :data:`pgvg_core.poses.framing.LIMB_REACH`, around the target's bones);
+    2. the rest of the person (trunk, head, hair, clothes: :func:`pgvg_core.poses.framing.person_silhouette`) from
        ``plate`` (the photo without the limbs that move), moved rigidly as the trunk moves (the similarity
        that takes the source's neck and hip centre to the target's), the head with it;
     3. the background: ``plate`` with the person filled in from around them, seen only where the trunk
@@ -336,7 +336,7 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
     :param source: ``[B, K, 3]`` the photo's pose, ``target`` the pose to draw, in pixels of a
         ``network_size`` frame; ``detail``, ``plate``: ``[B, 3, H, W]`` in [-1, 1].
     """
-    from pgvg_core.framing import (
+    from pgvg_core.poses.framing import (
         LIMB_BEYOND,
         MOVING_LIMBS,
         body_mask,
@@ -379,7 +379,7 @@ def _behind_the_person(source: torch.Tensor, torsos: torch.Tensor, small: tuple[
                        plate: torch.Tensor) -> torch.Tensor:
     """``plate [B, 3, H, W]`` with the person of pose ``source`` (``[B, K, 3]`` in pixels of ``small``) filled in
     from around them: what shows where the trunk moves away. Kept for the last inputs (by their bytes)."""
-    from pgvg_core.framing import fill_holes, person_silhouette
+    from pgvg_core.poses.framing import fill_holes, person_silhouette
 
     digest = hashlib.blake2b(digest_size=16)
     for part in (source, torsos, torch.tensor(small), plate):
@@ -408,7 +408,7 @@ def trunk_grid(source: torch.Tensor, target: torch.Tensor, size: tuple[int, int]
 
 def _trunk_anchors(pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The neck and the hip centre of poses ``[B, K, 3]`` as complex numbers ``[B]`` each."""
-    from pgvg_core.pose import KEYPOINT_INDEX
+    from pgvg_core.poses.keypoints import KEYPOINT_INDEX
 
     pose = pose.float()
     neck = torch.complex(pose[:, 1, 0], pose[:, 1, 1])
@@ -458,7 +458,7 @@ def trunk_following(source: torch.Tensor, target: torch.Tensor,
     """``target [B, K, 3]`` with ``joints`` (by default the arms' and legs': elbows, wrists, knees, ankles) put
     back where the source's are, moved as the trunk moved (the similarity that takes the source's neck and hip
     centre to the target's): the pose the background and the trunk follow, without the limbs' own motion."""
-    from pgvg_core.pose import KEYPOINT_INDEX
+    from pgvg_core.poses.keypoints import KEYPOINT_INDEX
 
     source_neck, target_neck, ratio = _trunk_similarity(source, target)
     out = target.clone()
@@ -472,7 +472,7 @@ def trunk_following(source: torch.Tensor, target: torch.Tensor,
 
 def target_limbs(keypoints: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Where the arms and legs of poses ``[B, K, 3]`` (pixels) are: ``[B, H, W]`` in [0, 1]."""
-    from pgvg_core.framing import MOVING_LIMBS, body_mask, limb_width, torso_and_hips
+    from pgvg_core.poses.framing import MOVING_LIMBS, body_mask, limb_width, torso_and_hips
 
     torsos = [torso_and_hips(k) for k in keypoints.detach().cpu().numpy()]
     widths = torch.tensor([limb_width(t[0]) if t else 0.05 * size[0] for t in torsos])

@@ -19,13 +19,13 @@ import torch
 from torch import nn
 
 from pgvg_core.config import ComponentSpec, LossTerm, build
-from pgvg_core.evaluation import PoseCondition, rendered_pairs
 from pgvg_core.interfaces import clip_poses
+from pgvg_core.measure.evaluation import PoseCondition, rendered_pairs
+from pgvg_core.media.sheets import grid
+from pgvg_core.media.video import to_uint8
 from pgvg_core.objective import FrameRenderer, Objective, adam
-from pgvg_core.pose import body_size, render_heatmaps, skeleton_image
-from pgvg_core.sheets import grid
-from pgvg_core.video import to_uint8
-from pgvg_core import randomness
+from pgvg_core.poses.keypoints import body_size, render_heatmaps, skeleton_image
+from pgvg_core.training import randomness
 
 log = logging.getLogger(__name__)
 

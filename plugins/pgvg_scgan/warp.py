@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pgvg_core.pose import LIMBS, body_size
+from pgvg_core.poses.keypoints import LIMBS, body_size
 
 # Limb transforms whose scale leaves this range are clamped: a bone is never stretched past 2x or shrunk
 # below 1/2, so a wrong or abnormal keypoint cannot tear the image apart.

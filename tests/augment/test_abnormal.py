@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from pgvg_augment.abnormal import AbnormalPose
 from pgvg_data.synthetic import SyntheticActions
 

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
-
 from pgvg_augment.abnormal import AbnormalFace
+
 from pgvg_core.config import ComponentSpec, build
-from pgvg_core.skeleton import FACE_68
+from pgvg_core.poses.skeleton import FACE_68
 
 ONLY = dict(sigma=False, scale=False, shift=False, displace=False, drop=False, swap=False, jitter=False,
             drift=False, collapse=False, corner=False)

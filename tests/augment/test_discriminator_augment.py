@@ -1,8 +1,8 @@
 import pytest
 import torch
-
 from pgvg_augment.discriminator import DiscriminatorAugment
-from pgvg_core.pose import FLIP_PERMUTATION, render_heatmaps
+
+from pgvg_core.poses.keypoints import FLIP_PERMUTATION, render_heatmaps
 
 
 def test_same_params_move_real_fake_and_pose_together():

@@ -2,10 +2,10 @@ import math
 
 import pytest
 import torch
-
 from pgvg_augment.posture import LIMB_BONES, Posture
-from pgvg_core.pose import KEYPOINT_INDEX
 from pgvg_data.synthetic import SyntheticActions
+
+from pgvg_core.poses.keypoints import KEYPOINT_INDEX
 
 
 def clips(batch: int = 4) -> torch.Tensor:

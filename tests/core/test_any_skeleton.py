@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from fake_plugins.five_points import FIVE
 
 from pgvg_core.config import ComponentSpec, build
 from pgvg_core.errors import ConfigError
-from pgvg_core.pose import draw_skeleton, heatmaps_to_keypoints, render_heatmaps
-from fake_plugins.five_points import FIVE
+from pgvg_core.poses.keypoints import draw_skeleton, heatmaps_to_keypoints, render_heatmaps
 
 TINY = FIVE  # five points: a head and two arms (tests/fake_plugins/five_points.py)
 # x, y, confidence in a 32 x 32 frame
@@ -141,12 +141,12 @@ def test_a_plugins_skeleton_and_data_train_both_stages_with_no_change_in_the_cor
     """tests/fake_plugins/five_points.py: a 5-keypoint skeleton and a dataset of it, by name, through
     Experiment, the loop, evaluation, samples, checkpoints and load_run."""
     from fake_plugins import five_points
+    from tiny import TINY_PSGAN, TINY_SCGAN, write_config
 
     from pgvg_core.config import load_config
     from pgvg_core.plugins import load_plugins, set_plugins
-    from pgvg_core.run import load_run
-    from pgvg_core.trainer import Trainer
-    from tiny import TINY_PSGAN, TINY_SCGAN, write_config
+    from pgvg_core.training.run import load_run
+    from pgvg_core.training.trainer import Trainer
 
     set_plugins(load_plugins(extra_plugins=[("five", five_points)]))
     text = {"psgan": TINY_PSGAN, "scgan": TINY_SCGAN}[stage]

@@ -4,15 +4,15 @@ import json
 import tomllib
 
 import attrs
-import torch
 import pytest
+import torch
 from click.testing import CliRunner
+from core.test_results import result
 
-from pgvg_core.bench import leaderboard, load_suite, summarise
 from pgvg_core.cli import main
 from pgvg_core.errors import PgvgError
-from pgvg_core.results import ResultsDatabase
-from core.test_results import result
+from pgvg_core.leaderboard.bench import leaderboard, load_suite, summarise
+from pgvg_core.leaderboard.results import ResultsDatabase
 
 
 def test_the_smoke_suite_runs_end_to_end_and_a_second_run_adds_no_row(tmp_path):
@@ -140,8 +140,8 @@ set = ["trainer.steps=2"]
 
 
 def test_every_suite_of_pgvg_reads_and_names_its_methods_experiments():
-    from pgvg_core.bench import SUITES
     from pgvg_core.config import ComponentSpec, build, load_config
+    from pgvg_core.leaderboard.bench import SUITES
     from pgvg_core.plugins import get_registries
 
     names = sorted(path.stem for path in SUITES.glob("*.toml"))
@@ -222,7 +222,7 @@ set = ["trainer.steps=2"]
     assert len(set(ssim.values())) == 4  # each condition rendered other poses
     assert row.provenance["swapped/ssim"]["poses"] == "swapped"
     # The same frames again: the abnormal poses are one fixed draw, the stage-1 noise comes from the protocol's seed.
-    from pgvg_core.bench import measure_run
+    from pgvg_core.leaderboard.bench import measure_run
 
     loaded = load_suite(str(suite))
     run_dir = tmp_path / "runs" / "tiny-robustness" / "scgan" / "seed-0"
@@ -232,13 +232,13 @@ set = ["trainer.steps=2"]
 
 
 def test_pose_conditions_refuse_what_cannot_work(tmp_path):
-    from pgvg_core.bench import pose_conditions
-    from pgvg_core.evaluation import PoseCondition, measure
     from tiny import TINY_PSGAN, write_config
 
     from pgvg_core.config import load_config
-    from pgvg_core.run import load_run
-    from pgvg_core.trainer import Trainer
+    from pgvg_core.leaderboard.bench import pose_conditions
+    from pgvg_core.measure.evaluation import PoseCondition, measure
+    from pgvg_core.training.run import load_run
+    from pgvg_core.training.trainer import Trainer
 
     Trainer(load_config(write_config(tmp_path, TINY_PSGAN), ["trainer.steps=1"]), tmp_path / "p", progress=False).fit()
     stage1 = load_run(tmp_path / "p")
@@ -304,8 +304,8 @@ stage1 = { config = "psgan.toml", set = ["trainer.steps=2"] }
     assert set(rows[0].metrics) == {"true/ssim", "generated/ssim", "stage1/pose-action"}
     assert 0 <= rows[0].metrics["stage1/pose-action"]["accuracy"] <= 1
     assert rows[0].provenance["stage1/pose-action"]["checkpoint_sha256"] != rows[0].checkpoint_sha256
-    from pgvg_core import checkpoint
-    from pgvg_core.files import sha256_of
+    from pgvg_core.media.files import sha256_of
+    from pgvg_core.training import checkpoint
 
     stage1_sha = sha256_of(checkpoint.latest(folder / "seed-0-stage1"))
     assert rows[0].provenance["stage1"]["checkpoint_sha256"] == stage1_sha  # what the result depends on

@@ -4,7 +4,6 @@ from torch import nn
 
 from pgvg_core.blocks import InstanceNorm2d, InstanceNorm3d, in_weight_layout
 
-
 CHANNELS_LAST = {4: torch.channels_last, 5: torch.channels_last_3d}
 
 

@@ -156,9 +156,9 @@ def test_objectives_are_their_own_kind():
 
 
 def test_an_objective_named_as_a_loss_term_is_an_error(tmp_path):
+    from pgvg_core.app.pipeline import EXPERIMENTS
     from pgvg_core.config import load_config
     from pgvg_core.errors import ConfigError
-    from pgvg_core.pipeline import EXPERIMENTS
     from pgvg_core.plugins import get_registries
 
     with pytest.raises(ConfigError, match="no loss 'scgan'") as info:

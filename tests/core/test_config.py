@@ -4,14 +4,7 @@ import textwrap
 
 import pytest
 
-from pgvg_core.config import (
-    ComponentSpec,
-    build,
-    check_params,
-    config_to_toml,
-    load_config,
-    parse_override,
-)
+from pgvg_core.config import ComponentSpec, build, check_params, config_to_toml, load_config, parse_override
 from pgvg_core.errors import ConfigError
 from pgvg_core.plugins import load_plugins
 

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 import torch
-
-from pgvg_core import checkpoint
 from tiny import TINY_PSGAN, TINY_SCGAN, write_config
+
+from pgvg_core.training import checkpoint
 
 STEPS = ("--set", "trainer.steps=4", "--set", "trainer.batch_size=4", "--set", "trainer.checkpoint_every=2",
          "--set", "trainer.keep_checkpoints=5")
@@ -120,7 +120,7 @@ def test_two_nodes_on_one_machine_train_what_one_process_trains(tmp_path):
 
 
 def test_a_bench_on_two_processes_trains_each_run_on_both_and_stores_one_result(tmp_path):
-    from pgvg_core.results import ResultsDatabase
+    from pgvg_core.leaderboard.results import ResultsDatabase
 
     out = pgvg("bench", "smoke", "--methods", "scgan", "--seeds", "1", "--nproc", "2", "--out", str(tmp_path / "runs"),
                "--db", str(tmp_path / "db.sqlite"))

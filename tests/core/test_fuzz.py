@@ -10,10 +10,10 @@ import pytest
 import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pgvg_poses.formats import load_keypoints, load_people
 
 from pgvg_core.config import config_from_dict, parse_override
 from pgvg_core.errors import PgvgError
-from pgvg_poses.formats import load_keypoints, load_people
 from registries import RegistryError
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -2,13 +2,13 @@
 
 import pytest
 import torch
+from tiny import TINY_SCGAN, write_config
 
-from pgvg_core.bundle import SHIPPED, model_path, read_bundle
+from pgvg_core.app.bundle import SHIPPED, model_path, read_bundle
 from pgvg_core.config import load_config
 from pgvg_core.errors import ConfigError, PgvgError
-from pgvg_core.experiment import initial_weights
-from pgvg_core.trainer import Trainer
-from tiny import TINY_SCGAN, write_config
+from pgvg_core.training.experiment import initial_weights
+from pgvg_core.training.trainer import Trainer
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_weights_of_another_network_are_refused(trained, tmp_path):
 
 
 def test_a_missing_shipped_face_model_says_so(monkeypatch, tmp_path):
-    import pgvg_core.bundle as bundle
+    import pgvg_core.app.bundle as bundle
 
     monkeypatch.setitem(bundle.SHIPPED_MODELS, "face", tmp_path / "absent.pt")
     with pytest.raises(PgvgError, match="the shipped face model is missing"):

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from pgvg_core import checkpoint
 from tiny import TINY_PSGAN, write_config
+
+from pgvg_core.training import checkpoint
 
 KILLABLE = Path(__file__).resolve().parents[1] / "tools" / "killable_run.py"
 STEPS = 24

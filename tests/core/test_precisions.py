@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
+from pgvg_core.app.pipeline import EXPERIMENTS
 from pgvg_core.config import load_config
-from pgvg_core.pipeline import EXPERIMENTS
-from pgvg_core.trainer import Trainer
+from pgvg_core.training.trainer import Trainer
 
 PIPELINES = {"demo.toml", "demo-face.toml"}  # stage lists, not experiments
 EXPERIMENT_FILES = sorted(p.name for p in EXPERIMENTS.glob("*.toml") if p.name not in PIPELINES)
@@ -49,7 +49,7 @@ def test_every_experiment_trains_on_cuda(tmp_path, experiment, precision):
 
 @pytest.mark.parametrize("speed, chosen", [(0.2, "fp32"), (2.3, "bf16")])
 def test_auto_precision_takes_bf16_where_the_cpu_runs_it_faster(tmp_path, monkeypatch, caplog, speed, chosen):
-    from pgvg_core import trainer as trainer_module
+    from pgvg_core.training import trainer as trainer_module
 
     monkeypatch.setenv("PGVG_CACHE_DIR", str(tmp_path / "cache"))
     measured = []

@@ -1,13 +1,6 @@
 import pytest
 
-from registries import (
-    KINDS,
-    DuplicateNameError,
-    InvalidNameError,
-    Registry,
-    RegistrySet,
-    UnknownNameError,
-)
+from registries import KINDS, DuplicateNameError, InvalidNameError, Registry, RegistrySet, UnknownNameError
 
 
 def make_registry() -> Registry:

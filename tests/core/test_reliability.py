@@ -7,14 +7,14 @@ import signal
 import pytest
 import torch
 from click.testing import CliRunner
+from tiny import TINY_PSGAN, write_config
 
-from pgvg_core import checkpoint
 from pgvg_core.cli import main
 from pgvg_core.config import load_config
 from pgvg_core.errors import CheckpointError, Preempted
-from pgvg_core.run import read_metrics
-from pgvg_core.trainer import Callback, Trainer
-from tiny import TINY_PSGAN, write_config
+from pgvg_core.training import checkpoint
+from pgvg_core.training.run import read_metrics
+from pgvg_core.training.trainer import Callback, Trainer
 
 CADENCE = ("trainer.steps=6", "trainer.log_every=1", "trainer.checkpoint_every=4", "trainer.sample_every=100",
            "trainer.keep_checkpoints=5")
@@ -167,7 +167,7 @@ def test_a_batch_with_nan_stops_before_the_weights_and_names_the_clips(tmp_path,
         return item
 
     monkeypatch.setattr(type(dataset), "__getitem__", poisoned)
-    from pgvg_core.trainer import StepBatchSampler, TrainingError
+    from pgvg_core.training.trainer import StepBatchSampler, TrainingError
 
     sampler = StepBatchSampler(len(dataset), 2, 7, 0, 6)
     step = next(s for s in range(6) if 5 in sampler.batch(s))

@@ -5,10 +5,10 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
+from core.test_results import result
 
 from pgvg_core.cli import main
-from pgvg_core.results import ResultsDatabase
-from core.test_results import result
+from pgvg_core.leaderboard.results import ResultsDatabase
 
 HOSTILE = '<script>alert("x")</script>'
 
@@ -52,8 +52,8 @@ def test_published_numbers_and_training_curves_are_shown(tmp_path):
 
     import attrs
 
-    from pgvg_core.bench import format_table, leaderboard, load_suite
-    from pgvg_core.report import html_page
+    from pgvg_core.leaderboard.bench import format_table, leaderboard, load_suite
+    from pgvg_core.leaderboard.report import html_page
 
     suite_file = tmp_path / "suite.toml"
     suite_file.write_text((load_suite("smoke").source.read_text()
@@ -80,8 +80,8 @@ def test_published_numbers_and_training_curves_are_shown(tmp_path):
 
 
 def test_a_published_number_for_a_method_the_suite_lacks_is_refused(tmp_path):
-    from pgvg_core.bench import load_suite
     from pgvg_core.errors import PgvgError
+    from pgvg_core.leaderboard.bench import load_suite
 
     suite_file = tmp_path / "suite.toml"
     suite_file.write_text(load_suite("smoke").source.read_text()

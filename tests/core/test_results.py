@@ -9,8 +9,15 @@ import attrs
 import pytest
 
 from pgvg_core.errors import DataError
-from pgvg_core.results import (APPLICATION_ID, SCHEMA_VERSION, Result, ResultsDatabase, import_result_files,
-                               read_result_file, store)
+from pgvg_core.leaderboard.results import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    Result,
+    ResultsDatabase,
+    import_result_files,
+    read_result_file,
+    store,
+)
 
 
 def result(**changes):
@@ -89,7 +96,7 @@ WRITER = textwrap.dedent("""
     import sys, attrs
     sys.path.insert(0, {tests!r})
     from core.test_results import result
-    from pgvg_core.results import ResultsDatabase
+    from pgvg_core.leaderboard.results import ResultsDatabase
     writer = int(sys.argv[1])
     with ResultsDatabase(sys.argv[2], timeout=120) as db:
         for seed in range(25):
@@ -152,7 +159,7 @@ def test_many_processes_creating_one_database_at_once_refuse_and_lose_nothing(tm
 
 
 def test_a_database_on_a_network_filesystem_is_warned_about(tmp_path, monkeypatch, caplog):
-    from pgvg_core import results
+    from pgvg_core.leaderboard import results
 
     mounts = tmp_path / "mounts"
     mounts.write_text(f"rootfs / ext4 rw 0 0\nserver:/export {tmp_path / 'shared'} nfs4 rw 0 0\n")

@@ -3,13 +3,13 @@ import random
 import numpy as np
 import pytest
 import torch
+from tiny import TINY_PSGAN, write_config
 
-from pgvg_core import experiment
 from pgvg_core.config import load_config
 from pgvg_core.errors import CheckpointError
-from pgvg_core.run import load_run
-from pgvg_core.trainer import Trainer
-from tiny import TINY_PSGAN, write_config
+from pgvg_core.training import experiment
+from pgvg_core.training.run import load_run
+from pgvg_core.training.trainer import Trainer
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import pytest
 from pgvg_core import hookimpl
 from pgvg_core.objective import DataInfo
 from pgvg_core.plugins import load_plugins
-from pgvg_core.skeleton import BODY_18, Skeleton, as_skeleton, skeleton_by_name
+from pgvg_core.poses.skeleton import BODY_18, Skeleton, as_skeleton, skeleton_by_name
 from registries import RegistryError, UnknownNameError
 
 
@@ -50,7 +50,7 @@ def test_body_18_parent_tree_grows_from_the_neck():
 
 
 def test_pose_module_keeps_body_18_aliases():
-    from pgvg_core import pose
+    from pgvg_core.poses import keypoints
 
     assert pose.KEYPOINT_NAMES == BODY_18.keypoint_names and pose.LIMBS == BODY_18.limbs
     assert pose.LIMB_COLOURS == BODY_18.limb_colours and pose.FLIP_PERMUTATION == BODY_18.flip_permutation
@@ -110,7 +110,7 @@ class _BadSkeletons:
 def test_a_plugin_skeleton_must_be_a_skeleton_named_as_registered():
     registries = load_plugins(entry_points=[], extra_plugins=[("bad", _BadSkeletons())]).registries
     assert registries["skeletons"].list() == ["misnamed", "not-one"]
-    with pytest.raises(RegistryError, match="returned str, not a pgvg_core.skeleton.Skeleton"):
+    with pytest.raises(RegistryError, match="returned str, not a pgvg_core.poses.skeleton.Skeleton"):
         skeleton_by_name("not-one", registries)
     with pytest.raises(RegistryError, match="is named 'tiny'"):
         skeleton_by_name("misnamed", registries)
@@ -141,7 +141,7 @@ def test_data_info_keypoints_come_from_its_skeleton():
 
 
 def test_face_68_follows_the_ibug_layout():
-    from pgvg_core.skeleton import FACE_68
+    from pgvg_core.poses.skeleton import FACE_68
 
     registries = load_plugins().registries
     assert skeleton_by_name("face-68", registries) is FACE_68 and FACE_68.num_keypoints == 68

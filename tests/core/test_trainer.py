@@ -4,20 +4,19 @@ import random
 
 import attrs
 import numpy as np
-
 import pytest
 import torch
 from click.testing import CliRunner
+from tiny import TINY_PSGAN, write_config
 
-from pgvg_core import checkpoint
 from pgvg_core.cli import main
 from pgvg_core.config import load_config
 from pgvg_core.errors import CheckpointError, ConfigError, PgvgError
-from pgvg_core.experiment import Experiment
-from pgvg_core.pose import soft_keypoints
-from pgvg_core.run import read_metrics, write_metrics_csv
-from pgvg_core.trainer import Callback, StepBatchSampler, Trainer, TrainingError
-from tiny import TINY_PSGAN, write_config
+from pgvg_core.poses.keypoints import soft_keypoints
+from pgvg_core.training import checkpoint
+from pgvg_core.training.experiment import Experiment
+from pgvg_core.training.run import read_metrics, write_metrics_csv
+from pgvg_core.training.trainer import Callback, StepBatchSampler, Trainer, TrainingError
 
 
 def tiny_trainer(tmp_path, *overrides, run="run"):
@@ -84,7 +83,7 @@ def test_nan_loss_stops_with_step_and_term_and_keeps_last_checkpoint(tmp_path, m
 
 
 def test_bf16_autocast_trains_on_cpu_and_warns_where_the_cpu_is_slow_at_it(tmp_path, caplog, monkeypatch):
-    from pgvg_core import trainer as trainer_module
+    from pgvg_core.training import trainer as trainer_module
 
     monkeypatch.setattr(trainer_module, "bf16_matmul_speed", lambda: 0.2)  # a CPU without bf16 instructions
     with caplog.at_level("WARNING", logger="pgvg"):
@@ -95,7 +94,7 @@ def test_bf16_autocast_trains_on_cpu_and_warns_where_the_cpu_is_slow_at_it(tmp_p
 
 
 def test_bf16_on_a_cpu_with_fast_bf16_is_not_warned_about(tmp_path, caplog, monkeypatch):
-    from pgvg_core import trainer as trainer_module
+    from pgvg_core.training import trainer as trainer_module
 
     monkeypatch.setattr(trainer_module, "bf16_matmul_speed", lambda: 2.3)
     with caplog.at_level("WARNING", logger="pgvg"):
@@ -104,7 +103,7 @@ def test_bf16_on_a_cpu_with_fast_bf16_is_not_warned_about(tmp_path, caplog, monk
 
 
 def test_bf16_matmul_speed_is_a_measured_ratio():
-    from pgvg_core.trainer import bf16_matmul_speed
+    from pgvg_core.training.trainer import bf16_matmul_speed
 
     assert 0.01 < bf16_matmul_speed(size=128, repeats=2) < 100
 

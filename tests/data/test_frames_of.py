@@ -2,10 +2,10 @@
 
 import pytest
 import torch
-
-from pgvg_core.interfaces import Dataset, clip_poses, frames_kept
 from pgvg_data.faces import SyntheticFaces
 from pgvg_data.synthetic import SyntheticActions
+
+from pgvg_core.interfaces import Dataset, clip_poses, frames_kept
 
 
 @pytest.mark.parametrize("make", [lambda: SyntheticActions(split="test", resolution=32, frames=8, clips=6),

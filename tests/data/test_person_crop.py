@@ -7,11 +7,11 @@ import logging
 import numpy as np
 import pytest
 import torch
-
-from pgvg_core.framing import crop_photo, following_crops, framing_of, torso_and_hips
-from pgvg_core.video import write_video
 from pgvg_data.synthetic import SyntheticActions
 from pgvg_data.video_folder import VideoFolder
+
+from pgvg_core.media.video import write_video
+from pgvg_core.poses.framing import crop_photo, following_crops, framing_of, torso_and_hips
 
 
 def street_folder(root, *, lose=(), clips=2, frames=12):
@@ -60,7 +60,7 @@ def test_person_crop_makes_a_small_person_as_large_as_the_builtin_data(tmp_path)
     hips = np.array([torso_and_hips(p)[1] for p in cropped["keypoints"].numpy()])
     np.testing.assert_allclose(hips.mean(0), [framing.anchor_x, framing.anchor_y], atol=2.0)
     # The pixels are the clip's at the crop's place: the first frame's crop of the clip's first frame.
-    from pgvg_core.video import read_video
+    from pgvg_core.media.video import read_video
 
     first = read_video(root / "street" / "clip0.mp4", frames=[2])[0]  # the window's first frame (centred)
     poses = np.load(root / "street" / "clip0.npz")["keypoints"][2:9:2]
@@ -89,9 +89,10 @@ def test_a_person_crop_needs_a_body_pose_source(tmp_path):
 
 @pytest.mark.parametrize("stage", ["scgan", "psgan"])
 def test_both_stages_train_on_person_crops(tmp_path, stage):
-    from pgvg_core.config import load_config
-    from pgvg_core.trainer import Trainer
     from tiny import TINY_PSGAN, TINY_SCGAN, write_config
+
+    from pgvg_core.config import load_config
+    from pgvg_core.training.trainer import Trainer
 
     root = street_folder(tmp_path / "videos", clips=4)
     # SCGAN's clips are all for training (one person's video): its samples and metrics fall back to them.

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from pgvg_core.pose import (
+from pgvg_core.poses.keypoints import (
     FLIP_PERMUTATION,
     KEYPOINT_NAMES,
     LIMBS,

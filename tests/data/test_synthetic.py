@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-
 from pgvg_data.motion import ACTIONS
 from pgvg_data.synthetic import SyntheticActions
 
@@ -42,7 +41,7 @@ def test_unseen_pose_split_goes_beyond_training_amplitudes():
 
 
 def test_occlusion_clips_begin_with_a_hand_over_the_face_then_move():
-    from pgvg_core.pose import KEYPOINT_INDEX
+    from pgvg_core.poses.keypoints import KEYPOINT_INDEX
 
     test = SyntheticActions(split="test", clips=100, render=False)
     occluded = SyntheticActions(split="occlusion", clips=20, render=False)

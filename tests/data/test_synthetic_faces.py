@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import torch
-
-from pgvg_core.skeleton import FACE_68
 from pgvg_data.faces import EXPRESSIONS, TRAIN_FACE_SIZE, SyntheticFaces
+
+from pgvg_core.poses.skeleton import FACE_68
 
 SMILE, SURPRISE, ANGER, SADNESS, BLINK, TALK, TURN, NOD = range(8)
 

@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 import torch
+from pgvg_data.synthetic import SyntheticActions
+from pgvg_data.video_folder import VideoFolder
 
 from pgvg_core.errors import DataError
 from pgvg_core.interfaces import PoseSource
-from pgvg_core.video import read_video, write_video
-from pgvg_data.synthetic import SyntheticActions
-from pgvg_data.video_folder import VideoFolder
+from pgvg_core.media.video import read_video, write_video
 
 
 def make_folder(root, *, classes=("jump", "kick"), clips=2, frames=10, as_frames=False):

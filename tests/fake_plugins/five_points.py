@@ -9,8 +9,8 @@ import torch
 
 from pgvg_core import hookimpl
 from pgvg_core.interfaces import Dataset
-from pgvg_core.pose import draw_skeleton
-from pgvg_core.skeleton import Skeleton
+from pgvg_core.poses.keypoints import draw_skeleton
+from pgvg_core.poses.skeleton import Skeleton
 
 FIVE = Skeleton(
     name="five-points",

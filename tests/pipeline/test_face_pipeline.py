@@ -8,17 +8,17 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image
-
 from media import MediaUnavailable, fetch
+from pgvg_data.faces import SyntheticFaces
+from PIL import Image
+from tiny import TINY_CLASSIFIER, TINY_PSGAN, TINY_SCGAN, write_config
+
+from pgvg_core.app.pipeline import Animator
 from pgvg_core.cli import main
 from pgvg_core.config import load_config
-from pgvg_core.framing import eyes_and_mouth
-from pgvg_core.pipeline import Animator
-from pgvg_core.trainer import Trainer
-from pgvg_core.video import read_video
-from pgvg_data.faces import SyntheticFaces
-from tiny import TINY_CLASSIFIER, TINY_PSGAN, TINY_SCGAN, write_config
+from pgvg_core.media.video import read_video
+from pgvg_core.poses.framing import eyes_and_mouth
+from pgvg_core.training.trainer import Trainer
 
 EXPRESSIONS = '["smile", "blink", "talk"]'
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import torch
+from pgvg_data.synthetic import SyntheticActions
 
 from pgvg_core.errors import DataError
-from pgvg_core.framing import Framing, body_mask, crop_photo, framing_of, person_crop, torso_and_hips
-from pgvg_data.synthetic import SyntheticActions
+from pgvg_core.poses.framing import Framing, body_mask, crop_photo, framing_of, person_crop, torso_and_hips
 
 FRAMING = Framing(resolution=64, anchor_x=32.0, anchor_y=38.0, length=14.7)
 
@@ -64,7 +64,7 @@ def test_body_mask_covers_limbs_not_the_background():
 
 
 def test_fill_holes_fills_from_the_surroundings_and_keeps_the_rest():
-    from pgvg_core.framing import fill_holes
+    from pgvg_core.poses.framing import fill_holes
 
     image = torch.zeros(1, 3, 32, 32)
     image[..., :16] = 1.0  # left half white, right half black
@@ -78,11 +78,11 @@ def test_fill_holes_fills_from_the_surroundings_and_keeps_the_rest():
 
 
 def test_clean_plate_removes_the_limbs_not_the_background():
-    from pgvg_core.framing import clean_plate
+    from pgvg_core.poses.framing import clean_plate
 
     keypoints = torch.from_numpy(standing_person(1.0, (32.0, 38.0)))[None]
     image = torch.full((1, 3, 64, 64), -1.0)
-    from pgvg_core.framing import MOVING_LIMBS
+    from pgvg_core.poses.framing import MOVING_LIMBS
 
     arms = body_mask(keypoints, (64, 64), width=2.0, limbs=MOVING_LIMBS)[:, None] > 0.5
     image = torch.where(arms, torch.ones_like(image), image)  # white limbs on black
@@ -92,7 +92,7 @@ def test_clean_plate_removes_the_limbs_not_the_background():
 
 
 def test_a_framing_saved_before_faces_is_read_and_a_face_is_framed_by_its_eyes_and_mouth():
-    from pgvg_core.framing import anchor_and_length
+    from pgvg_core.poses.framing import anchor_and_length
 
     legacy = Framing.from_dict({"resolution": 64, "hip_x": 32.0, "hip_y": 38.0, "torso": 14.7})
     assert legacy == FRAMING and legacy.skeleton == "body-18"

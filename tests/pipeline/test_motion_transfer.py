@@ -7,20 +7,14 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from pgvg_data.synthetic import SyntheticActions
 from PIL import Image
 
+from pgvg_core.app.motion_transfer import absolute_motion, chosen_frames, fill_lost, relative_motion, track_person
 from pgvg_core.cli import main
-from pgvg_core.framing import torso_and_hips
-from pgvg_core.motion_transfer import (
-    absolute_motion,
-    chosen_frames,
-    fill_lost,
-    relative_motion,
-    track_person,
-)
-from pgvg_core.skeleton import BODY_18
-from pgvg_core.video import read_video, write_video
-from pgvg_data.synthetic import SyntheticActions
+from pgvg_core.media.video import read_video, write_video
+from pgvg_core.poses.framing import torso_and_hips
+from pgvg_core.poses.skeleton import BODY_18
 
 ACTIONS = ["jump", "kick", "wave-right"]
 
@@ -158,7 +152,7 @@ def test_drive_moves_the_photos_person_like_the_video_frame_for_frame(pipeline, 
 
 
 def test_canvas_photo_keeps_the_photos_pixels_away_from_the_person(pipeline, driving_video, tmp_path):
-    from pgvg_core.animate import animate_photo
+    from pgvg_core.app.animate import animate_photo
 
     video, _ = driving_video
     photo, keypoints, points = another_person(tmp_path)
@@ -242,7 +236,7 @@ class CrowdSource:
 
 
 def test_the_driving_person_is_followed_in_a_window_around_them():
-    from pgvg_core.motion_transfer import track_in_video
+    from pgvg_core.app.motion_transfer import track_in_video
 
     walker = synthetic_clip(0, frames=24)["keypoints"][:6].astype(np.float32)
     walker[..., 0] += 100 + 6 * np.arange(6)[:, None]  # walks right in a 200 x 120 frame
@@ -262,8 +256,8 @@ def test_the_driving_person_is_followed_in_a_window_around_them():
 
 
 def test_measured_poses_are_warped_by_as_given(pipeline):
-    from pgvg_core.pipeline import Animator
-    from pgvg_core.pose import heatmaps_to_keypoints
+    from pgvg_core.app.pipeline import Animator
+    from pgvg_core.poses.keypoints import heatmaps_to_keypoints
 
     animator = Animator(pipeline)
     generator, objective = animator.generator, animator.stage2.objective

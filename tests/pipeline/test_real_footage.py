@@ -4,11 +4,11 @@ Pose2Sim's walking man with the shipped model. Values are measured by an indepen
 
 import numpy as np
 import pytest
-
 from media import MediaUnavailable, fetch
+
 from pgvg_core.config import ComponentSpec, build
-from pgvg_core.skeleton import BODY_18
-from pgvg_core.video import read_video
+from pgvg_core.media.video import read_video
+from pgvg_core.poses.skeleton import BODY_18
 
 pytest.importorskip("mediapipe", reason="mediapipe is an optional extra (see README: pip install --no-deps "
                                         "mediapipe==0.10.21 ...)")
@@ -36,7 +36,7 @@ def test_mediapipe_finds_the_man_on_the_box_first_in_a_wide_frame(downloads):
 
 
 def test_the_driving_man_is_followed_without_a_swap(downloads, tmp_path):
-    from pgvg_core.motion_transfer import driving_motion
+    from pgvg_core.app.motion_transfer import driving_motion
 
     motion = driving_motion(video=str(media("sports2d", downloads)), skeleton=BODY_18, pose_source="mediapipe",
                             stride=3, max_frames=16, cache_dir=tmp_path)
@@ -46,7 +46,7 @@ def test_the_driving_man_is_followed_without_a_swap(downloads, tmp_path):
 
 
 def test_the_reconstruction_protocol_on_a_real_view(downloads, tmp_path):
-    from pgvg_core.reconstruction import Protocol, run_reconstruction
+    from pgvg_core.leaderboard.reconstruction import Protocol, run_reconstruction
 
     video = media("pose2sim-walking-cam01", downloads)
     (tmp_path / "videos").mkdir()

@@ -10,11 +10,11 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from media import MediaUnavailable, real_people
+
 from pgvg_core.cli import main
-from pgvg_core.framing import torso_and_hips
-from pgvg_core.video import read_video
+from pgvg_core.media.video import read_video
+from pgvg_core.poses.framing import torso_and_hips
 
 pytest.importorskip("mediapipe", reason="mediapipe is an optional extra (see README: pip install --no-deps "
                                         "mediapipe==0.10.21 ...)")
@@ -44,8 +44,9 @@ def test_a_real_person_is_framed_like_the_training_data_and_shown_large(people, 
     record = json.loads(out.with_suffix(".json").read_text())
     poses = np.array(record["poses_photo"])  # [T, K, 3] in photo pixels
     # The first generated pose is the pose MediaPipe found in the photo.
-    from pgvg_core.config import ComponentSpec, build
     from PIL import Image
+
+    from pgvg_core.config import ComponentSpec, build
 
     photo = np.asarray(Image.open(people[name]).convert("RGB"))
     found = np.asarray(build("pose_sources", ComponentSpec(name="mediapipe"))(photo[None]))[0]

@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from pgvg_data.synthetic import SyntheticActions
 
 from pgvg_core.cli import main
-from pgvg_core.reconstruction import (
+from pgvg_core.leaderboard.reconstruction import (
     Protocol,
     Scorer,
     crops,
@@ -19,9 +20,8 @@ from pgvg_core.reconstruction import (
     protocol_hash,
     run_reconstruction,
 )
-from pgvg_core.results import ResultsDatabase
-from pgvg_core.video import read_video, write_video
-from pgvg_data.synthetic import SyntheticActions
+from pgvg_core.leaderboard.results import ResultsDatabase
+from pgvg_core.media.video import read_video, write_video
 
 PROTOCOL = Protocol(frames=4, seconds=0.5, size=32, pose_source="keypoints-file", estimator=None)
 
@@ -71,7 +71,7 @@ def test_the_protocol_measures_every_method_on_one_crop_and_stores_results(pipel
                                   protocol=PROTOCOL, out=tmp_path / "out", database=database, progress=False)
         stored = database.results("real-reconstruction")
     assert len(stored) == 2 * 3 and {r.seed for r in stored} == {0, 1}
-    from pgvg_core.bench import format_table, leaderboard
+    from pgvg_core.leaderboard.bench import format_table, leaderboard
 
     board = format_table(leaderboard(stored))
     assert "mean ± std over clips" in board and "copy-first" in board  # a row is a method over the clips

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from media import MediaUnavailable, fetch, real_people
 from PIL import Image
 
-from media import MediaUnavailable, fetch, real_people
-from pgvg_core.bundle import SHIPPED, SHIPPED_FACE
+from pgvg_core.app.bundle import SHIPPED, SHIPPED_FACE
 from pgvg_core.cli import main
-from pgvg_core.video import read_video
+from pgvg_core.media.video import read_video
 
 pytest.importorskip("mediapipe", reason="mediapipe is an optional extra (see README: pip install --no-deps "
                                         "mediapipe==0.10.21 ...)")
@@ -59,13 +59,13 @@ def test_a_talking_head_video_drives_the_face(face, tmp_path):
 
 
 def test_a_body_photo_picks_the_body_model(tmp_path):
-    from pgvg_core.animate import _model_for
+    from pgvg_core.app.animate import _model_for
 
     try:
         person = real_people(tmp_path, ["sports2d-woman-walking"])["sports2d-woman-walking"]
     except MediaUnavailable as reason:
         pytest.skip(f"real photo unavailable: {reason}")
-    from pgvg_core.animate import read_photo
+    from pgvg_core.app.animate import read_photo
 
     model, pose = _model_for(read_photo(person), person, pose_source=None, keypoints_file=None, person=None)
     assert model == "body" and pose.shape == (18, 3)  # the pose that decided it, not looked for again

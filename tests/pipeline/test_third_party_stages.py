@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from tiny import TINY_CLASSIFIER
 
+from pgvg_core.app.pipeline import Animator, pipeline_stages
 from pgvg_core.cli import main
 from pgvg_core.errors import PgvgError
-from pgvg_core.pipeline import Animator, pipeline_stages
+from pgvg_core.media.video import read_video
 from pgvg_core.plugins import load_plugins, set_plugins
-from pgvg_core.video import read_video
-from tiny import TINY_CLASSIFIER
 
 DATA = 'name = "synthetic-actions"\nparams = { resolution = 32, frames = 4, clips = 40, actions = ["jump", "kick", "wave-right"] }'
 TRAINER = '[trainer]\nsteps = 20\nbatch_size = 4\ndevice = "cpu"\nlog_every = 5\nsample_every = 20\ncheckpoint_every = 20\neval_clips = 4'
@@ -92,9 +92,8 @@ def test_demo_trains_and_shows_a_plugins_stages(third_party_pipeline):
 
 
 def test_animate_and_export_use_a_plugins_stages(third_party_pipeline, tmp_path):
-    from PIL import Image
-
     from pgvg_data.synthetic import SyntheticActions
+    from PIL import Image
 
     out = third_party_pipeline / "out"
     clip = SyntheticActions(split="test", clips=3, resolution=64, frames=4, actions=["jump", "kick", "wave-right"]).sample(0)

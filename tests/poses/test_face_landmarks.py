@@ -5,11 +5,11 @@ import importlib.util
 
 import numpy as np
 import pytest
-
 from media import MediaUnavailable, fetch
-from pgvg_core.errors import DataError
-from pgvg_core.skeleton import FACE_68
 from pgvg_poses.faces import load_openface_csv, mesh_to_face68, resample
+
+from pgvg_core.errors import DataError
+from pgvg_core.poses.skeleton import FACE_68
 
 needs_mediapipe = pytest.mark.skipif(
     importlib.util.find_spec("mediapipe") is None,
@@ -102,7 +102,7 @@ def test_mediapipe_face_landmarks_on_a_real_video_follow_ibug_like_openface(medi
     face (an independent landmarker): the same layout part by part once aligned (different faces and
     expressions, so not to the pixel), and far from it with the eyes swapped."""
     from pgvg_core.config import ComponentSpec, build
-    from pgvg_core.video import read_video
+    from pgvg_core.media.video import read_video
 
     frames = read_video(media["face-video"])[::40]  # [12, 360, 640, 3]
     source = build("pose_sources", ComponentSpec(name="mediapipe-face"))

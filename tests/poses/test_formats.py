@@ -2,9 +2,9 @@ import json
 
 import numpy as np
 import pytest
+from pgvg_poses.formats import load_keypoints
 
 from pgvg_core.errors import DataError
-from pgvg_poses.formats import load_keypoints
 
 
 def openpose_frame(path, flat):

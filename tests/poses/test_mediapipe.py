@@ -3,7 +3,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from pgvg_core.pose import KEYPOINT_INDEX
+from pgvg_core.poses.keypoints import KEYPOINT_INDEX
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("mediapipe") is None,

@@ -1,15 +1,15 @@
 import numpy as np
 import pytest
 import torch
-
-from pgvg_core.config import load_config
-from pgvg_core.errors import DataError
-from pgvg_core.experiment import evaluation_dataset
-from pgvg_core.trainer import Trainer
-from pgvg_core.stats import frechet_distance
 from pgvg_psgan.evaluation import PoseActionMetric, diversity, mean_acceleration
 from pgvg_psgan.objective import sequence_heatmaps
 from tiny import TINY_CLASSIFIER, write_config
+
+from pgvg_core.config import load_config
+from pgvg_core.errors import DataError
+from pgvg_core.measure.stats import frechet_distance
+from pgvg_core.training.experiment import evaluation_dataset
+from pgvg_core.training.trainer import Trainer
 
 
 def test_frechet_distance_of_shifted_gaussians():
@@ -67,8 +67,9 @@ def test_classifier_learns_and_the_metric_tells_real_from_noise(tmp_path):
 
 def test_the_classifier_can_read_each_joints_path_about_its_mean():
     """``motion``: the paths about the clip mean, amplified, beside the positions (what faces need)."""
-    from pgvg_core.skeleton import FACE_68
     from pgvg_psgan.evaluation import PoseActionClassifier
+
+    from pgvg_core.poses.skeleton import FACE_68
 
     torch.manual_seed(0)
     still = torch.rand(2, 8, 68, 3) * 60

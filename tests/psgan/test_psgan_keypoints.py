@@ -2,11 +2,11 @@
 
 import pytest
 import torch
-
-from pgvg_core.pose import body_size, heatmaps_to_keypoints
 from pgvg_data.synthetic import SyntheticActions
 from pgvg_psgan.models import PSGANKeypointGenerator, PSGANMotionDiscriminator, PSGANProjectionDiscriminator
 from pgvg_psgan.objective import sequence_heatmaps
+
+from pgvg_core.poses.keypoints import body_size, heatmaps_to_keypoints
 
 
 def real_clips(count=4, frames=8, size=32, sigma=0.75):

@@ -1,7 +1,6 @@
 """PSGAN's ``timing`` term: joint values and steps sorted in time, so an event costs the same whenever it comes."""
 
 import torch
-
 from pgvg_psgan.objective import timeless
 
 T, K = 16, 3

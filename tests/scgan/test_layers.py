@@ -2,11 +2,11 @@
 
 import numpy as np
 import torch
-
-from pgvg_core.framing import MOVING_LIMBS, body_mask, clean_plate, limbs_that_move, torso_and_hips
-from pgvg_core.pose import KEYPOINT_INDEX
 from pgvg_data.synthetic import SyntheticActions
 from pgvg_scgan.models import layered_frame, trunk_following
+
+from pgvg_core.poses.framing import MOVING_LIMBS, body_mask, clean_plate, limbs_that_move, torso_and_hips
+from pgvg_core.poses.keypoints import KEYPOINT_INDEX
 
 ARM = (KEYPOINT_INDEX["right_elbow"], KEYPOINT_INDEX["right_wrist"])
 
@@ -92,8 +92,9 @@ def test_body_mask_with_a_width_per_limb():
 
 
 def test_a_jump_moves_the_whole_person_and_uncovers_the_background():
-    from pgvg_core.framing import person_silhouette
     from pgvg_scgan.models import trunk_grid
+
+    from pgvg_core.poses.framing import person_silhouette
 
     source = standing(64)
     target = source.clone()

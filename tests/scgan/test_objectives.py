@@ -2,11 +2,11 @@ import math
 
 import pytest
 import torch
+from tiny import TINY_POSE2IMAGE, TINY_SCGAN, write_config
 
 from pgvg_core.config import ComponentSpec, build, load_config
 from pgvg_core.errors import ConfigError
-from pgvg_core.trainer import Trainer
-from tiny import TINY_POSE2IMAGE, TINY_SCGAN, write_config
+from pgvg_core.training.trainer import Trainer
 
 
 def train(tmp_path, text, *overrides):
@@ -48,7 +48,7 @@ def test_consistency_ties_g2_bottleneck_to_g1_only(tmp_path):
 
 
 def test_judging_real_and_fake_frames_in_one_call_gives_the_terms_and_gradients_of_one_call_each(tmp_path):
-    from pgvg_core import randomness
+    from pgvg_core.training import randomness
 
     config = load_config(write_config(tmp_path, TINY_SCGAN), ('augmentations.discriminator.name="diffaugment"',))
     trainer = Trainer(config, tmp_path / "run", progress=False)

@@ -1,10 +1,10 @@
 import pytest
 import torch
-
 from pgvg_augment.abnormal import AbnormalPose
-from pgvg_core.pose import body_size
 from pgvg_data.synthetic import SyntheticActions
 from pgvg_scgan.models import PoseRefiner, SCGANGenerator
+
+from pgvg_core.poses.keypoints import body_size
 
 
 def pose_pairs(split, clips):

@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from pgvg_patchgan.models import PatchGAN
 from pgvg_scgan.models import SCGANGenerator, UNetGenerator
 
@@ -60,8 +59,9 @@ def test_patchgan_rejects_unknown_condition():
 
 def posed_inputs(size=32):
     """A synthetic person's frame and two of its poses as heatmaps (the warp needs real keypoints)."""
-    from pgvg_core.pose import render_heatmaps
     from pgvg_data.synthetic import SyntheticActions
+
+    from pgvg_core.poses.keypoints import render_heatmaps
 
     clip = SyntheticActions(split="test", clips=1, resolution=size, frames=8, actions=["wave-both"])[0]
     image = clip["frames"][:1]  # [1, 3, H, W]
@@ -113,8 +113,9 @@ def test_render_detailed_keeps_the_photo_detail_through_the_warp():
 
 
 def test_a_missing_target_joint_is_drawn_with_the_sources_bone_at_inference():
-    from pgvg_core.pose import heatmaps_to_keypoints, render_heatmaps
     from pgvg_data.synthetic import SyntheticActions
+
+    from pgvg_core.poses.keypoints import heatmaps_to_keypoints, render_heatmaps
 
     torch.manual_seed(0)
     generator = SCGANGenerator(ngf=8, n_res_blocks=1, refine_pose=True).eval()
@@ -145,9 +146,10 @@ def test_a_missing_target_joint_is_drawn_with_the_sources_bone_at_inference():
 
 def test_pose_channels_mix_many_heatmaps_before_the_full_resolution_layers():
     """A face's 68 heatmaps per pose mixed into a few channels: the same outputs' shapes, fewer weights read."""
-    from pgvg_core.skeleton import FACE_68
     from pgvg_patchgan.models import PatchGAN
     from pgvg_scgan.models import SCGANGenerator
+
+    from pgvg_core.poses.skeleton import FACE_68
 
     torch.manual_seed(0)
     image, poses = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 68, 32, 32)

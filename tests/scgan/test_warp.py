@@ -1,10 +1,10 @@
 import pytest
 import torch
-
-from pgvg_core.pose import LIMBS, render_heatmaps
 from pgvg_data.synthetic import SyntheticActions
 from pgvg_scgan.models import SCGANGenerator
 from pgvg_scgan.warp import limb_warp, warp_image
+
+from pgvg_core.poses.keypoints import LIMBS, render_heatmaps
 
 
 def clip(index=0, frames=8):
@@ -121,7 +121,6 @@ def test_grid_distance_is_the_distance_to_each_segment():
     """Against the distance computed point by point with numpy: to the segment's nearest point, its ends
     included; a zero-length segment is a point."""
     import numpy as np
-
     from pgvg_scgan.warp import grid_distance
 
     xs, ys = torch.arange(5.0) + 0.5, torch.arange(4.0) - 1.0

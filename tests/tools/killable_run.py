@@ -13,9 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for fake
 
 from fake_plugins import probes  # noqa: E402
 
-from pgvg_core import checkpoint  # noqa: E402
-from pgvg_core.files import atomic_write  # noqa: E402
+from pgvg_core.media.files import atomic_write  # noqa: E402
 from pgvg_core.plugins import load_plugins, set_plugins  # noqa: E402
+from pgvg_core.training import checkpoint  # noqa: E402
 
 
 def slow_save(state, path):

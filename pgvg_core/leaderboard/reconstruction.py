@@ -1,0 +1,357 @@
+"""The reconstruction protocol: real footage as the judge (``pgvg bench real-reconstruction --videos DIR``).
+
+How the field measures a pose-guided video generator (First Order Motion Model on TaiChi-HD and VoxCeleb,
+Everybody Dance Now, Animate Anyone and MagicAnimate on TikTok): a real clip's first frame is the photo, the
+clip's own poses drive it, and the frames made are compared with the real ones. Per clip:
+
+1. ``frames`` frames from the clip's start, ``seconds`` apart in all (the stride follows the clip's frame rate);
+   the person is the largest one in the first frame, tracked (:mod:`pgvg_core.app.motion_transfer`), poses by
+   MediaPipe (cached by the clip's hash).
+2. Every method renders the same poses from the same first frame at the clip's own size and place
+   (``pgvg animate --canvas photo``): ``copy-first`` repeats the first frame (the floor every method must
+   beat), ``warp``, ``layers`` and ``network`` are ``pgvg animate``'s ``--compose`` modes.
+3. Frames 1..T-1 (frame 0 is the input) are compared on one square crop around the person's track (the union
+   of their keypoint boxes over the window, grown by ``HEAD_AND_FEET`` of its height for the head and feet,
+   made square and ``MARGIN`` times wider), the same crop for every method, resized to ``size`` pixels
+   (Lanczos): L1 and PSNR on [0, 1], SSIM (scikit-image's convention), LPIPS-ST (and LPIPS where its weights
+   are present), and from an independent eye, MediaPipe on the generated and the real crops: AKD (mean
+   distance of the keypoints found on both, in body heights of the real pose), MKR (the share of keypoints
+   found on the real crop and not on the generated one) and ``found`` (the share of generated frames in which
+   MediaPipe finds a person at all).
+
+Each (method, clip) is stored as a result whose ``seed`` is the clip's index in the protocol (clips sorted by
+name): a leaderboard row is then a method's mean ± std over clips. The protocol hash covers the settings and
+the bytes of every clip, so numbers from many machines stack only when they measured the same footage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+
+from pgvg_core.errors import DataError, PgvgError
+from pgvg_core.poses.framing import SEEN, PersonCrop, crop_photo
+
+log = logging.getLogger("pgvg.reconstruction")
+
+SUITE = "real-reconstruction"
+VERSION = 1
+METHODS = ("copy-first", "warp", "layers", "network")
+#: The keypoint box is grown by this share of its height above and below (the head's top, the feet's soles).
+HEAD_AND_FEET = 0.12
+#: The square crop is this many times the grown box's longer side.
+MARGIN = 1.2
+#: The body joints an independent estimator is compared on (nose to ankles; MediaPipe's eyes and ears differ
+#: in placement from other skeletons' and are left out).
+BODY_JOINTS = tuple(range(14))
+
+
+@attrs.frozen(kw_only=True)
+class Protocol:
+    frames: int = 16
+    seconds: float = 1.6
+    size: int = 256
+    pose_source: str = "mediapipe"  # the driving poses
+    estimator: str | None = "mediapipe"  # the independent eye of AKD / MKR / found (None: not measured)
+
+    def stride(self, fps: float) -> int:
+        """Frames of the clip between two measured frames: ``seconds`` over ``frames - 1`` steps."""
+        return max(1, round(fps * self.seconds / max(1, self.frames - 1)))
+
+
+def find_clips(folder: str | Path) -> list[Path]:
+    """Every clip under ``folder``: video files and folders of frames (any depth; video-folder's
+    ``root/<class>/<clip>`` layout too), sorted by their path."""
+    from pgvg_core.media.video import IMAGE_SUFFIXES, is_video
+
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise DataError(f"--videos {folder}: not a folder (give a folder of video files or of frame folders)")
+    clips = [p for p in root.rglob("*") if is_video(p)]
+    clips += [p for p in root.rglob("*") if p.is_dir() and not any(c.is_dir() for c in p.iterdir())
+              and sum(f.suffix.lower() in IMAGE_SUFFIXES for f in p.iterdir()) >= 2]
+    if not clips:
+        raise DataError(f"--videos {folder}: no clips (video files, or folders of at least 2 frames) under it")
+    return sorted(clips)
+
+
+def protocol_crop(poses: np.ndarray, size: int) -> PersonCrop:
+    """The square around a person's track ``[T, K, 3]`` (see the module docstring), seen at ``size`` pixels."""
+    seen = poses[..., 2] > SEEN
+    if not seen.any():
+        raise DataError("no keypoint of the person was found in the clip")
+    points = poses[seen][:, :2]
+    (left, top), (right, bottom) = points.min(0), points.max(0)
+    grow = HEAD_AND_FEET * (bottom - top)
+    top, bottom = top - grow, bottom + grow
+    side = max(8, int(math.ceil(MARGIN * max(right - left, bottom - top))))
+    centre_x, centre_y = (left + right) / 2, (top + bottom) / 2
+    return PersonCrop(left=int(round(centre_x - side / 2)), top=int(round(centre_y - side / 2)), size=side,
+                      resolution=size)
+
+
+@attrs.frozen
+class Clip:
+    """One clip as the protocol reads it: its frames ``[T, H, W, 3]`` (uint8), the driving person's poses
+    ``[T, K, 3]`` in their pixels, and the crop every method is compared on."""
+
+    path: Path
+    frames: np.ndarray
+    poses: np.ndarray
+    crop: PersonCrop
+    stride: int
+    fps: float
+    lost: int
+    sha256: str
+
+
+def read_clip(path: Path, protocol: Protocol, *, skeleton: Any, cache_dir: str | Path | None = None) -> Clip:
+    from pgvg_core.app.motion_transfer import driving_motion, video_fps
+    from pgvg_core.media.video import read_video
+    from pgvg_core.poses.cache import clip_hash
+
+    fps = video_fps(path)
+    stride = protocol.stride(fps)
+    motion = driving_motion(video=str(path), skeleton=skeleton, pose_source=protocol.pose_source, stride=stride,
+                            max_frames=protocol.frames, cache_dir=cache_dir)
+    if len(motion.poses) < protocol.frames:
+        raise DataError(f"{path}: {len(motion.poses)} frames at stride {stride}; the protocol measures "
+                        f"{protocol.frames}")
+    frames = read_video(path, frames=list(motion.frame_indices))
+    return Clip(path=path, frames=frames, poses=motion.poses, crop=protocol_crop(motion.poses, protocol.size),
+                stride=stride, fps=fps, lost=len(motion.lost_frames), sha256=clip_hash(path))
+
+
+def render_method(method: str, clip: Clip, animator: Any, workdir: Path) -> np.ndarray:
+    """The frames ``[T, H, W, 3]`` (uint8, the clip's size) a method makes from the clip's first frame and
+    poses."""
+    if method == "copy-first":
+        return np.repeat(clip.frames[:1], len(clip.frames), axis=0)
+    if method not in METHODS:
+        raise PgvgError(f"no reconstruction method '{method}'; methods: {', '.join(METHODS)}")
+    from PIL import Image
+
+    from pgvg_core.app.animate import animate_photo
+
+    photo, keypoints, poses = workdir / "first.png", workdir / "first.npz", workdir / "poses.npz"
+    if not photo.exists():  # written once per clip (``workdir`` is the clip's), read by every method
+        Image.fromarray(clip.frames[0]).save(photo)
+        np.savez(keypoints, keypoints=clip.poses[:1])
+        np.savez(poses, keypoints=clip.poses)
+    written = animate_photo(str(photo), keypoints_file=str(keypoints), poses_file=str(poses), animator=animator,
+                            out=None, compose=method, canvas="photo", fps=clip.fps)
+    return written["frames_written"]
+
+
+def crops(frames: np.ndarray, crop: PersonCrop) -> np.ndarray:
+    """``[T, H, W, 3]`` uint8 -> the protocol's crop of each ``[T, S, S, 3]``."""
+    return np.stack([crop_photo(frame, crop, crop.resolution) for frame in frames])
+
+
+class Scorer:
+    """The protocol's metrics on generated vs real crops (uint8 ``[T, S, S, 3]``, frame 0 left out)."""
+
+    def __init__(self, estimator: str | None = "mediapipe", device: str = "cpu") -> None:
+        from pgvg_core.config import ComponentSpec, build
+
+        self.device = torch.device(device)
+        self.metrics, self.skipped = {}, {}
+        for name in ("ssim", "psnr", "lpips-st", "lpips"):
+            try:
+                self.metrics[name] = build("metrics", ComponentSpec(name=name), device=self.device)
+            except (PgvgError, OSError, RuntimeError, ValueError) as error:
+                self.skipped[name] = str(error).splitlines()[0]
+                log.info("reconstruction: metric %s skipped: %s", name, self.skipped[name])
+        self.estimator = None
+        if estimator is not None:
+            self.estimator = build("pose_sources", ComponentSpec(name=estimator), path="reconstruction estimator")
+            try:
+                self.estimator(np.zeros((1, 64, 64, 3), np.uint8))  # mediapipe missing: said once, here
+            except PgvgError as error:
+                self.skipped["akd"] = self.skipped["mkr"] = self.skipped["found"] = str(error).splitlines()[0]
+                log.warning("reconstruction: AKD, MKR and found are not measured: %s", str(error).splitlines()[0])
+                self.estimator = None
+        self._real_poses: dict[int, np.ndarray] = {}
+
+    def estimator_settings(self) -> dict[str, Any]:
+        return dict(self.estimator.settings()) if self.estimator is not None else {}
+
+    def provenance(self) -> dict[str, Any]:
+        out = {name: metric.provenance() for name, metric in self.metrics.items()}
+        if self.estimator is not None:
+            out["akd"] = out["mkr"] = out["found"] = {"estimator": self.estimator_settings(),
+                                                      "joints": list(BODY_JOINTS)}
+        out["skipped"] = self.skipped
+        return out
+
+    def score(self, real: np.ndarray, fake: np.ndarray, key: int) -> dict[str, dict[str, float]]:
+        """``key`` names the real crops (their keypoints are found once for every method)."""
+        from pgvg_core.measure.score import to_model_range
+
+        real, fake = real[1:], fake[1:]
+        values: dict[str, dict[str, float]] = {
+            "l1": {"l1": float(np.abs(real.astype(np.float64) - fake.astype(np.float64)).mean() / 255)}}
+        a, b = to_model_range(real).to(self.device), to_model_range(fake).to(self.device)
+        for name, metric in self.metrics.items():
+            metric.reset()
+            metric.update(a, b)
+            values[name] = {k: float(v) for k, v in metric.compute().items()}
+        if self.estimator is None:
+            return values
+        if key not in self._real_poses:
+            self._real_poses[key] = self.estimator(real)
+        values.update(keypoint_metrics(self._real_poses[key], self.estimator(fake)))
+        return values
+
+
+def keypoint_metrics(real: np.ndarray, fake: np.ndarray) -> dict[str, dict[str, float]]:
+    """AKD, MKR and ``found`` from an estimator's keypoints on real and generated frames ``[T, K, 3]``."""
+    real, fake = real[:, BODY_JOINTS], fake[:, BODY_JOINTS]
+    on_real, on_fake = real[..., 2] > 0.5, fake[..., 2] > 0.5  # [T, J]
+    both = on_real & on_fake
+    heights = np.array([np.ptp(r[s, 1]) if s.sum() >= 2 else np.nan for r, s in zip(real, on_real)])  # [T]
+    distance = np.linalg.norm(real[..., :2] - fake[..., :2], axis=-1) / heights[:, None]  # [T, J]
+    akd = float(np.nanmean(np.where(both, distance, np.nan))) if both.any() else float("nan")
+    mkr = float((on_real & ~on_fake).sum() / max(1, on_real.sum()))
+    found = float((fake[..., 2].max(-1) > 0).mean())
+    return {"akd": {"akd": akd}, "mkr": {"mkr": mkr}, "found": {"found": found}}
+
+
+def protocol_hash(protocol: Protocol, clips: Sequence[Path], estimator_settings: dict[str, Any]) -> str:
+    from pgvg_core.leaderboard.results import content_hash
+    from pgvg_core.poses.cache import clip_hash
+
+    return content_hash({"suite": SUITE, "version": VERSION, **attrs.asdict(protocol),
+                         "head_and_feet": HEAD_AND_FEET, "margin": MARGIN, "joints": list(BODY_JOINTS),
+                         "estimator": estimator_settings,
+                         "clips": [{"name": p.name, "sha256": clip_hash(p)} for p in clips]})
+
+
+def run_reconstruction(videos: str | Path, *, model: str | None = None, methods: Sequence[str] = METHODS,
+                       protocol: Protocol = Protocol(), out: str | Path = "runs/real-reconstruction",
+                       database: Any = None, cache_dir: str | None = None, label: str = "",
+                       report: Callable[[str], None] = log.info, progress: bool = True) -> dict[str, Any]:
+    """The protocol on every clip under ``videos`` for each method: results stored (files under ``out``, rows
+    in ``database``), a contact sheet per clip (real above, each method below, every third frame) and
+    ``out/table.md``. ``label`` is put before each method's name (``person-`` + ``network``), so several
+    models measured under one protocol stand in one table."""
+    from tqdm.auto import tqdm
+
+    from pgvg_core.app.animate import _shipped_model
+    from pgvg_core.app.pipeline import Animator
+
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise PgvgError(f"no reconstruction method {', '.join(unknown)}; methods: {', '.join(METHODS)}")
+    clips = find_clips(videos)
+    animator = Animator(model or _shipped_model())
+    if animator.stage1.data.skeleton.name != "body-18":
+        raise PgvgError("the reconstruction protocol measures body models (skeleton body-18) for now; "
+                        f"{model} is a '{animator.stage1.data.skeleton.name}' model")
+    scorer = Scorer(protocol.estimator)
+    digest = protocol_hash(protocol, clips, scorer.estimator_settings())
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results, per_clip = [], []
+    for index, path in enumerate(tqdm(clips, desc="clips", unit="clip", disable=not progress)):
+        try:
+            clip = read_clip(path, protocol, skeleton=animator.stage1.data.skeleton, cache_dir=cache_dir)
+        except DataError as error:
+            report(f"{path.name}: left out ({error})")
+            continue
+        real = crops(clip.frames, clip.crop)
+        rows, measured = [real], {}
+        with tempfile.TemporaryDirectory() as work:
+            for method in methods:
+                made = crops(render_method(method, clip, animator, Path(work)), clip.crop)
+                name = method if method == "copy-first" else label + method
+                measured[name] = scorer.score(real, made, index)
+                rows.append(made)
+                results.append(_result(digest, name, method, index, clip, measured[name], scorer, animator,
+                                       protocol))
+        report(f"{path.name}: " + "; ".join(f"{m} SSIM {v['ssim']['ssim']:.3f} LPIPS-ST "
+                                            f"{v.get('lpips-st', {}).get('lpips', float('nan')):.3f}"
+                                            for m, v in measured.items()))
+        sheet = out / f"{index:03d}-{path.stem}.png"
+        _contact_sheet(rows, ["real", *measured], sheet)
+        per_clip.append({"clip": str(path), "index": index, "stride": clip.stride, "fps": clip.fps,
+                         "lost": clip.lost, "crop": clip.crop.as_dict(), "sheet": str(sheet), "metrics": measured})
+    if not per_clip:
+        raise DataError(f"--videos {videos}: no clip could be measured (see the lines above)")
+    for result in results:
+        _store(result, out, database)
+    (out / "clips.json").write_text(json.dumps(per_clip, indent=1, default=float))
+    table = summary_table(per_clip, list(per_clip[0]["metrics"]))
+    (out / "table.md").write_text(table)
+    return {"protocol_hash": digest, "clips": per_clip, "results": results, "table": table, "out": out}
+
+
+def _result(digest: str, name: str, method: str, index: int, clip: Clip, values: dict[str, Any], scorer: Scorer,
+            animator: Any, protocol: Protocol) -> Any:
+    import tomli_w
+
+    from pgvg_core.leaderboard.results import Result, code_version, hardware
+
+    model = animator.source if method != "copy-first" else {"model": "none: the first frame repeated"}
+    settings = {k: v for k, v in attrs.asdict(protocol).items() if v is not None}
+    config = tomli_w.dumps({"method": {"name": name, "compose": method}, "protocol": settings,
+                            "model": {k: str(v) for k, v in model.items()}})
+    return Result(suite=SUITE, protocol_hash=digest, method=name, seed=index, metrics=values,
+                  provenance={**scorer.provenance(), "clip": {"path": str(clip.path), "sha256": clip.sha256,
+                                                              "stride": clip.stride, "lost_frames": clip.lost,
+                                                              "crop": clip.crop.as_dict()}},
+                  config=config, checkpoint_sha256=str(model.get("sha256", "none")), code=code_version(),
+                  hardware=hardware(), torch_version=str(torch.__version__))
+
+
+def _store(result: Any, out: Path, database: Any) -> None:
+    from pgvg_core.leaderboard.results import store, write_result_file
+
+    folder = out / "results-of" / result.method / f"clip-{result.seed:03d}"
+    if database is None:
+        write_result_file(folder, result)
+    else:
+        store(result, folder, database)
+
+
+def summary_table(per_clip: Sequence[dict[str, Any]], methods: Sequence[str]) -> str:
+    """Markdown: one row per method, mean ± std over clips of each metric, and one row per clip and method."""
+    columns = [("ssim", "ssim", "SSIM ↑"), ("psnr", "psnr", "PSNR ↑"), ("l1", "l1", "L1 ↓"),
+               ("lpips-st", "lpips", "LPIPS-ST ↓"), ("lpips", "lpips", "LPIPS ↓"), ("akd", "akd", "AKD ↓"),
+               ("mkr", "mkr", "MKR ↓"), ("found", "found", "found ↑")]
+    present = [c for c in columns if any(c[0] in clip["metrics"][m] for clip in per_clip for m in methods)]
+    head = "| method | " + " | ".join(c[2] for c in present) + " |\n|---|" + "---|" * len(present) + "\n"
+    lines = []
+    for method in methods:
+        cells = []
+        for metric, key, _ in present:
+            values = [clip["metrics"][method][metric][key] for clip in per_clip if metric in clip["metrics"][method]]
+            values = [v for v in values if math.isfinite(v)]
+            cells.append(f"{np.mean(values):.3f} ± {np.std(values, ddof=1) if len(values) > 1 else 0:.3f}"
+                         if values else "—")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    clip_lines = []
+    for clip in per_clip:
+        for method in methods:
+            cells = [f"{clip['metrics'][method][metric][key]:.3f}" if metric in clip["metrics"][method] else "—"
+                     for metric, key, _ in present]
+            clip_lines.append(f"| {Path(clip['clip']).name} | {method} | " + " | ".join(cells) + " |")
+    per = "| clip | method | " + " | ".join(c[2] for c in present) + " |\n|---|---|" + "---|" * len(present) + "\n"
+    return (f"Mean ± std over {len(per_clip)} clip(s):\n\n" + head + "\n".join(lines) + "\n\nPer clip:\n\n" + per
+            + "\n".join(clip_lines) + "\n")
+
+
+def _contact_sheet(rows: Sequence[np.ndarray], labels: Sequence[str], path: Path, every: int = 3) -> Path:
+    from pgvg_core.media.sheets import grid, save_png
+
+    save_png(path, grid([row[::every] for row in rows], list(labels)))
+    return path
