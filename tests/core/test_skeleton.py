@@ -50,7 +50,7 @@ def test_body_18_parent_tree_grows_from_the_neck():
 
 
 def test_pose_module_keeps_body_18_aliases():
-    from pgvg_core.poses import keypoints
+    from pgvg_core.poses import keypoints as pose
 
     assert pose.KEYPOINT_NAMES == BODY_18.keypoint_names and pose.LIMBS == BODY_18.limbs
     assert pose.LIMB_COLOURS == BODY_18.limb_colours and pose.FLIP_PERMUTATION == BODY_18.flip_permutation
