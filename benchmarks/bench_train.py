@@ -357,7 +357,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=10.0, help="seconds per row: stop timing after")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    from pgvg_core.training.trainer import TrainingError, matmul_flops_per_second
+    from pgvg_core.training.devices import matmul_flops_per_second
+    from pgvg_core.training.trainer import TrainingError
 
     device = torch.device(args.device)
     emulated = device.type == "cpu" and not cpu_has_bf16_instructions()

@@ -58,7 +58,7 @@ def device_info(device: torch.device) -> dict[str, Any]:
 
 def matmul_peaks(device: torch.device, size: int) -> dict[str, float]:
     """GFLOP/s of a ``size``-square matrix product per dtype (tf32: fp32 with TF32 tensor cores allowed)."""
-    from pgvg_core.training.trainer import matmul_flops_per_second
+    from pgvg_core.training.devices import matmul_flops_per_second
 
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
     if device.type == "cuda":

@@ -15,34 +15,30 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import logging
 import math
-import platform
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
-import numpy as np
 import torch
 from torch import nn
 
 from pgvg_core import __version__
-from pgvg_core.blocks import CHANNELS_LAST
-from pgvg_core.config import ExperimentConfig, build, config_to_toml
+from pgvg_core.config import ExperimentConfig, config_to_toml
 from pgvg_core.errors import CheckpointError, ConfigError, PgvgError, Preempted
-from pgvg_core.interfaces import Dataset, Metric, clips_by_class, frames_kept
-from pgvg_core.measure.evaluation import measure
-from pgvg_core.media.files import atomic_write
 from pgvg_core.objective import DataInfo, Objective, adam
 from pgvg_core.training import checkpoint, distributed, randomness
+from pgvg_core.training.batches import FrameRequests, StepBatchSampler
+from pgvg_core.training.callbacks import Callback, Checkpointer, Evaluation, Logger, Sampler
+from pgvg_core.training.devices import auto_precision, resolve_device, to_channels_last, warn_if_bf16_is_slow
 from pgvg_core.training.experiment import Experiment, network_specs
-from pgvg_core.training.randomness import derived_seed, rng_state, seed_everything, seeded_streams, set_rng_state
-from pgvg_core.training.run import CONFIG_FILE, EVALUATION_FILE, METRICS_LOG, SAMPLES_DIR, saved_config
+from pgvg_core.training.randomness import derived_seed, rng_state, seed_everything, set_rng_state
+from pgvg_core.training.run import CONFIG_FILE, saved_config
 from registries import RegistrySet
 
 log = logging.getLogger("pgvg.trainer")
@@ -81,375 +77,12 @@ class StopSignals:
             signal.signal(signum, handler)
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("trainer.device is 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
-    return torch.device(name)
-
-
-#: What the training loader asks a dataset for when the objective reads a few frames of each clip.
-FrameRequest = tuple[int, tuple[int, ...]]  # (clip index, time indices)
-
-
-class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
-    """Batches as a pure function of (seed, step): a fresh permutation per epoch, so resuming is exact. With
-    several processes, process ``rank`` of ``world_size`` takes its share of each global batch.
-
-    With ``frame_choice`` (an objective's ``training_frames`` for the data's clip length), each batch is of
-    :data:`FrameRequest` s instead: every sample's frames drawn from a stream of (seed, step, position)."""
-
-    def __init__(self, size: int, batch_size: int, seed: int, start_step: int, steps: int, *, rank: int = 0,
-                 world_size: int = 1,
-                 frame_choice: Callable[[torch.Generator], Sequence[int]] | None = None) -> None:
-        self.size, self.batch_size, self.seed = size, batch_size, seed
-        self.start_step, self.steps = start_step, steps
-        self.rank, self.world_size = rank, world_size
-        self.frame_choice = frame_choice
-        self._permutations: dict[int, torch.Tensor] = {}
-
-    def _permutation(self, epoch: int) -> torch.Tensor:
-        if epoch not in self._permutations:
-            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._permutations = {epoch: torch.randperm(self.size, generator=generator)}
-        return self._permutations[epoch]
-
-    def batch(self, step: int) -> list[int]:
-        positions = range(step * self.batch_size, (step + 1) * self.batch_size)
-        return [int(self._permutation(p // self.size)[p % self.size]) for p in positions]
-
-    def positions(self) -> range:
-        """This process's positions in every global batch."""
-        share = self.batch_size // self.world_size
-        return range(self.rank * share, (self.rank + 1) * share)
-
-    def share(self, step: int) -> list[int]:
-        batch = self.batch(step)
-        return [batch[p] for p in self.positions()]
-
-    def requests(self, step: int) -> list[FrameRequest]:
-        """This process's share of the batch of ``step`` with the frames each sample's step reads."""
-        requests = []
-        for position, index in zip(self.positions(), self.share(step)):
-            generator = torch.Generator().manual_seed(derived_seed(self.seed, f"frames:{step}:{position}"))
-            requests.append((index, tuple(int(t) for t in self.frame_choice(generator))))
-        return requests
-
-    def __iter__(self) -> Iterator[list[int] | list[FrameRequest]]:
-        for step in range(self.start_step, self.steps):
-            yield self.requests(step) if self.frame_choice is not None else self.share(step)
-
-    def __len__(self) -> int:
-        return max(0, self.steps - self.start_step)
-
-
-class FrameRequests(torch.utils.data.Dataset):
-    """A dataset as the training loader reads it when the objective reads a few frames of each clip: items are
-    asked for as :data:`FrameRequest` s, and only those frames are made (:meth:`Dataset.frames_of`) or, for a
-    dataset that is not a pgvg :class:`Dataset`, cut from the whole clip."""
-
-    def __init__(self, dataset: Any) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, request: FrameRequest) -> dict[str, torch.Tensor]:
-        index, frames = request
-        frames_of = getattr(self.dataset, "frames_of", None)
-        return frames_of(index, frames) if frames_of is not None else frames_kept(self.dataset[index], frames)
-
-
 @attrs.frozen(kw_only=True)
 class RunResult:
     run_dir: Path
     step: int
     metrics: dict[str, Any]
     seconds: float
-
-
-def due(step: int, every: int, last: int) -> bool:
-    """Whether a callback that runs every ``every`` steps runs after ``step`` (it always runs after the last)."""
-    return step % every == 0 or step == last
-
-
-def matmul_flops_per_second(dtype: torch.dtype, *, device: torch.device | str = "cpu", size: int = 512,
-                            repeats: int = 5) -> float:
-    """The device's matrix-multiply FLOP/s in ``dtype``: the best of ``repeats`` ``size``-square products."""
-    device = torch.device(device)
-    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    a = torch.randn(size, size, device=device).to(dtype)
-    a @ a  # the first call sets the kernel up
-    synchronize()
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        a @ a
-        synchronize()
-        best = min(best, time.perf_counter() - started)
-    return 2 * size**3 / best
-
-
-def bf16_matmul_speed(size: int = 512, repeats: int = 5) -> float:
-    """This CPU's bf16 matrix-multiply speed over its fp32 one."""
-    return (matmul_flops_per_second(torch.bfloat16, size=size, repeats=repeats)
-            / matmul_flops_per_second(torch.float32, size=size, repeats=repeats))
-
-
-def warn_if_bf16_is_slow() -> None:
-    """bf16 autocast on a CPU pays off only where the CPU has bf16 instructions (AVX512-BF16, AMX): measure."""
-    ratio = bf16_matmul_speed()
-    if ratio < 1.5:
-        # Measured on a 2-core CPU without them (bf16 matmul 0.18x fp32): SCGAN's step 0.54-0.58x and the paper's
-        # PSGAN's 0.71x of fp32, its convolutions in bf16 at ~60 GFLOP/s against ~200.
-        log.warning("trainer.precision = 'bf16': bf16 matrix multiplies run at %.2fx the speed of fp32 on this "
-                    "CPU (few or no bf16 instructions), and pgvg's models were measured 1.4-1.9x slower in bf16 "
-                    "than in fp32 on such a CPU; use precision = 'fp32' here (benchmarks/bench_train.py measures "
-                    "both)", ratio)
-    else:
-        log.info("trainer.precision = 'bf16': bf16 matrix multiplies run at %.2fx fp32's speed on this CPU; "
-                 "whether pgvg's convolutions follow, benchmarks/bench_train.py measures", ratio)
-
-
-#: ``precision = "auto"`` takes bf16 on a CPU whose bf16 matrix multiplies run at least this much faster than
-#: its fp32 ones (an AVX512-BF16 CPU measured 2.3x; one without bf16 instructions 0.2x).
-AUTO_BF16_SPEEDUP = 1.2
-
-
-def auto_precision(device: torch.device, world: distributed.World) -> str:
-    """``trainer.precision = "auto"``: bf16 on a GPU that computes it natively; on a CPU, bf16 where its bf16
-    matrix multiplies run ``AUTO_BF16_SPEEDUP`` x its fp32 ones (measured once per CPU and torch, cached), else
-    fp32. Every process takes fp32 if any would. The log says which and why. (Measured on matrix products,
-    not on each model: bench_train.py measures a model.)"""
-    if device.type == "cuda":
-        choice = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-        why = "this GPU computes bf16 natively" if choice == "bf16" else "this GPU has no native bf16"
-    else:
-        ratio = _cached_bf16_speed()
-        choice = "bf16" if ratio >= AUTO_BF16_SPEEDUP else "fp32"
-        why = f"bf16 matrix multiplies run at {ratio:.2f}x fp32's speed on this CPU"
-    if distributed.any_process(choice == "fp32", world, device):
-        choice = "fp32"
-    log.info("trainer.precision = 'auto': %s (%s)", choice, why)
-    return choice
-
-
-def _cached_bf16_speed() -> float:
-    """:func:`bf16_matmul_speed`, measured once per CPU model, thread count and torch version (a file in the
-    cache folder), since it takes a second and does not change."""
-    from pgvg_core.media.files import cache_root
-
-    key = f"{platform.processor() or platform.machine()}|{torch.get_num_threads()}|{torch.__version__}"
-    path = cache_root() / "bf16-speed.json"
-    try:
-        known = json.loads(path.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if key not in known:
-        known[key] = bf16_matmul_speed()
-        try:
-            atomic_write(path, lambda file: file.write(json.dumps(known).encode()))
-        except OSError:
-            pass  # a read-only cache: measured again next time
-    return float(known[key])
-
-
-def to_channels_last(net: nn.Module) -> nn.Module:
-    """``net``'s 4-D parameters and buffers (2-D convolutions) in ``channels_last`` and 5-D ones (3-D
-    convolutions) in ``channels_last_3d``, in place. A convolution whose weight is channels-last makes its
-    output so, and the layers after it follow: the activations need no conversion by the caller."""
-    for tensor in (*net.parameters(), *net.buffers()):
-        if tensor.dim() in CHANNELS_LAST:
-            tensor.data = tensor.data.contiguous(memory_format=CHANNELS_LAST[tensor.dim()])
-    return net
-
-
-class Callback:
-    """Something the loop does after some steps. ``name`` keys its ``state_dict`` in every checkpoint, so a
-    resumed run continues with the callback's state as it was (a user's callback: give it a unique name)."""
-
-    name: str = ""
-
-    def start(self, trainer: "Trainer") -> None:
-        """Before the first step of :meth:`Trainer.fit` (of a new run or a resumed one)."""
-
-    def after_step(self, trainer: "Trainer", logged: Mapping[str, float]) -> None:
-        """After every step; ``logged``: that step's loss terms (``d/<term>``, ``g/<term>``)."""
-
-    def end(self, trainer: "Trainer") -> None:
-        """After the last step."""
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        pass
-
-
-class Logger(Callback):
-    """Every ``every`` steps, the mean of each loss term over the steps since the last row (and steps/s): one
-    JSON line appended to ``metrics.jsonl``, TensorBoard scalars, the progress bar's figures."""
-
-    name = "log"
-
-    def __init__(self, every: int) -> None:
-        self.every = every
-        self.window: list[dict[str, float]] = []  # the steps not logged yet; checkpointed
-        self.history: list[dict[str, float]] = []  # rows logged by this process
-        self._window_started = time.perf_counter()
-
-    def start(self, trainer: "Trainer") -> None:
-        self._window_started = time.perf_counter()
-        self._forget_rows_after(trainer.run_dir / METRICS_LOG, trainer.step)
-
-    @staticmethod
-    def _forget_rows_after(path: Path, step: int) -> None:
-        """A run stopped after its last checkpoint logged steps it will train again: those rows go (the file
-        is rewritten atomically, once per resume), so that no step is logged twice."""
-        if not path.exists():
-            return
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-        kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= step]
-        if len(kept) != len(lines):
-            atomic_write(path, lambda file: file.write("".join(kept).encode("utf-8")))
-            log.info("%s: %d rows after step %d dropped (logged again as the run continues)", path,
-                     len(lines) - len(kept), step)
-
-    def after_step(self, trainer: "Trainer", logged: Mapping[str, float]) -> None:
-        self.window.append(dict(logged))
-        if not due(trainer.step, self.every, trainer.config.trainer.steps):
-            return
-        keys = sorted({key for row in self.window for key in row})
-        rate = len(self.window) / max(time.perf_counter() - self._window_started, 1e-9)
-        row = {"step": trainer.step, **{k: float(np.mean([r[k] for r in self.window if k in r])) for k in keys},
-               "it_per_s": rate}
-        self.window, self._window_started = [], time.perf_counter()
-        self.history.append(row)
-        with open(trainer.run_dir / METRICS_LOG, "a", encoding="utf-8") as file:  # append-only
-            file.write(json.dumps(row) + "\n")
-        trainer.add_scalars({k: v for k, v in row.items() if k != "step"})
-        if trainer.bar is not None:
-            trainer.bar.set_postfix({k.split("/")[-1][:10]: f"{v:.3f}" for k, v in row.items() if "/" in k},
-                                    refresh=False)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"window": [dict(row) for row in self.window]}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.window = [dict(row) for row in state.get("window", [])]
-
-
-class Sampler(Callback):
-    """Every ``every`` steps, the objective's pictures of a fixed batch of evaluation clips (spread over the
-    classes) with fixed noise, so that pictures of different steps compare: ``samples/<name>-step*.png|gif``."""
-
-    name = "samples"
-
-    def __init__(self, every: int, count: int) -> None:
-        self.every, self.count = every, count
-        self._batch: dict[str, torch.Tensor] | None = None
-
-    def after_step(self, trainer: "Trainer", logged: Mapping[str, float]) -> None:
-        if due(trainer.step, self.every, trainer.config.trainer.steps):
-            self.save(trainer)
-
-    def _sample_batch(self, dataset: Dataset) -> dict[str, torch.Tensor]:
-        if self._batch is None:
-            count = min(self.count, len(dataset))
-            self._batch = torch.utils.data.default_collate([dataset[i] for i in clips_by_class(dataset, count)])
-        return self._batch
-
-    @torch.no_grad()
-    def save(self, trainer: "Trainer") -> list[Path]:
-        from pgvg_core.media.sheets import save_png
-        from pgvg_core.media.video import write_video
-
-        batch = self._sample_batch(trainer.experiment.evaluation_dataset())
-        trainer.nets.eval()
-        with seeded_streams(derived_seed(trainer.config.experiment.seed, "samples"), trainer.device):
-            pictures = trainer.objective.samples(trainer.nets, trainer.objective.prepare(batch, trainer.device))
-        trainer.nets.train()
-        folder = trainer.run_dir / SAMPLES_DIR
-        folder.mkdir(exist_ok=True)
-        written = []
-        for name, picture in pictures.items():
-            stem = folder / f"{name}-step{trainer.step:07d}"
-            if picture.ndim == 4:
-                written.append(write_video(stem.with_suffix(".gif"), picture, fps=6))
-            else:
-                save_png(stem.with_suffix(".png"), picture)
-                written.append(stem.with_suffix(".png"))
-        return written
-
-
-class Checkpointer(Callback):
-    """Every ``every`` steps, the whole training state (:meth:`Trainer.state_dict`), written atomically; the
-    last ``keep`` checkpoints are kept."""
-
-    name = "checkpoint"
-
-    def __init__(self, every: int, keep: int) -> None:
-        self.every, self.keep = every, keep
-
-    def start(self, trainer: "Trainer") -> None:
-        for stale in checkpoint.stale_writes(trainer.run_dir):  # a process killed while writing one
-            stale.unlink(missing_ok=True)
-            log.info("removed %s, a checkpoint write that never finished", stale)
-
-    def after_step(self, trainer: "Trainer", logged: Mapping[str, float]) -> None:
-        if due(trainer.step, self.every, trainer.config.trainer.steps):
-            trainer.save_checkpoint()
-
-
-class Evaluation(Callback):
-    """Every configured metric on the evaluation split, every ``every`` steps (0: only at the end) and after
-    the last step; written to ``metrics.json`` and TensorBoard (``eval/<metric>.<value>``)."""
-
-    name = "evaluate"
-
-    def __init__(self, every: int) -> None:
-        self.every = every
-        self.last: dict[str, Any] = {}
-        self._metrics: dict[str, Metric] | None = None
-
-    def after_step(self, trainer: "Trainer", logged: Mapping[str, float]) -> None:
-        if self.every and trainer.step % self.every == 0 and trainer.step != trainer.config.trainer.steps:
-            self.evaluate(trainer)
-
-    def end(self, trainer: "Trainer") -> None:
-        if trainer.config.metrics:
-            self.evaluate(trainer)
-
-    def metrics(self, trainer: "Trainer") -> dict[str, Metric]:
-        """The configured metrics, built once (a metric's helper network is loaded once per run)."""
-        if self._metrics is None:
-            self._metrics = {
-                spec.name: build("metrics", spec, registries=trainer.registries, file=trainer.config.source,
-                                 path=f"metrics[{index}]", data=trainer.data, device=trainer.device)
-                for index, spec in enumerate(trainer.config.metrics)}
-        return self._metrics
-
-    def evaluate(self, trainer: "Trainer") -> dict[str, Any]:
-        metrics = self.metrics(trainer)
-        dataset = trainer.experiment.evaluation_dataset()
-        count = min(trainer.config.trainer.eval_clips, len(dataset))
-        values = measure(trainer.objective, trainer.nets, dataset, metrics, clips=count,
-                         batch_size=trainer.config.trainer.batch_size,
-                         seed=derived_seed(trainer.config.experiment.seed, "evaluate"), device=trainer.device,
-                         num_workers=trainer.config.trainer.num_workers, progress=trainer.progress)
-        result = {"step": trainer.step, "clips": count, "metrics": values,
-                  "provenance": {name: metric.provenance() for name, metric in metrics.items()}}
-        (trainer.run_dir / EVALUATION_FILE).write_text(json.dumps(result, indent=2, default=str))
-        trainer.add_scalars({f"eval/{name}.{key}": value for name, sub in values.items()
-                             for key, value in sub.items()
-                             if isinstance(value, (int, float)) and math.isfinite(value)})
-        # The log line keeps the headline values; per-part ones ("presence.<joint>": 68 of them for a face)
-        # are in the evaluation file.
-        headline = {name: {key: value for key, value in sub.items() if "." not in key} for name, sub in values.items()}
-        log.info("step %d: %s (all values: %s)", trainer.step, json.dumps(headline), EVALUATION_FILE)
-        self.last = values
-        return values
 
 
 class Trainer:

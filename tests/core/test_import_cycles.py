@@ -18,11 +18,27 @@ def modules() -> dict[str, Path]:
     return found
 
 
+def _runtime_nodes(tree: ast.AST):
+    """Every node of ``tree`` but those under ``if TYPE_CHECKING:`` (imports for annotations only: a callback's
+    ``trainer: Trainer`` does not make the callbacks module import the trainer's when it runs)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            yield from (n for child in node.orelse for n in _runtime_nodes_and_self(child))
+            continue
+        yield node
+        yield from _runtime_nodes(node)
+
+
+def _runtime_nodes_and_self(node: ast.AST):
+    yield node
+    yield from _runtime_nodes(node)
+
+
 def imports_of(name: str, file: Path, known: dict[str, Path]) -> set[str]:
     """The pgvg modules ``name`` imports (a name imported from a package counts as its submodule if it is one)."""
     package = name if file.name == "__init__.py" else name.rpartition(".")[0]
     targets = set()
-    for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+    for node in _runtime_nodes(ast.parse(file.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             candidates = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):

@@ -49,11 +49,11 @@ def test_every_experiment_trains_on_cuda(tmp_path, experiment, precision):
 
 @pytest.mark.parametrize("speed, chosen", [(0.2, "fp32"), (2.3, "bf16")])
 def test_auto_precision_takes_bf16_where_the_cpu_runs_it_faster(tmp_path, monkeypatch, caplog, speed, chosen):
-    from pgvg_core.training import trainer as trainer_module
+    from pgvg_core.training import devices
 
     monkeypatch.setenv("PGVG_CACHE_DIR", str(tmp_path / "cache"))
     measured = []
-    monkeypatch.setattr(trainer_module, "bf16_matmul_speed", lambda: measured.append(1) or speed)
+    monkeypatch.setattr(devices, "bf16_matmul_speed", lambda: measured.append(1) or speed)
     with caplog.at_level("INFO", logger="pgvg"):
         first = Trainer(load_config(EXPERIMENTS / "action-classifier.toml", ['trainer.precision="auto"',
                                                                              'trainer.device="cpu"']),

@@ -14,7 +14,8 @@ from pgvg_core.config import load_config
 from pgvg_core.errors import CheckpointError, Preempted
 from pgvg_core.training import checkpoint
 from pgvg_core.training.run import read_metrics
-from pgvg_core.training.trainer import Callback, Trainer
+from pgvg_core.training.callbacks import Callback
+from pgvg_core.training.trainer import Trainer
 
 CADENCE = ("trainer.steps=6", "trainer.log_every=1", "trainer.checkpoint_every=4", "trainer.sample_every=100",
            "trainer.keep_checkpoints=5")
@@ -167,7 +168,8 @@ def test_a_batch_with_nan_stops_before_the_weights_and_names_the_clips(tmp_path,
         return item
 
     monkeypatch.setattr(type(dataset), "__getitem__", poisoned)
-    from pgvg_core.training.trainer import StepBatchSampler, TrainingError
+    from pgvg_core.training.batches import StepBatchSampler
+    from pgvg_core.training.trainer import TrainingError
 
     sampler = StepBatchSampler(len(dataset), 2, 7, 0, 6)
     step = next(s for s in range(6) if 5 in sampler.batch(s))

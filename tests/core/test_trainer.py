@@ -16,7 +16,9 @@ from pgvg_core.poses.keypoints import soft_keypoints
 from pgvg_core.training import checkpoint
 from pgvg_core.training.experiment import Experiment
 from pgvg_core.training.run import read_metrics, write_metrics_csv
-from pgvg_core.training.trainer import Callback, StepBatchSampler, Trainer, TrainingError
+from pgvg_core.training.batches import StepBatchSampler
+from pgvg_core.training.callbacks import Callback
+from pgvg_core.training.trainer import Trainer, TrainingError
 
 
 def tiny_trainer(tmp_path, *overrides, run="run"):
@@ -83,9 +85,9 @@ def test_nan_loss_stops_with_step_and_term_and_keeps_last_checkpoint(tmp_path, m
 
 
 def test_bf16_autocast_trains_on_cpu_and_warns_where_the_cpu_is_slow_at_it(tmp_path, caplog, monkeypatch):
-    from pgvg_core.training import trainer as trainer_module
+    from pgvg_core.training import devices
 
-    monkeypatch.setattr(trainer_module, "bf16_matmul_speed", lambda: 0.2)  # a CPU without bf16 instructions
+    monkeypatch.setattr(devices, "bf16_matmul_speed", lambda: 0.2)  # a CPU without bf16 instructions
     with caplog.at_level("WARNING", logger="pgvg"):
         trainer = tiny_trainer(tmp_path, 'trainer.precision="bf16"', "trainer.steps=2")
     assert "bf16 matrix multiplies run at 0.20x the speed of fp32 on this CPU" in caplog.text
@@ -94,16 +96,16 @@ def test_bf16_autocast_trains_on_cpu_and_warns_where_the_cpu_is_slow_at_it(tmp_p
 
 
 def test_bf16_on_a_cpu_with_fast_bf16_is_not_warned_about(tmp_path, caplog, monkeypatch):
-    from pgvg_core.training import trainer as trainer_module
+    from pgvg_core.training import devices
 
-    monkeypatch.setattr(trainer_module, "bf16_matmul_speed", lambda: 2.3)
+    monkeypatch.setattr(devices, "bf16_matmul_speed", lambda: 2.3)
     with caplog.at_level("WARNING", logger="pgvg"):
         tiny_trainer(tmp_path, 'trainer.precision="bf16"', "trainer.steps=2")
     assert "bf16" not in caplog.text  # (an info line says the ratio)
 
 
 def test_bf16_matmul_speed_is_a_measured_ratio():
-    from pgvg_core.training.trainer import bf16_matmul_speed
+    from pgvg_core.training.devices import bf16_matmul_speed
 
     assert 0.01 < bf16_matmul_speed(size=128, repeats=2) < 100
 
