@@ -36,7 +36,7 @@ __all__ = ["PROJECT_NAME", "__version__", "hookimpl", "hookspec"]
 MOVED_MODULES = {
     "animate": "app.animate", "bundle": "app.bundle", "demo": "app.demo", "motion_transfer": "app.motion_transfer",
     "pipeline": "app.pipeline", "stages": "app.stages", "timing": "app.timing",
-    "bench": "leaderboard.bench", "reconstruction": "leaderboard.reconstruction", "report": "leaderboard.report",
+    "bench": "leaderboard.runner", "reconstruction": "leaderboard.reconstruction", "report": "leaderboard.report",
     "results": "leaderboard.results",
     "checkpoint": "training.checkpoint", "distributed": "training.distributed", "experiment": "training.experiment",
     "randomness": "training.randomness", "run": "training.run", "trainer": "training.trainer", "weights": "training.weights",

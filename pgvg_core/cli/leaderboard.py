@@ -53,8 +53,10 @@ def bench_run_command(suite: str, methods: str | None, seeds: int | None, db: st
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         raise SystemExit(run_under_torchrun(nproc))
 
-    from pgvg_core.leaderboard.bench import format_table, leaderboard, load_suite, run_suite
+    from pgvg_core.leaderboard.board import format_table, leaderboard
     from pgvg_core.leaderboard.results import ResultsDatabase
+    from pgvg_core.leaderboard.runner import run_suite
+    from pgvg_core.leaderboard.suites import load_suite
     from pgvg_core.training import distributed
 
     loaded = load_suite(suite)
@@ -141,8 +143,9 @@ def leaderboard_command(suite: str | None, db: str | None, form: str, out: str |
     from pathlib import Path
 
     from pgvg_core.errors import PgvgError
-    from pgvg_core.leaderboard.bench import format_table, leaderboard, load_suite
+    from pgvg_core.leaderboard.board import format_table, leaderboard
     from pgvg_core.leaderboard.results import ResultsDatabase
+    from pgvg_core.leaderboard.suites import load_suite
 
     loaded = load_suite(suite) if suite and (suite.endswith(".toml") or _is_suite(suite)) else None
     name = loaded.name if loaded else suite
@@ -167,7 +170,7 @@ def leaderboard_command(suite: str | None, db: str | None, form: str, out: str |
     if baseline:
         import json
 
-        from pgvg_core.leaderboard.bench import regressions
+        from pgvg_core.leaderboard.board import regressions
 
         try:
             reference = json.loads(Path(baseline).read_text(encoding="utf-8"))
@@ -182,6 +185,6 @@ def leaderboard_command(suite: str | None, db: str | None, form: str, out: str |
 
 
 def _is_suite(name: str) -> bool:
-    from pgvg_core.leaderboard.bench import SUITES
+    from pgvg_core.leaderboard.suites import SUITES
 
     return (SUITES / f"{name}.toml").is_file()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pgvg_core.leaderboard.bench import published_text
+from pgvg_core.leaderboard.board import published_text
 from pgvg_core.leaderboard.results import Result
 
 STYLE = """

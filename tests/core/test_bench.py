@@ -11,8 +11,9 @@ from core.test_results import result
 
 from pgvg_core.cli import main
 from pgvg_core.errors import PgvgError
-from pgvg_core.leaderboard.bench import leaderboard, load_suite, summarise
+from pgvg_core.leaderboard.board import leaderboard, summarise
 from pgvg_core.leaderboard.results import ResultsDatabase
+from pgvg_core.leaderboard.suites import load_suite
 
 
 def test_the_smoke_suite_runs_end_to_end_and_a_second_run_adds_no_row(tmp_path):
@@ -141,7 +142,7 @@ set = ["trainer.steps=2"]
 
 def test_every_suite_of_pgvg_reads_and_names_its_methods_experiments():
     from pgvg_core.config import ComponentSpec, build, load_config
-    from pgvg_core.leaderboard.bench import SUITES
+    from pgvg_core.leaderboard.suites import SUITES
     from pgvg_core.plugins import get_registries
 
     names = sorted(path.stem for path in SUITES.glob("*.toml"))
@@ -222,7 +223,7 @@ set = ["trainer.steps=2"]
     assert len(set(ssim.values())) == 4  # each condition rendered other poses
     assert row.provenance["swapped/ssim"]["poses"] == "swapped"
     # The same frames again: the abnormal poses are one fixed draw, the stage-1 noise comes from the protocol's seed.
-    from pgvg_core.leaderboard.bench import measure_run
+    from pgvg_core.leaderboard.runner import measure_run
 
     loaded = load_suite(str(suite))
     run_dir = tmp_path / "runs" / "tiny-robustness" / "scgan" / "seed-0"
@@ -235,7 +236,7 @@ def test_pose_conditions_refuse_what_cannot_work(tmp_path):
     from tiny import TINY_PSGAN, write_config
 
     from pgvg_core.config import load_config
-    from pgvg_core.leaderboard.bench import pose_conditions
+    from pgvg_core.leaderboard.runner import pose_conditions
     from pgvg_core.measure.evaluation import PoseCondition, measure
     from pgvg_core.training.run import load_run
     from pgvg_core.training.trainer import Trainer

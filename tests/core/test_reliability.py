@@ -13,8 +13,8 @@ from pgvg_core.cli import main
 from pgvg_core.config import load_config
 from pgvg_core.errors import CheckpointError, Preempted
 from pgvg_core.training import checkpoint
-from pgvg_core.training.run import read_metrics
 from pgvg_core.training.callbacks import Callback
+from pgvg_core.training.run import read_metrics
 from pgvg_core.training.trainer import Trainer
 
 CADENCE = ("trainer.steps=6", "trainer.log_every=1", "trainer.checkpoint_every=4", "trainer.sample_every=100",

@@ -52,8 +52,9 @@ def test_published_numbers_and_training_curves_are_shown(tmp_path):
 
     import attrs
 
-    from pgvg_core.leaderboard.bench import format_table, leaderboard, load_suite
+    from pgvg_core.leaderboard.board import format_table, leaderboard
     from pgvg_core.leaderboard.report import html_page
+    from pgvg_core.leaderboard.suites import load_suite
 
     suite_file = tmp_path / "suite.toml"
     suite_file.write_text((load_suite("smoke").source.read_text()
@@ -81,7 +82,7 @@ def test_published_numbers_and_training_curves_are_shown(tmp_path):
 
 def test_a_published_number_for_a_method_the_suite_lacks_is_refused(tmp_path):
     from pgvg_core.errors import PgvgError
-    from pgvg_core.leaderboard.bench import load_suite
+    from pgvg_core.leaderboard.suites import load_suite
 
     suite_file = tmp_path / "suite.toml"
     suite_file.write_text(load_suite("smoke").source.read_text()

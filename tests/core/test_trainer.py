@@ -14,10 +14,10 @@ from pgvg_core.config import load_config
 from pgvg_core.errors import CheckpointError, ConfigError, PgvgError
 from pgvg_core.poses.keypoints import soft_keypoints
 from pgvg_core.training import checkpoint
-from pgvg_core.training.experiment import Experiment
-from pgvg_core.training.run import read_metrics, write_metrics_csv
 from pgvg_core.training.batches import StepBatchSampler
 from pgvg_core.training.callbacks import Callback
+from pgvg_core.training.experiment import Experiment
+from pgvg_core.training.run import read_metrics, write_metrics_csv
 from pgvg_core.training.trainer import Trainer, TrainingError
 
 

@@ -71,7 +71,7 @@ def test_the_protocol_measures_every_method_on_one_crop_and_stores_results(pipel
                                   protocol=PROTOCOL, out=tmp_path / "out", database=database, progress=False)
         stored = database.results("real-reconstruction")
     assert len(stored) == 2 * 3 and {r.seed for r in stored} == {0, 1}
-    from pgvg_core.leaderboard.bench import format_table, leaderboard
+    from pgvg_core.leaderboard.board import format_table, leaderboard
 
     board = format_table(leaderboard(stored))
     assert "mean ± std over clips" in board and "copy-first" in board  # a row is a method over the clips
