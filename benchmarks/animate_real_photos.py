@@ -72,8 +72,8 @@ def retargeted(animator):
     added to a photo's arm at rest moves it to places the action never goes."""
     from pgvg_data.synthetic import SyntheticActions
 
-    from pgvg_core.poses.framing import torso_and_hips
     from pgvg_core.poses.keypoints import rescale_keypoints
+    from pgvg_core.poses.skeleton import torso_and_hips
 
     data = animator.stage1.data  # a bundle has no dataset: the real clips come from the data it describes
     dataset = SyntheticActions(split="train", resolution=data.resolution, frames=data.frames, actions=data.classes,

@@ -85,14 +85,20 @@ class FrameRenderer(abc.ABC):
 
     #: the role of the generator that renders frames at test time (``nets[eval_generator]``)
     eval_generator: str = "generator"
+    #: How the renderer can draw frames at a photo's own resolution (``render_clip(detail=...)``), best first:
+    #: ``pgvg animate --compose`` offers these and takes the first by default. ``"network"``, the network's
+    #: frames at the detail's size, is what every renderer can do; a renderer may offer its own (SCGAN's
+    #: ``"layers"`` and ``"warp"`` draw a body from the photo itself).
+    compositions: tuple[str, ...] = ("network",)
 
     @abc.abstractmethod
     def render_clip(self, generator: nn.Module, source_image: torch.Tensor, source_keypoints: torch.Tensor,
                     keypoints: torch.Tensor, *, detail: torch.Tensor | None = None,
-                    plate: torch.Tensor | None = None, layers: bool = False) -> torch.Tensor:
+                    composition: str | None = None) -> torch.Tensor:
         """A person's ``source_image [B, 3, H, W]`` in [-1, 1] and pose ``source_keypoints [B, K, 3]`` +
-        poses ``[B, T, K, 3]`` -> frames ``[B, T, 3, H, W]`` (at ``detail``'s size ``[B, 3, H', W']`` where
-        given, with ``plate`` the same picture without its moving limbs; ``layers``: drawn from those alone)."""
+        poses ``[B, T, K, 3]`` (pixels of ``source_image``) -> frames ``[B, T, 3, H, W]``; with ``detail``, the
+        same picture at a higher resolution ``[B, 3, H', W']``, frames at its size ``[B, T, 3, H', W']``,
+        drawn as ``composition`` (one of :attr:`compositions`; None: the first)."""
 
 
 class Objective(abc.ABC):

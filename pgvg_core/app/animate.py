@@ -30,29 +30,28 @@ import torch
 
 from pgvg_core.app.timing import PhaseClock
 from pgvg_core.errors import DataError, PgvgError
-from pgvg_core.poses.framing import (
-    PersonCrop,
-    body_mask,
-    clean_plate,
-    crop_photo,
-    eyes_and_mouth,
-    limbs_that_move,
-    person_crop,
-    torso_and_hips,
-)
-from pgvg_core.poses.keypoints import KEYPOINT_INDEX, KEYPOINT_NAMES, rescale_keypoints
-from pgvg_core.poses.skeleton import skeleton_by_name
+from pgvg_core.poses.framing import PersonCrop, crop_photo, person_crop
+from pgvg_core.poses.keypoints import KEYPOINT_INDEX, KEYPOINT_NAMES, body_size, limb_mask, rescale_keypoints
+from pgvg_core.poses.skeleton import FACE_68, Skeleton, skeleton_by_name, torso_and_hips
 
 log = logging.getLogger("pgvg.animate")
 
 # Joints without which there is no body to animate.
 REQUIRED_JOINTS = ("neck", "right_shoulder", "left_shoulder", "right_hip", "left_hip")
-DEFAULT_POSE_SOURCE = {"body-18": "mediapipe", "face-68": "mediapipe-face"}  # by the model's skeleton
 MIN_FACE = 8        # photo pixels from the eyes to the mouth: below, too small to animate
 RENDER_SIZE = 512   # pixels of the rendered person crop: the person is about 60 % of it tall (~300 px)
 MIN_TORSO = 10      # photo pixels from neck to hips (a person about 30 px tall): below, too small to animate
 UNSURE = 0.3        # a photo's joint found with less confidence than this counts as missing
 VIEW_CONTEXT = 2.0  # the video shows this many crop widths of the photo around the person (where it has them)
+
+
+def default_pose_source(skeleton: str) -> str:
+    """The pose source that finds keypoints of ``skeleton`` in photos and videos (``Skeleton.pose_source``)."""
+    name = skeleton_by_name(skeleton).pose_source
+    if name is None:
+        raise PgvgError(f"skeleton '{skeleton}' names no pose source for real photos (Skeleton.pose_source): give "
+                        "--pose-source NAME, or the keypoints with --keypoints / --poses")
+    return name
 
 
 def read_photo(path: Path) -> np.ndarray:
@@ -90,7 +89,7 @@ def photo_pose(photo: np.ndarray, path: Path, *, pose_source: str | None, keypoi
         spec, option = ComponentSpec(name="keypoints-file", params=params), "--keypoints"
         source = f"keypoints file {keypoints_file}"
     else:
-        name = pose_source or DEFAULT_POSE_SOURCE[skeleton]
+        name = pose_source or default_pose_source(skeleton)
         spec, option, source = ComponentSpec(name=name), "--pose-source", f"pose source '{name}'"
     estimator = build("pose_sources", spec, path=option)
     if getattr(estimator, "provides_ground_truth", False):
@@ -106,8 +105,8 @@ def photo_pose(photo: np.ndarray, path: Path, *, pose_source: str | None, keypoi
     if people.shape[1:] != (skeleton_by_name(skeleton).num_keypoints, 3):
         raise PgvgError(f"{source} gives keypoints of shape {list(people.shape[1:])}; the model's skeleton "
                         f"'{skeleton}' has {skeleton_by_name(skeleton).num_keypoints} (use a pose source for it: "
-                        f"{DEFAULT_POSE_SOURCE.get(skeleton, 'keypoints-file')})")
-    if skeleton == "face-68":
+                        f"{skeleton_by_name(skeleton).pose_source or 'keypoints-file'})")
+    if skeleton == FACE_68.name:
         return _the_face(people, path, source, person)
     found = [p for p in people if sum(p[KEYPOINT_INDEX[j], 2] > 0.1 for j in REQUIRED_JOINTS) >= 3]
     if not found:
@@ -127,7 +126,7 @@ def photo_pose(photo: np.ndarray, path: Path, *, pose_source: str | None, keypoi
 
 def _the_face(faces: np.ndarray, path: Path, source: str, person: int | None) -> np.ndarray:
     """The face to animate among ``faces [P, 68, 3]`` (largest first): one whose eyes and mouth were found."""
-    measured = [(eyes_and_mouth(face), face) for face in faces]
+    measured = [(FACE_68.measure(face), face) for face in faces]
     found = [face for size, face in sorted((m for m in measured if m[0] is not None), key=lambda m: -m[0][0])]
     if not found:
         raise DataError(f"{path}: no face found by {source}; use a photo where a face looks towards the camera, "
@@ -144,7 +143,7 @@ def _the_face(faces: np.ndarray, path: Path, source: str, person: int | None) ->
 
 def check_face(points: np.ndarray, path: Path) -> list[str]:
     """Refuse a face too small to animate."""
-    length = eyes_and_mouth(points)[0]
+    length = FACE_68.measure(points)[0]
     if length < MIN_FACE:
         raise DataError(f"{path}: the face is too small to animate (eyes to mouth {length:.0f} px; at least "
                         f"{MIN_FACE} px is needed): use a photo where the face is larger, or crop it around it")
@@ -203,46 +202,45 @@ def view_around(photo_shape: tuple[int, ...], crop: PersonCrop, render_size: int
     return View(left=left, top=top, right=right, bottom=bottom, scale=render_size / crop.size)
 
 
-def person_mask(poses: torch.Tensor, side: int) -> torch.Tensor:
-    """Where a body is in each frame: poses ``[T, K, 3]`` in pixels of a ``side``-pixel square -> ``[T, s, s]``."""
-    torso = float(torso_and_hips(poses[0].numpy())[0])
-    return body_mask(poses, (side, side), width=0.45 * torso)
+def person_mask(poses: torch.Tensor, side: int, skeleton: Skeleton) -> torch.Tensor:
+    """Where the person is in each frame: poses ``[T, K, 3]`` in pixels of a ``side``-pixel square ->
+    ``[T, side, side]``. Within the skeleton's outline (a face: its jaw and brows) grown by a third about its
+    centre, for the forehead and hair the keypoints do not reach; for a skeleton without one (a body), its
+    limbs drawn as thick as 0.45 of the framing length (a body's torso)."""
+    if skeleton.outline:
+        from PIL import Image, ImageDraw
+
+        masks = []
+        for pose in poses.numpy():
+            outline = pose[[skeleton.index(name) for name in skeleton.outline], :2]
+            centre = outline.mean(axis=0)
+            grown = centre + (outline - centre) * 1.35
+            picture = Image.new("L", (side, side), 0)
+            ImageDraw.Draw(picture).polygon([tuple(p) for p in grown], fill=255)
+            masks.append(np.asarray(picture, np.float32) / 255)
+        return torch.from_numpy(np.stack(masks))
+    measured = skeleton.measure(poses[0].numpy())
+    width = 0.45 * measured[0] if measured else 0.1 * float(body_size(poses[:1])[0])
+    return limb_mask(poses, (side, side), width=width, limbs=skeleton.limbs)
 
 
-def face_mask(poses: torch.Tensor, side: int) -> torch.Tensor:
-    """Where a face is in each frame: the outline of its landmarks (jaw and brows) grown by a third of its size
-    about its centre, for the forehead and hair the landmarks do not reach: ``[T, K, 3] -> [T, s, s]``."""
-    from PIL import Image, ImageDraw
-
-    masks = []
-    for pose in poses.numpy():
-        outline = pose[list(range(17)) + list(range(26, 16, -1)), :2]  # jaw, then the brows back
-        centre = outline.mean(axis=0)
-        grown = centre + (outline - centre) * 1.35
-        picture = Image.new("L", (side, side), 0)
-        ImageDraw.Draw(picture).polygon([tuple(p) for p in grown], fill=255)
-        masks.append(np.asarray(picture, np.float32) / 255)
-    return torch.from_numpy(np.stack(masks))
-
-
-def paste_masks(poses_render: torch.Tensor, size: int, out: int, mask: Any = None) -> torch.Tensor:
+def paste_masks(poses_render: torch.Tensor, size: int, out: int, skeleton: Skeleton) -> torch.Tensor:
     """Where a rendered crop replaces the photo, for poses ``[T, K, 3]`` in pixels of a ``size``-pixel render:
     where the person is now or was in the first frame (that place is uncovered) -> ``[T, 1, out, out]``. The
     mask is smooth: drawn at up to 128 px and interpolated."""
     factor = min(1.0, 128 / size)
     side = round(size * factor)
-    masks = (mask or person_mask)(rescale_keypoints(poses_render, factor), side)  # [T, s, s]
+    masks = person_mask(rescale_keypoints(poses_render, factor), side, skeleton)  # [T, s, s]
     masks = torch.maximum(masks, masks[:1])[:, None]
     return torch.nn.functional.interpolate(masks, size=(out, out), mode="bilinear", align_corners=False)
 
 
 def composite(photo: np.ndarray, crop: PersonCrop, view: View, rendered: np.ndarray,
-              poses_render: torch.Tensor, *, mask: Any = None) -> np.ndarray:
+              poses_render: torch.Tensor, *, skeleton: Skeleton) -> np.ndarray:
     """The rendered crops ``[T, S, S, 3]`` pasted into the photo's view where the person is or was.
 
     :param poses_render: ``[T, K, 3]`` in the rendered crop's pixels, frame 0 the photo's pose.
-    :param mask: where the person is in a frame, ``(poses [T, K, 3], side) -> [T, side, side]`` (default
-        :func:`person_mask`, a body's; :func:`face_mask` for a face).
+    :param skeleton: the poses' (where the person is: :func:`person_mask`).
     :returns: uint8 ``[T, H, W, 3]``.
     """
     from PIL import Image
@@ -251,7 +249,7 @@ def composite(photo: np.ndarray, crop: PersonCrop, view: View, rendered: np.ndar
     width, height = view.size
     background = np.asarray(Image.fromarray(photo[view.top : view.bottom, view.left : view.right])
                             .resize((width, height), Image.Resampling.LANCZOS)).astype(np.float32)
-    masks = paste_masks(poses_render, size, size, mask)[:, 0].numpy()[..., None]  # [T, S, S, 1]
+    masks = paste_masks(poses_render, size, size, skeleton)[:, 0].numpy()[..., None]  # [T, S, S, 1]
     x0 = int(round((crop.left - view.left) * view.scale))
     y0 = int(round((crop.top - view.top) * view.scale))
     # The part of the crop inside the view.
@@ -271,7 +269,7 @@ CANVASES = ("view", "photo")
 def animate_photo(image: str, *, action: str | None = None, model: str | None = None, out: str | None,
                   frames: int | None = None, pose_source: str | None = None, keypoints_file: str | None = None,
                   seed: int = 0, person: int | None = None, panels: bool = False,
-                  render_size: int = RENDER_SIZE, compose: str = "layers", animator: Any = None,
+                  render_size: int = RENDER_SIZE, compose: str | None = None, animator: Any = None,
                   drive: str | None = None, poses_file: str | None = None, motion: str = "relative",
                   drive_person: int = 0, stride: int = 1, max_frames: int | None = None,
                   canvas: str = "view", fps: float | None = None,
@@ -280,18 +278,15 @@ def animate_photo(image: str, *, action: str | None = None, model: str | None = 
     """Animate the person in ``image`` doing ``action`` (PSGAN makes the poses), or moving as the person in the
     video ``drive`` (or the keypoints file ``poses_file``) moves (:mod:`pgvg_core.app.motion_transfer`, ``motion``
     relative or absolute); ``animator`` reuses a loaded model (a ``pipeline.Animator``) instead of loading
-    ``model``. ``compose``: ``"layers"`` draws the frames from the photo's own pixels (the arms and legs warped
-    over the photo without them), ``"network"`` as stage 2 was trained (its blend of the warped photo and the
-    pixels its network paints; on real photos those pixels are a blur of colours the photo never had, see
-    :meth:`pgvg_scgan.models.SCGANGenerator.render_layers`), ``"warp"`` the photo moved into each pose by the
-    same warp without removing anything (the person's old place is not cleared). ``canvas``: ``"view"`` shows
+    ``model``. ``compose``: how stage 2 draws the person at the photo's resolution, one of the renderer's
+    ``compositions`` (default its first; SCGAN's for bodies: ``"layers"`` from the photo's own pixels, the arms
+    and legs warped over the photo without them; ``"network"`` as stage 2 was trained; ``"warp"`` the photo
+    moved into each pose without removing anything: :mod:`pgvg_scgan.compositing`). ``canvas``: ``"view"`` shows
     the photo around the person at the render size, ``"photo"`` writes frames of exactly the photo's size and
     place (what the reconstruction protocol compares pixel for pixel with a video's frames). ``out=None``
     writes nothing: the frames are in the returned ``frames_written`` (uint8 ``[T, H, W, 3]``).
     ``refine_poses``: whether stage 2's pose refiner reads the poses (default: for PSGAN's, not for a driving
     video's, which are measured)."""
-    if compose not in COMPOSES:
-        raise PgvgError(f"compose={compose!r}: use one of {', '.join(COMPOSES)}")
     if canvas not in CANVASES:
         raise PgvgError(f"canvas={canvas!r}: use one of {', '.join(CANVASES)}")
     if sum(x is not None for x in (action, drive, poses_file)) != 1:
@@ -318,9 +313,11 @@ def animate_photo(image: str, *, action: str | None = None, model: str | None = 
         photo = read_photo(path)
     clock.lap("model")
     skeleton = animator.stage1.data.skeleton
-    face = skeleton.name == "face-68"
-    if face and compose != "network":
-        compose = "network"  # the layers and the warp are a body's (arms and legs over the photo)
+    face = skeleton.name == FACE_68.name  # which checks apply to the photo: a face's or a body's
+    compose = compose or animator.compositions[0]
+    if compose not in animator.compositions:
+        raise PgvgError(f"--compose {compose}: the model's frame renderer draws {', '.join(animator.compositions)} "
+                        f"for '{skeleton.name}' poses; use one of those")
     if points is None:
         points = photo_pose(photo, path, pose_source=pose_source, keypoints_file=keypoints_file, person=person,
                             skeleton=skeleton.name)
@@ -330,7 +327,7 @@ def animate_photo(image: str, *, action: str | None = None, model: str | None = 
         from pgvg_core.app.motion_transfer import driving_motion, retarget
 
         driving = driving_motion(video=drive, poses_file=poses_file, skeleton=skeleton,
-                                 pose_source=drive_pose_source or DEFAULT_POSE_SOURCE[skeleton.name],
+                                 pose_source=drive_pose_source or default_pose_source(skeleton.name),
                                  person=drive_person, stride=stride, max_frames=max_frames, fps=fps,
                                  cache_dir=cache_dir)
         driven = retarget(points, driving.poses, skeleton, motion)  # [T, K, 3] photo pixels
@@ -355,26 +352,18 @@ def animate_photo(image: str, *, action: str | None = None, model: str | None = 
     else:
         poses = torch.from_numpy(crop.to_model(driven)).float()  # [T, K, 3] in the model's pixels
     poses_render = rescale_keypoints(poses, render_size / resolution)
-    plate = None
-    if compose in ("layers", "network") and not face:
-        # The photo without the arms and legs that move: what shows where a limb was once it has moved.
-        torso = float(torso_and_hips(poses_render[0].numpy())[0])
-        plate = clean_plate(detail[None], poses_render[:1], torso, limbs=limbs_that_move(poses_render, torso))[0]
-    elif compose == "warp":
-        plate = detail  # nothing removed: the person's old place shows through
     # Measured poses (a driving video's) are followed as given; stage 1's through stage 2's pose refiner.
     refine = refine_poses if refine_poses is not None else driving is None
-    clip = to_uint8(animator.frames(image_tensor, first, poses, detail=detail, plate=plate,
-                                    layers=compose != "network", refine_poses=refine))  # [T, S, S, 3]
+    clip = to_uint8(animator.frames(image_tensor, first, poses, detail=detail, composition=compose,
+                                    refine_poses=refine))  # [T, S, S, 3]
     clock.lap("stage2")
-    mask = face_mask if face else None
     rate = driving.fps if driving is not None else 8
     if canvas == "photo":
         view = View(left=0, top=0, right=photo.shape[1], bottom=photo.shape[0], scale=1.0)
-        video = composite_on_photo(photo, crop, clip, poses_render, mask=mask)
+        video = composite_on_photo(photo, crop, clip, poses_render, skeleton=skeleton)
     else:
         view = view_around(photo.shape, crop, render_size)
-        video = composite(photo, crop, view, clip, poses_render, mask=mask)
+        video = composite(photo, crop, view, clip, poses_render, skeleton=skeleton)
     poses_photo = crop.to_photo(poses.numpy())
     written = {"video": out_path, "frames": len(poses), "fps": rate, "crop": crop, "view": view,
                "poses_photo": poses_photo, "warnings": warnings, "driving": driving, "frames_written": video}
@@ -386,7 +375,7 @@ def animate_photo(image: str, *, action: str | None = None, model: str | None = 
         written["panels"] = _write_panels(out_path, clip, poses_render, render_size, skeleton, fps=rate)
     record = {"image": str(path), "image_size": list(photo.shape[:2]), "action": action, "seed": seed,
               "frames": len(poses), "fps": rate,
-              "pose": "keypoints file" if keypoints_file else (pose_source or DEFAULT_POSE_SOURCE[skeleton.name]),
+              "pose": "keypoints file" if keypoints_file else (pose_source or default_pose_source(skeleton.name)),
               "compose": compose, "canvas": canvas, "refine_poses": refine,
               "model": animator.source,
               "framing": animator.framing.as_dict(), "crop": crop.as_dict(), "render_size": render_size,
@@ -402,9 +391,6 @@ def animate_photo(image: str, *, action: str | None = None, model: str | None = 
     return {**written, "crop_file": crop_file, "seconds": clock.rounded(4)}
 
 
-COMPOSES = ("layers", "network", "warp")
-
-
 def _unshown_moved(points: np.ndarray, driven: np.ndarray, threshold: float = 0.1) -> list[str]:
     """A warning naming the joints the driving motion moves that the photo does not show (they stay out)."""
     torso = _person_size(points) or 1.0
@@ -417,13 +403,13 @@ def _unshown_moved(points: np.ndarray, driven: np.ndarray, threshold: float = 0.
 
 
 def composite_on_photo(photo: np.ndarray, crop: PersonCrop, rendered: np.ndarray, poses_render: torch.Tensor, *,
-                       mask: Any = None) -> np.ndarray:
+                       skeleton: Skeleton) -> np.ndarray:
     """The rendered crops ``[T, S, S, 3]`` resized to the crop's size in the photo and pasted there where the
     person is or was; everywhere else the photo's own pixels: uint8 ``[T, H, W, 3]`` at the photo's size."""
     import torch.nn.functional as F
 
     size = rendered.shape[1]
-    masks = paste_masks(poses_render, size, crop.size, mask)  # [T, 1, crop, crop]
+    masks = paste_masks(poses_render, size, crop.size, skeleton)  # [T, 1, crop, crop]
     pixels = torch.from_numpy(rendered).permute(0, 3, 1, 2).float()  # [T, 3, S, S]
     if crop.size != size:
         pixels = F.interpolate(pixels, size=(crop.size, crop.size), mode="bilinear", antialias=crop.size < size,

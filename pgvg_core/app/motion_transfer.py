@@ -28,7 +28,7 @@ import attrs
 import numpy as np
 
 from pgvg_core.errors import DataError, PgvgError
-from pgvg_core.poses.framing import SEEN, anchor_and_length
+from pgvg_core.poses.framing import SEEN
 from pgvg_core.poses.skeleton import Skeleton
 
 log = logging.getLogger("pgvg.motion")
@@ -60,8 +60,9 @@ class DrivingMotion:
 
 
 def body_size(pose: np.ndarray, skeleton: Skeleton) -> float:
-    """The framing length of a pose (torso, or eyes to mouth), else the diagonal of its seen joints' box / 3."""
-    measured = anchor_and_length(pose, skeleton.name) if skeleton.name in ("body-18", "face-68") else None
+    """The framing length of a pose (:meth:`Skeleton.measure`: a torso, or eyes to mouth), else the diagonal of
+    its seen joints' box / 3."""
+    measured = skeleton.measure(pose, found=SEEN)
     if measured is not None and measured[0] > 0:
         return float(measured[0])
     seen = pose[pose[:, 2] > SEEN, :2]
@@ -173,7 +174,7 @@ def absolute_motion(photo: np.ndarray, driving: np.ndarray, skeleton: Skeleton) 
 
 
 def _anchor(pose: np.ndarray, skeleton: Skeleton) -> np.ndarray:
-    measured = anchor_and_length(pose, skeleton.name) if skeleton.name in ("body-18", "face-68") else None
+    measured = skeleton.measure(pose, found=SEEN)
     if measured is not None:
         return np.asarray(measured[1], np.float32)
     seen = pose[pose[:, 2] > SEEN, :2]

@@ -188,20 +188,26 @@ class Animator:
 
     @torch.no_grad()
     def frames(self, image: torch.Tensor, source_keypoints: torch.Tensor, poses: torch.Tensor, *,
-               detail: torch.Tensor | None = None, plate: torch.Tensor | None = None,
-               layers: bool = False, refine_poses: bool = True) -> torch.Tensor:
+               detail: torch.Tensor | None = None, composition: str | None = None,
+               refine_poses: bool = True) -> torch.Tensor:
         """``image [3, H, W]`` in [-1, 1], ``[K, 3]``, ``poses [T, K, 3]`` -> frames ``[T, 3, H, W]``; with
-        ``detail`` (the same image at a higher resolution ``[3, H', W']``, and optionally its ``plate`` without
-        arms and legs) frames ``[T, 3, H', W']``; ``layers`` draws them from ``detail`` and ``plate`` alone.
-        ``refine_poses=False``: the poses are measured ones, followed as given (a generator that reads poses
-        through a refiner offers ``poses_as_given()``, a context in which it does not)."""
+        ``detail`` (the same image at a higher resolution ``[3, H', W']``) frames ``[T, 3, H', W']``, drawn as
+        ``composition`` (one of :attr:`compositions`, default the first). ``refine_poses=False``: the poses are
+        measured ones, followed as given (a generator that reads poses through a refiner offers
+        ``poses_as_given()``, a context in which it does not)."""
         objective = self.stage2.objective
         batch = lambda t: None if t is None else t[None].to(self.device)  # noqa: E731
         given = getattr(self.generator, "poses_as_given", None)
         with given() if given is not None and not refine_poses else contextlib.nullcontext():
             clip = objective.render_clip(self.generator, batch(image), batch(source_keypoints), batch(poses),
-                                         detail=batch(detail), plate=batch(plate), layers=layers)
+                                         detail=batch(detail), composition=composition)
         return clip[0]
+
+    @property
+    def compositions(self) -> tuple[str, ...]:
+        """How stage 2 can draw a photo's person at the photo's resolution, best first
+        (:attr:`FrameRenderer.compositions`)."""
+        return tuple(getattr(self.stage2.objective, "compositions", ("network",)))
 
     @functools.cached_property
     def framing(self) -> Framing:

@@ -95,16 +95,18 @@ def demo_command(out: str, no_progress: bool, quick: bool, steps_factor: float, 
 @click.option("--panels", is_flag=True, help="Also write FILE-panels.mp4: person crop | poses | frames.")
 @click.option("--render-size", type=click.IntRange(64, 2048), default=512, show_default=True,
               help="Pixels of the rendered person crop (the person is about 60% of it tall).")
-@click.option("--compose", type=click.Choice(["layers", "network", "warp"]), default="layers", show_default=True,
-              help="layers: the frames from the photo's own pixels (arms and legs warped over the photo without "
-                   "them); network: stage 2's blend of the warped photo and the pixels its network paints (what "
-                   "a face model always uses); warp: the layers without removing the moved limbs first.")
+@click.option("--compose", default=None, metavar="NAME",
+              help="How stage 2 draws the person at the photo's resolution: one its renderer offers (default its "
+                   "first). SCGAN for bodies: layers (default; the frames from the photo's own pixels, arms and "
+                   "legs warped over the photo without them), network (stage 2's blend of the warped photo and "
+                   "the pixels its network paints; a face model's only one), warp (the layers without removing "
+                   "the moved limbs first).")
 def animate_command(image: str, action: str | None, drive: str | None, poses_file: str | None, motion: str,
                     drive_person: int, stride: int, max_frames: int | None, fps: float | None,
                     drive_pose_source: str | None, refine_poses: bool | None, canvas: str, model: str | None,
                     out: str, frames: int | None,
                     pose_source: str | None, keypoints: str | None, seed: int, person: int | None, panels: bool,
-                    render_size: int, compose: str) -> None:
+                    render_size: int, compose: str | None) -> None:
     """Animate the person in IMAGE doing ACTION (or, with a face model, the face making the expression ACTION),
     or moving like the person in a video (--drive VIDEO) or a keypoint sequence (--poses FILE)."""
     from pgvg_core.app.animate import animate_photo

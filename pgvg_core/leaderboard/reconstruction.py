@@ -45,7 +45,7 @@ log = logging.getLogger("pgvg.reconstruction")
 
 SUITE = "real-reconstruction"
 VERSION = 1
-METHODS = ("copy-first", "warp", "layers", "network")
+METHODS = ("copy-first", "warp", "layers", "network")  # the floor, then SCGAN's compositions for bodies
 #: The keypoint box is grown by this share of its height above and below (the head's top, the feet's soles).
 HEAD_AND_FEET = 0.12
 #: The square crop is this many times the grown box's longer side.
@@ -136,8 +136,6 @@ def render_method(method: str, clip: Clip, animator: Any, workdir: Path) -> np.n
     poses."""
     if method == "copy-first":
         return np.repeat(clip.frames[:1], len(clip.frames), axis=0)
-    if method not in METHODS:
-        raise PgvgError(f"no reconstruction method '{method}'; methods: {', '.join(METHODS)}")
     from PIL import Image
 
     from pgvg_core.app.animate import animate_photo
@@ -249,14 +247,16 @@ def run_reconstruction(videos: str | Path, *, model: str | None = None, methods:
     from pgvg_core.app.animate import _shipped_model
     from pgvg_core.app.pipeline import Animator
 
-    unknown = sorted(set(methods) - set(METHODS))
-    if unknown:
-        raise PgvgError(f"no reconstruction method {', '.join(unknown)}; methods: {', '.join(METHODS)}")
     clips = find_clips(videos)
     animator = Animator(model or _shipped_model())
     if animator.stage1.data.skeleton.name != "body-18":
         raise PgvgError("the reconstruction protocol measures body models (skeleton body-18) for now; "
                         f"{model} is a '{animator.stage1.data.skeleton.name}' model")
+    available = ("copy-first", *animator.compositions)  # the floor, and each way the model's renderer draws
+    unknown = sorted(set(methods) - set(available))
+    if unknown:
+        raise PgvgError(f"no reconstruction method {', '.join(unknown)} for this model; methods: "
+                        f"{', '.join(available)}")
     scorer = Scorer(protocol.estimator)
     digest = protocol_hash(protocol, clips, scorer.estimator_settings())
     out = Path(out)

@@ -21,10 +21,8 @@ import torch
 
 from pgvg_core.errors import DataError
 from pgvg_core.interfaces import clip_poses
-from pgvg_core.poses.keypoints import KEYPOINT_INDEX, LIMBS
+from pgvg_core.poses.skeleton import BODY_18, Skeleton, as_skeleton
 
-NECK = KEYPOINT_INDEX["neck"]
-HIPS = (KEYPOINT_INDEX["right_hip"], KEYPOINT_INDEX["left_hip"])
 SEEN = 0.1  # confidence above which a joint counts as found
 
 
@@ -50,40 +48,25 @@ class Framing:
         return cls(**{legacy.get(key, key): value for key, value in data.items()})
 
 
-def torso_and_hips(keypoints: np.ndarray) -> tuple[float, np.ndarray] | None:
-    """``[K, 3]`` (body-18) -> (torso length, hip centre ``[2]``), or None without a neck and at least one hip."""
-    hips = [keypoints[i, :2] for i in HIPS if keypoints[i, 2] > SEEN]
-    if keypoints[NECK, 2] <= SEEN or not hips:
-        return None
-    hip = np.mean(hips, axis=0)
-    return float(np.linalg.norm(keypoints[NECK, :2] - hip)), hip
+def anchor_and_length(keypoints: np.ndarray, skeleton: Skeleton | str = BODY_18) -> tuple[float, np.ndarray] | None:
+    """What framing measures in a pose ``[K, 3]`` of ``skeleton`` (:meth:`Skeleton.measure`): (length, anchor
+    ``[2]``), or None where its keypoints are missing."""
+    skeleton = as_skeleton(skeleton)
+    if not skeleton.size_parts:
+        raise DataError(f"skeleton '{skeleton.name}' does not say how to frame its poses (Skeleton.size_parts): "
+                        "give it the keypoints whose distance sizes a person (a body's neck and hips)")
+    return skeleton.measure(keypoints, found=SEEN)
 
 
-def eyes_and_mouth(keypoints: np.ndarray) -> tuple[float, np.ndarray] | None:
-    """``[68, 3]`` (face-68) -> (eye midpoint to mouth centre, eye midpoint ``[2]``), or None without both eyes
-    and the mouth. That length changes little when the head turns or the mouth opens."""
-    eyes = [keypoints[part] for part in (slice(36, 42), slice(42, 48))]
-    mouth = keypoints[48:60]
-    if any((part[:, 2] > SEEN).sum() < 3 for part in (*eyes, mouth)):
-        return None
-    centre = lambda part: part[part[:, 2] > SEEN, :2].mean(axis=0)  # noqa: E731
-    midpoint = (centre(eyes[0]) + centre(eyes[1])) / 2
-    return float(np.linalg.norm(centre(mouth) - midpoint)), midpoint
-
-
-def anchor_and_length(keypoints: np.ndarray, skeleton: str = "body-18") -> tuple[float, np.ndarray] | None:
-    """What framing measures in a pose of ``skeleton``: (length, anchor ``[2]``), or None where it is missing."""
-    if skeleton == "face-68":
-        return eyes_and_mouth(keypoints)
-    if skeleton == "body-18":
-        return torso_and_hips(keypoints)
-    raise DataError(f"pgvg frames bodies (body-18) and faces (face-68), not skeleton '{skeleton}'")
+def not_found(skeleton: Skeleton | str) -> str:
+    """What a photo lacks when :func:`anchor_and_length` finds nothing, in words."""
+    skeleton = as_skeleton(skeleton)
+    return f"the keypoints that frame a {skeleton.name} pose were not found ({skeleton.size_text()})"
 
 
 def framing_of(dataset: Any, clips: int = 64) -> Framing:
     """The mean framing over every frame of the first ``clips`` clips of a pose dataset."""
-    skeleton = getattr(dataset, "skeleton", "body-18")
-    skeleton = skeleton if isinstance(skeleton, str) else skeleton.name
+    skeleton = as_skeleton(getattr(dataset, "skeleton", BODY_18))
     lengths, anchors = [], []
     for index in range(min(clips, len(dataset))):
         for keypoints in clip_poses(dataset, index)["keypoints"].numpy():  # [T, K, 3]
@@ -92,11 +75,10 @@ def framing_of(dataset: Any, clips: int = 64) -> Framing:
                 lengths.append(measured[0])
                 anchors.append(measured[1])
     if not lengths:
-        what = "both eyes and the mouth" if skeleton == "face-68" else "a neck and a hip"
-        raise DataError(f"the model's training data has no frame with {what}: no framing to match")
+        raise DataError(f"the model's training data has no frame with {skeleton.size_text()}: no framing to match")
     anchor = np.mean(anchors, axis=0)
     return Framing(resolution=int(dataset.resolution), anchor_x=float(anchor[0]), anchor_y=float(anchor[1]),
-                   length=float(np.mean(lengths)), skeleton=skeleton)
+                   length=float(np.mean(lengths)), skeleton=skeleton.name)
 
 
 @attrs.frozen
@@ -135,10 +117,7 @@ def person_crop(keypoints: np.ndarray, framing: Framing) -> PersonCrop:
     data's length (torso, or eyes to mouth) and anchor position (hip centre, or eye midpoint)."""
     measured = anchor_and_length(keypoints, framing.skeleton)
     if measured is None:
-        raise DataError("the face's eyes or mouth were not found; pgvg animates faces whose eyes and mouth show"
-                        if framing.skeleton == "face-68" else
-                        "the person's neck or hips were not found; pgvg animates people whose shoulders and hips "
-                        "are in the photo")
+        raise DataError(f"{not_found(framing.skeleton)}; pgvg animates people (or faces) in which they show")
     return crop_around(*measured, framing)
 
 
@@ -185,138 +164,3 @@ def crop_photo(photo: np.ndarray, crop: PersonCrop, size: int) -> np.ndarray:
     if crop.size == size:
         return np.array(square)  # a writable copy
     return np.array(Image.fromarray(square).resize((size, size), Image.Resampling.LANCZOS))
-
-
-#: The limbs that move on their own (upper arms, forearms, thighs, shins): drawn as separate layers.
-MOVING_LIMBS: tuple[tuple[int, int], ...] = ((2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (11, 12), (12, 13))
-#: How far each of ``MOVING_LIMBS`` reaches from its bone, in torso lengths (neck to hips): a clothed adult's
-#: upper arm, forearm, thigh and shin, with a little margin (sleeves, trousers).
-LIMB_REACH: tuple[float, ...] = (0.15, 0.12, 0.15, 0.12, 0.2, 0.15, 0.2, 0.15)
-#: How far each of ``MOVING_LIMBS`` goes on past its second joint, in lengths of its bone: the hand beyond
-#: the wrist, the foot below the ankle (keypoints stop at the wrist and ankle; the limb does not).
-LIMB_BEYOND: tuple[float, ...] = (0.0, 0.5, 0.0, 0.5, 0.0, 0.25, 0.0, 0.25)
-
-
-def body_mask(keypoints: torch.Tensor, size: tuple[int, int], width: float | torch.Tensor,
-              limbs: tuple[tuple[int, int], ...] = LIMBS, beyond: tuple[float, ...] | None = None) -> torch.Tensor:
-    """Where a body drawn as thick limbs covers the image: ``[N, K, 3]`` (pixels) -> ``[N, H, W]`` in [0, 1].
-
-    A pixel is inside when it is within ``width`` pixels (a number, one per pose ``[N]``, or one per pose and
-    limb ``[N, L]``) of one of ``limbs`` whose two joints are found; the edge is soft over a quarter of
-    ``width``. ``beyond`` (one per limb) lengthens each limb past its second joint by that share of its bone.
-    """
-    height, width_px = size
-    ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width_px, dtype=torch.float32),
-                            indexing="ij")
-    points = torch.stack([xs, ys], dim=-1).view(1, 1, -1, 2)  # [1, 1, P, 2]
-    a, b = (torch.tensor(index) for index in zip(*limbs))
-    start, end = keypoints[:, a, None, :2].float(), keypoints[:, b, None, :2].float()  # [N, L, 1, 2]
-    seen = (keypoints[:, a, 2] > SEEN) & (keypoints[:, b, 2] > SEEN)  # [N, L]
-    bone = end - start
-    longest = 1.0 if beyond is None else 1.0 + torch.tensor(beyond, dtype=torch.float32)[None, :, None]  # [1, L, 1]
-    along = (((points - start) * bone).sum(-1) / bone.square().sum(-1).clamp(min=1e-6))
-    along = torch.minimum(along.clamp(min=0), torch.as_tensor(longest))
-    distance = (points - start - along[..., None] * bone).norm(dim=-1)  # [N, L, P]
-    distance = distance.masked_fill(~seen[..., None], float("inf"))
-    width = torch.as_tensor(width, dtype=torch.float32)
-    if width.dim() < 2:  # one width for every limb: the nearest limb decides
-        width = width.reshape(-1, 1)  # [N or 1, 1]
-        return torch.sigmoid((width - distance.amin(dim=1)) / (0.25 * width)).view(-1, height, width_px)
-    width = width[..., None]  # [N or 1, L, 1]
-    return torch.sigmoid((width - distance) / (0.25 * width)).amax(dim=1).view(-1, height, width_px)
-
-
-def fill_holes(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
-    """Push-pull inpainting: ``image [B, C, H, W]`` with ``hole [B, 1, H, W]`` (1 = unknown) filled smoothly
-    from the known pixels around it (averages over a pyramid, coarse levels filling what fine ones cannot)."""
-    known = (hole < 0.5).to(image.dtype)
-    if bool(known.all()) or min(image.shape[-2:]) <= 2:
-        mean = (image * known).sum((-2, -1), keepdim=True) / known.sum((-2, -1), keepdim=True).clamp(min=1)
-        return known * image + (1 - known) * mean
-    weight = torch.nn.functional.avg_pool2d(known, 2, ceil_mode=True)
-    coarse = torch.nn.functional.avg_pool2d(image * known, 2, ceil_mode=True) / weight.clamp(min=1e-6)
-    filled = fill_holes(coarse, (weight <= 0).to(image.dtype))
-    up = torch.nn.functional.interpolate(filled, size=image.shape[-2:], mode="bilinear", align_corners=False)
-    return known * image + (1 - known) * up
-
-
-def clean_plate(image: torch.Tensor, keypoints: torch.Tensor, torso: float,
-                limbs: tuple[tuple[int, int], ...] = MOVING_LIMBS) -> torch.Tensor:
-    """The picture without the person's arms and legs (``image [B, 3, H, W]``, keypoints ``[B, K, 3]`` in its
-    pixels), or only without ``limbs``: what shows where a limb was once it has moved away, filled from the
-    torso and background (a blur: remove only the limbs that move, see :func:`limbs_that_move`)."""
-    if not limbs:
-        return image.clone()
-    size = tuple(image.shape[-2:])
-    index = [MOVING_LIMBS.index(limb) for limb in limbs]
-    reach = torch.tensor([[PLATE_MARGIN * LIMB_REACH[i] * torso for i in index]])
-    holes = body_mask(keypoints, size, width=reach, limbs=limbs,
-                      beyond=tuple(LIMB_BEYOND[i] for i in index))[:, None]  # [B, 1, H, W]
-    # A hole on the trunk is filled from the trunk, one beside it from the background: an arm that hung at
-    # the side leaves background there, not a smear of skin and wall.
-    trunk = torso_mask(keypoints, size)[:, None]  # [B, 1, H, W]
-    from_trunk = fill_holes(image, ((holes > 0.5) | ~trunk).to(image.dtype))
-    from_background = fill_holes(image, ((holes > 0.5) | trunk).to(image.dtype))
-    empty = ~(trunk & (holes <= 0.5)).flatten(1).any(1)[:, None, None, None]  # no trunk left to fill from
-    filled = torch.where(trunk & ~empty, from_trunk, from_background)
-    fill = (2 * holes).clamp(max=1)  # the whole hole filled, its soft outer edge fading into the picture
-    return fill * filled + (1 - fill) * image
-
-
-# How far the person reaches from each bone of ``LIMBS``, in torso lengths, and past its second joint: the
-# trunk and clothes about the shoulders-hips line, the arms and legs as in ``LIMB_REACH`` / ``LIMB_BEYOND``,
-# the head with its hair about the nose, eyes and ears.
-_SILHOUETTE = {(1, 2): 0.15, (1, 5): 0.15, (2, 3): 0.15, (3, 4): 0.12, (5, 6): 0.15, (6, 7): 0.12,
-               (1, 8): 0.3, (8, 9): 0.2, (9, 10): 0.15, (1, 11): 0.3, (11, 12): 0.2, (12, 13): 0.15,
-               (1, 0): 0.3, (0, 14): 0.35, (14, 16): 0.35, (0, 15): 0.35, (15, 17): 0.35}
-_SILHOUETTE_BEYOND = {(3, 4): 0.5, (6, 7): 0.5, (9, 10): 0.25, (12, 13): 0.25}
-
-
-def person_silhouette(keypoints: torch.Tensor, size: tuple[int, int], torsos: torch.Tensor) -> torch.Tensor:
-    """Roughly where a person is, hair and clothes included: ``[N, K, 3]`` (pixels), torso lengths ``[N]`` ->
-    ``[N, H, W]`` in [0, 1] (the torso's quadrilateral and thick bones)."""
-    reach = torsos[:, None].float() * torch.tensor([_SILHOUETTE[limb] for limb in LIMBS])[None]  # [N, L]
-    beyond = tuple(_SILHOUETTE_BEYOND.get(limb, 0.0) for limb in LIMBS)
-    bones = body_mask(keypoints, size, reach, limbs=LIMBS, beyond=beyond)
-    return torch.maximum(bones, torso_mask(keypoints, size).float())
-
-
-def torso_mask(keypoints: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Inside the quadrilateral of the shoulders and hips of poses ``[N, K, 3]`` (pixels): ``[N, H, W]`` bool
-    (all False where one of the four is missing)."""
-    corners = [KEYPOINT_INDEX[name] for name in ("right_shoulder", "left_shoulder", "left_hip", "right_hip")]
-    quad = keypoints[:, corners].float()  # [N, 4, 3]
-    height, width = size
-    ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32),
-                            indexing="ij")
-    sides = []
-    for i in range(4):
-        a, b = quad[:, i, None, None, :2], quad[:, (i + 1) % 4, None, None, :2]  # [N, 1, 1, 2]
-        sides.append((b[..., 0] - a[..., 0]) * (ys - a[..., 1]) - (b[..., 1] - a[..., 1]) * (xs - a[..., 0]))
-    sides = torch.stack(sides)  # [4, N, H, W]: the same sign on every side = inside (either winding)
-    inside = (sides >= 0).all(0) | (sides <= 0).all(0)
-    return inside & (quad[:, :, 2] > SEEN).all(1)[:, None, None]
-
-
-PLATE_MARGIN = 1.25  # a limb's hole in the clean plate is this much wider than the limb (pose errors)
-
-
-def limb_reach(torsos: torch.Tensor) -> torch.Tensor:
-    """How far each of ``MOVING_LIMBS`` reaches from its bone, in pixels, for torsos ``[N]``: ``[N, L]``."""
-    return torsos[:, None].float() * torch.tensor(LIMB_REACH)[None]
-
-
-def limbs_that_move(poses: torch.Tensor, torso: float, threshold: float = 0.1) -> tuple[tuple[int, int], ...]:
-    """The limbs of ``MOVING_LIMBS`` that move against the neck over a clip ``[T, K, 3]`` (more than
-    ``threshold`` torso lengths, at either end, in some frame): a limb that only travels with the body (a
-    jump) or stays still keeps its place in the clean plate."""
-    relative = poses[:, :, :2] - poses[:, 1:2, :2]  # [T, K, 2] against the neck
-    travel = (relative - relative[:1]).norm(dim=-1).amax(0)  # [K]
-    seen = (poses[:, :, 2] > SEEN).all(0)
-    moves = (travel > threshold * torso) & seen
-    return tuple((a, b) for a, b in MOVING_LIMBS if bool(moves[a]) or bool(moves[b]))
-
-
-def limb_width(torso: float) -> float:
-    """How far from its bone an arm or leg reaches, for a torso (neck to hips) of ``torso`` pixels."""
-    return 0.2 * torso

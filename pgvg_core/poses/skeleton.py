@@ -16,13 +16,20 @@ limb graph from it, never from a constant. :data:`BODY_18` is the human body in 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _names(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(str(name) for name in value)
+
+
+def _parts(value: Iterable[Iterable[Iterable[str]]]) -> tuple[tuple[tuple[str, ...], ...], ...]:
+    return tuple(tuple(tuple(str(name) for name in part) for part in side) for side in value)
 
 
 def _pairs(value: Iterable[Iterable[Any]]) -> tuple[tuple[Any, ...], ...]:
@@ -43,6 +50,18 @@ class Skeleton:
     :param flip_pairs: left/right keypoint pairs by name, swapped by a horizontal flip.
     :param root: the keypoint the parent tree grows from (default: the first limb's first keypoint); other
         parts of the limb graph grow from their lowest-indexed keypoint.
+    :param size_parts: how a pose of this skeleton is measured for framing (the size and place that crops give
+        people, :mod:`pgvg_core.poses.framing`): ``(from, to)``, each a tuple of parts and a part a tuple of
+        keypoint names. The length runs from the centre of ``from`` to the centre of ``to``, which anchors the
+        crop (body-18: neck to the hip centre; face-68: the mouth to the eye midpoint). A side's centre is the
+        mean of its parts' centres, a part's the mean of its found keypoints; a part counts where at least
+        ``size_min_found`` of its keypoints (all, where it has fewer) are found, and a side needs all its parts.
+        Empty: poses of this skeleton cannot be framed (``pgvg animate`` and ``crop = "person"`` say so).
+    :param outline: keypoint names around the person's outline, in order (a face: the jaw, then the brows back):
+        where ``pgvg animate`` pastes a rendered crop into the photo, that polygon grown by a third about its
+        centre. Empty: the thick limbs of the skeleton instead.
+    :param pose_source: the pose source (a registered name) that finds this skeleton's keypoints in real photos
+        and videos: ``pgvg animate``'s default for models of this skeleton.
     """
 
     name: str = attrs.field()
@@ -51,6 +70,10 @@ class Skeleton:
     limb_colours: tuple[tuple[int, int, int], ...] = attrs.field(converter=_pairs)
     flip_pairs: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_pairs)
     root: str | None = attrs.field(default=None)
+    size_parts: tuple[tuple[tuple[str, ...], ...], ...] = attrs.field(default=(), converter=_parts)
+    size_min_found: int = attrs.field(default=1)
+    outline: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    pose_source: str | None = attrs.field(default=None)
     #: keypoint index permutation that mirrors left and right (derived from ``flip_pairs``)
     flip_permutation: tuple[int, ...] = attrs.field(init=False)
     #: each keypoint's parent index in the limb graph's spanning tree, -1 for a root or a keypoint on no limb
@@ -116,6 +139,17 @@ class Skeleton:
                 raise ValueError(f"{where}: flip pair {pair!r} pairs a keypoint with itself")
         if self.root is not None and self.root not in seen:
             raise ValueError(f"{where}: root {self.root!r} is not one of its keypoints{_close(self.root, seen)}")
+        if self.size_parts and (len(self.size_parts) != 2 or not all(side and all(side) for side in self.size_parts)):
+            raise ValueError(f"{where}: size_parts is (from, to), two non-empty tuples of parts (each a tuple of "
+                             f"keypoint names), not {self.size_parts!r}")
+        named = [("size_parts", n) for side in self.size_parts for part in side for n in part]
+        for field, name in [*named, *(("outline", n) for n in self.outline)]:
+            if name not in seen:
+                raise ValueError(f"{where}: {field} names an unknown keypoint {name!r}{_close(name, seen)}")
+        if self.outline and len(self.outline) < 3:
+            raise ValueError(f"{where}: an outline is a polygon: give at least 3 keypoint names")
+        if self.size_min_found < 1:
+            raise ValueError(f"{where}: size_min_found is {self.size_min_found}; at least 1")
 
     def _grow_tree(self, root: int) -> tuple[tuple[int, int], ...]:
         """The limb graph's spanning forest as bones ``(parent, child)``, parents first: sweeps over the limbs
@@ -163,11 +197,44 @@ class Skeleton:
             raise KeyError(f"skeleton {self.name!r} has no keypoint {name!r}"
                            f"{_close(name, self.keypoint_names)}") from None
 
+    def measure(self, keypoints: np.ndarray, found: float = 0.1) -> tuple[float, np.ndarray] | None:
+        """What framing measures in a pose ``[K, 3]`` (see ``size_parts``): (length, anchor ``[2]``), or None
+        where a part is not found (a keypoint counts as found above confidence ``found``)."""
+        import numpy as np
+
+        if not self.size_parts:
+            return None
+        centres = []
+        for side in self.size_parts:
+            parts = []
+            for part in side:
+                points = keypoints[[self.index(name) for name in part]]
+                seen = points[points[:, 2] > found, :2]
+                if len(seen) < min(self.size_min_found, len(part)):
+                    return None
+                parts.append(seen.mean(axis=0))
+            centres.append(np.mean(parts, axis=0))
+        return float(np.linalg.norm(centres[1] - centres[0])), centres[1]
+
+    def size_text(self) -> str:
+        """The keypoints :meth:`measure` needs, in words (for errors): ``neck; right_hip or left_hip``."""
+        def part_text(part: tuple[str, ...]) -> str:
+            need = min(self.size_min_found, len(part))
+            stem = {name.rstrip("0123456789").rstrip("_") for name in part}
+            if len(part) > 2 and len(stem) == 1:
+                return f"{need} of the {len(part)} {stem.pop()} points"
+            return " and ".join(part) if need == len(part) else (" or ".join(part) if need == 1
+                                                                 else f"{need} of {', '.join(part)}")
+        return "; ".join(" and ".join(part_text(part) for part in side) for side in self.size_parts) \
+            or "nothing (the skeleton names no size_parts)"
+
     def as_dict(self) -> dict[str, Any]:
         """Plain data (what :meth:`from_dict` reads), e.g. for a model bundle."""
         return {"name": self.name, "keypoint_names": list(self.keypoint_names),
                 "limbs": [list(limb) for limb in self.limbs], "limb_colours": [list(c) for c in self.limb_colours],
-                "flip_pairs": [list(pair) for pair in self.flip_pairs], "root": self.root}
+                "flip_pairs": [list(pair) for pair in self.flip_pairs], "root": self.root,
+                "size_parts": [[list(part) for part in side] for side in self.size_parts],
+                "size_min_found": self.size_min_found, "outline": list(self.outline), "pose_source": self.pose_source}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Skeleton:
@@ -215,7 +282,15 @@ BODY_18 = Skeleton(
     flip_pairs=tuple((f"left_{part}", f"right_{part}")
                      for part in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle", "eye", "ear")),
     root="neck",
+    size_parts=((("neck",),), (("right_hip", "left_hip"),)),  # neck to the hip centre (either hip will do)
+    pose_source="mediapipe",
 )  # fmt: skip
+
+
+def torso_and_hips(keypoints: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """Body-18's framing measure (:meth:`Skeleton.measure`): ``[K, 3]`` -> (torso length, neck to hip centre;
+    the hip centre ``[2]``), or None without a neck and at least one hip."""
+    return BODY_18.measure(keypoints)
 
 
 # ------------------------------------------------------------------------------------------- face-68
@@ -248,8 +323,15 @@ def _face_68() -> Skeleton:
               ("outer_lip_0", "outer_lip_6"), ("outer_lip_1", "outer_lip_5"), ("outer_lip_2", "outer_lip_4"),
               ("outer_lip_7", "outer_lip_11"), ("outer_lip_8", "outer_lip_10"),
               ("inner_lip_0", "inner_lip_4"), ("inner_lip_1", "inner_lip_3"), ("inner_lip_5", "inner_lip_7")]
+    # Framed by the mouth to the eye midpoint: a length that changes little when the head turns or the mouth
+    # opens. Pasted within the jaw and the brows.
+    part = lambda name, count: tuple(f"{name}_{i}" for i in range(count))  # noqa: E731
     return Skeleton(name="face-68", keypoint_names=names, limbs=limbs, limb_colours=colours,
-                    flip_pairs=[(left, right) for right, left in mirror], root="nose_bridge_3")
+                    flip_pairs=[(left, right) for right, left in mirror], root="nose_bridge_3",
+                    size_parts=((part("outer_lip", 12),), (part("right_eye", 6), part("left_eye", 6))),
+                    size_min_found=3, outline=(*part("jaw", 17), *reversed(part("left_brow", 5)),
+                                               *reversed(part("right_brow", 5))),
+                    pose_source="mediapipe-face")
 
 
 #: The face: 68 landmarks in iBUG 300-W order (see :func:`_face_68`).
@@ -291,4 +373,4 @@ def as_skeleton(value: Skeleton | str | Mapping[str, Any], registries: Any = Non
     raise TypeError(f"expected a Skeleton, a skeleton name or skeleton data, got {type(value).__name__}")
 
 
-__all__ = ["BODY_18", "FACE_68", "Skeleton", "as_skeleton", "skeleton_by_name"]
+__all__ = ["BODY_18", "FACE_68", "Skeleton", "as_skeleton", "skeleton_by_name", "torso_and_hips"]

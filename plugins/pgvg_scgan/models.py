@@ -7,7 +7,6 @@ Both map (source image, source pose, target pose) to the frame of the person in 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Iterator
 
 import torch
@@ -24,7 +23,8 @@ from pgvg_core.poses.keypoints import (
     rescale_keypoints,
 )
 from pgvg_core.poses.skeleton import BODY_18, Skeleton, as_skeleton
-from pgvg_scgan.warp import limb_warp, warp_image
+from pgvg_scgan.compositing import draws_layers, layered_frame, target_limbs
+from pgvg_scgan.warp import detail_grid, grid_size_for, identity_grid, limb_warp, warp_image
 
 
 def up2d(in_channels: int, out_channels: int, mode: str) -> nn.Sequential:
@@ -257,14 +257,14 @@ class SCGANGenerator(Generator):
     @torch.no_grad()
     def render_detailed(self, image: torch.Tensor, source_pose: torch.Tensor, target_pose: torch.Tensor,
                         detail: torch.Tensor, plate: torch.Tensor | None = None, *,
-                        keep_still: bool = True, layers: bool = False) -> torch.Tensor:
+                        keep_still: bool = True) -> torch.Tensor:
         """The frame at the size of ``detail``, the same picture as ``image`` at a higher resolution.
 
         The network runs at ``image``'s size; the source is warped into the pose again at ``detail``'s size
         (the warp works from keypoints, at any resolution) and blended with the network's output upsampled,
         so the person keeps the photo's detail wherever the blend keeps the warped source.
 
-        With ``plate`` (``detail`` without the person's arms and legs, :func:`pgvg_core.poses.framing.clean_plate`)
+        With ``plate`` (``detail`` without the person's arms and legs, :func:`pgvg_scgan.compositing.clean_plate`)
         the picture is drawn in two layers: the arms and legs of the target pose from ``detail``, everything
         else from ``plate``, both through the same warp. A limb that moves away then uncovers the torso or
         background instead of leaving a copy of itself behind.
@@ -275,16 +275,11 @@ class SCGANGenerator(Generator):
             than one network pixel), show the source itself whatever the blend says. Measured on 5 real photos
             x 5 actions (``benchmarks/animate_real_photos.py``): LPIPS-ST of the person to the photo 0.042
             without, 0.033 with it.
-        :param layers: draw the frame from the photo alone, in two layers (needs ``plate``): the arms and legs
-            of the target pose warped from ``detail``, over ``plate`` moved only as the trunk moves. The
-            network's own pixels are not used (see :meth:`render_layers`).
         :returns: ``[B, 3, H, W]``.
         """
-        if (layers or plate is not None) and self.skeleton.name != BODY_18.name:
-            raise ValueError(f"drawing in layers or over a plate follows a body's trunk and limbs (body-18), "
-                             f"not skeleton '{self.skeleton.name}'")
-        if layers:
-            return self.render_layers(source_pose, target_pose, image.shape[-1], detail, plate)
+        if plate is not None and not draws_layers(self.skeleton):
+            raise ValueError(f"drawing over a plate follows a body's trunk and limbs (body-18), not skeleton "
+                             f"'{self.skeleton.name}'")
         if not self.warp:  # nothing carries the detail: the network's frame, upsampled (``plate`` unused)
             return upsampled(self(image, source_pose, target_pose), detail)
         _, keep, generated = self(image, source_pose, target_pose, return_blend=True)
@@ -292,12 +287,12 @@ class SCGANGenerator(Generator):
         size = tuple(detail.shape[-2:])
         source, target = self.warp_keypoints(source_pose, target_pose)  # [B, K, 3] in pixels of ``image``
         to_detail = size[-1] / image.shape[-1]
-        grid = _detail_grid(rescale_keypoints(source, to_detail), rescale_keypoints(target, to_detail),
+        grid = detail_grid(rescale_keypoints(source, to_detail), rescale_keypoints(target, to_detail),
                             image.shape[-1], size, limbs=self.skeleton.limbs)  # [B, H, W, 2]
         identity = identity_grid(size, grid.device)  # [1, H, W, 2]
         warped = warp_image(detail, grid)  # [B, 3, H, W]
         if plate is not None:
-            grid_size = _grid_size(size, image.shape[-1])
+            grid_size = grid_size_for(size, image.shape[-1])
             limbs = up(target_limbs(rescale_keypoints(target, grid_size[-1] / image.shape[-1]), grid_size)[:, None])
             warped = limbs * warped + (1 - limbs) * warp_image(plate, grid)
         keep = up(keep)
@@ -310,180 +305,11 @@ class SCGANGenerator(Generator):
 
     @torch.no_grad()
     def render_layers(self, source_pose: torch.Tensor, target_pose: torch.Tensor, network_size: int,
-                      detail: torch.Tensor, plate: torch.Tensor | None) -> torch.Tensor:
-        """:func:`layered_frame` along the network's refined target pose (where ``refine_pose`` is on)."""
+                      detail: torch.Tensor, plate: torch.Tensor, behind: torch.Tensor | None = None) -> torch.Tensor:
+        """:func:`~pgvg_scgan.compositing.layered_frame` along the network's refined target pose (where
+        ``refine_pose`` is on)."""
         source, target = self.warp_keypoints(source_pose, target_pose)  # [B, K, 3] in network pixels
-        return layered_frame(source, target, network_size, detail, plate)
-
-
-@torch.no_grad()
-def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int, detail: torch.Tensor,
-                  plate: torch.Tensor | None) -> torch.Tensor:
-    """The target pose drawn from the photo itself, in layers, at ``detail``'s size ``[B, 3, H, W]``.
-
-    On a real photo the network, trained on synthetic people at its own small size, paints colours and
-    blur the photo never had; the warp, which works from keypoints at any resolution, does not. So, from
-    front to back:
-
-    1. the arms and legs of the target pose, from ``detail`` through the limb warp (masks as wide as limbs,
-       :data:`pgvg_core.poses.framing.LIMB_REACH`, around the target's bones);
-    2. the rest of the person (trunk, head, hair, clothes: :func:`pgvg_core.poses.framing.person_silhouette`) from
-       ``plate`` (the photo without the limbs that move), moved rigidly as the trunk moves (the similarity
-       that takes the source's neck and hip centre to the target's), the head with it;
-    3. the background: ``plate`` with the person filled in from around them, seen only where the trunk
-       moved away (a jump, a squat).
-
-    :param source: ``[B, K, 3]`` the photo's pose, ``target`` the pose to draw, in pixels of a
-        ``network_size`` frame; ``detail``, ``plate``: ``[B, 3, H, W]`` in [-1, 1].
-    """
-    from pgvg_core.poses.framing import (
-        LIMB_BEYOND,
-        MOVING_LIMBS,
-        body_mask,
-        limb_reach,
-        person_silhouette,
-        torso_and_hips,
-    )
-
-    if plate is None:
-        raise ValueError("layers = True needs a plate (the photo without its arms and legs)")
-    factor = detail.shape[-1] / network_size
-    source, target = rescale_keypoints(source, factor), rescale_keypoints(target, factor)
-    # The head moves with the trunk, rigidly: its keypoints are a few pixels apart, and the warp's stretch
-    # between two of them (a nose nearer an eye in a generated pose) would stretch the face and hair.
-    target = trunk_following(source, target, HEAD_JOINTS)
-    size = tuple(detail.shape[-2:])
-    # The masks are smooth: drawn at up to twice the network's size and interpolated (16x less work at 512 px).
-    small = _grid_size(size, network_size)
-    shrink = small[-1] / size[-1]
-    source_small, target_small = rescale_keypoints(source, shrink).cpu(), rescale_keypoints(target, shrink).cpu()
-    torsos = torch.tensor([t[0] if t else 0.25 * small[0] for t in map(torso_and_hips, source_small.numpy())])
-    limbs = body_mask(target_small, small, limb_reach(torsos), limbs=MOVING_LIMBS, beyond=LIMB_BEYOND)
-    here = person_silhouette(trunk_following(source_small, target_small), small, torsos)
-    limbs, here = (F.interpolate(m[:, None], size=size, mode="bilinear", align_corners=False)
-                   .to(detail.device, detail.dtype) for m in (limbs, here))  # [B, 1, H, W] each
-    # The silhouette's soft outer half fades into the background; from its middle on, the person alone.
-    here = (2 * here).clamp(max=1)
-    person = warp_image(plate, trunk_grid(source, target, size))
-    body = here * person + (1 - here) * _behind_the_person(source_small, torsos, small, plate)
-    limb_layer = warp_image(detail, _detail_grid(source, target, network_size, size))
-    return (limbs * limb_layer + (1 - limbs) * body).clamp(-1, 1)
-
-
-#: The last photo's background behind its person (see :func:`_behind_the_person`): a video draws every frame
-#: from the same photo and source pose, and this is a fifth of each frame's time at 256 px.
-_BEHIND: dict[str, torch.Tensor] = {}
-
-
-def _behind_the_person(source: torch.Tensor, torsos: torch.Tensor, small: tuple[int, int],
-                       plate: torch.Tensor) -> torch.Tensor:
-    """``plate [B, 3, H, W]`` with the person of pose ``source`` (``[B, K, 3]`` in pixels of ``small``) filled in
-    from around them: what shows where the trunk moves away. Kept for the last inputs (by their bytes)."""
-    from pgvg_core.poses.framing import fill_holes, person_silhouette
-
-    digest = hashlib.blake2b(digest_size=16)
-    for part in (source, torsos, torch.tensor(small), plate):
-        digest.update(part.detach().cpu().contiguous().numpy().tobytes())
-    key = f"{digest.hexdigest()}-{list(plate.shape)}-{plate.dtype}-{plate.device}"
-    if key not in _BEHIND:
-        was = F.interpolate(person_silhouette(source, small, torsos)[:, None], size=tuple(plate.shape[-2:]),
-                            mode="bilinear", align_corners=False).to(plate.device, plate.dtype)  # [B, 1, H, W]
-        _BEHIND.clear()
-        _BEHIND[key] = fill_holes(plate, (was > 0.5).to(plate.dtype))
-    return _BEHIND[key]
-
-
-def trunk_grid(source: torch.Tensor, target: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """The sampling grid ``[B, H, W, 2]`` that moves a whole image as the trunk moved from ``source`` to
-    ``target`` (``[B, K, 3]`` in its pixels): the similarity taking the target's neck and hip centre to the
-    source's, at every pixel."""
-    target_neck, source_neck, ratio = _trunk_similarity(target, source)  # target pixels -> source pixels
-    height, width = size
-    ys, xs = torch.meshgrid(torch.arange(height, device=source.device, dtype=torch.float32),
-                            torch.arange(width, device=source.device, dtype=torch.float32), indexing="ij")
-    pixels = torch.complex(xs, ys)[None]  # [1, H, W], pixel centres in keypoint coordinates
-    sampled = source_neck[:, None, None] + (pixels - target_neck[:, None, None]) * ratio[:, None, None]
-    return torch.stack([(sampled.real + 0.5) / width * 2 - 1, (sampled.imag + 0.5) / height * 2 - 1], dim=-1)
-
-
-def _trunk_anchors(pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The neck and the hip centre of poses ``[B, K, 3]`` as complex numbers ``[B]`` each."""
-    from pgvg_core.poses.keypoints import KEYPOINT_INDEX
-
-    pose = pose.float()
-    neck = torch.complex(pose[:, 1, 0], pose[:, 1, 1])
-    hips = (pose[:, KEYPOINT_INDEX["right_hip"], :2] + pose[:, KEYPOINT_INDEX["left_hip"], :2]) / 2
-    return neck, torch.complex(hips[:, 0], hips[:, 1])
-
-
-def _trunk_similarity(start: torch.Tensor, end: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The similarity that takes pose ``start``'s neck and hip centre to ``end``'s (``[B, K, 3]`` each): a point
-    ``p`` goes to ``end_neck + (p - start_neck) * ratio``; returns ``(start_neck, end_neck, ratio)``, complex
-    ``[B]`` each (ratio 1 where a trunk is missing or has no length)."""
-    (start_neck, start_hips), (end_neck, end_hips) = _trunk_anchors(start), _trunk_anchors(end)
-    ratio = (end_hips - end_neck) / (start_hips - start_neck)  # rotation and scale
-    ratio = torch.where(ratio.abs().isfinite() & (ratio.abs() > 0), ratio, torch.ones_like(ratio))
-    return start_neck, end_neck, ratio
-
-
-def _grid_size(size: tuple[int, int], network_size: int) -> tuple[int, int]:
-    """Where smooth maps (sampling grids, masks) of a ``size`` picture are computed: up to twice the network's
-    size, then interpolated (16x less work at 512 px than at the picture's own size)."""
-    return min(size[0], 2 * network_size), min(size[1], 2 * network_size)
-
-
-def _detail_grid(source: torch.Tensor, target: torch.Tensor, network_size: int,
-                 size: tuple[int, int], limbs: tuple[tuple[int, int], ...] = BODY_18.limbs) -> torch.Tensor:
-    """The limb warp's sampling grid at ``size`` (keypoints in its pixels), computed at up to twice the
-    network's size and its displacement interpolated: far from the body it is 0, so the background is
-    copied pixel for pixel."""
-    grid_size = _grid_size(size, network_size)
-    factor = grid_size[-1] / size[-1]
-    grid, _ = limb_warp(rescale_keypoints(source, factor), rescale_keypoints(target, factor), grid_size,
-                        limbs=limbs)
-    if grid_size == size:
-        return grid
-    displacement = (grid - identity_grid(grid_size, grid.device)).permute(0, 3, 1, 2)
-    displacement = F.interpolate(displacement, size=size, mode="bilinear", align_corners=False)
-    return identity_grid(size, grid.device) + displacement.permute(0, 2, 3, 1)
-
-
-LIMB_JOINTS = ("right_elbow", "right_wrist", "left_elbow", "left_wrist",
-               "right_knee", "right_ankle", "left_knee", "left_ankle")
-HEAD_JOINTS = ("nose", "right_eye", "left_eye", "right_ear", "left_ear")
-
-
-def trunk_following(source: torch.Tensor, target: torch.Tensor,
-                    joints: tuple[str, ...] = LIMB_JOINTS) -> torch.Tensor:
-    """``target [B, K, 3]`` with ``joints`` (by default the arms' and legs': elbows, wrists, knees, ankles) put
-    back where the source's are, moved as the trunk moved (the similarity that takes the source's neck and hip
-    centre to the target's): the pose the background and the trunk follow, without the limbs' own motion."""
-    from pgvg_core.poses.keypoints import KEYPOINT_INDEX
-
-    source_neck, target_neck, ratio = _trunk_similarity(source, target)
-    out = target.clone()
-    for joint in joints:
-        k = KEYPOINT_INDEX[joint]
-        point = torch.complex(source[:, k, 0].float(), source[:, k, 1].float())
-        moved = target_neck + (point - source_neck) * ratio
-        out[:, k, 0], out[:, k, 1], out[:, k, 2] = moved.real.to(out.dtype), moved.imag.to(out.dtype), source[:, k, 2]
-    return out
-
-
-def target_limbs(keypoints: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Where the arms and legs of poses ``[B, K, 3]`` (pixels) are: ``[B, H, W]`` in [0, 1]."""
-    from pgvg_core.poses.framing import MOVING_LIMBS, body_mask, limb_width, torso_and_hips
-
-    torsos = [torso_and_hips(k) for k in keypoints.detach().cpu().numpy()]
-    widths = torch.tensor([limb_width(t[0]) if t else 0.05 * size[0] for t in torsos])
-    return body_mask(keypoints.cpu(), size, widths, limbs=MOVING_LIMBS).to(keypoints.device)
-
-
-def identity_grid(size: tuple[int, int], device: torch.device) -> torch.Tensor:
-    """The ``grid_sample`` grid ``[1, H, W, 2]`` (align_corners=False) that samples every pixel at its centre."""
-    ys = (torch.arange(size[0], device=device, dtype=torch.float32) + 0.5) / size[0] * 2 - 1
-    xs = (torch.arange(size[1], device=device, dtype=torch.float32) + 0.5) / size[1] * 2 - 1
-    return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None]
+        return layered_frame(source, target, network_size, detail, plate, behind)
 
 
 def upsampled(frame: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
@@ -542,10 +368,14 @@ class UNetGenerator(Generator):
     @torch.no_grad()
     def render_detailed(self, image: torch.Tensor, source_pose: torch.Tensor, target_pose: torch.Tensor,
                         detail: torch.Tensor, plate: torch.Tensor | None = None, *,
-                        keep_still: bool = True, layers: bool = False) -> torch.Tensor:
+                        keep_still: bool = True) -> torch.Tensor:
         """The frame upsampled to ``detail``'s size (the U-Net has no warp to carry the photo's detail; ``plate``
-        and ``keep_still`` are not used); with ``layers``, :func:`layered_frame` along the poses' peaks."""
-        if layers:
-            source = heatmaps_to_keypoints(source_pose.float())
-            return layered_frame(source, heatmaps_to_keypoints(target_pose.float()), image.shape[-1], detail, plate)
+        and ``keep_still`` are not used)."""
         return upsampled(self(image, source_pose, target_pose), detail)
+
+    @torch.no_grad()
+    def render_layers(self, source_pose: torch.Tensor, target_pose: torch.Tensor, network_size: int,
+                      detail: torch.Tensor, plate: torch.Tensor, behind: torch.Tensor | None = None) -> torch.Tensor:
+        """:func:`~pgvg_scgan.compositing.layered_frame` along the poses' peaks."""
+        source = heatmaps_to_keypoints(source_pose.float())
+        return layered_frame(source, heatmaps_to_keypoints(target_pose.float()), network_size, detail, plate, behind)

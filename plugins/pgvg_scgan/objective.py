@@ -24,8 +24,16 @@ from pgvg_core.measure.evaluation import PoseCondition, rendered_pairs
 from pgvg_core.media.sheets import grid
 from pgvg_core.media.video import to_uint8
 from pgvg_core.objective import FrameRenderer, Objective, adam
-from pgvg_core.poses.keypoints import body_size, render_heatmaps, skeleton_image
+from pgvg_core.poses.keypoints import (
+    body_size,
+    heatmaps_to_keypoints,
+    render_heatmaps,
+    rescale_keypoints,
+    skeleton_image,
+)
 from pgvg_core.training import randomness
+from pgvg_scgan.compositing import COMPOSITIONS, behind_the_person, draws_layers, plate_for
+from pgvg_scgan.models import upsampled
 
 log = logging.getLogger(__name__)
 
@@ -128,16 +136,22 @@ class PairObjective(Objective, FrameRenderer):
 
     # -------------------------------------------------------------------------------- clips and pictures
 
+    @property
+    def compositions(self) -> tuple[str, ...]:
+        """The layers and the warp over a plate follow a body's trunk and limbs: offered for body-18 data."""
+        return COMPOSITIONS if draws_layers(self.data.skeleton) else ("network",)
+
     @torch.no_grad()
     def render_clip(self, generator: nn.Module, source_image: torch.Tensor, source_keypoints: torch.Tensor,
                     keypoints: torch.Tensor, *, detail: torch.Tensor | None = None,
-                    plate: torch.Tensor | None = None, layers: bool = False) -> torch.Tensor:
+                    composition: str | None = None) -> torch.Tensor:
         """Frames of a person: ``source_image [B, 3, H, W]``, poses ``[B, T, K, 3]`` -> ``[B, T, 3, H, W]``.
 
         With ``detail`` (the source image at a higher resolution, ``[B, 3, H', W']``), the frames come out at
-        that size, the photo's detail carried through the warp (``render_detailed``, with ``plate``, the detail
-        image without arms and legs, where given), one frame at a time; with ``layers``, from the detail image
-        and the plate alone (``render_detailed(layers=True)``).
+        that size, one at a time, drawn as ``composition`` (:mod:`pgvg_scgan.compositing`): ``network``, the
+        photo's detail carried through the warp (``render_detailed``) over a clean plate where the data are
+        bodies; ``layers`` and ``warp``, from the photo alone (``render_layers``). A generator without
+        ``render_detailed`` (not one of this plugin's) gives its frames upsampled.
         """
         size, length = keypoints.shape[:2]
         source_pose = self.heatmaps(source_keypoints)
@@ -145,13 +159,33 @@ class PairObjective(Objective, FrameRenderer):
         repeat = lambda t: t[:, None].expand(-1, length, *t.shape[1:]).flatten(0, 1)  # noqa: E731
         if detail is None:
             frames = generator(repeat(source_image), repeat(source_pose), poses)
+            return frames.view(size, length, *frames.shape[1:])
+        composition = composition or self.compositions[0]
+        if composition not in self.compositions:
+            raise ValueError(f"composition '{composition}' is not one this renderer draws for skeleton "
+                             f"'{self.data.skeleton.name}': {', '.join(self.compositions)}")
+        if not hasattr(generator, "render_detailed"):  # another plugin's network: its frames, upsampled
+            frames = upsampled(generator(repeat(source_image), repeat(source_pose), poses), repeat(detail))
+            return frames.view(size, length, *frames.shape[1:])
+        to_detail = detail.shape[-1] / source_image.shape[-1]
+        plate = behind = None
+        if draws_layers(self.data.skeleton):
+            plate = plate_for(composition, detail, rescale_keypoints(source_keypoints, to_detail),
+                              rescale_keypoints(keypoints, to_detail))  # [B, 3, H', W']
+        if composition != "network":  # the background behind the person: the same for every frame of a clip
+            # (from the source pose as the generators read it: the heatmaps' peaks)
+            behind = behind_the_person(heatmaps_to_keypoints(source_pose.float()), source_image.shape[-1], plate)
+        images, sources, details = repeat(source_image), repeat(source_pose), repeat(detail)
+        plates, behinds = (None if t is None else repeat(t) for t in (plate, behind))
+        one = lambda t, i: None if t is None else t[i : i + 1]  # noqa: E731
+        if composition == "network":
+            frames = [generator.render_detailed(one(images, i), one(sources, i), one(poses, i), one(details, i),
+                                                one(plates, i)) for i in range(len(poses))]
         else:
-            images, sources, details = repeat(source_image), repeat(source_pose), repeat(detail)
-            plates = None if plate is None else repeat(plate)
-            one = lambda t, i: None if t is None else t[i : i + 1]  # noqa: E731
-            frames = torch.cat([generator.render_detailed(one(images, i), one(sources, i), one(poses, i),
-                                                          one(details, i), one(plates, i), layers=layers)
-                                for i in range(len(poses))])
+            frames = [generator.render_layers(one(sources, i), one(poses, i), source_image.shape[-1],
+                                              one(details, i), one(plates, i), one(behinds, i))
+                      for i in range(len(poses))]
+        frames = torch.cat(frames)
         return frames.view(size, length, *frames.shape[1:])
 
     def evaluation_pairs(self, nets: Mapping[str, nn.Module], batch: dict[str, torch.Tensor]) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from pgvg_data.synthetic import SyntheticActions
 from pgvg_data.video_folder import VideoFolder
 
 from pgvg_core.media.video import write_video
-from pgvg_core.poses.framing import crop_photo, following_crops, framing_of, torso_and_hips
+from pgvg_core.poses.framing import crop_photo, following_crops, framing_of
+from pgvg_core.poses.skeleton import torso_and_hips
 
 
 def street_folder(root, *, lose=(), clips=2, frames=12):

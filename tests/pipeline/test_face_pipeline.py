@@ -17,7 +17,7 @@ from pgvg_core.app.pipeline import Animator
 from pgvg_core.cli import main
 from pgvg_core.config import load_config
 from pgvg_core.media.video import read_video
-from pgvg_core.poses.framing import eyes_and_mouth
+from pgvg_core.poses.skeleton import FACE_68
 from pgvg_core.training.trainer import Trainer
 
 EXPRESSIONS = '["smile", "blink", "talk"]'
@@ -66,7 +66,7 @@ def test_a_face_photo_is_animated_from_its_landmarks_in_a_file(face_pipeline, tm
     np.testing.assert_allclose(np.array(record["poses_photo"])[0], clip["keypoints"][0], atol=0.02)
     # the crop puts the eyes where the training faces have them, at their eyes-to-mouth length
     framing, crop = record["framing"], record["crop"]
-    length, anchor = eyes_and_mouth(clip["keypoints"][0])
+    length, anchor = FACE_68.measure(clip["keypoints"][0])
     assert length * crop["scale"] == pytest.approx(framing["length"], rel=0.05)
     assert (anchor[0] - crop["left"] + 0.5) * crop["scale"] - 0.5 == pytest.approx(framing["anchor_x"], abs=0.6)
     assert read_video(out).shape[0] == 4
@@ -97,7 +97,7 @@ def test_the_first_frame_of_a_real_face_video_is_animated(face_pipeline, tmp_pat
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["pose"] == "mediapipe-face"
     first = np.array(record["poses_photo"])[0]
-    assert eyes_and_mouth(first)[0] > 30  # the woman's face in the 640x360 frame: eyes to mouth ~ 50 px
+    assert FACE_68.measure(first)[0] > 30  # the woman's face in the 640x360 frame: eyes to mouth ~ 50 px
     written = read_video(out)
     assert written.shape[0] == 4 and min(written.shape[1:3]) >= 64
     assert written[1:].std(axis=0).mean() > 0  # the frames differ: something moved

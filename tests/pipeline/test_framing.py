@@ -6,7 +6,9 @@ import torch
 from pgvg_data.synthetic import SyntheticActions
 
 from pgvg_core.errors import DataError
-from pgvg_core.poses.framing import Framing, body_mask, crop_photo, framing_of, person_crop, torso_and_hips
+from pgvg_core.poses.framing import Framing, crop_photo, framing_of, person_crop
+from pgvg_core.poses.keypoints import limb_mask as body_mask
+from pgvg_core.poses.skeleton import torso_and_hips
 
 FRAMING = Framing(resolution=64, anchor_x=32.0, anchor_y=38.0, length=14.7)
 
@@ -64,7 +66,7 @@ def test_body_mask_covers_limbs_not_the_background():
 
 
 def test_fill_holes_fills_from_the_surroundings_and_keeps_the_rest():
-    from pgvg_core.poses.framing import fill_holes
+    from pgvg_scgan.compositing import fill_holes
 
     image = torch.zeros(1, 3, 32, 32)
     image[..., :16] = 1.0  # left half white, right half black
@@ -78,11 +80,11 @@ def test_fill_holes_fills_from_the_surroundings_and_keeps_the_rest():
 
 
 def test_clean_plate_removes_the_limbs_not_the_background():
-    from pgvg_core.poses.framing import clean_plate
+    from pgvg_scgan.compositing import clean_plate
 
     keypoints = torch.from_numpy(standing_person(1.0, (32.0, 38.0)))[None]
     image = torch.full((1, 3, 64, 64), -1.0)
-    from pgvg_core.poses.framing import MOVING_LIMBS
+    from pgvg_scgan.compositing import MOVING_LIMBS
 
     arms = body_mask(keypoints, (64, 64), width=2.0, limbs=MOVING_LIMBS)[:, None] > 0.5
     image = torch.where(arms, torch.ones_like(image), image)  # white limbs on black
@@ -107,5 +109,5 @@ def test_a_framing_saved_before_faces_is_read_and_a_face_is_framed_by_its_eyes_a
     crop = person_crop(face, framing)  # 20 px become 16: a crop of 80 photo pixels
     assert crop.size == 80 and crop.to_model(face)[36, :2] == pytest.approx([24, 28], abs=0.6)  # 10 px -> 8
     face[48:60, 2] = 0
-    with pytest.raises(DataError, match="eyes or mouth were not found"):
+    with pytest.raises(DataError, match=r"frame a face-68 pose were not found \(3 of the 12 outer_lip points"):
         person_crop(face, framing)

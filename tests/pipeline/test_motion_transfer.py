@@ -13,8 +13,7 @@ from PIL import Image
 from pgvg_core.app.motion_transfer import absolute_motion, chosen_frames, fill_lost, relative_motion, track_person
 from pgvg_core.cli import main
 from pgvg_core.media.video import read_video, write_video
-from pgvg_core.poses.framing import torso_and_hips
-from pgvg_core.poses.skeleton import BODY_18
+from pgvg_core.poses.skeleton import BODY_18, torso_and_hips
 
 ACTIONS = ["jump", "kick", "wave-right"]
 

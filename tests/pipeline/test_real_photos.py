@@ -14,7 +14,7 @@ from media import MediaUnavailable, real_people
 
 from pgvg_core.cli import main
 from pgvg_core.media.video import read_video
-from pgvg_core.poses.framing import torso_and_hips
+from pgvg_core.poses.skeleton import torso_and_hips
 
 pytest.importorskip("mediapipe", reason="mediapipe is an optional extra (see README: pip install --no-deps "
                                         "mediapipe==0.10.21 ...)")

@@ -3,10 +3,11 @@
 import numpy as np
 import torch
 from pgvg_data.synthetic import SyntheticActions
-from pgvg_scgan.models import layered_frame, trunk_following
+from pgvg_scgan.compositing import MOVING_LIMBS, clean_plate, layered_frame, limbs_that_move, trunk_following
 
-from pgvg_core.poses.framing import MOVING_LIMBS, body_mask, clean_plate, limbs_that_move, torso_and_hips
 from pgvg_core.poses.keypoints import KEYPOINT_INDEX
+from pgvg_core.poses.keypoints import limb_mask as body_mask
+from pgvg_core.poses.skeleton import torso_and_hips
 
 ARM = (KEYPOINT_INDEX["right_elbow"], KEYPOINT_INDEX["right_wrist"])
 
@@ -92,9 +93,7 @@ def test_body_mask_with_a_width_per_limb():
 
 
 def test_a_jump_moves_the_whole_person_and_uncovers_the_background():
-    from pgvg_scgan.models import trunk_grid
-
-    from pgvg_core.poses.framing import person_silhouette
+    from pgvg_scgan.compositing import person_silhouette, trunk_grid
 
     source = standing(64)
     target = source.clone()
@@ -114,24 +113,38 @@ def test_a_jump_moves_the_whole_person_and_uncovers_the_background():
     assert frame[0, 0, rows][was_there].mean() < -0.5  # ... uncovered by the jump: the background shows
 
 
-def test_the_background_behind_the_person_is_made_once_per_photo_and_pose():
-    from pgvg_scgan import models
+def test_the_background_behind_the_person_given_once_gives_the_same_frames():
+    from pgvg_scgan.compositing import behind_the_person
 
     source = standing(64)
     generator = torch.Generator().manual_seed(0)
     photo, other = (torch.rand(1, 3, 128, 128, generator=generator) * 2 - 1 for _ in range(2))
     targets = [raised_forearm(source), source + torch.tensor([4.0, -6.0, 0.0])]  # an arm up; a jump
-    models._BEHIND.clear()
-    kept = [layered_frame(source, target, 64, photo, photo) for target in targets]
-    assert len(models._BEHIND) == 1
-    fresh = []
+    behind = behind_the_person(source, 64, photo)  # [1, 3, 128, 128]
     for target in targets:
-        models._BEHIND.clear()
-        fresh.append(layered_frame(source, target, 64, photo, photo))
-    for a, b in zip(kept, fresh):
-        assert torch.equal(a, b)
-    # Another photo is another background, not the kept one.
-    models._BEHIND.clear()
-    expected = layered_frame(source, targets[1], 64, other, other)
-    layered_frame(source, targets[1], 64, photo, photo)
-    assert torch.equal(layered_frame(source, targets[1], 64, other, other), expected)
+        assert torch.equal(layered_frame(source, target, 64, photo, photo, behind),
+                           layered_frame(source, target, 64, photo, photo))
+    # Another photo has another background.
+    assert (behind_the_person(source, 64, other) - behind).abs().mean() > 0.1
+
+
+def test_a_clip_in_layers_fills_the_background_once(monkeypatch):
+    """The background behind the person is the same for every frame of a clip: render_clip makes it once."""
+    from pgvg_scgan import objective as scgan_objective
+    from pgvg_scgan.models import SCGANGenerator
+
+    from pgvg_core.objective import DataInfo
+
+    data = DataInfo(num_classes=1, classes=("wave",), frames=4, resolution=64)
+    renderer = scgan_objective.SCGANObjective(terms={}, augmentations={}, data=data, refiner_warmup=0)
+    calls = []
+    made = scgan_objective.behind_the_person
+    monkeypatch.setattr(scgan_objective, "behind_the_person", lambda *a: calls.append(1) or made(*a))
+    source = standing(64)
+    poses = torch.stack([source[0], raised_forearm(source)[0], source[0] + torch.tensor([2.0, -3.0, 0.0])])[None]
+    image = torch.rand(1, 3, 64, 64) * 2 - 1
+    detail = torch.rand(1, 3, 128, 128) * 2 - 1
+    net = SCGANGenerator(ngf=4, n_res_blocks=1).eval()
+    frames = renderer.render_clip(net, image, source, poses, detail=detail, composition="layers")
+    assert frames.shape == (1, 3, 3, 128, 128) and calls == [1]
+    assert renderer.compositions == ("layers", "network", "warp")

@@ -117,11 +117,12 @@ def test_generator_warp_needs_the_coco_skeleton():
     SCGANGenerator(keypoints=25, warp=False)
 
 
-def test_grid_distance_is_the_distance_to_each_segment():
+def test_bone_distance_is_the_distance_to_each_segment():
     """Against the distance computed point by point with numpy: to the segment's nearest point, its ends
     included; a zero-length segment is a point."""
     import numpy as np
-    from pgvg_scgan.warp import grid_distance
+
+    from pgvg_core.poses.keypoints import bone_distance as grid_distance
 
     xs, ys = torch.arange(5.0) + 0.5, torch.arange(4.0) - 1.0
     start = torch.tensor([[complex(1, 1), complex(3, 0), complex(2, 2)]], dtype=torch.complex64)

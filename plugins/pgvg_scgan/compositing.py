@@ -1,0 +1,277 @@
+"""Drawing a real photo's person in new poses from the photo itself: SCGAN's compositions (``pgvg animate
+--compose``) at the photo's resolution.
+
+- ``network``: the network's frame, the photo's detail carried through the limb warp
+  (:meth:`SCGANGenerator.render_detailed`), over a *clean plate* (the photo without the arms and legs that
+  move) so a moved limb uncovers torso or background instead of leaving a copy behind;
+- ``layers``: the photo alone, front to back: the arms and legs of the target pose warped from the photo, the
+  rest of the person moved rigidly as the trunk moves, and behind them the background, the person filled in
+  from around them (:func:`layered_frame`);
+- ``warp``: the layers over the photo itself (nothing removed: the person's old place shows through).
+
+All three follow a body's trunk and limbs: they are drawn for skeletons with body-18's keypoints
+(:func:`draws_layers`); other skeletons get the network's frames.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from pgvg_core.poses.keypoints import KEYPOINT_INDEX, LIMBS, limb_mask, rescale_keypoints
+from pgvg_core.poses.skeleton import BODY_18, Skeleton, torso_and_hips
+from pgvg_scgan.warp import detail_grid, grid_size_for, warp_image
+
+#: The compositions a body's renderer offers, best first (``pgvg animate --compose``; the first is the default).
+COMPOSITIONS = ("layers", "network", "warp")
+SEEN = 0.1  # confidence above which a joint counts as found
+
+
+def draws_layers(skeleton: Skeleton) -> bool:
+    """Whether the compositions of this module can draw poses of ``skeleton``: they follow body-18's trunk
+    (neck, shoulders, hips) and limbs, by index."""
+    return skeleton.keypoint_names == BODY_18.keypoint_names
+
+
+def plate_for(composition: str, detail: torch.Tensor, source: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
+    """What shows where the person was, for ``composition``: ``detail [B, 3, H, W]`` (the photo's crop),
+    its pose ``source [B, K, 3]`` and the clip's ``poses [B, T, K, 3]`` in its pixels -> ``[B, 3, H, W]``:
+    the photo itself for ``warp``, else the photo without the limbs that move in the clip."""
+    if composition == "warp":
+        return detail
+    plates = []
+    for image, pose, clip in zip(detail, source, poses):
+        measured = torso_and_hips(pose.cpu().numpy())
+        torso = measured[0] if measured else 0.25 * detail.shape[-2]
+        limbs = limbs_that_move(clip.cpu(), torso)
+        plates.append(clean_plate(image[None], pose[None].cpu(), torso, limbs=limbs).to(detail.device))
+    return torch.cat(plates)
+
+
+#: The limbs that move on their own (upper arms, forearms, thighs, shins): drawn as separate layers.
+MOVING_LIMBS: tuple[tuple[int, int], ...] = ((2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (11, 12), (12, 13))
+#: How far each of ``MOVING_LIMBS`` reaches from its bone, in torso lengths (neck to hips): a clothed adult's
+#: upper arm, forearm, thigh and shin, with a little margin (sleeves, trousers).
+LIMB_REACH: tuple[float, ...] = (0.15, 0.12, 0.15, 0.12, 0.2, 0.15, 0.2, 0.15)
+#: How far each of ``MOVING_LIMBS`` goes on past its second joint, in lengths of its bone: the hand beyond
+#: the wrist, the foot below the ankle (keypoints stop at the wrist and ankle; the limb does not).
+LIMB_BEYOND: tuple[float, ...] = (0.0, 0.5, 0.0, 0.5, 0.0, 0.25, 0.0, 0.25)
+
+
+def fill_holes(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """Push-pull inpainting: ``image [B, C, H, W]`` with ``hole [B, 1, H, W]`` (1 = unknown) filled smoothly
+    from the known pixels around it (averages over a pyramid, coarse levels filling what fine ones cannot)."""
+    known = (hole < 0.5).to(image.dtype)
+    if bool(known.all()) or min(image.shape[-2:]) <= 2:
+        mean = (image * known).sum((-2, -1), keepdim=True) / known.sum((-2, -1), keepdim=True).clamp(min=1)
+        return known * image + (1 - known) * mean
+    weight = torch.nn.functional.avg_pool2d(known, 2, ceil_mode=True)
+    coarse = torch.nn.functional.avg_pool2d(image * known, 2, ceil_mode=True) / weight.clamp(min=1e-6)
+    filled = fill_holes(coarse, (weight <= 0).to(image.dtype))
+    up = torch.nn.functional.interpolate(filled, size=image.shape[-2:], mode="bilinear", align_corners=False)
+    return known * image + (1 - known) * up
+
+
+def clean_plate(image: torch.Tensor, keypoints: torch.Tensor, torso: float,
+                limbs: tuple[tuple[int, int], ...] = MOVING_LIMBS) -> torch.Tensor:
+    """The picture without the person's arms and legs (``image [B, 3, H, W]``, keypoints ``[B, K, 3]`` in its
+    pixels), or only without ``limbs``: what shows where a limb was once it has moved away, filled from the
+    torso and background (a blur: remove only the limbs that move, see :func:`limbs_that_move`)."""
+    if not limbs:
+        return image.clone()
+    size = tuple(image.shape[-2:])
+    index = [MOVING_LIMBS.index(limb) for limb in limbs]
+    reach = torch.tensor([[PLATE_MARGIN * LIMB_REACH[i] * torso for i in index]])
+    holes = limb_mask(keypoints, size, width=reach, limbs=limbs,
+                      beyond=tuple(LIMB_BEYOND[i] for i in index))[:, None]  # [B, 1, H, W]
+    # A hole on the trunk is filled from the trunk, one beside it from the background: an arm that hung at
+    # the side leaves background there, not a smear of skin and wall.
+    trunk = torso_mask(keypoints, size)[:, None]  # [B, 1, H, W]
+    from_trunk = fill_holes(image, ((holes > 0.5) | ~trunk).to(image.dtype))
+    from_background = fill_holes(image, ((holes > 0.5) | trunk).to(image.dtype))
+    empty = ~(trunk & (holes <= 0.5)).flatten(1).any(1)[:, None, None, None]  # no trunk left to fill from
+    filled = torch.where(trunk & ~empty, from_trunk, from_background)
+    fill = (2 * holes).clamp(max=1)  # the whole hole filled, its soft outer edge fading into the picture
+    return fill * filled + (1 - fill) * image
+
+
+# How far the person reaches from each bone of ``LIMBS``, in torso lengths, and past its second joint: the
+# trunk and clothes about the shoulders-hips line, the arms and legs as in ``LIMB_REACH`` / ``LIMB_BEYOND``,
+# the head with its hair about the nose, eyes and ears.
+_SILHOUETTE = {(1, 2): 0.15, (1, 5): 0.15, (2, 3): 0.15, (3, 4): 0.12, (5, 6): 0.15, (6, 7): 0.12,
+               (1, 8): 0.3, (8, 9): 0.2, (9, 10): 0.15, (1, 11): 0.3, (11, 12): 0.2, (12, 13): 0.15,
+               (1, 0): 0.3, (0, 14): 0.35, (14, 16): 0.35, (0, 15): 0.35, (15, 17): 0.35}
+_SILHOUETTE_BEYOND = {(3, 4): 0.5, (6, 7): 0.5, (9, 10): 0.25, (12, 13): 0.25}
+
+
+def person_silhouette(keypoints: torch.Tensor, size: tuple[int, int], torsos: torch.Tensor) -> torch.Tensor:
+    """Roughly where a person is, hair and clothes included: ``[N, K, 3]`` (pixels), torso lengths ``[N]`` ->
+    ``[N, H, W]`` in [0, 1] (the torso's quadrilateral and thick bones)."""
+    reach = torsos[:, None].float() * torch.tensor([_SILHOUETTE[limb] for limb in LIMBS])[None]  # [N, L]
+    beyond = tuple(_SILHOUETTE_BEYOND.get(limb, 0.0) for limb in LIMBS)
+    bones = limb_mask(keypoints, size, reach, limbs=LIMBS, beyond=beyond)
+    return torch.maximum(bones, torso_mask(keypoints, size).float())
+
+
+def torso_mask(keypoints: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Inside the quadrilateral of the shoulders and hips of poses ``[N, K, 3]`` (pixels): ``[N, H, W]`` bool
+    (all False where one of the four is missing)."""
+    corners = [KEYPOINT_INDEX[name] for name in ("right_shoulder", "left_shoulder", "left_hip", "right_hip")]
+    quad = keypoints[:, corners].float()  # [N, 4, 3]
+    height, width = size
+    ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32),
+                            indexing="ij")
+    sides = []
+    for i in range(4):
+        a, b = quad[:, i, None, None, :2], quad[:, (i + 1) % 4, None, None, :2]  # [N, 1, 1, 2]
+        sides.append((b[..., 0] - a[..., 0]) * (ys - a[..., 1]) - (b[..., 1] - a[..., 1]) * (xs - a[..., 0]))
+    sides = torch.stack(sides)  # [4, N, H, W]: the same sign on every side = inside (either winding)
+    inside = (sides >= 0).all(0) | (sides <= 0).all(0)
+    return inside & (quad[:, :, 2] > SEEN).all(1)[:, None, None]
+
+
+PLATE_MARGIN = 1.25  # a limb's hole in the clean plate is this much wider than the limb (pose errors)
+
+
+def limb_reach(torsos: torch.Tensor) -> torch.Tensor:
+    """How far each of ``MOVING_LIMBS`` reaches from its bone, in pixels, for torsos ``[N]``: ``[N, L]``."""
+    return torsos[:, None].float() * torch.tensor(LIMB_REACH)[None]
+
+
+def limbs_that_move(poses: torch.Tensor, torso: float, threshold: float = 0.1) -> tuple[tuple[int, int], ...]:
+    """The limbs of ``MOVING_LIMBS`` that move against the neck over a clip ``[T, K, 3]`` (more than
+    ``threshold`` torso lengths, at either end, in some frame): a limb that only travels with the body (a
+    jump) or stays still keeps its place in the clean plate."""
+    relative = poses[:, :, :2] - poses[:, 1:2, :2]  # [T, K, 2] against the neck
+    travel = (relative - relative[:1]).norm(dim=-1).amax(0)  # [K]
+    seen = (poses[:, :, 2] > SEEN).all(0)
+    moves = (travel > threshold * torso) & seen
+    return tuple((a, b) for a, b in MOVING_LIMBS if bool(moves[a]) or bool(moves[b]))
+
+
+def limb_width(torso: float) -> float:
+    """How far from its bone an arm or leg reaches, for a torso (neck to hips) of ``torso`` pixels."""
+    return 0.2 * torso
+
+
+@torch.no_grad()
+def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int, detail: torch.Tensor,
+                  plate: torch.Tensor, behind: torch.Tensor | None = None) -> torch.Tensor:
+    """The target pose drawn from the photo itself, in layers, at ``detail``'s size ``[B, 3, H, W]``.
+
+    On a real photo the network, trained on synthetic people at its own small size, paints colours and
+    blur the photo never had; the warp, which works from keypoints at any resolution, does not. So, from
+    front to back:
+
+    1. the arms and legs of the target pose, from ``detail`` through the limb warp (masks as wide as limbs,
+       :data:`LIMB_REACH`, around the target's bones);
+    2. the rest of the person (trunk, head, hair, clothes: :func:`person_silhouette`) from ``plate`` (the
+       photo without the limbs that move), moved rigidly as the trunk moves (the similarity that takes the
+       source's neck and hip centre to the target's), the head with it;
+    3. the background: ``plate`` with the person filled in from around them (``behind``, from
+       :func:`behind_the_person`: the same for every frame of a clip, so computed once), seen only where the
+       trunk moved away (a jump, a squat).
+
+    :param source: ``[B, K, 3]`` the photo's pose, ``target`` the pose to draw, in pixels of a
+        ``network_size`` frame; ``detail``, ``plate``, ``behind``: ``[B, 3, H, W]`` in [-1, 1].
+    """
+    if behind is None:
+        behind = behind_the_person(source, network_size, plate)
+    factor = detail.shape[-1] / network_size
+    source, target = rescale_keypoints(source, factor), rescale_keypoints(target, factor)
+    # The head moves with the trunk, rigidly: its keypoints are a few pixels apart, and the warp's stretch
+    # between two of them (a nose nearer an eye in a generated pose) would stretch the face and hair.
+    target = trunk_following(source, target, HEAD_JOINTS)
+    size = tuple(detail.shape[-2:])
+    small, source_small, torsos = _mask_frame(source, network_size, size)
+    target_small = rescale_keypoints(target, small[-1] / size[-1]).cpu()
+    limbs = limb_mask(target_small, small, limb_reach(torsos), limbs=MOVING_LIMBS, beyond=LIMB_BEYOND)
+    here = person_silhouette(trunk_following(source_small, target_small), small, torsos)
+    limbs, here = (F.interpolate(m[:, None], size=size, mode="bilinear", align_corners=False)
+                   .to(detail.device, detail.dtype) for m in (limbs, here))  # [B, 1, H, W] each
+    # The silhouette's soft outer half fades into the background; from its middle on, the person alone.
+    here = (2 * here).clamp(max=1)
+    person = warp_image(plate, trunk_grid(source, target, size))
+    body = here * person + (1 - here) * behind
+    limb_layer = warp_image(detail, detail_grid(source, target, network_size, size))
+    return (limbs * limb_layer + (1 - limbs) * body).clamp(-1, 1)
+
+
+def _mask_frame(source: torch.Tensor, network_size: int,
+                size: tuple[int, int]) -> tuple[tuple[int, int], torch.Tensor, torch.Tensor]:
+    """Where the masks of a ``size`` picture are drawn (smooth: at up to twice the network's size, then
+    interpolated, 16x less work at 512 px): that size, ``source [B, K, 3]`` (pixels of ``size``) in its
+    pixels, and the source's torso lengths ``[B]`` there."""
+    small = grid_size_for(size, network_size)
+    source_small = rescale_keypoints(source, small[-1] / size[-1]).cpu()
+    torsos = torch.tensor([t[0] if t else 0.25 * small[0] for t in map(torso_and_hips, source_small.numpy())])
+    return small, source_small, torsos
+
+
+@torch.no_grad()
+def behind_the_person(source: torch.Tensor, network_size: int, plate: torch.Tensor) -> torch.Tensor:
+    """``plate [B, 3, H, W]`` with the person of pose ``source`` (``[B, K, 3]`` in pixels of a ``network_size``
+    frame) filled in from around them: what shows where the trunk moves away."""
+    size = tuple(plate.shape[-2:])
+    small, source_small, torsos = _mask_frame(rescale_keypoints(source, size[-1] / network_size), network_size, size)
+    was = F.interpolate(person_silhouette(source_small, small, torsos)[:, None], size=size, mode="bilinear",
+                        align_corners=False).to(plate.device, plate.dtype)  # [B, 1, H, W]
+    return fill_holes(plate, (was > 0.5).to(plate.dtype))
+
+
+def trunk_grid(source: torch.Tensor, target: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The sampling grid ``[B, H, W, 2]`` that moves a whole image as the trunk moved from ``source`` to
+    ``target`` (``[B, K, 3]`` in its pixels): the similarity taking the target's neck and hip centre to the
+    source's, at every pixel."""
+    target_neck, source_neck, ratio = _trunk_similarity(target, source)  # target pixels -> source pixels
+    height, width = size
+    ys, xs = torch.meshgrid(torch.arange(height, device=source.device, dtype=torch.float32),
+                            torch.arange(width, device=source.device, dtype=torch.float32), indexing="ij")
+    pixels = torch.complex(xs, ys)[None]  # [1, H, W], pixel centres in keypoint coordinates
+    sampled = source_neck[:, None, None] + (pixels - target_neck[:, None, None]) * ratio[:, None, None]
+    return torch.stack([(sampled.real + 0.5) / width * 2 - 1, (sampled.imag + 0.5) / height * 2 - 1], dim=-1)
+
+
+def _trunk_anchors(pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The neck and the hip centre of poses ``[B, K, 3]`` as complex numbers ``[B]`` each."""
+    pose = pose.float()
+    neck = torch.complex(pose[:, 1, 0], pose[:, 1, 1])
+    hips = (pose[:, KEYPOINT_INDEX["right_hip"], :2] + pose[:, KEYPOINT_INDEX["left_hip"], :2]) / 2
+    return neck, torch.complex(hips[:, 0], hips[:, 1])
+
+
+def _trunk_similarity(start: torch.Tensor, end: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The similarity that takes pose ``start``'s neck and hip centre to ``end``'s (``[B, K, 3]`` each): a point
+    ``p`` goes to ``end_neck + (p - start_neck) * ratio``; returns ``(start_neck, end_neck, ratio)``, complex
+    ``[B]`` each (ratio 1 where a trunk is missing or has no length)."""
+    (start_neck, start_hips), (end_neck, end_hips) = _trunk_anchors(start), _trunk_anchors(end)
+    ratio = (end_hips - end_neck) / (start_hips - start_neck)  # rotation and scale
+    ratio = torch.where(ratio.abs().isfinite() & (ratio.abs() > 0), ratio, torch.ones_like(ratio))
+    return start_neck, end_neck, ratio
+
+
+LIMB_JOINTS = ("right_elbow", "right_wrist", "left_elbow", "left_wrist",
+               "right_knee", "right_ankle", "left_knee", "left_ankle")
+HEAD_JOINTS = ("nose", "right_eye", "left_eye", "right_ear", "left_ear")
+
+
+def trunk_following(source: torch.Tensor, target: torch.Tensor,
+                    joints: tuple[str, ...] = LIMB_JOINTS) -> torch.Tensor:
+    """``target [B, K, 3]`` with ``joints`` (by default the arms' and legs': elbows, wrists, knees, ankles) put
+    back where the source's are, moved as the trunk moved (the similarity that takes the source's neck and hip
+    centre to the target's): the pose the background and the trunk follow, without the limbs' own motion."""
+    source_neck, target_neck, ratio = _trunk_similarity(source, target)
+    out = target.clone()
+    for joint in joints:
+        k = KEYPOINT_INDEX[joint]
+        point = torch.complex(source[:, k, 0].float(), source[:, k, 1].float())
+        moved = target_neck + (point - source_neck) * ratio
+        out[:, k, 0], out[:, k, 1], out[:, k, 2] = moved.real.to(out.dtype), moved.imag.to(out.dtype), source[:, k, 2]
+    return out
+
+
+def target_limbs(keypoints: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Where the arms and legs of poses ``[B, K, 3]`` (pixels) are: ``[B, H, W]`` in [0, 1]."""
+    torsos = [torso_and_hips(k) for k in keypoints.detach().cpu().numpy()]
+    widths = torch.tensor([limb_width(t[0]) if t else 0.05 * size[0] for t in torsos])
+    return limb_mask(keypoints.cpu(), size, widths, limbs=MOVING_LIMBS).to(keypoints.device)
