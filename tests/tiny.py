@@ -74,11 +74,8 @@ def write_config(folder: Path, text: str, name: str = "exp.toml") -> Path:
     path.write_text(textwrap.dedent(text))
     return path
 
-TINY_SCGAN = """
-[experiment]
-name = "tiny-scgan"
-seed = 3
-
+# The data and the trainer of the tiny stage-2 experiments: three steps on 40 small clips.
+_TINY_FRAMES_TRAINING = """
 [data]
 name = "synthetic-actions"
 params = { resolution = 32, frames = 4, clips = 40, actions = ["jump", "kick", "wave-right"] }
@@ -92,7 +89,14 @@ sample_every = 3
 checkpoint_every = 3
 eval_clips = 4
 samples = 2
+"""
 
+TINY_SCGAN = """
+[experiment]
+name = "tiny-scgan"
+seed = 3
+
+""" + _TINY_FRAMES_TRAINING + """
 [objective]
 name = "scgan"
 params = { refiner_warmup = 0 }  # tests/scgan/test_objectives.py checks the warm start
@@ -140,20 +144,7 @@ TINY_POSE2IMAGE = """
 name = "tiny-pose2image"
 seed = 3
 
-[data]
-name = "synthetic-actions"
-params = { resolution = 32, frames = 4, clips = 40, actions = ["jump", "kick", "wave-right"] }
-
-[trainer]
-steps = 3
-batch_size = 2
-device = "cpu"
-log_every = 1
-sample_every = 3
-checkpoint_every = 3
-eval_clips = 4
-samples = 2
-
+""" + _TINY_FRAMES_TRAINING + """
 [objective]
 name = "pose2image"
 

@@ -241,13 +241,18 @@ class SCGANObjective(PairObjective):
         y2, f2 = nets["g2"](batch["source_image"], batch["source_pose"], batch["abnormal_pose"], return_features=True)
         return {"g1": y1, "g2": y2, "f1": f1, "f2": f2}
 
+    def _judges(self, nets, batch):
+        """The discriminators' shared inputs: augmentation parameters, the real frame, the target pose, and
+        each of D1 (conditioned on the pose) and D2 (on the source image) with its condition."""
+        pose, source = batch["target_pose"], batch["source_image"]
+        return self.augment_params(batch), batch["target_image"], pose, ((nets["d1"], pose), (nets["d2"], source))
+
     def discriminator_terms(self, nets, batch, fakes):
         terms = {}
-        params = self.augment_params(batch)
-        real, pose, source = batch["target_image"], batch["target_pose"], batch["source_image"]
+        params, real, pose, judges = self._judges(nets, batch)
         if "adversarial" in self.terms:
             total = 0
-            for d, condition in ((nets["d1"], pose), (nets["d2"], source)):
+            for d, condition in judges:
                 real_logits, *fake_logits = self.discriminate_each(d, [real, fakes["g1"], fakes["g2"]], condition,
                                                                    params)
                 total = total + self.term("adversarial", real_logits, True)
@@ -261,11 +266,10 @@ class SCGANObjective(PairObjective):
 
     def generator_terms(self, nets, batch, fakes):
         terms = {}
-        params = self.augment_params(batch)
-        real, pose, source = batch["target_image"], batch["target_pose"], batch["source_image"]
+        params, real, pose, judges = self._judges(nets, batch)
         if "adversarial" in self.terms:
             total = 0
-            for d, condition in ((nets["d1"], pose), (nets["d2"], source)):
+            for d, condition in judges:
                 for logits in self.discriminate_each(d, [fakes["g1"], fakes["g2"]], condition, params):
                     total = total + self.term("adversarial", logits, True, for_generator=True)
             terms["adversarial"] = total / 2
