@@ -117,6 +117,11 @@ class PoseSource(abc.ABC):
         ``float32 [P, K, 3]``. By default the one person ``__call__`` finds."""
         return self(image[None], clip_path=path)[:1]
 
+    def person_mask(self, image: Any, keypoints: Any) -> Any:
+        """Where the person with ``keypoints [K, 3]`` (pixels) is in ``image uint8 [H, W, 3]``, hair, hands and
+        clothes included: ``float32 [H, W]`` in [0, 1], or None where this source cannot tell (the default)."""
+        return None
+
 
 class Augmentation(abc.ABC):
     """An augmentation whose random parameters are sampled apart from being applied (as in Kornia).

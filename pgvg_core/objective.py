@@ -94,11 +94,13 @@ class FrameRenderer(abc.ABC):
     @abc.abstractmethod
     def render_clip(self, generator: nn.Module, source_image: torch.Tensor, source_keypoints: torch.Tensor,
                     keypoints: torch.Tensor, *, detail: torch.Tensor | None = None,
-                    composition: str | None = None) -> torch.Tensor:
+                    composition: str | None = None, person: torch.Tensor | None = None) -> torch.Tensor:
         """A person's ``source_image [B, 3, H, W]`` in [-1, 1] and pose ``source_keypoints [B, K, 3]`` +
         poses ``[B, T, K, 3]`` (pixels of ``source_image``) -> frames ``[B, T, 3, H, W]``; with ``detail``, the
         same picture at a higher resolution ``[B, 3, H', W']``, frames at its size ``[B, T, 3, H', W']``,
-        drawn as ``composition`` (one of :attr:`compositions`; None: the first)."""
+        drawn as ``composition`` (one of :attr:`compositions`; None: the first). ``person``, where the pose
+        source segments people, is where the person is in ``detail`` (``[B, 1, H', W']`` in [0, 1]: hair, hands,
+        clothes), for a renderer that clears or moves them whole; a renderer may ignore it."""
 
 
 class Objective(abc.ABC):

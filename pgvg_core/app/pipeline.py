@@ -189,10 +189,11 @@ class Animator:
     @torch.no_grad()
     def frames(self, image: torch.Tensor, source_keypoints: torch.Tensor, poses: torch.Tensor, *,
                detail: torch.Tensor | None = None, composition: str | None = None,
-               refine_poses: bool = True) -> torch.Tensor:
+               person: torch.Tensor | None = None, refine_poses: bool = True) -> torch.Tensor:
         """``image [3, H, W]`` in [-1, 1], ``[K, 3]``, ``poses [T, K, 3]`` -> frames ``[T, 3, H, W]``; with
         ``detail`` (the same image at a higher resolution ``[3, H', W']``) frames ``[T, 3, H', W']``, drawn as
-        ``composition`` (one of :attr:`compositions`, default the first). ``refine_poses=False``: the poses are
+        ``composition`` (one of :attr:`compositions`, default the first), with ``person`` (``[1, H', W']``, where
+        the person is in ``detail``) where known. ``refine_poses=False``: the poses are
         measured ones, followed as given (a generator that reads poses through a refiner offers
         ``poses_as_given()``, a context in which it does not)."""
         objective = self.stage2.objective
@@ -200,7 +201,7 @@ class Animator:
         given = getattr(self.generator, "poses_as_given", None)
         with given() if given is not None and not refine_poses else contextlib.nullcontext():
             clip = objective.render_clip(self.generator, batch(image), batch(source_keypoints), batch(poses),
-                                         detail=batch(detail), composition=composition)
+                                         detail=batch(detail), composition=composition, person=batch(person))
         return clip[0]
 
     @property

@@ -18,6 +18,11 @@ clip's own poses drive it, and the frames made are compared with the real ones. 
    distance of the keypoints found on both, in body heights of the real pose), MKR (the share of keypoints
    found on the real crop and not on the generated one) and ``found`` (the share of generated frames in which
    MediaPipe finds a person at all).
+4. The *ghost region* of frame t: where a limb of the first frame's pose was (its bones drawn ``GHOST_WIDTH``
+   of the torso thick) and no limb of frame t's pose is: what an animation must clear, not keep. ``ghost``
+   measures only there: L1 over its pixels, and LPIPS-ST between the real frame and the real frame with the
+   generated pixels pasted into the region (so the rest of the picture plays no part), over the frames whose
+   region covers at least ``GHOST_MIN_AREA`` of the crop.
 
 Each (method, clip) is stored as a result whose ``seed`` is the clip's index in the protocol (clips sorted by
 name): a leaderboard row is then a method's mean ± std over clips. The protocol hash covers the settings and
@@ -44,7 +49,7 @@ from pgvg_core.poses.framing import SEEN, PersonCrop, crop_photo
 log = logging.getLogger("pgvg.reconstruction")
 
 SUITE = "real-reconstruction"
-VERSION = 1
+VERSION = 2  # 2: the ghost region's metrics
 METHODS = ("copy-first", "warp", "layers", "network")  # the floor, then SCGAN's compositions for bodies
 #: The keypoint box is grown by this share of its height above and below (the head's top, the feet's soles).
 HEAD_AND_FEET = 0.12
@@ -53,6 +58,10 @@ MARGIN = 1.2
 #: The body joints an independent estimator is compared on (nose to ankles; MediaPipe's eyes and ears differ
 #: in placement from other skeletons' and are left out).
 BODY_JOINTS = tuple(range(14))
+#: How thick a limb is drawn for the ghost region, in torso lengths (a clothed arm or leg, with a margin).
+GHOST_WIDTH = 0.2
+#: A frame's ghost region counts from this share of the crop's pixels on.
+GHOST_MIN_AREA = 0.005
 
 
 @attrs.frozen(kw_only=True)
@@ -191,8 +200,10 @@ class Scorer:
         out["skipped"] = self.skipped
         return out
 
-    def score(self, real: np.ndarray, fake: np.ndarray, key: int) -> dict[str, dict[str, float]]:
-        """``key`` names the real crops (their keypoints are found once for every method)."""
+    def score(self, real: np.ndarray, fake: np.ndarray, key: int,
+              ghost: np.ndarray | None = None) -> dict[str, dict[str, float]]:
+        """``key`` names the real crops (their keypoints are found once for every method); ``ghost`` is each
+        frame's ghost region ``[T, S, S]`` bool (:func:`ghost_regions`)."""
         from pgvg_core.measure.score import to_model_range
 
         real, fake = real[1:], fake[1:]
@@ -203,12 +214,50 @@ class Scorer:
             metric.reset()
             metric.update(a, b)
             values[name] = {k: float(v) for k, v in metric.compute().items()}
+        if ghost is not None:
+            values["ghost"] = self.ghost_metrics(real, fake, ghost[1:])
         if self.estimator is None:
             return values
         if key not in self._real_poses:
             self._real_poses[key] = self.estimator(real)
         values.update(keypoint_metrics(self._real_poses[key], self.estimator(fake)))
         return values
+
+
+    def ghost_metrics(self, real: np.ndarray, fake: np.ndarray, ghost: np.ndarray) -> dict[str, float]:
+        """L1 and LPIPS-ST in each frame's ghost region (see the module docstring), and the region's mean area
+        (share of the crop) over the frames counted; NaN where no frame has one."""
+        from pgvg_core.measure.score import to_model_range
+
+        counted = ghost.mean(axis=(1, 2)) >= GHOST_MIN_AREA  # [T]
+        area = float(ghost[counted].mean()) if counted.any() else 0.0
+        if not counted.any():
+            return {"l1": float("nan"), "lpips-st": float("nan"), "area": 0.0, "frames": 0.0}
+        real, fake, ghost = real[counted], fake[counted], ghost[counted][..., None]  # ghost [T', S, S, 1]
+        error = np.abs(real.astype(np.float64) - fake.astype(np.float64)) / 255
+        l1 = float((error * ghost).sum() / (ghost.sum() * 3))
+        lpips = float("nan")
+        if "lpips-st" in self.metrics:
+            pasted = np.where(ghost, fake, real)  # the real frame, but for the region: only it can differ
+            metric = self.metrics["lpips-st"]
+            metric.reset()
+            metric.update(to_model_range(real).to(self.device), to_model_range(pasted).to(self.device))
+            lpips = float(metric.compute()["lpips"])
+        return {"l1": l1, "lpips-st": lpips, "area": area, "frames": float(counted.sum())}
+
+
+def ghost_regions(poses: np.ndarray, crop: PersonCrop, skeleton: Any) -> np.ndarray:
+    """Each frame's ghost region ``[T, S, S]`` bool in the protocol crop (``S = crop.resolution``): where a bone
+    of frame 0's pose (drawn ``GHOST_WIDTH`` torsos thick) is and none of frame t's is. ``poses [T, K, 3]`` in
+    the clip's pixels."""
+    from pgvg_core.poses.keypoints import limb_mask
+
+    points = torch.from_numpy(np.asarray(crop.to_model(poses), np.float32))  # [T, K, 3] in crop pixels
+    measured = skeleton.measure(points[0].numpy(), found=SEEN)
+    width = GHOST_WIDTH * measured[0] if measured else 0.05 * crop.resolution
+    size = (crop.resolution, crop.resolution)
+    drawn = limb_mask(points, size, width=width, limbs=skeleton.limbs, found=SEEN).numpy() > 0.5  # [T, S, S]
+    return drawn[:1] & ~drawn
 
 
 def keypoint_metrics(real: np.ndarray, fake: np.ndarray) -> dict[str, dict[str, float]]:
@@ -230,6 +279,7 @@ def protocol_hash(protocol: Protocol, clips: Sequence[Path], estimator_settings:
 
     return content_hash({"suite": SUITE, "version": VERSION, **attrs.asdict(protocol),
                          "head_and_feet": HEAD_AND_FEET, "margin": MARGIN, "joints": list(BODY_JOINTS),
+                         "ghost_width": GHOST_WIDTH, "ghost_min_area": GHOST_MIN_AREA,
                          "estimator": estimator_settings,
                          "clips": [{"name": p.name, "sha256": clip_hash(p)} for p in clips]})
 
@@ -269,17 +319,19 @@ def run_reconstruction(videos: str | Path, *, model: str | None = None, methods:
             report(f"{path.name}: left out ({error})")
             continue
         real = crops(clip.frames, clip.crop)
+        ghost = ghost_regions(clip.poses, clip.crop, animator.stage1.data.skeleton)  # [T, S, S]
         rows, measured = [real], {}
         with tempfile.TemporaryDirectory() as work:
             for method in methods:
                 made = crops(render_method(method, clip, animator, Path(work)), clip.crop)
                 name = method if method == "copy-first" else label + method
-                measured[name] = scorer.score(real, made, index)
+                measured[name] = scorer.score(real, made, index, ghost=ghost)
                 rows.append(made)
                 results.append(_result(digest, name, method, index, clip, measured[name], scorer, animator,
                                        protocol))
         report(f"{path.name}: " + "; ".join(f"{m} SSIM {v['ssim']['ssim']:.3f} LPIPS-ST "
-                                            f"{v.get('lpips-st', {}).get('lpips', float('nan')):.3f}"
+                                            f"{v.get('lpips-st', {}).get('lpips', float('nan')):.3f} ghost "
+                                            f"LPIPS-ST {v.get('ghost', {}).get('lpips-st', float('nan')):.3f}"
                                             for m, v in measured.items()))
         sheet = out / f"{index:03d}-{path.stem}.png"
         _contact_sheet(rows, ["real", *measured], sheet)
@@ -327,7 +379,8 @@ def summary_table(per_clip: Sequence[dict[str, Any]], methods: Sequence[str]) ->
     """Markdown: one row per method, mean ± std over clips of each metric, and one row per clip and method."""
     columns = [("ssim", "ssim", "SSIM ↑"), ("psnr", "psnr", "PSNR ↑"), ("l1", "l1", "L1 ↓"),
                ("lpips-st", "lpips", "LPIPS-ST ↓"), ("lpips", "lpips", "LPIPS ↓"), ("akd", "akd", "AKD ↓"),
-               ("mkr", "mkr", "MKR ↓"), ("found", "found", "found ↑")]
+               ("mkr", "mkr", "MKR ↓"), ("found", "found", "found ↑"), ("ghost", "l1", "ghost L1 ↓"),
+               ("ghost", "lpips-st", "ghost LPIPS-ST ↓")]
     present = [c for c in columns if any(c[0] in clip["metrics"][m] for clip in per_clip for m in methods)]
     head = "| method | " + " | ".join(c[2] for c in present) + " |\n|---|" + "---|" * len(present) + "\n"
     lines = []

@@ -27,6 +27,12 @@ LIMB_COLOURS: tuple[tuple[int, int, int], ...] = BODY_18.limb_colours
 FLIP_PERMUTATION: tuple[int, ...] = BODY_18.flip_permutation
 
 
+#: Confidence conventions: a keypoint above ``FOUND`` counts as found; ``pgvg animate`` keeps a photo's joints
+#: from ``SURE`` on and gives a joint it inferred rather than saw (a side view's far arm) ``INFERRED``, between
+#: the two, so a renderer can tell (and draw that limb behind the body).
+FOUND, INFERRED, SURE = 0.1, 0.2, 0.3
+
+
 def rescale_keypoints(keypoints: Any, factor: float) -> Any:
     """Keypoints ``[..., K, 3+]`` (tensor or array) in the pixels of an image resized by ``factor``: pixel
     centres stay centres (``x -> (x + 0.5) * factor - 0.5``); confidence and any other column unchanged."""

@@ -114,7 +114,7 @@ class MediaPipePoses(PoseSource):
         self.min_detection_confidence = min_detection_confidence
         self.static_image_mode = static_image_mode
         self.max_people = max_people
-        self._pose = None
+        self._pose = self._segmenter = None
 
     def _model(self):
         if self._pose is None:
@@ -210,6 +210,38 @@ class MediaPipePoses(PoseSource):
             found.append((self._coco18(marks), box))
             picture[box[1] : box[3], box[0] : box[2]] = fill
         return found
+
+    #: the square searched for a person's mask is the box of their keypoints grown by this share of its height
+    MASK_MARGIN = 0.3
+
+    def person_mask(self, image: Any, keypoints: Any) -> np.ndarray | None:
+        """BlazePose's person segmentation of the person at ``keypoints [18, 3]``: searched in a square around
+        them (their keypoint box grown by ``MASK_MARGIN``), so the person segmented is that one where the photo
+        shows several; ``float32 [H, W]`` in [0, 1], 0 outside the square; None where BlazePose finds no one
+        there."""
+        picture = np.asarray(image[..., :3], dtype=np.uint8)
+        height, width = picture.shape[:2]
+        seen = keypoints[keypoints[:, 2] > 0.1, :2]
+        if len(seen) < 2:
+            return None
+        (left, top), (right, bottom) = seen.min(0), seen.max(0)
+        side = (1 + 2 * self.MASK_MARGIN) * max(right - left, bottom - top, 8)
+        centre = ((left + right) / 2, (top + bottom) / 2)
+        x0, y0 = int(max(0, centre[0] - side / 2)), int(max(0, centre[1] - side / 2))
+        x1, y1 = int(min(width, centre[0] + side / 2 + 1)), int(min(height, centre[1] + side / 2 + 1))
+        if self._segmenter is None:
+            import mediapipe as mp  # noqa: PLC0415 - checked by _model() above
+
+            self._model()
+            self._segmenter = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1,
+                                                     enable_segmentation=True,
+                                                     min_detection_confidence=self.min_detection_confidence)
+        result = self._segmenter.process(np.ascontiguousarray(picture[y0:y1, x0:x1]))
+        if result.segmentation_mask is None:
+            return None
+        mask = np.zeros((height, width), np.float32)
+        mask[y0:y1, x0:x1] = np.clip(result.segmentation_mask, 0, 1)
+        return mask
 
     def settings(self) -> dict[str, Any]:
         return {"source": "mediapipe", "model": "pose_landmark_full", "version": _mediapipe_version(),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pgvg_core.poses.keypoints import KEYPOINT_INDEX, LIMBS, limb_mask, rescale_keypoints
+from pgvg_core.poses.keypoints import FOUND, KEYPOINT_INDEX, LIMBS, SURE, limb_mask, rescale_keypoints
 from pgvg_core.poses.skeleton import BODY_18, Skeleton, torso_and_hips
 from pgvg_scgan.warp import detail_grid, grid_size_for, warp_image
 
@@ -33,18 +33,22 @@ def draws_layers(skeleton: Skeleton) -> bool:
     return skeleton.keypoint_names == BODY_18.keypoint_names
 
 
-def plate_for(composition: str, detail: torch.Tensor, source: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
+def plate_for(composition: str, detail: torch.Tensor, source: torch.Tensor, poses: torch.Tensor,
+              person: torch.Tensor | None = None) -> torch.Tensor:
     """What shows where the person was, for ``composition``: ``detail [B, 3, H, W]`` (the photo's crop),
     its pose ``source [B, K, 3]`` and the clip's ``poses [B, T, K, 3]`` in its pixels -> ``[B, 3, H, W]``:
-    the photo itself for ``warp``, else the photo without the limbs that move in the clip."""
+    the photo itself for ``warp``, else the photo without the limbs that move in the clip (whole, where the
+    person's segmentation ``person [B, 1, H, W]`` is given: see :func:`clean_plate`)."""
     if composition == "warp":
         return detail
     plates = []
-    for image, pose, clip in zip(detail, source, poses):
+    for b, (image, pose, clip) in enumerate(zip(detail, source, poses)):
         measured = torso_and_hips(pose.cpu().numpy())
         torso = measured[0] if measured else 0.25 * detail.shape[-2]
         limbs = limbs_that_move(clip.cpu(), torso)
-        plates.append(clean_plate(image[None], pose[None].cpu(), torso, limbs=limbs).to(detail.device))
+        mask = None if person is None else person[b : b + 1].cpu()
+        plates.append(clean_plate(image[None].cpu(), pose[None].cpu(), torso, limbs=limbs, person=mask)
+                      .to(detail.device))
     return torch.cat(plates)
 
 
@@ -73,22 +77,31 @@ def fill_holes(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
 
 
 def clean_plate(image: torch.Tensor, keypoints: torch.Tensor, torso: float,
-                limbs: tuple[tuple[int, int], ...] = MOVING_LIMBS) -> torch.Tensor:
+                limbs: tuple[tuple[int, int], ...] = MOVING_LIMBS, person: torch.Tensor | None = None) -> torch.Tensor:
     """The picture without the person's arms and legs (``image [B, 3, H, W]``, keypoints ``[B, K, 3]`` in its
     pixels), or only without ``limbs``: what shows where a limb was once it has moved away, filled from the
-    torso and background (a blur: remove only the limbs that move, see :func:`limbs_that_move`)."""
+    torso and background (a blur: remove only the limbs that move, see :func:`limbs_that_move`).
+
+    With the person's segmentation ``person [B, 1, H, W]`` (1 = the person), each limb goes whole (with what
+    :func:`moving_parts` gives it: a hand, a sleeve, a trouser leg wider than the limb), and a hole beside the
+    trunk is filled from the background alone, the rest of the person left out (no smear of their colours into
+    the wall)."""
     if not limbs:
         return image.clone()
     size = tuple(image.shape[-2:])
     index = [MOVING_LIMBS.index(limb) for limb in limbs]
+    beyond = tuple(LIMB_BEYOND[i] for i in index)
     reach = torch.tensor([[PLATE_MARGIN * LIMB_REACH[i] * torso for i in index]])
-    holes = limb_mask(keypoints, size, width=reach, limbs=limbs,
-                      beyond=tuple(LIMB_BEYOND[i] for i in index))[:, None]  # [B, 1, H, W]
+    holes = limb_mask(keypoints, size, width=reach, limbs=limbs, beyond=beyond)[:, None]  # [B, 1, H, W]
     # A hole on the trunk is filled from the trunk, one beside it from the background: an arm that hung at
     # the side leaves background there, not a smear of skin and wall.
     trunk = torso_mask(keypoints, size)[:, None]  # [B, 1, H, W]
+    elsewhere = trunk  # what the background's fill must not read
+    if person is not None:
+        holes = torch.maximum(holes, moving_parts(keypoints, person, torch.tensor([torso]), limbs).to(holes.dtype))
+        elsewhere = trunk | grown(person, torso * PERSON_GROW)
     from_trunk = fill_holes(image, ((holes > 0.5) | ~trunk).to(image.dtype))
-    from_background = fill_holes(image, ((holes > 0.5) | trunk).to(image.dtype))
+    from_background = fill_holes(image, ((holes > 0.5) | elsewhere).to(image.dtype))
     empty = ~(trunk & (holes <= 0.5)).flatten(1).any(1)[:, None, None, None]  # no trunk left to fill from
     filled = torch.where(trunk & ~empty, from_trunk, from_background)
     fill = (2 * holes).clamp(max=1)  # the whole hole filled, its soft outer edge fading into the picture
@@ -131,6 +144,34 @@ def torso_mask(keypoints: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 PLATE_MARGIN = 1.25  # a limb's hole in the clean plate is this much wider than the limb (pose errors)
+#: With a segmentation, the person's pixels this many limb widths from a moving limb's bone go with the limb.
+PERSON_REACH = 2.5
+#: A segmentation is grown by this share of the torso: its soft edge and the halo of the person around it.
+PERSON_GROW = 0.03
+
+
+def moving_parts(keypoints: torch.Tensor, person: torch.Tensor, torsos: torch.Tensor,
+                 limbs: tuple[tuple[int, int], ...] = MOVING_LIMBS) -> torch.Tensor:
+    """What of the person goes with ``limbs``: their segmentation ``person [B, 1, H, W]`` (grown over its soft
+    edge) within ``PERSON_REACH`` limb widths of the limbs' bones (hands, sleeves, trouser legs), off the
+    trunk (the trunk stays, whatever covers it). Keypoints ``[B, K, 3]`` and torso lengths ``[B]`` in its
+    pixels -> ``[B, 1, H, W]`` bool."""
+    size = tuple(person.shape[-2:])
+    index = [MOVING_LIMBS.index(limb) for limb in limbs]
+    reach = PERSON_REACH * PLATE_MARGIN * torsos[:, None].float() * torch.tensor([LIMB_REACH[i] for i in index])[None]
+    near = limb_mask(keypoints.cpu(), size, width=reach, limbs=limbs,
+                     beyond=tuple(LIMB_BEYOND[i] for i in index))[:, None].to(person.device) > 0.5
+    trunk = torso_mask(keypoints.cpu(), size)[:, None].to(person.device)
+    return grown(person, float(torsos.max()) * PERSON_GROW) & near & ~trunk
+
+
+def grown(mask: torch.Tensor, pixels: float) -> torch.Tensor:
+    """``mask [B, 1, H, W]`` (soft) above one half, grown by ``pixels`` (a max-pool): bool, same shape."""
+    radius = max(0, round(pixels))
+    inside = (mask > 0.5).float()
+    if radius:
+        inside = F.max_pool2d(inside, 2 * radius + 1, stride=1, padding=radius)
+    return inside > 0.5
 
 
 def limb_reach(torsos: torch.Tensor) -> torch.Tensor:
@@ -156,7 +197,8 @@ def limb_width(torso: float) -> float:
 
 @torch.no_grad()
 def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int, detail: torch.Tensor,
-                  plate: torch.Tensor, behind: torch.Tensor | None = None) -> torch.Tensor:
+                  plate: torch.Tensor, behind: torch.Tensor | None = None,
+                  person: torch.Tensor | None = None, far: torch.Tensor | None = None) -> torch.Tensor:
     """The target pose drawn from the photo itself, in layers, at ``detail``'s size ``[B, 3, H, W]``.
 
     On a real photo the network, trained on synthetic people at its own small size, paints colours and
@@ -174,9 +216,13 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
 
     :param source: ``[B, K, 3]`` the photo's pose, ``target`` the pose to draw, in pixels of a
         ``network_size`` frame; ``detail``, ``plate``, ``behind``: ``[B, 3, H, W]`` in [-1, 1].
+    :param person: the photo person's segmentation ``[B, 1, H, W]`` where known: the trunk layer is then the
+        person's own outline (hair, clothes) moved with the trunk, and the background fills all of them.
+    :param far: ``[B, L]`` bool over :data:`MOVING_LIMBS`: limbs drawn behind the trunk (a side view's far arm,
+        inferred from its twin: :func:`far_limbs`); the others are in front of it.
     """
     if behind is None:
-        behind = behind_the_person(source, network_size, plate)
+        behind = behind_the_person(source, network_size, plate, person)
     factor = detail.shape[-1] / network_size
     source, target = rescale_keypoints(source, factor), rescale_keypoints(target, factor)
     # The head moves with the trunk, rigidly: its keypoints are a few pixels apart, and the warp's stretch
@@ -185,16 +231,43 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
     size = tuple(detail.shape[-2:])
     small, source_small, torsos = _mask_frame(source, network_size, size)
     target_small = rescale_keypoints(target, small[-1] / size[-1]).cpu()
-    limbs = limb_mask(target_small, small, limb_reach(torsos), limbs=MOVING_LIMBS, beyond=LIMB_BEYOND)
+    reach = limb_reach(torsos)  # [B, L]
+    far = torch.zeros(reach.shape, dtype=torch.bool) if far is None else far.cpu()
+    tiny = torch.full_like(reach, 1e-3)  # a limb left out of a mask: no width
+    limbs = limb_mask(target_small, small, torch.where(far, tiny, reach), limbs=MOVING_LIMBS, beyond=LIMB_BEYOND)
+    behind_limbs = limb_mask(target_small, small, torch.where(far, reach, tiny), limbs=MOVING_LIMBS,
+                             beyond=LIMB_BEYOND)
     here = person_silhouette(trunk_following(source_small, target_small), small, torsos)
-    limbs, here = (F.interpolate(m[:, None], size=size, mode="bilinear", align_corners=False)
-                   .to(detail.device, detail.dtype) for m in (limbs, here))  # [B, 1, H, W] each
+    limbs, behind_limbs, here = (F.interpolate(m[:, None], size=size, mode="bilinear", align_corners=False)
+                                 .to(detail.device, detail.dtype) for m in (limbs, behind_limbs, here))
     # The silhouette's soft outer half fades into the background; from its middle on, the person alone.
     here = (2 * here).clamp(max=1)
-    person = warp_image(plate, trunk_grid(source, target, size))
-    body = here * person + (1 - here) * behind
-    limb_layer = warp_image(detail, detail_grid(source, target, network_size, size))
+    trunk_moved = trunk_grid(source, target, size)  # [B, H, W, 2]
+    limb_moved = detail_grid(source, target, network_size, size)  # [B, H, W, 2]
+    if person is not None:
+        # The trunk layer is the person's own outline without the arms and legs (and what goes with them: a
+        # hand, a sleeve), moved with the trunk; those are drawn by the limb layer, where they went.
+        torsos_here = torsos * size[-1] / small[-1]
+        parts = moving_parts(source, person, torsos_here).to(detail.dtype)  # [B, 1, H, W]
+        limb_region = limb_mask(source.cpu(), size, PLATE_MARGIN * limb_reach(torsos_here), limbs=MOVING_LIMBS,
+                                beyond=LIMB_BEYOND)[:, None].to(detail.device, detail.dtype)
+        trunk_layer = person.to(detail.dtype) * (1 - torch.maximum(limb_region, parts))
+        here = warp_image(trunk_layer, trunk_moved).clamp(0, 1)
+        limbs = torch.maximum(limbs, warp_image(parts, limb_moved))
+    limb_layer = warp_image(detail, limb_moved)
+    if bool(far.any()):  # far limbs between the background and the trunk
+        behind = behind_limbs * limb_layer + (1 - behind_limbs) * behind
+    body = here * warp_image(plate, trunk_moved) + (1 - here) * behind
     return (limbs * limb_layer + (1 - limbs) * body).clamp(-1, 1)
+
+
+def far_limbs(source: torch.Tensor) -> torch.Tensor:
+    """Which of :data:`MOVING_LIMBS` of poses ``[B, K, 3]`` go behind the body: those with a joint inferred, not
+    seen (confidence between ``FOUND`` and ``SURE``: ``pgvg animate`` infers a side view's far arm from its twin)
+    -> ``[B, L]`` bool."""
+    confidence = source[..., 2].float()
+    inferred = (confidence > FOUND) & (confidence < SURE)  # [B, K]
+    return torch.stack([inferred[:, a] | inferred[:, b] for a, b in MOVING_LIMBS], dim=1)
 
 
 def _mask_frame(source: torch.Tensor, network_size: int,
@@ -209,14 +282,20 @@ def _mask_frame(source: torch.Tensor, network_size: int,
 
 
 @torch.no_grad()
-def behind_the_person(source: torch.Tensor, network_size: int, plate: torch.Tensor) -> torch.Tensor:
+def behind_the_person(source: torch.Tensor, network_size: int, plate: torch.Tensor,
+                      person: torch.Tensor | None = None) -> torch.Tensor:
     """``plate [B, 3, H, W]`` with the person of pose ``source`` (``[B, K, 3]`` in pixels of a ``network_size``
-    frame) filled in from around them: what shows where the trunk moves away."""
+    frame) filled in from around them: what shows where the trunk moves away. The person is where their
+    keypoints' silhouette is, and where their segmentation ``person [B, 1, H, W]`` is (grown), if given."""
     size = tuple(plate.shape[-2:])
-    small, source_small, torsos = _mask_frame(rescale_keypoints(source, size[-1] / network_size), network_size, size)
+    factor = size[-1] / network_size
+    small, source_small, torsos = _mask_frame(rescale_keypoints(source, factor), network_size, size)
     was = F.interpolate(person_silhouette(source_small, small, torsos)[:, None], size=size, mode="bilinear",
-                        align_corners=False).to(plate.device, plate.dtype)  # [B, 1, H, W]
-    return fill_holes(plate, (was > 0.5).to(plate.dtype))
+                        align_corners=False).to(plate.device, plate.dtype) > 0.5  # [B, 1, H, W]
+    if person is not None:
+        torso = float(torsos.max()) * size[-1] / small[-1]
+        was = was | grown(person.to(plate.device), torso * PERSON_GROW)
+    return fill_holes(plate, was.to(plate.dtype))
 
 
 def trunk_grid(source: torch.Tensor, target: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -32,7 +32,7 @@ from pgvg_core.poses.keypoints import (
     skeleton_image,
 )
 from pgvg_core.training import randomness
-from pgvg_scgan.compositing import COMPOSITIONS, behind_the_person, draws_layers, plate_for
+from pgvg_scgan.compositing import COMPOSITIONS, behind_the_person, draws_layers, far_limbs, plate_for
 from pgvg_scgan.models import upsampled
 
 log = logging.getLogger(__name__)
@@ -144,13 +144,14 @@ class PairObjective(Objective, FrameRenderer):
     @torch.no_grad()
     def render_clip(self, generator: nn.Module, source_image: torch.Tensor, source_keypoints: torch.Tensor,
                     keypoints: torch.Tensor, *, detail: torch.Tensor | None = None,
-                    composition: str | None = None) -> torch.Tensor:
+                    composition: str | None = None, person: torch.Tensor | None = None) -> torch.Tensor:
         """Frames of a person: ``source_image [B, 3, H, W]``, poses ``[B, T, K, 3]`` -> ``[B, T, 3, H, W]``.
 
         With ``detail`` (the source image at a higher resolution, ``[B, 3, H', W']``), the frames come out at
         that size, one at a time, drawn as ``composition`` (:mod:`pgvg_scgan.compositing`): ``network``, the
         photo's detail carried through the warp (``render_detailed``) over a clean plate where the data are
-        bodies; ``layers`` and ``warp``, from the photo alone (``render_layers``). A generator without
+        bodies; ``layers`` and ``warp``, from the photo alone (``render_layers``); ``person`` (the photo
+        person's segmentation at ``detail``'s size, ``[B, 1, H', W']``) removes and moves them whole. A generator without
         ``render_detailed`` (not one of this plugin's) gives its frames upsampled.
         """
         size, length = keypoints.shape[:2]
@@ -171,19 +172,22 @@ class PairObjective(Objective, FrameRenderer):
         plate = behind = None
         if draws_layers(self.data.skeleton):
             plate = plate_for(composition, detail, rescale_keypoints(source_keypoints, to_detail),
-                              rescale_keypoints(keypoints, to_detail))  # [B, 3, H', W']
+                              rescale_keypoints(keypoints, to_detail), person)  # [B, 3, H', W']
         if composition != "network":  # the background behind the person: the same for every frame of a clip
             # (from the source pose as the generators read it: the heatmaps' peaks)
-            behind = behind_the_person(heatmaps_to_keypoints(source_pose.float()), source_image.shape[-1], plate)
+            behind = behind_the_person(heatmaps_to_keypoints(source_pose.float()), source_image.shape[-1], plate,
+                                       person)
         images, sources, details = repeat(source_image), repeat(source_pose), repeat(detail)
-        plates, behinds = (None if t is None else repeat(t) for t in (plate, behind))
+        far = far_limbs(source_keypoints) if draws_layers(self.data.skeleton) else None  # [B, L]: drawn behind
+        plates, behinds, people, fars = (None if t is None else repeat(t) for t in (plate, behind, person, far))
         one = lambda t, i: None if t is None else t[i : i + 1]  # noqa: E731
         if composition == "network":
             frames = [generator.render_detailed(one(images, i), one(sources, i), one(poses, i), one(details, i),
                                                 one(plates, i)) for i in range(len(poses))]
         else:
             frames = [generator.render_layers(one(sources, i), one(poses, i), source_image.shape[-1],
-                                              one(details, i), one(plates, i), one(behinds, i))
+                                              one(details, i), one(plates, i), one(behinds, i), one(people, i),
+                                              one(fars, i))
                       for i in range(len(poses))]
         frames = torch.cat(frames)
         return frames.view(size, length, *frames.shape[1:])

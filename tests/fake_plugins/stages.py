@@ -81,7 +81,7 @@ class RepeatSourceObjective(Objective, FrameRenderer):
         return {"reconstruction": self.term("reconstruction", fakes["frame"], batch["frames"][:, 1])}
 
     def render_clip(self, generator, source_image, source_keypoints, keypoints, *, detail=None,
-                    composition=None):
+                    composition=None, person=None):
         image = generator(detail if detail is not None else source_image)  # [B, 3, H, W]
         return image[:, None].expand(-1, keypoints.shape[1], -1, -1, -1)
 

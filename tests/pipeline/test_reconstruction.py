@@ -116,3 +116,29 @@ def test_the_cli_writes_the_table_and_results(pipeline, videos, tmp_path):
 def test_a_folder_without_clips_says_so(tmp_path):
     result = CliRunner().invoke(main, ["bench", "real-reconstruction", "--videos", str(tmp_path), "--no-db"])
     assert result.exit_code == 2 and "no clips" in result.output
+
+
+def test_the_ghost_region_is_where_a_limb_was_and_is_not_and_only_it_is_measured():
+    from pgvg_core.leaderboard.reconstruction import ghost_regions
+    from pgvg_core.poses.framing import PersonCrop
+    from pgvg_core.poses.skeleton import BODY_18
+
+    clip = SyntheticActions(split="test", clips=3, resolution=64, frames=8, actions=["wave-right"]).sample(0)
+    frames, poses = clip["frames"], np.asarray(clip["keypoints"])  # [T, 64, 64, 3], [T, K, 3]
+    crop = PersonCrop(left=0, top=0, size=64, resolution=64)
+    ghost = ghost_regions(poses, crop, BODY_18)  # [T, 64, 64]
+    assert not ghost[0].any() and ghost[1:].any()  # frame 0 leaves nothing behind; the wave does
+    wrist = poses[0, BODY_18.index("right_wrist"), :2].round().astype(int)
+    moved = [t for t in range(1, 8) if np.linalg.norm(poses[t, BODY_18.index("right_wrist"), :2]
+                                                       - poses[0, BODY_18.index("right_wrist"), :2]) > 8]
+    assert moved and all(ghost[t, wrist[1], wrist[0]] for t in moved)  # the old wrist, once the hand has gone
+    neck = poses[0, BODY_18.index("neck"), :2].round().astype(int)
+    assert not ghost[:, neck[1], neck[0]].any()  # the trunk stays where it was: no ghost there
+    scorer = Scorer(estimator=None)
+    perfect = scorer.score(frames, frames, key=0, ghost=ghost)["ghost"]
+    copied = scorer.score(frames, np.repeat(frames[:1], 8, axis=0), key=0, ghost=ghost)["ghost"]
+    assert perfect["l1"] == 0 and perfect["lpips-st"] == pytest.approx(0, abs=1e-6) and perfect["frames"] >= 1
+    assert copied["l1"] > 0.05 and copied["lpips-st"] > 0.005  # the hand copied where it no longer is
+    # Only the region counts: a frame wrong everywhere else scores as the real one.
+    wrong_outside = np.where(ghost[..., None], frames, 255 - frames).astype(np.uint8)
+    assert scorer.score(frames, wrong_outside, key=0, ghost=ghost)["ghost"]["l1"] == 0

@@ -59,13 +59,13 @@ def test_a_talking_head_video_drives_the_face(face, tmp_path):
 
 
 def test_a_body_photo_picks_the_body_model(tmp_path):
-    from pgvg_core.app.animate import _model_for
+    from pgvg_core.app.photo import _model_for
 
     try:
         person = real_people(tmp_path, ["sports2d-woman-walking"])["sports2d-woman-walking"]
     except MediaUnavailable as reason:
         pytest.skip(f"real photo unavailable: {reason}")
-    from pgvg_core.app.animate import read_photo
+    from pgvg_core.app.photo import read_photo
 
     model, pose = _model_for(read_photo(person), person, pose_source=None, keypoints_file=None, person=None)
     assert model == "body" and pose.shape == (18, 3)  # the pose that decided it, not looked for again

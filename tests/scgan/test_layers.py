@@ -1,5 +1,7 @@
 """Layered rendering (pgvg animate --compose layers): the frames drawn from the photo's own pixels."""
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from pgvg_data.synthetic import SyntheticActions
@@ -148,3 +150,71 @@ def test_a_clip_in_layers_fills_the_background_once(monkeypatch):
     frames = renderer.render_clip(net, image, source, poses, detail=detail, composition="layers")
     assert frames.shape == (1, 3, 3, 128, 128) and calls == [1]
     assert renderer.compositions == ("layers", "network", "warp")
+
+
+def test_with_a_segmentation_a_wide_sleeve_leaves_the_plate_whole_and_the_rest_of_the_person_is_not_smeared():
+    """A forearm in a sleeve three times as wide as a forearm's reach: by the limb's width alone a rim of the
+    sleeve stays in the plate; with the person's segmentation the sleeve goes whole off the trunk (over it, the
+    trunk is kept), and the hole beside the trunk is filled from the background only (not from the person's
+    other, red, arm)."""
+    source = standing(64)
+    torso = float(torso_and_hips(source[0].numpy())[0])
+    forearm = ((KEYPOINT_INDEX["right_elbow"], KEYPOINT_INDEX["right_wrist"]),)
+    sleeve = body_mask(source, (64, 64), width=0.36 * torso, limbs=forearm)[:, None] > 0.5  # [1, 1, H, W]
+    other_arm = body_mask(source, (64, 64), width=0.12 * torso,
+                          limbs=((KEYPOINT_INDEX["left_elbow"], KEYPOINT_INDEX["left_wrist"]),))[:, None] > 0.5
+    background = torch.full((1, 3, 64, 64), -1.0)  # black
+    photo = torch.where(sleeve, torch.ones(1, 3, 64, 64), background)  # a white sleeve
+    red = torch.tensor([1.0, -1.0, -1.0]).view(1, 3, 1, 1).expand(1, 3, 64, 64)
+    photo = torch.where(other_arm, red, photo)
+    person = (sleeve | other_arm).float()
+    moving = ((KEYPOINT_INDEX["right_elbow"], KEYPOINT_INDEX["right_wrist"]),)
+    by_width = clean_plate(photo, source, torso, limbs=moving)
+    whole = clean_plate(photo, source, torso, limbs=moving, person=person)
+    from pgvg_scgan.compositing import torso_mask
+
+    only_sleeve = sleeve & ~other_arm & ~torso_mask(source, (64, 64))[:, None]
+    assert (by_width[:, 1:][only_sleeve.expand(1, 2, 64, 64)] > 0).float().mean() > 0.05  # a rim of white left
+    assert (whole[:, 1:][only_sleeve.expand(1, 2, 64, 64)] > -0.5).float().mean() < 0.01  # all of it gone
+    assert whole[:, 0][only_sleeve[:, 0]].max() < -0.5  # filled black, not red from the other arm
+    assert torch.equal(whole[other_arm.expand(1, 3, 64, 64)], photo[other_arm.expand(1, 3, 64, 64)])  # kept
+
+
+def test_a_far_limb_is_drawn_behind_the_trunk_and_a_near_one_in_front():
+    from pgvg_scgan.compositing import MOVING_LIMBS
+
+    source = standing(64)
+    red = torch.tensor([1.0, -1.0, -1.0]).view(1, 3, 1, 1).expand(1, 3, 128, 128).clone()  # the limbs' photo
+    green = torch.tensor([-1.0, 1.0, -1.0]).view(1, 3, 1, 1).expand(1, 3, 128, 128).clone()  # the plate
+    forearm = MOVING_LIMBS.index((KEYPOINT_INDEX["right_elbow"], KEYPOINT_INDEX["right_wrist"]))
+    far = torch.zeros(1, len(MOVING_LIMBS), dtype=torch.bool)
+    far[0, forearm] = True
+    middle = ((source[0, ARM[0], :2] + source[0, ARM[1], :2]) / 2 * 2).round().long()  # in 128-px pixels
+    near_frame = layered_frame(source, source, 64, red, green)
+    far_frame = layered_frame(source, source, 64, red, green, far=far)
+    assert near_frame[0, 0, middle[1], middle[0]] > 0.9  # in front: the limb's own pixels
+    pixel = far_frame[0, :, middle[1], middle[0]]  # behind: the trunk layer covers it where they overlap
+    assert pixel[1] > 0.5 and pixel[0] < -0.5
+
+
+def test_a_side_view_s_hidden_arm_is_inferred_from_its_twin_with_a_note():
+    from pgvg_core.app.photo import check_body, infer_hidden_limbs
+    from pgvg_core.poses.keypoints import INFERRED
+
+    pose = standing(64)[0].numpy().copy()
+    hidden = [KEYPOINT_INDEX[name] for name in ("left_elbow", "left_wrist")]
+    pose[hidden, 2] = 0  # seen from the side: the left arm behind the body
+    inferred, notes = infer_hidden_limbs(pose)
+    offset = pose[KEYPOINT_INDEX["left_shoulder"], :2] - pose[KEYPOINT_INDEX["right_shoulder"], :2]
+    for joint in ("elbow", "wrist"):
+        np.testing.assert_allclose(inferred[KEYPOINT_INDEX[f"left_{joint}"], :2],
+                                   pose[KEYPOINT_INDEX[f"right_{joint}"], :2] + offset)
+        assert inferred[KEYPOINT_INDEX[f"left_{joint}"], 2] == INFERRED
+    assert notes == ["the person's left arm is hidden in the photo (seen from the side?): inferred from the right "
+                     "one and drawn behind the body"]
+    np.testing.assert_array_equal(np.delete(inferred, hidden, 0), np.delete(pose, hidden, 0))  # the rest as seen
+    moved = set(range(18))  # an action that moves every joint (a jump) is no longer refused
+    assert check_body(inferred, Path("side.jpg"), "jump", moved) == []
+    # Both arms hidden: nothing to infer from.
+    pose[[KEYPOINT_INDEX["right_elbow"], KEYPOINT_INDEX["right_wrist"]], 2] = 0
+    assert infer_hidden_limbs(pose)[1] == []

@@ -1,0 +1,190 @@
+"""The video's canvas: the part of the photo a video shows around its person, where a rendered crop replaces the
+photo (where the person is or was: :func:`person_mask`, from the skeleton's outline or its limbs), and the
+rendered crops pasted into the photo."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+import torch
+
+from pgvg_core.poses.framing import PersonCrop
+from pgvg_core.poses.keypoints import body_size, limb_mask, rescale_keypoints
+from pgvg_core.poses.skeleton import Skeleton
+
+VIEW_CONTEXT = 2.0  # the video shows this many crop widths of the photo around the person (where it has them)
+#: The motion's box (every frame's keypoints) is grown by this share of its height for what the keypoints do not
+#: reach (the top of the head above the eyes, the soles below the ankles, the fingers past the wrists).
+MOTION_MARGIN = 0.1
+
+
+@attrs.frozen
+class View:
+    """The part of the photo the video shows (photo pixels) and its scale to the video's pixels."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+    scale: float
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in video pixels, even (H.264 wants even sizes)."""
+        even = lambda v: max(2, int(round(v * self.scale)) // 2 * 2)  # noqa: E731
+        return even(self.right - self.left), even(self.bottom - self.top)
+
+
+def view_around(photo_shape: tuple[int, ...], crop: PersonCrop, render_size: int,
+                poses_photo: np.ndarray | None = None) -> View:
+    """``VIEW_CONTEXT`` crop widths of the photo around the crop's centre (as far as the photo goes), at the
+    scale that makes the crop ``render_size`` pixels; grown beyond the photo where the motion ``poses_photo
+    [T, K, 3]`` (photo pixels) leaves it (a jump's head above a photo cut at the hair; within the crop, where
+    the frames are drawn): :func:`composite` fills what is beyond the photo from the photo, reflected."""
+    height, width = photo_shape[:2]
+    centre_x, centre_y = crop.left + crop.size / 2, crop.top + crop.size / 2
+    half = VIEW_CONTEXT * crop.size / 2
+    left, top = max(0, int(centre_x - half)), max(0, int(centre_y - half))
+    right, bottom = min(width, int(np.ceil(centre_x + half))), min(height, int(np.ceil(centre_y + half)))
+    box = motion_box(poses_photo, crop) if poses_photo is not None else None
+    if box is not None:
+        left, top = min(left, box[0]), min(top, box[1])
+        right, bottom = max(right, box[2]), max(bottom, box[3])
+    return View(left=left, top=top, right=right, bottom=bottom, scale=render_size / crop.size)
+
+
+def motion_box(poses_photo: np.ndarray, crop: PersonCrop) -> tuple[int, int, int, int] | None:
+    """The box ``(left, top, right, bottom)`` (photo pixels, integers) that holds every frame's person: their
+    keypoints' box over the clip, grown by ``MOTION_MARGIN`` of its height, within the crop; None without
+    keypoints."""
+    seen = poses_photo[..., 2] > 0.1
+    if not seen.any():
+        return None
+    points = poses_photo[seen][:, :2]
+    (x0, y0), (x1, y1) = points.min(0), points.max(0)
+    grow = MOTION_MARGIN * (y1 - y0)
+    x0, y0 = max(x0 - grow, crop.left), max(y0 - grow, crop.top)
+    x1, y1 = min(x1 + grow, crop.left + crop.size), min(y1 + grow, crop.top + crop.size)
+    return int(np.floor(x0)), int(np.floor(y0)), int(np.ceil(x1)), int(np.ceil(y1))
+
+
+def beyond_photo(view: View, photo_shape: tuple[int, ...]) -> dict[str, int]:
+    """How far the view reaches past each edge of the photo, in photo pixels (only the edges it passes)."""
+    height, width = photo_shape[:2]
+    past = {"top": -view.top, "bottom": view.bottom - height, "left": -view.left, "right": view.right - width}
+    return {edge: int(amount) for edge, amount in past.items() if amount > 0}
+
+
+def left_the_photo(poses_photo: np.ndarray, photo_shape: tuple[int, ...], names: tuple[str, ...]) -> list[str]:
+    """A warning per keypoint that the motion takes out of the photo (``--canvas photo`` keeps its frame):
+    which edge, in which frames."""
+    height, width = photo_shape[:2]
+    seen = poses_photo[..., 2] > 0.1
+    x, y = poses_photo[..., 0], poses_photo[..., 1]
+    out = []
+    for edge, gone in (("top", y < 0), ("bottom", y > height - 1), ("left", x < 0), ("right", x > width - 1)):
+        gone = gone & seen  # [T, K]
+        joints = [names[k] for k in np.nonzero(gone.any(0))[0] if k < len(names)]
+        if joints:
+            frames = np.nonzero(gone.any(1))[0]
+            out.append(f"the motion takes the person's {', '.join(joints)} past the photo's {edge} edge (frames "
+                       f"{frames[0]}-{frames[-1]}); they are cut there (--canvas view grows the video to hold them)")
+    return out
+
+
+def _photo_region(photo: np.ndarray, view: View) -> np.ndarray:
+    """The view's part of the photo ``[h, w, 3]``, what lies beyond the photo filled by reflecting it (by
+    repeating its edge where the view reaches further than the photo is wide)."""
+    height, width = photo.shape[:2]
+    pad = (max(0, -view.top), max(0, view.bottom - height), max(0, -view.left), max(0, view.right - width))
+    if not any(pad):
+        return photo[view.top : view.bottom, view.left : view.right]
+    mode = "reflect" if max(pad[:2]) < height and max(pad[2:]) < width else "edge"
+    padded = np.pad(photo, ((pad[0], pad[1]), (pad[2], pad[3]), (0, 0)), mode=mode)
+    return padded[view.top + pad[0] : view.bottom + pad[0], view.left + pad[2] : view.right + pad[2]]
+
+
+def person_mask(poses: torch.Tensor, side: int, skeleton: Skeleton) -> torch.Tensor:
+    """Where the person is in each frame: poses ``[T, K, 3]`` in pixels of a ``side``-pixel square ->
+    ``[T, side, side]``. Within the skeleton's outline (a face: its jaw and brows) grown by a third about its
+    centre, for the forehead and hair the keypoints do not reach; for a skeleton without one (a body), its
+    limbs drawn as thick as 0.45 of the framing length (a body's torso)."""
+    if skeleton.outline:
+        from PIL import Image, ImageDraw
+
+        masks = []
+        for pose in poses.numpy():
+            outline = pose[[skeleton.index(name) for name in skeleton.outline], :2]
+            centre = outline.mean(axis=0)
+            grown = centre + (outline - centre) * 1.35
+            picture = Image.new("L", (side, side), 0)
+            ImageDraw.Draw(picture).polygon([tuple(p) for p in grown], fill=255)
+            masks.append(np.asarray(picture, np.float32) / 255)
+        return torch.from_numpy(np.stack(masks))
+    measured = skeleton.measure(poses[0].numpy())
+    width = 0.45 * measured[0] if measured else 0.1 * float(body_size(poses[:1])[0])
+    return limb_mask(poses, (side, side), width=width, limbs=skeleton.limbs)
+
+
+def paste_masks(poses_render: torch.Tensor, size: int, out: int, skeleton: Skeleton) -> torch.Tensor:
+    """Where a rendered crop replaces the photo, for poses ``[T, K, 3]`` in pixels of a ``size``-pixel render:
+    where the person is now or was in the first frame (that place is uncovered) -> ``[T, 1, out, out]``. The
+    mask is smooth: drawn at up to 128 px and interpolated."""
+    factor = min(1.0, 128 / size)
+    side = round(size * factor)
+    masks = person_mask(rescale_keypoints(poses_render, factor), side, skeleton)  # [T, s, s]
+    masks = torch.maximum(masks, masks[:1])[:, None]
+    return torch.nn.functional.interpolate(masks, size=(out, out), mode="bilinear", align_corners=False)
+
+
+def composite(photo: np.ndarray, crop: PersonCrop, view: View, rendered: np.ndarray,
+              poses_render: torch.Tensor, *, skeleton: Skeleton) -> np.ndarray:
+    """The rendered crops ``[T, S, S, 3]`` pasted into the photo's view where the person is or was.
+
+    :param poses_render: ``[T, K, 3]`` in the rendered crop's pixels, frame 0 the photo's pose.
+    :param skeleton: the poses' (where the person is: :func:`person_mask`).
+    :returns: uint8 ``[T, H, W, 3]``.
+    """
+    from PIL import Image
+
+    size = rendered.shape[1]
+    width, height = view.size
+    background = np.asarray(Image.fromarray(np.ascontiguousarray(_photo_region(photo, view)))
+                            .resize((width, height), Image.Resampling.LANCZOS)).astype(np.float32)
+    masks = paste_masks(poses_render, size, size, skeleton)[:, 0].numpy()[..., None]  # [T, S, S, 1]
+    x0 = int(round((crop.left - view.left) * view.scale))
+    y0 = int(round((crop.top - view.top) * view.scale))
+    # The part of the crop inside the view.
+    cx0, cy0 = max(0, -x0), max(0, -y0)
+    cx1, cy1 = min(size, width - x0), min(size, height - y0)
+    frames = np.repeat(background[None], len(rendered), axis=0)
+    if cx1 > cx0 and cy1 > cy0:
+        region = frames[:, y0 + cy0 : y0 + cy1, x0 + cx0 : x0 + cx1]
+        mask = masks[:, cy0:cy1, cx0:cx1]
+        region[:] = mask * rendered[:, cy0:cy1, cx0:cx1] + (1 - mask) * region
+    return frames.round().clip(0, 255).astype(np.uint8)
+
+
+def composite_on_photo(photo: np.ndarray, crop: PersonCrop, rendered: np.ndarray, poses_render: torch.Tensor, *,
+                       skeleton: Skeleton) -> np.ndarray:
+    """The rendered crops ``[T, S, S, 3]`` resized to the crop's size in the photo and pasted there where the
+    person is or was; everywhere else the photo's own pixels: uint8 ``[T, H, W, 3]`` at the photo's size."""
+    import torch.nn.functional as F
+
+    size = rendered.shape[1]
+    masks = paste_masks(poses_render, size, crop.size, skeleton)  # [T, 1, crop, crop]
+    pixels = torch.from_numpy(rendered).permute(0, 3, 1, 2).float()  # [T, 3, S, S]
+    if crop.size != size:
+        pixels = F.interpolate(pixels, size=(crop.size, crop.size), mode="bilinear", antialias=crop.size < size,
+                               align_corners=False)
+    height, width = photo.shape[:2]
+    frames = np.repeat(photo[None].astype(np.float32), len(rendered), axis=0)  # [T, H, W, 3]
+    x0, y0 = max(0, crop.left), max(0, crop.top)
+    x1, y1 = min(width, crop.left + crop.size), min(height, crop.top + crop.size)
+    if x1 > x0 and y1 > y0:
+        inside = (slice(y0 - crop.top, y1 - crop.top), slice(x0 - crop.left, x1 - crop.left))
+        region = frames[:, y0:y1, x0:x1]
+        weight = masks[:, 0][:, inside[0], inside[1]].numpy()[..., None]
+        drawn = pixels.permute(0, 2, 3, 1)[:, inside[0], inside[1]].numpy()
+        region[:] = weight * drawn + (1 - weight) * region
+    return frames.round().clip(0, 255).astype(np.uint8)
