@@ -18,9 +18,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pgvg_core.poses.keypoints import FOUND, KEYPOINT_INDEX, LIMBS, SURE, limb_mask, rescale_keypoints
+from pgvg_core.poses.keypoints import FOUND, KEYPOINT_INDEX, LIMBS, SURE, bone_distance, limb_mask, rescale_keypoints
 from pgvg_core.poses.skeleton import BODY_18, Skeleton, torso_and_hips
-from pgvg_scgan.warp import detail_grid, grid_size_for, warp_image
+from pgvg_scgan.warp import detail_grid, grid_size_for, limb_transforms, warp_image
 
 #: The compositions a body's renderer offers, best first (``pgvg animate --compose``; the first is the default).
 COMPOSITIONS = ("layers", "network", "warp")
@@ -150,19 +150,60 @@ PERSON_REACH = 2.5
 PERSON_GROW = 0.03
 
 
+def part_owners(keypoints: torch.Tensor, person: torch.Tensor, torsos: torch.Tensor) -> torch.Tensor:
+    """Which arm or leg each pixel of the person goes with: the index in :data:`MOVING_LIMBS` of its nearest
+    bone among them, for the pixels of the segmentation ``person [B, 1, H, W]`` (grown over its soft edge)
+    within ``PERSON_REACH`` limb widths of it and off the trunk (the trunk stays, whatever covers it); -1
+    elsewhere. Nearest, not near: two legs side by side each keep their own pixels. Keypoints ``[B, K, 3]`` and
+    torso lengths ``[B]`` in its pixels -> ``[B, H, W]`` long."""
+    size = tuple(person.shape[-2:])
+    keypoints = keypoints.cpu().float()
+    a, b = (torch.tensor(index) for index in zip(*MOVING_LIMBS))
+    start = torch.complex(keypoints[:, a, 0], keypoints[:, a, 1])  # [B, L]
+    end = torch.complex(keypoints[:, b, 0], keypoints[:, b, 1])
+    distance = bone_distance(torch.arange(size[1], dtype=torch.float32), torch.arange(size[0], dtype=torch.float32),
+                             start, end, 1.0 + torch.tensor(LIMB_BEYOND))  # [B, L, H*W]
+    seen = (keypoints[:, a, 2] > FOUND) & (keypoints[:, b, 2] > FOUND)  # [B, L]
+    nearest, bone = distance.masked_fill(~seen[..., None], float("inf")).min(dim=1)  # [B, H*W] each
+    reach = PERSON_REACH * PLATE_MARGIN * torch.tensor(LIMB_REACH)
+    within = (nearest < reach[bone] * torsos[:, None].float()).view(-1, 1, *size).to(person.device)
+    trunk = torso_mask(keypoints, size)[:, None].to(person.device)
+    ours = grown(person, float(torsos.max()) * PERSON_GROW) & within & ~trunk  # [B, 1, H, W]
+    return torch.where(ours[:, 0], bone.view(-1, *size).to(person.device), -1)
+
+
 def moving_parts(keypoints: torch.Tensor, person: torch.Tensor, torsos: torch.Tensor,
                  limbs: tuple[tuple[int, int], ...] = MOVING_LIMBS) -> torch.Tensor:
-    """What of the person goes with ``limbs``: their segmentation ``person [B, 1, H, W]`` (grown over its soft
-    edge) within ``PERSON_REACH`` limb widths of the limbs' bones (hands, sleeves, trouser legs), off the
-    trunk (the trunk stays, whatever covers it). Keypoints ``[B, K, 3]`` and torso lengths ``[B]`` in its
-    pixels -> ``[B, 1, H, W]`` bool."""
-    size = tuple(person.shape[-2:])
-    index = [MOVING_LIMBS.index(limb) for limb in limbs]
-    reach = PERSON_REACH * PLATE_MARGIN * torsos[:, None].float() * torch.tensor([LIMB_REACH[i] for i in index])[None]
-    near = limb_mask(keypoints.cpu(), size, width=reach, limbs=limbs,
-                     beyond=tuple(LIMB_BEYOND[i] for i in index))[:, None].to(person.device) > 0.5
-    trunk = torso_mask(keypoints.cpu(), size)[:, None].to(person.device)
-    return grown(person, float(torsos.max()) * PERSON_GROW) & near & ~trunk
+    """What of the person goes with ``limbs`` (a hand, a sleeve, a trouser leg: :func:`part_owners`) ->
+    ``[B, 1, H, W]`` bool."""
+    owners = part_owners(keypoints, person, torsos)
+    wanted = torch.tensor([MOVING_LIMBS.index(limb) for limb in limbs], device=owners.device)
+    return torch.isin(owners, wanted)[:, None]
+
+
+def rigid_parts(source: torch.Tensor, target: torch.Tensor, owners: torch.Tensor,
+                detail: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each arm's and leg's part of the photo (``owners [B, H, W]``, :func:`part_owners`) moved rigidly with its
+    bone (the similarity taking the source bone to the target one): the layer ``[B, 3, H, W]`` and where it is,
+    ``[B, 1, H, W]``. Rigid, not through the limb warp: a hand or a sleeve away from the bone is where its bone
+    takes it, not smeared by the neighbouring limbs' motions. ``source``, ``target`` ``[B, K, 3]`` in pixels of
+    ``detail [B, 3, H, W]``."""
+    ratio, target_a, source_a, _, valid = limb_transforms(source, target, limbs=MOVING_LIMBS)  # [B, L] each
+    height, width = detail.shape[-2:]
+    ys, xs = torch.meshgrid(torch.arange(height, device=detail.device, dtype=torch.float32),
+                            torch.arange(width, device=detail.device, dtype=torch.float32), indexing="ij")
+    pixels = torch.complex(xs, ys)[None]  # [1, H, W]
+    layer, alpha = torch.zeros_like(detail), torch.zeros_like(detail[:, :1])
+    for limb in range(len(MOVING_LIMBS)):
+        mask = (owners == limb).to(detail.dtype)[:, None] * valid[:, limb, None, None, None].to(detail.dtype)
+        if not bool(mask.any()):
+            continue
+        sampled = source_a[:, limb, None, None] + (pixels - target_a[:, limb, None, None]) * ratio[:, limb, None, None]
+        grid = torch.stack([(sampled.real + 0.5) / width * 2 - 1, (sampled.imag + 0.5) / height * 2 - 1], dim=-1)
+        here = warp_image(mask, grid)
+        layer = here * warp_image(detail, grid) + (1 - here) * layer
+        alpha = torch.maximum(alpha, here)
+    return layer, alpha
 
 
 def grown(mask: torch.Tensor, pixels: float) -> torch.Tensor:
@@ -246,18 +287,23 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
     limb_moved = detail_grid(source, target, network_size, size)  # [B, H, W, 2]
     if person is not None:
         # The trunk layer is the person's own outline without the arms and legs (and what goes with them: a
-        # hand, a sleeve), moved with the trunk; those are drawn by the limb layer, where they went.
+        # hand, a sleeve), moved with the trunk; what goes with each limb is carried rigidly by its bone
+        # (through the limb warp instead it was measured worse: on Pose2Sim's cam04, SSIM 0.803 against 0.823
+        # and ghost L1 0.229 against 0.135 — the warp blends neighbouring limbs' motions away from the bones).
         torsos_here = torsos * size[-1] / small[-1]
-        parts = moving_parts(source, person, torsos_here).to(detail.dtype)  # [B, 1, H, W]
+        owners = part_owners(source, person, torsos_here)  # [B, H, W]
+        parts = (owners >= 0).to(detail.dtype)[:, None]  # [B, 1, H, W]
         limb_region = limb_mask(source.cpu(), size, PLATE_MARGIN * limb_reach(torsos_here), limbs=MOVING_LIMBS,
                                 beyond=LIMB_BEYOND)[:, None].to(detail.device, detail.dtype)
         trunk_layer = person.to(detail.dtype) * (1 - torch.maximum(limb_region, parts))
         here = warp_image(trunk_layer, trunk_moved).clamp(0, 1)
-        limbs = torch.maximum(limbs, warp_image(parts, limb_moved))
     limb_layer = warp_image(detail, limb_moved)
     if bool(far.any()):  # far limbs between the background and the trunk
         behind = behind_limbs * limb_layer + (1 - behind_limbs) * behind
     body = here * warp_image(plate, trunk_moved) + (1 - here) * behind
+    if person is not None:  # what goes with each limb, carried rigidly by its bone, over the trunk
+        part_layer, part_alpha = rigid_parts(source, target, owners, detail)
+        body = part_alpha * part_layer + (1 - part_alpha) * body
     return (limbs * limb_layer + (1 - limbs) * body).clamp(-1, 1)
 
 

@@ -153,14 +153,20 @@ def test_a_clip_in_layers_fills_the_background_once(monkeypatch):
 
 
 def test_with_a_segmentation_a_wide_sleeve_leaves_the_plate_whole_and_the_rest_of_the_person_is_not_smeared():
-    """A forearm in a sleeve three times as wide as a forearm's reach: by the limb's width alone a rim of the
-    sleeve stays in the plate; with the person's segmentation the sleeve goes whole off the trunk (over it, the
-    trunk is kept), and the hole beside the trunk is filled from the background only (not from the person's
+    """An arm held out sideways in a sleeve three times as wide as an arm's reach: by the limb's width alone a
+    rim of the sleeve stays in the plate; with the person's segmentation the sleeve goes whole off the trunk
+    (over it, the trunk is kept), and the hole is filled from the background only (not from the person's
     other, red, arm)."""
+    from pgvg_scgan.compositing import torso_mask
+
     source = standing(64)
     torso = float(torso_and_hips(source[0].numpy())[0])
-    forearm = ((KEYPOINT_INDEX["right_elbow"], KEYPOINT_INDEX["right_wrist"]),)
-    sleeve = body_mask(source, (64, 64), width=0.36 * torso, limbs=forearm)[:, None] > 0.5  # [1, 1, H, W]
+    shoulder, elbow, wrist = (KEYPOINT_INDEX[f"right_{j}"] for j in ("shoulder", "elbow", "wrist"))
+    out = -1.0 if source[0, shoulder, 0] < source[0, KEYPOINT_INDEX["left_shoulder"], 0] else 1.0  # away from the body
+    source[0, elbow, :2] = source[0, shoulder, :2] + torch.tensor([out * 0.4 * torso, 0.0])
+    source[0, wrist, :2] = source[0, elbow, :2] + torch.tensor([out * 0.35 * torso, 0.0])
+    arm = ((shoulder, elbow), (elbow, wrist))
+    sleeve = body_mask(source, (64, 64), width=0.36 * torso, limbs=arm)[:, None] > 0.5  # [1, 1, H, W]
     other_arm = body_mask(source, (64, 64), width=0.12 * torso,
                           limbs=((KEYPOINT_INDEX["left_elbow"], KEYPOINT_INDEX["left_wrist"]),))[:, None] > 0.5
     background = torch.full((1, 3, 64, 64), -1.0)  # black
@@ -168,16 +174,31 @@ def test_with_a_segmentation_a_wide_sleeve_leaves_the_plate_whole_and_the_rest_o
     red = torch.tensor([1.0, -1.0, -1.0]).view(1, 3, 1, 1).expand(1, 3, 64, 64)
     photo = torch.where(other_arm, red, photo)
     person = (sleeve | other_arm).float()
-    moving = ((KEYPOINT_INDEX["right_elbow"], KEYPOINT_INDEX["right_wrist"]),)
-    by_width = clean_plate(photo, source, torso, limbs=moving)
-    whole = clean_plate(photo, source, torso, limbs=moving, person=person)
-    from pgvg_scgan.compositing import torso_mask
-
+    by_width = clean_plate(photo, source, torso, limbs=arm)
+    whole = clean_plate(photo, source, torso, limbs=arm, person=person)
     only_sleeve = sleeve & ~other_arm & ~torso_mask(source, (64, 64))[:, None]
     assert (by_width[:, 1:][only_sleeve.expand(1, 2, 64, 64)] > 0).float().mean() > 0.05  # a rim of white left
     assert (whole[:, 1:][only_sleeve.expand(1, 2, 64, 64)] > -0.5).float().mean() < 0.01  # all of it gone
     assert whole[:, 0][only_sleeve[:, 0]].max() < -0.5  # filled black, not red from the other arm
-    assert torch.equal(whole[other_arm.expand(1, 3, 64, 64)], photo[other_arm.expand(1, 3, 64, 64)])  # kept
+    kept = other_arm.expand(1, 3, 64, 64)
+    torch.testing.assert_close(whole[kept], photo[kept], atol=1e-5, rtol=0)  # the other arm is kept
+
+
+def test_a_moving_leg_does_not_carry_the_other_one():
+    """Two legs side by side, one moving: the person's pixels that go with it are its own, not the still
+    leg's (nearest bone, not any bone near)."""
+    from pgvg_scgan.compositing import moving_parts
+
+    source = standing(64)
+    torso = float(torso_and_hips(source[0].numpy())[0])
+    legs = {side: ((KEYPOINT_INDEX[f"{side}_hip"], KEYPOINT_INDEX[f"{side}_knee"]),
+                   (KEYPOINT_INDEX[f"{side}_knee"], KEYPOINT_INDEX[f"{side}_ankle"])) for side in ("right", "left")}
+    person = body_mask(source, (64, 64), width=0.25 * torso, limbs=legs["right"] + legs["left"])[:, None]
+    parts = moving_parts(source, person, torch.tensor([torso]), limbs=legs["right"])  # [1, 1, H, W]
+    left_shin = ((source[0, KEYPOINT_INDEX["left_knee"], :2] + source[0, KEYPOINT_INDEX["left_ankle"], :2]) / 2)
+    right_shin = ((source[0, KEYPOINT_INDEX["right_knee"], :2] + source[0, KEYPOINT_INDEX["right_ankle"], :2]) / 2)
+    assert parts[0, 0, int(right_shin[1].round()), int(right_shin[0].round())]
+    assert not parts[0, 0, int(left_shin[1].round()), int(left_shin[0].round())]
 
 
 def test_a_far_limb_is_drawn_behind_the_trunk_and_a_near_one_in_front():
@@ -218,3 +239,24 @@ def test_a_side_view_s_hidden_arm_is_inferred_from_its_twin_with_a_note():
     # Both arms hidden: nothing to infer from.
     pose[[KEYPOINT_INDEX["right_elbow"], KEYPOINT_INDEX["right_wrist"]], 2] = 0
     assert infer_hidden_limbs(pose)[1] == []
+
+
+def test_a_hand_beyond_the_limb_goes_rigidly_with_its_forearm():
+    """A part of the photo owned by the right forearm (a hand past the wrist) lands where the forearm's own
+    similarity takes it when the forearm is raised; other owners' pixels stay out of the layer."""
+    from pgvg_scgan.compositing import MOVING_LIMBS, rigid_parts
+
+    source = standing(64)
+    target = raised_forearm(source)
+    forearm = MOVING_LIMBS.index(ARM)
+    elbow, wrist = (source[0, k, :2] for k in ARM)
+    hand = (wrist + 0.3 * (wrist - elbow)).round().long()  # a pixel past the wrist, on the bone's line
+    owners = torch.full((1, 64, 64), -1, dtype=torch.long)
+    owners[0, hand[1] - 1 : hand[1] + 2, hand[0] - 1 : hand[0] + 2] = forearm
+    detail = torch.full((1, 3, 64, 64), -1.0)
+    detail[0, :, hand[1] - 1 : hand[1] + 2, hand[0] - 1 : hand[0] + 2] = 1.0  # a white hand on black
+    layer, alpha = rigid_parts(source, target, owners, detail)
+    t_elbow, t_wrist = (target[0, k, :2] for k in ARM)
+    moved = (t_wrist + 0.3 * (t_wrist - t_elbow)).round().long()  # the same point of the raised forearm
+    assert alpha[0, 0, moved[1], moved[0]] > 0.5 and layer[0, 0, moved[1], moved[0]] > 0.5
+    assert alpha[0, 0, hand[1], hand[0]] < 0.5  # it left its old place
