@@ -187,23 +187,48 @@ def rigid_parts(source: torch.Tensor, target: torch.Tensor, owners: torch.Tensor
     bone (the similarity taking the source bone to the target one): the layer ``[B, 3, H, W]`` and where it is,
     ``[B, 1, H, W]``. Rigid, not through the limb warp: a hand or a sleeve away from the bone is where its bone
     takes it, not smeared by the neighbouring limbs' motions. ``source``, ``target`` ``[B, K, 3]`` in pixels of
-    ``detail [B, 3, H, W]``."""
+    ``detail [B, 3, H, W]``. Where each part lands is found at a quarter of the size (one small warp per limb);
+    the picture is sampled once, at full size, each pixel through the transform of the part that lands there."""
     ratio, target_a, source_a, _, valid = limb_transforms(source, target, limbs=MOVING_LIMBS)  # [B, L] each
     height, width = detail.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(height, device=detail.device, dtype=torch.float32),
-                            torch.arange(width, device=detail.device, dtype=torch.float32), indexing="ij")
-    pixels = torch.complex(xs, ys)[None]  # [1, H, W]
-    layer, alpha = torch.zeros_like(detail), torch.zeros_like(detail[:, :1])
-    for limb in range(len(MOVING_LIMBS)):
-        mask = (owners == limb).to(detail.dtype)[:, None] * valid[:, limb, None, None, None].to(detail.dtype)
-        if not bool(mask.any()):
-            continue
-        sampled = source_a[:, limb, None, None] + (pixels - target_a[:, limb, None, None]) * ratio[:, limb, None, None]
-        grid = torch.stack([(sampled.real + 0.5) / width * 2 - 1, (sampled.imag + 0.5) / height * 2 - 1], dim=-1)
-        here = warp_image(mask, grid)
-        layer = here * warp_image(detail, grid) + (1 - here) * layer
-        alpha = torch.maximum(alpha, here)
-    return layer, alpha
+    small = (min(height, max(64, height // 4)), min(width, max(64, width // 4)))
+
+    def centres(size: tuple[int, int]) -> torch.Tensor:  # [1, h, w] complex: pixel centres in detail pixels
+        ys, xs = torch.meshgrid(torch.arange(size[0], device=detail.device, dtype=torch.float32),
+                                torch.arange(size[1], device=detail.device, dtype=torch.float32), indexing="ij")
+        return torch.complex((xs + 0.5) * width / size[1] - 0.5, (ys + 0.5) * height / size[0] - 0.5)[None]
+
+    def normalised(points: torch.Tensor) -> torch.Tensor:
+        return torch.stack([(points.real + 0.5) / width * 2 - 1, (points.imag + 0.5) / height * 2 - 1], dim=-1)
+
+    sampled = (source_a[..., None, None] + (centres(small)[:, None] - target_a[..., None, None])
+               * ratio[..., None, None])  # [B, L, h, w]: each limb's source point of each small pixel
+    masks = F.adaptive_avg_pool2d(torch.stack([(owners == limb) for limb in range(len(MOVING_LIMBS))], 1)
+                                  .to(detail.dtype), small)  # [B, L, h, w]: each part's share of a small pixel
+    alphas = torch.stack([warp_image(masks[:, limb : limb + 1], normalised(sampled[:, limb]))[:, 0]
+                          for limb in range(len(MOVING_LIMBS))], 1) * valid[..., None, None]  # [B, L, h, w]
+    alphas = F.interpolate(alphas, size=(height, width), mode="bilinear", align_corners=False)
+    alpha, chosen = alphas.max(dim=1, keepdim=True)  # [B, 1, H, W] each: the part that lands at each pixel
+    pick = lambda values: torch.gather(values, 1, chosen.flatten(1)).view(-1, height, width)  # noqa: E731
+    source_points = pick(source_a) + (centres((height, width)) - pick(target_a)) * pick(ratio)  # [B, H, W]
+    grid = normalised(source_points)  # [B, H, W, 2]
+    return warp_image(detail, grid), alpha.clamp(0, 1)
+
+
+def person_layers(source: torch.Tensor, network_size: int, size: tuple[int, int],
+                  person: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """What of the photo's person is the same in every frame of a clip (so made once): which arm or leg each of
+    its pixels goes with (``owners [B, H, W]``, :func:`part_owners`) and the trunk layer ``[B, 1, H, W]`` (the
+    person's own outline without the arms and legs and what goes with them). ``source [B, K, 3]`` in pixels of a
+    ``network_size`` frame; ``person [B, 1, H, W]`` at the picture's ``size``."""
+    source = rescale_keypoints(source, size[-1] / network_size)
+    small, _, torsos = _mask_frame(source, network_size, size)
+    torsos = torsos * size[-1] / small[-1]
+    owners = part_owners(source, person, torsos)  # [B, H, W]
+    limb_region = limb_mask(source.cpu(), size, PLATE_MARGIN * limb_reach(torsos), limbs=MOVING_LIMBS,
+                            beyond=LIMB_BEYOND)[:, None].to(person.device, person.dtype)
+    parts = (owners >= 0).to(person.dtype)[:, None]
+    return owners, person * (1 - torch.maximum(limb_region, parts))
 
 
 def grown(mask: torch.Tensor, pixels: float) -> torch.Tensor:
@@ -239,7 +264,8 @@ def limb_width(torso: float) -> float:
 @torch.no_grad()
 def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int, detail: torch.Tensor,
                   plate: torch.Tensor, behind: torch.Tensor | None = None,
-                  person: torch.Tensor | None = None, far: torch.Tensor | None = None) -> torch.Tensor:
+                  person: torch.Tensor | None = None, far: torch.Tensor | None = None,
+                  parts: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """The target pose drawn from the photo itself, in layers, at ``detail``'s size ``[B, 3, H, W]``.
 
     On a real photo the network, trained on synthetic people at its own small size, paints colours and
@@ -261,7 +287,10 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
         person's own outline (hair, clothes) moved with the trunk, and the background fills all of them.
     :param far: ``[B, L]`` bool over :data:`MOVING_LIMBS`: limbs drawn behind the trunk (a side view's far arm,
         inferred from its twin: :func:`far_limbs`); the others are in front of it.
+    :param parts: :func:`person_layers` of ``source`` and ``person``, where already made (once per clip).
     """
+    if person is not None and parts is None:
+        parts = person_layers(source, network_size, tuple(detail.shape[-2:]), person)
     if behind is None:
         behind = behind_the_person(source, network_size, plate, person)
     factor = detail.shape[-1] / network_size
@@ -290,13 +319,8 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
         # hand, a sleeve), moved with the trunk; what goes with each limb is carried rigidly by its bone
         # (through the limb warp instead it was measured worse: on Pose2Sim's cam04, SSIM 0.803 against 0.823
         # and ghost L1 0.229 against 0.135 — the warp blends neighbouring limbs' motions away from the bones).
-        torsos_here = torsos * size[-1] / small[-1]
-        owners = part_owners(source, person, torsos_here)  # [B, H, W]
-        parts = (owners >= 0).to(detail.dtype)[:, None]  # [B, 1, H, W]
-        limb_region = limb_mask(source.cpu(), size, PLATE_MARGIN * limb_reach(torsos_here), limbs=MOVING_LIMBS,
-                                beyond=LIMB_BEYOND)[:, None].to(detail.device, detail.dtype)
-        trunk_layer = person.to(detail.dtype) * (1 - torch.maximum(limb_region, parts))
-        here = warp_image(trunk_layer, trunk_moved).clamp(0, 1)
+        owners, trunk_layer = parts
+        here = warp_image(trunk_layer.to(detail.dtype), trunk_moved).clamp(0, 1)
     limb_layer = warp_image(detail, limb_moved)
     if bool(far.any()):  # far limbs between the background and the trunk
         behind = behind_limbs * limb_layer + (1 - behind_limbs) * behind

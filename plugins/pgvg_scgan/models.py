@@ -306,11 +306,12 @@ class SCGANGenerator(Generator):
     @torch.no_grad()
     def render_layers(self, source_pose: torch.Tensor, target_pose: torch.Tensor, network_size: int,
                       detail: torch.Tensor, plate: torch.Tensor, behind: torch.Tensor | None = None,
-                      person: torch.Tensor | None = None, far: torch.Tensor | None = None) -> torch.Tensor:
+                      person: torch.Tensor | None = None, far: torch.Tensor | None = None,
+                      parts: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """:func:`~pgvg_scgan.compositing.layered_frame` along the network's refined target pose (where
         ``refine_pose`` is on)."""
         source, target = self.warp_keypoints(source_pose, target_pose)  # [B, K, 3] in network pixels
-        return layered_frame(source, target, network_size, detail, plate, behind, person, far)
+        return layered_frame(source, target, network_size, detail, plate, behind, person, far, parts)
 
 
 def upsampled(frame: torch.Tensor, detail: torch.Tensor) -> torch.Tensor:
@@ -377,7 +378,8 @@ class UNetGenerator(Generator):
     @torch.no_grad()
     def render_layers(self, source_pose: torch.Tensor, target_pose: torch.Tensor, network_size: int,
                       detail: torch.Tensor, plate: torch.Tensor, behind: torch.Tensor | None = None,
-                      person: torch.Tensor | None = None, far: torch.Tensor | None = None) -> torch.Tensor:
+                      person: torch.Tensor | None = None, far: torch.Tensor | None = None,
+                      parts: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """:func:`~pgvg_scgan.compositing.layered_frame` along the poses' peaks."""
         source, target = heatmaps_to_keypoints(source_pose.float()), heatmaps_to_keypoints(target_pose.float())
-        return layered_frame(source, target, network_size, detail, plate, behind, person, far)
+        return layered_frame(source, target, network_size, detail, plate, behind, person, far, parts)

@@ -32,7 +32,7 @@ from pgvg_core.poses.keypoints import (
     skeleton_image,
 )
 from pgvg_core.training import randomness
-from pgvg_scgan.compositing import COMPOSITIONS, behind_the_person, draws_layers, far_limbs, plate_for
+from pgvg_scgan.compositing import COMPOSITIONS, behind_the_person, draws_layers, far_limbs, person_layers, plate_for
 from pgvg_scgan.models import upsampled
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,12 @@ class PairObjective(Objective, FrameRenderer):
                                        person)
         images, sources, details = repeat(source_image), repeat(source_pose), repeat(detail)
         far = far_limbs(source_keypoints) if draws_layers(self.data.skeleton) else None  # [B, L]: drawn behind
-        plates, behinds, people, fars = (None if t is None else repeat(t) for t in (plate, behind, person, far))
+        owners = trunks = None
+        if person is not None and composition != "network":  # the person's parts: the same in every frame
+            owners, trunks = person_layers(heatmaps_to_keypoints(source_pose.float()), source_image.shape[-1],
+                                           tuple(detail.shape[-2:]), person)
+        plates, behinds, people, fars, owners, trunks = (None if t is None else repeat(t)
+                                                          for t in (plate, behind, person, far, owners, trunks))
         one = lambda t, i: None if t is None else t[i : i + 1]  # noqa: E731
         if composition == "network":
             frames = [generator.render_detailed(one(images, i), one(sources, i), one(poses, i), one(details, i),
@@ -187,7 +192,7 @@ class PairObjective(Objective, FrameRenderer):
         else:
             frames = [generator.render_layers(one(sources, i), one(poses, i), source_image.shape[-1],
                                               one(details, i), one(plates, i), one(behinds, i), one(people, i),
-                                              one(fars, i))
+                                              one(fars, i), None if owners is None else (one(owners, i), one(trunks, i)))
                       for i in range(len(poses))]
         frames = torch.cat(frames)
         return frames.view(size, length, *frames.shape[1:])
