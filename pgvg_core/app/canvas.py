@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from pgvg_core.poses.framing import PersonCrop
-from pgvg_core.poses.keypoints import body_size, limb_mask, rescale_keypoints
+from pgvg_core.poses.keypoints import FOUND, body_size, limb_mask, rescale_keypoints
 from pgvg_core.poses.skeleton import Skeleton
 
 VIEW_CONTEXT = 2.0  # the video shows this many crop widths of the photo around the person (where it has them)
@@ -57,7 +57,7 @@ def motion_box(poses_photo: np.ndarray, crop: PersonCrop) -> tuple[int, int, int
     """The box ``(left, top, right, bottom)`` (photo pixels, integers) that holds every frame's person: their
     keypoints' box over the clip, grown by ``MOTION_MARGIN`` of its height, within the crop; None without
     keypoints."""
-    seen = poses_photo[..., 2] > 0.1
+    seen = poses_photo[..., 2] > FOUND
     if not seen.any():
         return None
     points = poses_photo[seen][:, :2]
@@ -79,7 +79,7 @@ def left_the_photo(poses_photo: np.ndarray, photo_shape: tuple[int, ...], names:
     """A warning per keypoint that the motion takes out of the photo (``--canvas photo`` keeps its frame):
     which edge, in which frames."""
     height, width = photo_shape[:2]
-    seen = poses_photo[..., 2] > 0.1
+    seen = poses_photo[..., 2] > FOUND
     x, y = poses_photo[..., 0], poses_photo[..., 1]
     out = []
     for edge, gone in (("top", y < 0), ("bottom", y > height - 1), ("left", x < 0), ("right", x > width - 1)):

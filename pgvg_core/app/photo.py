@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from pgvg_core.errors import DataError, PgvgError
-from pgvg_core.poses.keypoints import INFERRED, KEYPOINT_INDEX, KEYPOINT_NAMES, SURE
+from pgvg_core.poses.keypoints import FOUND, INFERRED, KEYPOINT_INDEX, KEYPOINT_NAMES, SURE
 from pgvg_core.poses.skeleton import FACE_68, Skeleton, skeleton_by_name, torso_and_hips
 
 log = logging.getLogger("pgvg.animate")
@@ -195,11 +195,11 @@ def infer_hidden_limbs(points: np.ndarray) -> tuple[np.ndarray, list[str]]:
         for side, twin in (("left", "right"), ("right", "left")):
             hidden = [KEYPOINT_INDEX[f"{side}_{joint}"] for joint in chain]
             shown = [KEYPOINT_INDEX[f"{twin}_{joint}"] for joint in chain]
-            if (points[hidden[1:], 2] > 0.1).any() or (points[shown, 2] <= 0.1).any():
+            if (points[hidden[1:], 2] > FOUND).any() or (points[shown, 2] <= FOUND).any():
                 continue  # part of the limb shows, or its twin does not: nothing to infer from
-            offset = points[hidden[0], :2] - points[shown[0], :2] if points[hidden[0], 2] > 0.1 else 0.0
+            offset = points[hidden[0], :2] - points[shown[0], :2] if points[hidden[0], 2] > FOUND else 0.0
             for h, s in zip(hidden, shown):
-                if points[h, 2] <= 0.1:
+                if points[h, 2] <= FOUND:
                     out[h, :2] = points[s, :2] + offset
                     out[h, 2] = INFERRED
             notes.append(f"the person's {side} {limb} is hidden in the photo (seen from the side?): inferred from "

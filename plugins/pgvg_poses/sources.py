@@ -116,12 +116,17 @@ class MediaPipePoses(PoseSource):
         self.max_people = max_people
         self._pose = self._segmenter = None
 
+    @staticmethod
+    def _mediapipe():
+        try:
+            import mediapipe as mp  # noqa: PLC0415
+        except ImportError as error:
+            raise DataError(f"{MEDIAPIPE_INSTALL}\n(import failed: {error})") from None
+        return mp
+
     def _model(self):
         if self._pose is None:
-            try:
-                import mediapipe as mp  # noqa: PLC0415
-            except ImportError as error:
-                raise DataError(f"{MEDIAPIPE_INSTALL}\n(import failed: {error})") from None
+            mp = self._mediapipe()
             # model_complexity=1 is the model that ships inside the wheel; 0 and 2 are downloaded on first use.
             self._pose = mp.solutions.pose.Pose(
                 static_image_mode=self.static_image_mode,
@@ -230,12 +235,9 @@ class MediaPipePoses(PoseSource):
         x0, y0 = int(max(0, centre[0] - side / 2)), int(max(0, centre[1] - side / 2))
         x1, y1 = int(min(width, centre[0] + side / 2 + 1)), int(min(height, centre[1] + side / 2 + 1))
         if self._segmenter is None:
-            import mediapipe as mp  # noqa: PLC0415 - checked by _model() above
-
-            self._model()
-            self._segmenter = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1,
-                                                     enable_segmentation=True,
-                                                     min_detection_confidence=self.min_detection_confidence)
+            self._segmenter = self._mediapipe().solutions.pose.Pose(
+                static_image_mode=True, model_complexity=1, enable_segmentation=True,
+                min_detection_confidence=self.min_detection_confidence)
         result = self._segmenter.process(np.ascontiguousarray(picture[y0:y1, x0:x1]))
         if result.segmentation_mask is None:
             return None

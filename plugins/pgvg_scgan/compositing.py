@@ -24,7 +24,21 @@ from pgvg_scgan.warp import detail_grid, grid_size_for, limb_transforms, warp_im
 
 #: The compositions a body's renderer offers, best first (``pgvg animate --compose``; the first is the default).
 COMPOSITIONS = ("layers", "network", "warp")
-SEEN = 0.1  # confidence above which a joint counts as found
+
+
+def pixel_centres(size: tuple[int, int], device: torch.device, scale: tuple[float, float] = (1.0, 1.0)) -> torch.Tensor:
+    """The centres of a ``size`` picture's pixels as complex keypoint coordinates ``[1, H, W]``, in the pixels of
+    a picture ``scale`` (height, width) times larger (the same picture at a higher resolution)."""
+    ys, xs = torch.meshgrid(torch.arange(size[0], device=device, dtype=torch.float32),
+                            torch.arange(size[1], device=device, dtype=torch.float32), indexing="ij")
+    return torch.complex((xs + 0.5) * scale[1] - 0.5, (ys + 0.5) * scale[0] - 0.5)[None]
+
+
+def sampling_grid(points: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Complex keypoint coordinates ``[..., h, w]`` in a ``size`` picture -> the ``grid_sample`` grid
+    ``[..., h, w, 2]`` (``align_corners=False``) that samples it there."""
+    height, width = size
+    return torch.stack([(points.real + 0.5) / width * 2 - 1, (points.imag + 0.5) / height * 2 - 1], dim=-1)
 
 
 def draws_layers(skeleton: Skeleton) -> bool:
@@ -140,7 +154,7 @@ def torso_mask(keypoints: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         sides.append((b[..., 0] - a[..., 0]) * (ys - a[..., 1]) - (b[..., 1] - a[..., 1]) * (xs - a[..., 0]))
     sides = torch.stack(sides)  # [4, N, H, W]: the same sign on every side = inside (either winding)
     inside = (sides >= 0).all(0) | (sides <= 0).all(0)
-    return inside & (quad[:, :, 2] > SEEN).all(1)[:, None, None]
+    return inside & (quad[:, :, 2] > FOUND).all(1)[:, None, None]
 
 
 PLATE_MARGIN = 1.25  # a limb's hole in the clean plate is this much wider than the limb (pose errors)
@@ -192,27 +206,19 @@ def rigid_parts(source: torch.Tensor, target: torch.Tensor, owners: torch.Tensor
     ratio, target_a, source_a, _, valid = limb_transforms(source, target, limbs=MOVING_LIMBS)  # [B, L] each
     height, width = detail.shape[-2:]
     small = (min(height, max(64, height // 4)), min(width, max(64, width // 4)))
-
-    def centres(size: tuple[int, int]) -> torch.Tensor:  # [1, h, w] complex: pixel centres in detail pixels
-        ys, xs = torch.meshgrid(torch.arange(size[0], device=detail.device, dtype=torch.float32),
-                                torch.arange(size[1], device=detail.device, dtype=torch.float32), indexing="ij")
-        return torch.complex((xs + 0.5) * width / size[1] - 0.5, (ys + 0.5) * height / size[0] - 0.5)[None]
-
-    def normalised(points: torch.Tensor) -> torch.Tensor:
-        return torch.stack([(points.real + 0.5) / width * 2 - 1, (points.imag + 0.5) / height * 2 - 1], dim=-1)
-
-    sampled = (source_a[..., None, None] + (centres(small)[:, None] - target_a[..., None, None])
+    centres = pixel_centres(small, detail.device, (height / small[0], width / small[1]))  # in detail pixels
+    sampled = (source_a[..., None, None] + (centres[:, None] - target_a[..., None, None])
                * ratio[..., None, None])  # [B, L, h, w]: each limb's source point of each small pixel
     masks = F.adaptive_avg_pool2d(torch.stack([(owners == limb) for limb in range(len(MOVING_LIMBS))], 1)
                                   .to(detail.dtype), small)  # [B, L, h, w]: each part's share of a small pixel
-    alphas = torch.stack([warp_image(masks[:, limb : limb + 1], normalised(sampled[:, limb]))[:, 0]
+    alphas = torch.stack([warp_image(masks[:, limb : limb + 1], sampling_grid(sampled[:, limb], (height, width)))[:, 0]
                           for limb in range(len(MOVING_LIMBS))], 1) * valid[..., None, None]  # [B, L, h, w]
     alphas = F.interpolate(alphas, size=(height, width), mode="bilinear", align_corners=False)
     alpha, chosen = alphas.max(dim=1, keepdim=True)  # [B, 1, H, W] each: the part that lands at each pixel
     pick = lambda values: torch.gather(values, 1, chosen.flatten(1)).view(-1, height, width)  # noqa: E731
-    source_points = pick(source_a) + (centres((height, width)) - pick(target_a)) * pick(ratio)  # [B, H, W]
-    grid = normalised(source_points)  # [B, H, W, 2]
-    return warp_image(detail, grid), alpha.clamp(0, 1)
+    pixels = pixel_centres((height, width), detail.device)
+    source_points = pick(source_a) + (pixels - pick(target_a)) * pick(ratio)  # [B, H, W]
+    return warp_image(detail, sampling_grid(source_points, (height, width))), alpha.clamp(0, 1)
 
 
 def person_layers(source: torch.Tensor, network_size: int, size: tuple[int, int],
@@ -251,7 +257,7 @@ def limbs_that_move(poses: torch.Tensor, torso: float, threshold: float = 0.1) -
     jump) or stays still keeps its place in the clean plate."""
     relative = poses[:, :, :2] - poses[:, 1:2, :2]  # [T, K, 2] against the neck
     travel = (relative - relative[:1]).norm(dim=-1).amax(0)  # [K]
-    seen = (poses[:, :, 2] > SEEN).all(0)
+    seen = (poses[:, :, 2] > FOUND).all(0)
     moves = (travel > threshold * torso) & seen
     return tuple((a, b) for a, b in MOVING_LIMBS if bool(moves[a]) or bool(moves[b]))
 
@@ -307,11 +313,8 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
     limbs = limb_mask(target_small, small, torch.where(far, tiny, reach), limbs=MOVING_LIMBS, beyond=LIMB_BEYOND)
     behind_limbs = limb_mask(target_small, small, torch.where(far, reach, tiny), limbs=MOVING_LIMBS,
                              beyond=LIMB_BEYOND)
-    here = person_silhouette(trunk_following(source_small, target_small), small, torsos)
-    limbs, behind_limbs, here = (F.interpolate(m[:, None], size=size, mode="bilinear", align_corners=False)
-                                 .to(detail.device, detail.dtype) for m in (limbs, behind_limbs, here))
-    # The silhouette's soft outer half fades into the background; from its middle on, the person alone.
-    here = (2 * here).clamp(max=1)
+    limbs, behind_limbs = (F.interpolate(m[:, None], size=size, mode="bilinear", align_corners=False)
+                           .to(detail.device, detail.dtype) for m in (limbs, behind_limbs))
     trunk_moved = trunk_grid(source, target, size)  # [B, H, W, 2]
     limb_moved = detail_grid(source, target, network_size, size)  # [B, H, W, 2]
     if person is not None:
@@ -321,6 +324,10 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
         # and ghost L1 0.229 against 0.135 — the warp blends neighbouring limbs' motions away from the bones).
         owners, trunk_layer = parts
         here = warp_image(trunk_layer.to(detail.dtype), trunk_moved).clamp(0, 1)
+    else:  # the silhouette of the keypoints, its soft outer half fading into the background
+        here = person_silhouette(trunk_following(source_small, target_small), small, torsos)
+        here = F.interpolate(here[:, None], size=size, mode="bilinear", align_corners=False)
+        here = (2 * here.to(detail.device, detail.dtype)).clamp(max=1)
     limb_layer = warp_image(detail, limb_moved)
     if bool(far.any()):  # far limbs between the background and the trunk
         behind = behind_limbs * limb_layer + (1 - behind_limbs) * behind
@@ -373,12 +380,9 @@ def trunk_grid(source: torch.Tensor, target: torch.Tensor, size: tuple[int, int]
     ``target`` (``[B, K, 3]`` in its pixels): the similarity taking the target's neck and hip centre to the
     source's, at every pixel."""
     target_neck, source_neck, ratio = _trunk_similarity(target, source)  # target pixels -> source pixels
-    height, width = size
-    ys, xs = torch.meshgrid(torch.arange(height, device=source.device, dtype=torch.float32),
-                            torch.arange(width, device=source.device, dtype=torch.float32), indexing="ij")
-    pixels = torch.complex(xs, ys)[None]  # [1, H, W], pixel centres in keypoint coordinates
+    pixels = pixel_centres(size, source.device)  # [1, H, W]
     sampled = source_neck[:, None, None] + (pixels - target_neck[:, None, None]) * ratio[:, None, None]
-    return torch.stack([(sampled.real + 0.5) / width * 2 - 1, (sampled.imag + 0.5) / height * 2 - 1], dim=-1)
+    return sampling_grid(sampled, size)
 
 
 def _trunk_anchors(pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -151,8 +151,8 @@ class PairObjective(Objective, FrameRenderer):
         that size, one at a time, drawn as ``composition`` (:mod:`pgvg_scgan.compositing`): ``network``, the
         photo's detail carried through the warp (``render_detailed``) over a clean plate where the data are
         bodies; ``layers`` and ``warp``, from the photo alone (``render_layers``); ``person`` (the photo
-        person's segmentation at ``detail``'s size, ``[B, 1, H', W']``) removes and moves them whole. A generator without
-        ``render_detailed`` (not one of this plugin's) gives its frames upsampled.
+        person's segmentation at ``detail``'s size, ``[B, 1, H', W']``) removes and moves them whole. A
+        generator without ``render_detailed`` (not one of this plugin's) gives its frames upsampled.
         """
         size, length = keypoints.shape[:2]
         source_pose = self.heatmaps(source_keypoints)
@@ -169,20 +169,18 @@ class PairObjective(Objective, FrameRenderer):
             frames = upsampled(generator(repeat(source_image), repeat(source_pose), poses), repeat(detail))
             return frames.view(size, length, *frames.shape[1:])
         to_detail = detail.shape[-1] / source_image.shape[-1]
-        plate = behind = None
+        plate = behind = far = owners = trunks = None
         if draws_layers(self.data.skeleton):
             plate = plate_for(composition, detail, rescale_keypoints(source_keypoints, to_detail),
                               rescale_keypoints(keypoints, to_detail), person)  # [B, 3, H', W']
-        if composition != "network":  # the background behind the person: the same for every frame of a clip
-            # (from the source pose as the generators read it: the heatmaps' peaks)
-            behind = behind_the_person(heatmaps_to_keypoints(source_pose.float()), source_image.shape[-1], plate,
-                                       person)
+            far = far_limbs(source_keypoints)  # [B, L]: the limbs drawn behind the body
+        if composition != "network":  # what is the same for every frame of a clip, made once: the background
+            # behind the person and the person's parts, from the source pose as the generators read it
+            read = heatmaps_to_keypoints(source_pose.float())
+            behind = behind_the_person(read, source_image.shape[-1], plate, person)
+            if person is not None:
+                owners, trunks = person_layers(read, source_image.shape[-1], tuple(detail.shape[-2:]), person)
         images, sources, details = repeat(source_image), repeat(source_pose), repeat(detail)
-        far = far_limbs(source_keypoints) if draws_layers(self.data.skeleton) else None  # [B, L]: drawn behind
-        owners = trunks = None
-        if person is not None and composition != "network":  # the person's parts: the same in every frame
-            owners, trunks = person_layers(heatmaps_to_keypoints(source_pose.float()), source_image.shape[-1],
-                                           tuple(detail.shape[-2:]), person)
         plates, behinds, people, fars, owners, trunks = (None if t is None else repeat(t)
                                                           for t in (plate, behind, person, far, owners, trunks))
         one = lambda t, i: None if t is None else t[i : i + 1]  # noqa: E731
@@ -192,7 +190,8 @@ class PairObjective(Objective, FrameRenderer):
         else:
             frames = [generator.render_layers(one(sources, i), one(poses, i), source_image.shape[-1],
                                               one(details, i), one(plates, i), one(behinds, i), one(people, i),
-                                              one(fars, i), None if owners is None else (one(owners, i), one(trunks, i)))
+                                              one(fars, i), None if owners is None else (one(owners, i),
+                                                                                         one(trunks, i)))
                       for i in range(len(poses))]
         frames = torch.cat(frames)
         return frames.view(size, length, *frames.shape[1:])
