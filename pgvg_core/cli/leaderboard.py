@@ -30,10 +30,39 @@ def bench_group() -> None:
     elsewhere. Show them with `pgvg leaderboard`."""
 
 
+def launcher_options(function: Any) -> Any:
+    """The options a command that submits to a scheduler shares (`pgvg bench`, `pgvg run`)."""
+    options = [
+        click.option("--partition", default=None, help="Slurm partition."),
+        click.option("--account", default=None, help="Slurm account."),
+        click.option("--time", "time_min", type=click.IntRange(1), default=24 * 60, show_default=True,
+                     help="Each job's time limit in minutes; a job near it checkpoints and is requeued."),
+        click.option("--slurm", "slurm_sets", multiple=True, metavar="KEY=VALUE",
+                     help="More sbatch settings, e.g. --slurm qos=high --slurm mem=64G --slurm constraint=a100."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def key_values(pairs: tuple[str, ...], option: str) -> dict[str, str]:
+    from pgvg_core.errors import PgvgError
+
+    parsed = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip():
+            raise PgvgError(f"{option} {pair!r}: give KEY=VALUE, e.g. {option} qos=high")
+        parsed[key.strip().replace("-", "_")] = value.strip()
+    return parsed
+
+
 @bench_group.command("run")
 @click.argument("suite")
 @click.option("--methods", default=None, help="Comma-separated methods of the suite (default: all).")
 @click.option("--seeds", type=click.IntRange(1), default=None, help="Only the first N seeds of the protocol.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key of every method (e.g. --set trainer.steps=600): another config hash.")
 @click.option("--db", type=click.Path(dir_okay=False), default=None,
               help="Results database (default: $PGVG_DATA_DIR/results.sqlite or ~/.local/share/pgvg/).")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/bench", show_default=True,
@@ -45,11 +74,48 @@ def bench_group() -> None:
 @click.option("--remeasure", is_flag=True,
               help="Measure runs again even where their folder holds a result of this protocol for their last "
                    "checkpoint (e.g. after a metric's code changed).")
-def bench_run_command(suite: str, methods: str | None, seeds: int | None, db: str | None, out: str,
-                      no_progress: bool, nproc: int, remeasure: bool) -> None:
+@click.option("--launcher", type=click.Choice(["local", "slurm"]), default=None,
+              help="Run each method x seed as a job: `local` at most --max-parallel at once on this machine "
+                   "(waits for them), `slurm` submitted to Slurm (returns, or follows them with --wait). Without "
+                   "it, the runs go one after another in this process.")
+@click.option("--max-parallel", type=click.IntRange(1), default=2, show_default=True,
+              help="With --launcher: jobs running at once (Slurm: the job array's parallelism).")
+@click.option("--gpus-per-run", type=click.IntRange(0), default=0, show_default=True,
+              help="With --launcher: GPUs of each job (several: the run starts under torchrun, one process each).")
+@click.option("--nodes-per-run", type=click.IntRange(1), default=1, show_default=True,
+              help="With --launcher slurm: nodes of each job (torchrun on each, meeting at the first).")
+@click.option("--retries", type=click.IntRange(0), default=1, show_default=True,
+              help="With --launcher: how often a failed run is tried again (from its checkpoint) before it is "
+                   "shown as failed.")
+@click.option("--wait", is_flag=True, help="With --launcher slurm: follow the jobs to their end with a progress "
+              "line, resubmit runs stopped without being requeued, and store the results.")
+@launcher_options
+def bench_run_command(suite: str, methods: str | None, seeds: int | None, sets: tuple[str, ...], db: str | None,
+                      out: str, no_progress: bool, nproc: int, remeasure: bool, launcher: str | None,
+                      max_parallel: int, gpus_per_run: int, nodes_per_run: int, retries: int, wait: bool,
+                      partition: str | None, account: str | None, time_min: int, slurm_sets: tuple[str, ...]) -> None:
     """Train and measure every method x seed of SUITE."""
     from pathlib import Path
 
+    from pgvg_core.errors import PgvgError
+
+    if launcher is None:
+        used = [name for name, given in (("--wait", wait), ("--partition", partition), ("--account", account),
+                                         ("--slurm", slurm_sets), ("--nodes-per-run", nodes_per_run > 1),
+                                         ("--gpus-per-run", gpus_per_run)) if given]
+        if used:
+            raise PgvgError(f"{', '.join(used)}: only with --launcher local|slurm")
+    else:
+        if nproc > 1:
+            raise PgvgError("--nproc is for runs in this process; with --launcher give --gpus-per-run")
+        from pgvg_core.leaderboard.launcher import LaunchOptions
+
+        options = LaunchOptions(launcher=launcher, max_parallel=max_parallel, gpus_per_run=gpus_per_run,
+                                nodes_per_run=nodes_per_run, retries=retries, time_min=time_min, partition=partition,
+                                account=account, slurm=key_values(slurm_sets, "--slurm"))
+        raise SystemExit(launch_suite(suite, Path(out), options, methods=methods.split(",") if methods else None,
+                                      seeds=seeds, sets=sets, remeasure=remeasure, db=db,
+                                      wait=wait or launcher == "local"))
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         raise SystemExit(run_under_torchrun(nproc))
 
@@ -59,7 +125,7 @@ def bench_run_command(suite: str, methods: str | None, seeds: int | None, db: st
     from pgvg_core.leaderboard.suites import load_suite
     from pgvg_core.training import distributed
 
-    loaded = load_suite(suite)
+    loaded = load_suite(suite, sets)
     main_process = distributed.world_from_environment().main
     try:
         with ResultsDatabase(db) if main_process else contextlib.nullcontext() as database:
@@ -71,6 +137,86 @@ def bench_run_command(suite: str, methods: str | None, seeds: int | None, db: st
                 click.echo(format_table(leaderboard(database.results(loaded.name), loaded)))
     finally:
         distributed.stop()
+
+
+def launch_suite(suite: str, out: Any, options: Any, *, methods: list[str] | None, seeds: int | None,
+                 sets: tuple[str, ...], remeasure: bool, db: str | None, wait: bool) -> int:
+    """`pgvg bench --launcher`: submit what is not done, follow it (``wait``), store the results; the exit code
+    (1 when a run failed)."""
+    from pgvg_core.leaderboard.board import format_table, leaderboard
+    from pgvg_core.leaderboard.launcher import DONE, FAILED, collect, launch, plan, record_path, status_table
+    from pgvg_core.leaderboard.results import ResultsDatabase
+    from pgvg_core.leaderboard.suites import load_suite
+
+    loaded = load_suite(suite, sets)
+    helpers, runs = plan(loaded, out, methods=methods, seeds=seeds, sets=sets, remeasure=remeasure)
+    click.echo(f"{loaded.name}: {len(helpers)} helper(s) and {len(runs)} run(s) through the {options.launcher} "
+               f"launcher, at most {options.max_parallel} at once; jobs in {record_path(loaded, out)}")
+    states = launch(loaded, out, helpers, runs, options, wait=wait, report=click.echo)
+    if not wait:
+        click.echo(status_table(states))
+        click.echo(f"follow them with `pgvg bench status {out}`; run this command again to store their results "
+                   "(and to resubmit what failed)")
+        return 0
+    with ResultsDatabase(db) as database:
+        stored = collect(states, database)
+        click.echo(f"{stored} result(s) stored in {database.path}")
+        if all(s.state == DONE for s in states):
+            click.echo("\n" + format_table(leaderboard(database.results(loaded.name), loaded)))
+            return 0
+    click.echo(status_table([s for s in states if s.state != DONE]))
+    return 1 if any(s.state == FAILED for s in states) else 0
+
+
+@bench_group.command("status")
+@click.argument("out", type=click.Path(file_okay=False, exists=True))
+@click.option("--suite", "suite_name", default=None, help="Only this suite of OUT (default: every one launched).")
+def bench_status_command(out: str, suite_name: str | None) -> None:
+    """Each run launched into OUT with `pgvg bench --launcher`: queued, running (step, time left), done, or
+    failed (the last lines of its log)."""
+    from pathlib import Path
+
+    from pgvg_core.errors import PgvgError
+    from pgvg_core.leaderboard.launcher import RECORD, read_record, recorded_works, states_of, status_table, summary
+    from pgvg_core.leaderboard.suites import load_suite
+
+    records = sorted(Path(out).glob(f"*/{RECORD}"))
+    if suite_name:
+        records = [path for path in records if path.parent.name == suite_name]
+    if not records:
+        raise PgvgError(f"no jobs launched into {out}{' for suite ' + repr(suite_name) if suite_name else ''}; "
+                        "start them with `pgvg bench SUITE --out OUT --launcher local|slurm`")
+    for path in records:
+        record = read_record(path)
+        helpers, runs = recorded_works(record)
+        sets = (runs or helpers)[0].sets if (runs or helpers) else ()
+        loaded = load_suite(record["suite"], sets)
+        states = states_of(loaded, [*helpers, *runs], record)
+        click.echo(f"{loaded.name} ({path.parent}): {summary(states)}")
+        click.echo(status_table(states) + "\n")
+
+
+@bench_group.command("job", hidden=True)
+@click.argument("suite")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--method", default=None)
+@click.option("--helper", default=None)
+@click.option("--seed", type=int, default=0)
+@click.option("--set", "sets", multiple=True)
+@click.option("--no-progress", is_flag=True)
+@click.option("--remeasure", is_flag=True)
+def bench_job_command(suite: str, out: str, method: str | None, helper: str | None, seed: int,
+                      sets: tuple[str, ...], no_progress: bool, remeasure: bool) -> None:
+    """One job of `pgvg bench --launcher` (started by the job's supervisor): a helper trained, or a method x seed
+    trained and measured into its result file."""
+    from pathlib import Path
+
+    from pgvg_core.leaderboard.runner import run_job
+    from pgvg_core.leaderboard.suites import load_suite
+
+    folder = run_job(load_suite(suite, sets), out=Path(out), method=method, helper=helper, seed=seed,
+                     progress=not no_progress, remeasure=remeasure)
+    click.echo(f"done: {folder}")
 
 
 @bench_group.command("real-reconstruction")

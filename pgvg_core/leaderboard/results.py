@@ -327,10 +327,12 @@ class _Transaction:
         self.connection.execute("COMMIT" if kind is None else "ROLLBACK")
 
 
-def store(result: Result, run_dir: str | Path, database: ResultsDatabase) -> Path:
-    """A result as the leaderboard keeps it: its file in the run folder first, then its row."""
+def store(result: Result, run_dir: str | Path, database: ResultsDatabase | None) -> Path:
+    """A result as the leaderboard keeps it: its file in the run folder first, then its row (none without a
+    ``database``: a cluster job writes the file, the process that collects the jobs writes the rows)."""
     path = write_result_file(run_dir, attrs.evolve(result, source=str(Path(run_dir).resolve())))
-    database.upsert(read_result_file(path))
+    if database is not None:
+        database.upsert(read_result_file(path))
     return path
 
 

@@ -166,23 +166,42 @@ def run_suite(suite: Suite, *, out: Path, database: ResultsDatabase | None, meth
     for index, (method, seed) in enumerate(jobs):
         left = (f", about {statistics.fmean(durations) * (len(jobs) - index) / 60:.1f} min left" if durations else "")
         say(f"[{index + 1}/{len(jobs)}] {suite.name}: {method.name}, seed {seed}{left}")
-        run_dir = run_folder(out, suite, method, seed)
         started = time.perf_counter()
-        stage1_dir = stage1_folder(out, suite, method, seed) if method.stage1 else None
-        if method.stage1:
-            train(method.stage1, seed, stage1_dir, progress=progress and world.main)
-        train(method, seed, run_dir, progress=progress and world.main)
-        if world.main:
-            found = None if remeasure else measured_before(suite, run_dir, stage1_dir)
-            if found is not None:
-                say(f"  measured before under this protocol ({found.created[:19]}): stored as it is")
-                database.upsert(found)
-            results.append(found or measured_result(suite, method, seed, run_dir, helpers, database,
-                                                    stage1_dir=stage1_dir, train_seconds=time.perf_counter() - started))
+        result = run_one(suite, method, seed, out=out, helpers=helpers, database=database, progress=progress,
+                         remeasure=remeasure, say=say)
+        if result is not None:
+            results.append(result)
         if time.perf_counter() - started > 5:  # a run reused and measured before takes well under that
             durations.append(time.perf_counter() - started)
         distributed.barrier()
     return results
+
+
+def run_one(suite: Suite, method: Method, seed: int, *, out: Path, helpers: dict[str, Path],
+            database: ResultsDatabase | None, progress: bool = True, remeasure: bool = False,
+            say: Callable[[str], None] = log.info) -> Result | None:
+    """Train one method x seed (its stage 1 first, if it has one) and measure it; the result is stored as a file
+    in the run folder and, with a ``database``, as a row. Under torchrun every process trains; process 0 alone
+    measures and returns the result (None on the others)."""
+    from pgvg_core.training import distributed
+
+    main = distributed.world_from_environment().main
+    started = time.perf_counter()
+    run_dir = run_folder(out, suite, method, seed)
+    stage1_dir = stage1_folder(out, suite, method, seed) if method.stage1 else None
+    if method.stage1:
+        train(method.stage1, seed, stage1_dir, progress=progress and main)
+    train(method, seed, run_dir, progress=progress and main)
+    if not main:
+        return None
+    found = None if remeasure else measured_before(suite, run_dir, stage1_dir)
+    if found is not None:
+        say(f"  measured before under this protocol ({found.created[:19]}): stored as it is")
+        if database is not None:
+            database.upsert(found)
+        return found
+    return measured_result(suite, method, seed, run_dir, helpers, database, stage1_dir=stage1_dir,
+                           train_seconds=time.perf_counter() - started)
 
 
 def measured_before(suite: Suite, run_dir: Path, stage1_dir: Path | None) -> Result | None:
@@ -198,7 +217,7 @@ def measured_before(suite: Suite, run_dir: Path, stage1_dir: Path | None) -> Res
 
 
 def measured_result(suite: Suite, method: Method, seed: int, run_dir: Path, helpers: dict[str, Path],
-                    database: ResultsDatabase, *, train_seconds: float, stage1_dir: Path | None = None) -> Result:
+                    database: ResultsDatabase | None, *, train_seconds: float, stage1_dir: Path | None = None) -> Result:
     """A trained run measured under the protocol, stored as a file in the run folder and a row. A two-stage
     method's config holds its stage 1's under ``[stage1]`` (a changed stage 1 is another config)."""
     import tomli_w
@@ -216,3 +235,31 @@ def measured_result(suite: Suite, method: Method, seed: int, run_dir: Path, help
                     train_seconds=round(train_seconds, 1), steps=int(state["step"]))
     store(result, run_dir, database)
     return result
+
+
+def run_job(suite: Suite, *, out: Path, method: str | None = None, helper: str | None = None, seed: int = 0,
+            progress: bool = False, remeasure: bool = False) -> Path:
+    """One job of ``pgvg bench --launcher``: a helper trained, or a method x seed trained and measured into its
+    result file (no database row: the collecting process writes those). Under torchrun every process trains;
+    the run folder."""
+    from pgvg_core.training import distributed
+
+    distributed.start("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        helpers = helper_folders(suite, out)
+        if helper is not None:
+            train(_named(suite.helpers, helper, suite, "helper"), 0, helpers[helper], progress=progress)
+            return helpers[helper]
+        chosen = _named(suite.methods, method, suite, "method")
+        run_one(suite, chosen, seed, out=out, helpers=helpers, database=None, progress=progress, remeasure=remeasure)
+        return run_folder(out, suite, chosen, seed)
+    finally:
+        distributed.stop()
+
+
+def _named(methods: Sequence[Method], name: str | None, suite: Suite, what: str) -> Method:
+    for method in methods:
+        if method.name == name:
+            return method
+    raise PgvgError(f"suite '{suite.name}' ({suite.source}) has no {what} '{name}'; its {what}s: "
+                    f"{', '.join(m.name for m in methods) or 'none'}")

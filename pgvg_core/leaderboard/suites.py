@@ -83,7 +83,9 @@ def suite_file(name_or_path: str) -> Path:
     raise PgvgError(f"no suite '{name_or_path}': give a suite file or one of pgvg's: {known}")
 
 
-def load_suite(name_or_path: str) -> Suite:
+def load_suite(name_or_path: str, sets: Sequence[str] = ()) -> Suite:
+    """A suite; ``sets`` (``pgvg bench --set``) are overrides added to every method's (and its stage 1's), e.g.
+    ``trainer.steps=600`` — a changed config, so results of another config hash."""
     path = suite_file(name_or_path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -97,13 +99,20 @@ def load_suite(name_or_path: str) -> Suite:
         raise PgvgError(f"{path}, at 'protocol': a protocol names a dataset and its metrics")
     if protocol.get("checkpoint", "last") != "last":
         raise PgvgError(f"{path}, at 'protocol.checkpoint': only 'last' (a best-of-several checkpoint is not a result)")
-    methods = _methods(data.get("methods", []), path, "methods")
+    methods = tuple(_with_overrides(method, tuple(sets)) for method in _methods(data.get("methods", []), path, "methods"))
     helpers = _methods(protocol.get("helpers", []), path, "protocol.helpers")
     if not methods:
         raise PgvgError(f"{path}: no [[methods]]")
     return Suite(name=head["name"], version=int(head["version"]), description=head.get("description", ""),
                  primary=head["primary"], columns=tuple(head.get("columns", ())), protocol=protocol, methods=methods,
                  helpers=helpers, source=path, paper=_published(data.get("paper", []), methods, path))
+
+
+def _with_overrides(method: Method, sets: tuple[str, ...]) -> Method:
+    if not sets:
+        return method
+    stage1 = _with_overrides(method.stage1, sets) if method.stage1 else None
+    return attrs.evolve(method, overrides=(*method.overrides, *sets), stage1=stage1)
 
 
 def _published(entries: list[dict[str, Any]], methods: Sequence[Method], path: Path) -> dict[str, dict[str, tuple[float, str]]]:
