@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from pgvg_core.cli.common import _plugins
+from pgvg_core.cli.common import _plugins, key_values, launcher_options
 
 log = logging.getLogger("pgvg")
 
@@ -27,11 +27,34 @@ log = logging.getLogger("pgvg")
 @click.option("--nproc", type=click.IntRange(1, 1024), default=1, show_default=True,
               help="Train on this many processes of this machine (torch.distributed.run; the same as `torchrun "
                    "--nproc_per_node N -m pgvg_core.cli run ...`). trainer.batch_size is the global batch.")
+@click.option("--launcher", type=click.Choice(["local", "slurm"]), default=None,
+              help="Train as a scheduler's job (submitit): `slurm` submits and returns (--wait follows it), `local` "
+                   "runs it here as a job; preempted, it checkpoints and is requeued.")
+@click.option("--nodes", type=click.IntRange(1), default=1, show_default=True,
+              help="With --launcher slurm: nodes of the job (torchrun on each, meeting at the first).")
+@click.option("--gpus-per-node", type=click.IntRange(0), default=0, show_default=True,
+              help="With --launcher: GPUs on each node (one process each).")
+@click.option("--wait", is_flag=True, help="With --launcher slurm: follow the job to its end.")
+@launcher_options
 def run_command(config_file: str | None, overrides: tuple[str, ...], out: str | None, resume_dir: str | None,
-                no_progress: bool, from_checkpoint: str | None, nproc: int) -> None:
+                no_progress: bool, from_checkpoint: str | None, nproc: int, launcher: str | None, nodes: int,
+                gpus_per_node: int, wait: bool, partition: str | None, account: str | None, time_min: int,
+                slurm_sets: tuple[str, ...]) -> None:
     """Train the experiment in CONFIG_FILE (or continue one with --resume RUN_DIR)."""
     from pathlib import Path
 
+    if launcher is None:
+        used = [name for name, given in (("--wait", wait), ("--partition", partition), ("--account", account),
+                                         ("--slurm", slurm_sets), ("--nodes", nodes > 1),
+                                         ("--gpus-per-node", gpus_per_node)) if given]
+        if used:
+            from pgvg_core.errors import PgvgError
+
+            raise PgvgError(f"{', '.join(used)}: only with --launcher local|slurm")
+    else:
+        raise SystemExit(submit_run(config_file, overrides, out, resume_dir, launcher=launcher, nodes=nodes,
+                                    gpus_per_node=gpus_per_node, wait=wait or launcher == "local", partition=partition,
+                                    account=account, time_min=time_min, slurm_sets=slurm_sets, nproc=nproc))
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         raise SystemExit(run_under_torchrun(nproc))
 
@@ -69,6 +92,44 @@ def run_command(config_file: str | None, overrides: tuple[str, ...], out: str | 
     for name, values in result.metrics.items():
         shown = ", ".join(f"{k}={v:.4g}" for k, v in values.items() if isinstance(v, float))
         click.echo(f"  {name}: {shown}")
+
+
+def submit_run(config_file: str | None, overrides: tuple[str, ...], out: str | None, resume_dir: str | None, *,
+               launcher: str, nodes: int, gpus_per_node: int, wait: bool, partition: str | None, account: str | None,
+               time_min: int, slurm_sets: tuple[str, ...], nproc: int) -> int:
+    """`pgvg run --launcher`: the run as one job; its exit code (1 when it failed)."""
+    from pathlib import Path
+
+    from pgvg_core.config import load_config
+    from pgvg_core.errors import PgvgError
+    from pgvg_core.leaderboard.jobs import FAILED, Work
+    from pgvg_core.leaderboard.launcher import LaunchOptions, launch_run
+    from pgvg_core.training import checkpoint
+
+    if nproc > 1:
+        raise PgvgError("--nproc starts processes on this machine; with --launcher give --gpus-per-node (and --nodes)")
+    if nodes > 1 and launcher == "local":
+        raise PgvgError("--nodes: the local launcher runs on this machine only; use --launcher slurm")
+    if resume_dir:
+        if config_file:
+            raise PgvgError("give either CONFIG_FILE or --resume RUN_DIR, not both")
+        if not checkpoint.list_checkpoints(Path(resume_dir)):
+            raise PgvgError(f"--resume {resume_dir}: no checkpoint there to continue from")
+        run_dir, config_file = Path(resume_dir), str(Path(resume_dir) / "config.toml")
+    else:
+        if not config_file:
+            raise PgvgError("missing CONFIG_FILE: pgvg run experiments/psgan.toml --launcher slurm")
+        config = load_config(config_file, overrides, registries=_plugins().registries)
+        run_dir = Path(out or Path("runs") / config.experiment.name)
+        if checkpoint.list_checkpoints(run_dir):
+            raise PgvgError(f"{run_dir} already holds a run; continue it with --resume {run_dir} --launcher "
+                            f"{launcher}, or choose another --out")
+    work = Work(suite="", out=str(run_dir.resolve().parent), run_dir=str(run_dir.resolve()),
+                config=str(Path(config_file).resolve()), sets=tuple(overrides))
+    options = LaunchOptions(launcher=launcher, gpus_per_run=gpus_per_node, nodes_per_run=nodes, time_min=time_min,
+                            partition=partition, account=account, slurm=key_values(slurm_sets, "--slurm"))
+    state = launch_run(work, options, wait=wait, report=click.echo)
+    return 1 if state == FAILED else 0
 
 
 def run_under_torchrun(nproc: int) -> int:

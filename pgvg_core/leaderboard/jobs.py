@@ -61,13 +61,25 @@ class Work:
     helper: str | None = None
     sets: tuple[str, ...] = ()  # ``pgvg bench --set``: overrides for every method
     remeasure: bool = False
+    config: str | None = None  # ``pgvg run CONFIG --launcher``: one experiment trained into run_dir, no suite
 
     @property
     def name(self) -> str:
+        if self.config is not None:
+            return f"run {Path(self.run_dir).name}"
         return f"helper {self.helper}" if self.helper else f"{self.method}, seed {self.seed}"
 
     def command(self) -> list[str]:
-        """``pgvg bench job ...`` for this work (without the interpreter)."""
+        """The pgvg command line of this work (without the interpreter): ``pgvg bench job ...``, or for a
+        single experiment ``pgvg run CONFIG --out RUN_DIR`` and, once it has a checkpoint, ``pgvg run --resume``."""
+        if self.config is not None:
+            from pgvg_core.training import checkpoint
+
+            if checkpoint.list_checkpoints(self.run_dir):
+                return ["run", "--resume", self.run_dir, "--no-progress",
+                        *(arg for override in self.sets for arg in ("--set", override))]
+            return ["run", self.config, "--out", self.run_dir, "--no-progress",
+                    *(arg for override in self.sets for arg in ("--set", override))]
         args = ["bench", "job", self.suite, "--out", self.out, "--seed", str(self.seed), "--no-progress"]
         args += ["--helper", self.helper] if self.helper else ["--method", str(self.method)]
         for override in self.sets:
@@ -164,8 +176,9 @@ class BenchJob:
 
     def _run_child(self, environment: Any, output: Any) -> int:
         env = dict(os.environ)
-        if self.threads:
-            env.update(OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
+        threads = self.threads or os.environ.get("SLURM_CPUS_PER_TASK")  # the CPUs Slurm gave the job
+        if threads:
+            env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         # SIGUSR2 is submitit's (Slurm sends it to every process of the job before its time ends): the child
         # must not die of it; the supervisor stops it cleanly instead (checkpoint()).
         self._child = subprocess.Popen(self.child_command(environment), stdout=output, stderr=subprocess.STDOUT,

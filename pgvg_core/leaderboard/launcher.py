@@ -199,15 +199,8 @@ def states_of(suite: Suite, works: Sequence[Work], record: dict[str, Any],
 
 def _progress(suite: Suite, work: Work, status: dict[str, Any]) -> str:
     """``step 312/600, ~40 s left (attempt 1/2, host)`` from the run's metrics.jsonl."""
-    from pgvg_core.training.run import METRICS_LOG
 
-    step, rate = 0, None
-    try:
-        lines = (Path(work.run_dir) / METRICS_LOG).read_text(encoding="utf-8").splitlines()
-        last = json.loads(lines[-1]) if lines else {}
-        step, rate = int(last.get("step", 0)), last.get("it_per_s")
-    except (OSError, ValueError):
-        pass
+    step, rate = logged_step(work.run_dir)
     total = _steps(suite, work)
     left = f", ~{_duration((total - step) / rate)} left" if rate and total and step else ""
     where = f"attempt {status.get('attempt', 1)}/{status.get('attempts', 1)} on {status.get('host', '?')}"
@@ -215,6 +208,18 @@ def _progress(suite: Suite, work: Work, status: dict[str, Any]) -> str:
 
 
 _STEPS: dict[tuple[Any, ...], int | None] = {}  # a run's trainer.steps, read once per process
+
+
+def logged_step(run_dir: str | Path) -> tuple[int, float | None]:
+    """The last step a run logged (its metrics.jsonl) and its steps per second then."""
+    from pgvg_core.training.run import METRICS_LOG
+
+    try:
+        lines = (Path(run_dir) / METRICS_LOG).read_text(encoding="utf-8").splitlines()
+        last = json.loads(lines[-1]) if lines else {}
+        return int(last.get("step", 0)), last.get("it_per_s")
+    except (OSError, ValueError):
+        return 0, None
 
 
 def _steps(suite: Suite, work: Work) -> int | None:
@@ -273,9 +278,13 @@ def _scheduler_error(entry: dict[str, Any]) -> str:
 
 
 def _executor(suite: Suite, out: Path, options: LaunchOptions, *, name: str) -> Any:
+    return _executor_in(out.resolve() / suite.name / "jobs" / "%j", options, name=f"{suite.name}-{name}")
+
+
+def _executor_in(folder: Path, options: LaunchOptions, *, name: str) -> Any:
+    """A submitit executor writing its files to ``folder`` (``%j``: the job's id)."""
     import submitit
 
-    folder = out.resolve() / suite.name / "jobs" / "%j"
     if options.launcher == "local":
         executor = submitit.LocalExecutor(folder=folder)
         executor.update_parameters(timeout_min=options.time_min, gpus_per_node=options.gpus_per_run)
@@ -285,7 +294,7 @@ def _executor(suite: Suite, out: Path, options: LaunchOptions, *, name: str) -> 
                         "--launcher local)")
     executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=MAX_REQUEUES)
     known = set(executor._valid_parameters()) if hasattr(executor, "_valid_parameters") else set()
-    parameters: dict[str, Any] = {"job_name": f"pgvg-{suite.name}-{name}", "time": options.time_min,
+    parameters: dict[str, Any] = {"job_name": f"pgvg-{name}", "time": options.time_min,
                                   "nodes": options.nodes_per_run, "ntasks_per_node": 1}
     if options.gpus_per_run:
         parameters["gpus_per_node"] = options.gpus_per_run
@@ -379,8 +388,10 @@ class _Progress:
         self.report, self.counts, self.shown_at = report, "", 0.0
 
     def show(self, states: Sequence[RunState]) -> None:
-        line = summary(states)
-        counts = line.split("  [")[0]
+        self.line(summary(states))
+
+    def line(self, line: str) -> None:
+        counts = line.split("  [")[0].split(", step")[0]
         if counts != self.counts or time.monotonic() - self.shown_at > SHOW_EVERY_S:
             self.report(line)
             self.counts, self.shown_at = counts, time.monotonic()
@@ -453,6 +464,39 @@ class _LocalQueue:
             if pending or active:
                 time.sleep(POLL_S)
         return states_of(self.suite, works, self.record, known)
+
+
+def launch_run(work: Work, options: LaunchOptions, *, wait: bool, report: Callable[[str], None] = log.info) -> str:
+    """``pgvg run CONFIG --launcher``: one experiment as one job (``nodes_per_run`` nodes of ``gpus_per_run``
+    GPUs, torchrun on each); with ``wait``, followed to its end (resubmitted when stopped without being
+    requeued). Its last state."""
+    run_dir = Path(work.run_dir)
+    record: dict[str, Any] = {"jobs": {}}
+    entry_of = record["jobs"].get
+    executor = _executor_in(run_dir.parent / f"{run_dir.name}.jobs" / "%j", options, name=run_dir.name)
+    for _ in range(MAX_REQUEUES + 1):
+        job = executor.submit(_job(work, options, default_threads(options)))
+        record["jobs"][work.run_dir] = {"job_id": str(job.job_id), "launcher": options.launcher,
+                                        "submitted": time.time(), "folder": str(executor.folder).replace("%j", str(job.job_id))}
+        report(f"submitted {work.name} as {options.launcher} job {job.job_id}; its log: {jobs.log_path(run_dir)}")
+        if not wait:
+            return QUEUED
+        progress = _Progress(report)
+        while True:
+            status = jobs.read_status(run_dir) or {}
+            fresh = status.get("updated", 0) >= entry_of(work.run_dir)["submitted"]
+            state = status.get("state") if fresh else None
+            alive = scheduler_state(entry_of(work.run_dir))
+            if state == DONE or (not alive and state == FAILED):
+                report(f"{work.name}: {state}" + (f"\n{status.get('error')}" if state == FAILED else ""))
+                return state
+            if not alive:
+                break
+            progress.line(f"{work.name}: {state or 'queued'}" + (
+                f", step {logged_step(run_dir)[0]}" if state == RUNNING else ""))
+            time.sleep(POLL_S * 20)
+        report(f"{work.name} stopped before finishing; submitting it again (it resumes from its checkpoint)")
+    return PREEMPTED
 
 
 def _visible_gpus() -> list[int]:
