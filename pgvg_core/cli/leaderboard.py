@@ -118,9 +118,11 @@ def launch_suite(suite: str, out: Any, options: Any, *, methods: list[str] | Non
     """`pgvg bench --launcher`: submit what is not done, follow it (``wait``), store the results; the exit code
     (1 when a run failed)."""
     from pgvg_core.leaderboard.board import format_table, leaderboard
-    from pgvg_core.leaderboard.launcher import DONE, FAILED, collect, launch, plan, record_path, status_table
+    from pgvg_core.leaderboard.jobs import DONE, FAILED
+    from pgvg_core.leaderboard.launcher import collect, launch, plan
     from pgvg_core.leaderboard.results import ResultsDatabase
     from pgvg_core.leaderboard.suites import load_suite
+    from pgvg_core.leaderboard.tracking import record_path, status_table
 
     loaded = load_suite(suite, sets)
     helpers, runs = plan(loaded, out, methods=methods, seeds=seeds, sets=sets, remeasure=remeasure)
@@ -151,8 +153,8 @@ def bench_status_command(out: str, suite_name: str | None) -> None:
     from pathlib import Path
 
     from pgvg_core.errors import PgvgError
-    from pgvg_core.leaderboard.launcher import RECORD, read_record, recorded_works, states_of, status_table, summary
     from pgvg_core.leaderboard.suites import load_suite
+    from pgvg_core.leaderboard.tracking import RECORD, read_record, recorded_works, states_of, status_table, summary
 
     records = sorted(Path(out).glob(f"*/{RECORD}"))
     if suite_name:
