@@ -179,10 +179,8 @@ class BenchJob:
         threads = self.threads or os.environ.get("SLURM_CPUS_PER_TASK")  # the CPUs Slurm gave the job
         if threads:
             env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-        # SIGUSR2 is submitit's (Slurm sends it to every process of the job before its time ends): the child
-        # must not die of it; the supervisor stops it cleanly instead (checkpoint()).
         self._child = subprocess.Popen(self.child_command(environment), stdout=output, stderr=subprocess.STDOUT,
-                                       env=env, preexec_fn=_ignore_usr2)
+                                       env=env, preexec_fn=_child_signals)
         # Polled, not waited on: checkpoint() runs inside a signal handler and polls the same child.
         while (code := self._child.poll()) is None:
             time.sleep(0.2)
@@ -231,8 +229,17 @@ def job_python() -> list[str]:
     return shlex.split(given) if given else [sys.executable]
 
 
-def _ignore_usr2() -> None:
+def _child_signals() -> None:
+    """In the child, before it starts: SIGUSR2 is submitit's (Slurm sends it to every process of the job before
+    its time ends), so the child ignores it and the supervisor stops it cleanly instead (checkpoint()); and a
+    supervisor killed outright (SIGKILL, a lost node) takes its child with it (Linux's parent-death signal), so
+    that a resubmitted job never finds the old one still training into the same run folder."""
     signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
 
 
 def _requeues(run_dir: str) -> int:

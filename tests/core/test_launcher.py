@@ -72,25 +72,33 @@ def test_two_runs_at_once_store_what_the_sequential_runs_store(tmp_path):
     assert code == 0 and "2/2 done" in output and "queued" not in output, output
 
 
-def test_a_preempted_job_is_requeued_and_ends_with_the_uninterrupted_weights(tmp_path):
+def wait_for_step(process, run_dir, step):
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        rows = (run_dir / "metrics.jsonl").read_text().splitlines() if (run_dir / "metrics.jsonl").exists() else []
+        if rows and json.loads(rows[-1])["step"] >= step:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"the job did not reach step {step}: {process.communicate(timeout=5)[0]}")
+
+
+def test_a_preempted_job_and_a_killed_one_resume_and_end_with_the_uninterrupted_weights(tmp_path):
     process = bench(tmp_path, "--methods", "scgan", "--seeds", "1", "--launcher", "local", *LONGER)
     run_dir = tmp_path / "runs" / "smoke" / "scgan" / "seed-0"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # preempt once it is well into training, before it ends
-        rows = (run_dir / "metrics.jsonl").read_text().splitlines() if (run_dir / "metrics.jsonl").exists() else []
-        if rows and json.loads(rows[-1])["step"] >= 50:
-            break
-        time.sleep(0.05)
-    else:
-        pytest.fail(f"the job did not reach step 50: {process.communicate(timeout=5)[0]}")
+    wait_for_step(process, run_dir, 50)
     os.kill(status_of(run_dir)["pid"], signal.SIGUSR2)  # what Slurm sends before preempting or timing out
+    wait_for_step(process, run_dir, 100)  # requeued by submitit: the same job started again
+    while status_of(run_dir)["pid"] is None:
+        time.sleep(0.05)
+    os.kill(status_of(run_dir)["pid"], signal.SIGKILL)  # the job killed outright (OOM killer, a lost node)
     code, output = finished(process)
     assert code == 0, output
     status = status_of(run_dir)
     assert status["state"] == "done" and status["requeues"] == 1
     log = Path(f"{run_dir}.log").read_text()
-    assert log.count("attempt 1 of 2") == 2, log  # started twice: requeued, not retried as a failure
-    assert "SIGTERM received: stopped after step" in log  # the child checkpointed at a step boundary
+    assert log.count("attempt 1 of 2") == 3, log  # started three times: requeued, resubmitted, not retried
+    assert log.count("SIGTERM received: stopped after step") == 1  # the preempted child checkpointed at a step
+    assert len({line.split()[4] for line in log.splitlines() if line.startswith("===")}) == 2  # a second job
 
     code, output = finished(bench(tmp_path, "--methods", "scgan", "--seeds", "1", *LONGER, out="reference",
                                   db="reference.sqlite"))
