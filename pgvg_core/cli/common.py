@@ -57,3 +57,12 @@ def key_values(pairs: tuple[str, ...], option: str) -> dict[str, str]:
             raise PgvgError(f"{option} {pair!r}: give KEY=VALUE, e.g. {option} qos=high")
         parsed[key.strip().replace("-", "_")] = value.strip()
     return parsed
+
+
+def only_with_a_launcher(given: dict[str, Any]) -> None:
+    """Refuse scheduler options given without ``--launcher`` (they would be ignored)."""
+    from pgvg_core.errors import PgvgError
+
+    used = [name for name, value in given.items() if value]
+    if used:
+        raise PgvgError(f"{', '.join(used)}: only with --launcher local|slurm")

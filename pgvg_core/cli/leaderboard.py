@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from pgvg_core.cli.common import key_values, launcher_options
+from pgvg_core.cli.common import key_values, launcher_options, only_with_a_launcher
 from pgvg_core.cli.training import run_under_torchrun
 
 log = logging.getLogger("pgvg")
@@ -74,11 +74,8 @@ def bench_run_command(suite: str, methods: str | None, seeds: int | None, sets: 
     from pgvg_core.errors import PgvgError
 
     if launcher is None:
-        used = [name for name, given in (("--wait", wait), ("--partition", partition), ("--account", account),
-                                         ("--slurm", slurm_sets), ("--nodes-per-run", nodes_per_run > 1),
-                                         ("--gpus-per-run", gpus_per_run)) if given]
-        if used:
-            raise PgvgError(f"{', '.join(used)}: only with --launcher local|slurm")
+        only_with_a_launcher({"--wait": wait, "--partition": partition, "--account": account, "--slurm": slurm_sets,
+                              "--nodes-per-run": nodes_per_run > 1, "--gpus-per-run": gpus_per_run})
     else:
         if nproc > 1:
             raise PgvgError("--nproc is for runs in this process; with --launcher give --gpus-per-run")

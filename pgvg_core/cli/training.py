@@ -6,10 +6,11 @@ import json
 import logging
 import os
 import sys
+from typing import Any
 
 import click
 
-from pgvg_core.cli.common import _plugins, key_values, launcher_options
+from pgvg_core.cli.common import _plugins, key_values, launcher_options, only_with_a_launcher
 
 log = logging.getLogger("pgvg")
 
@@ -41,16 +42,10 @@ def run_command(config_file: str | None, overrides: tuple[str, ...], out: str | 
                 gpus_per_node: int, wait: bool, partition: str | None, account: str | None, time_min: int,
                 slurm_sets: tuple[str, ...]) -> None:
     """Train the experiment in CONFIG_FILE (or continue one with --resume RUN_DIR)."""
-    from pathlib import Path
 
     if launcher is None:
-        used = [name for name, given in (("--wait", wait), ("--partition", partition), ("--account", account),
-                                         ("--slurm", slurm_sets), ("--nodes", nodes > 1),
-                                         ("--gpus-per-node", gpus_per_node)) if given]
-        if used:
-            from pgvg_core.errors import PgvgError
-
-            raise PgvgError(f"{', '.join(used)}: only with --launcher local|slurm")
+        only_with_a_launcher({"--wait": wait, "--partition": partition, "--account": account, "--slurm": slurm_sets,
+                              "--nodes": nodes > 1, "--gpus-per-node": gpus_per_node})
     else:
         raise SystemExit(submit_run(config_file, overrides, out, resume_dir, launcher=launcher, nodes=nodes,
                                     gpus_per_node=gpus_per_node, wait=wait or launcher == "local", partition=partition,
@@ -58,9 +53,8 @@ def run_command(config_file: str | None, overrides: tuple[str, ...], out: str | 
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         raise SystemExit(run_under_torchrun(nproc))
 
-    from pgvg_core.config import load_config
     from pgvg_core.errors import PgvgError
-    from pgvg_core.training import checkpoint, distributed
+    from pgvg_core.training import distributed
     from pgvg_core.training.trainer import Trainer
 
     if from_checkpoint and not resume_dir:
@@ -71,13 +65,7 @@ def run_command(config_file: str | None, overrides: tuple[str, ...], out: str | 
                             "config.toml saved in its folder; change it with --set)")
         trainer = Trainer.resume(resume_dir, overrides, from_checkpoint=from_checkpoint, progress=not no_progress)
     else:
-        if not config_file:
-            raise PgvgError("missing CONFIG_FILE: pgvg run experiments/psgan.toml (or --resume RUN_DIR)")
-        config = load_config(config_file, overrides, registries=_plugins().registries)
-        run_dir = Path(out or Path("runs") / config.experiment.name)
-        if checkpoint.list_checkpoints(run_dir):
-            raise PgvgError(f"{run_dir} already holds a run; continue it with --resume {run_dir}, or choose "
-                            "another --out")
+        config, run_dir = new_run(config_file, overrides, out)
         trainer = Trainer(config, run_dir, progress=not no_progress)
     if trainer.world.main:  # one line, not one per process
         log.info("training %s on %s (%s) -> %s", trainer.config.experiment.name, trainer.device, trainer.precision,
@@ -100,7 +88,6 @@ def submit_run(config_file: str | None, overrides: tuple[str, ...], out: str | N
     """`pgvg run --launcher`: the run as one job; its exit code (1 when it failed)."""
     from pathlib import Path
 
-    from pgvg_core.config import load_config
     from pgvg_core.errors import PgvgError
     from pgvg_core.leaderboard.jobs import FAILED, Work
     from pgvg_core.leaderboard.launcher import LaunchOptions, launch_run
@@ -117,19 +104,32 @@ def submit_run(config_file: str | None, overrides: tuple[str, ...], out: str | N
             raise PgvgError(f"--resume {resume_dir}: no checkpoint there to continue from")
         run_dir, config_file = Path(resume_dir), str(Path(resume_dir) / "config.toml")
     else:
-        if not config_file:
-            raise PgvgError("missing CONFIG_FILE: pgvg run experiments/psgan.toml --launcher slurm")
-        config = load_config(config_file, overrides, registries=_plugins().registries)
-        run_dir = Path(out or Path("runs") / config.experiment.name)
-        if checkpoint.list_checkpoints(run_dir):
-            raise PgvgError(f"{run_dir} already holds a run; continue it with --resume {run_dir} --launcher "
-                            f"{launcher}, or choose another --out")
+        run_dir = new_run(config_file, overrides, out, f" --launcher {launcher}")[1]
     work = Work(suite="", out=str(run_dir.resolve().parent), run_dir=str(run_dir.resolve()),
                 config=str(Path(config_file).resolve()), sets=tuple(overrides))
     options = LaunchOptions(launcher=launcher, gpus_per_run=gpus_per_node, nodes_per_run=nodes, time_min=time_min,
                             partition=partition, account=account, slurm=key_values(slurm_sets, "--slurm"))
     state = launch_run(work, options, wait=wait, report=click.echo)
     return 1 if state == FAILED else 0
+
+
+def new_run(config_file: str | None, overrides: tuple[str, ...], out: str | None, resume_hint: str = "") -> Any:
+    """The config of a new run and its folder (``--out``, default runs/<experiment.name>), which must not hold
+    a run yet."""
+    from pathlib import Path
+
+    from pgvg_core.config import load_config
+    from pgvg_core.errors import PgvgError
+    from pgvg_core.training import checkpoint
+
+    if not config_file:
+        raise PgvgError("missing CONFIG_FILE: pgvg run experiments/psgan.toml (or --resume RUN_DIR)")
+    config = load_config(config_file, overrides, registries=_plugins().registries)
+    run_dir = Path(out or Path("runs") / config.experiment.name)
+    if checkpoint.list_checkpoints(run_dir):
+        raise PgvgError(f"{run_dir} already holds a run; continue it with --resume {run_dir}{resume_hint}, or "
+                        "choose another --out")
+    return config, run_dir
 
 
 def run_under_torchrun(nproc: int) -> int:

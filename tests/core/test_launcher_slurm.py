@@ -10,10 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from core.test_kill_resume import assert_bitwise_equal
-from core.test_launcher import bench, finished
+from core.test_launcher import assert_as_if_never_stopped, bench, finished
 
-from pgvg_core.leaderboard.results import ResultsDatabase, result_files
 from pgvg_core.training import checkpoint
 
 pytestmark = pytest.mark.slow
@@ -96,17 +94,7 @@ def test_a_run_requeued_three_times_by_scontrol_ends_with_the_uninterrupted_weig
     assert status["state"] == "done" and status["requeues"] == 3 and status["job_id"] == job
     assert Path(f"{run_dir}.log").read_text().count("SIGTERM received: stopped after step") == 3
 
-    code, output = finished(bench(tmp_path, "--methods", "scgan", "--seeds", "1", *LONGER, out="reference",
-                                  db="reference.sqlite"))
-    assert code == 0, output
-    ours = checkpoint.load(checkpoint.latest(run_dir))
-    theirs = checkpoint.load(checkpoint.latest(tmp_path / "reference" / "smoke" / "scgan" / "seed-0"))
-    assert ours["step"] == theirs["step"] == 200
-    for part in ("nets", "optimizers", "rng"):
-        assert_bitwise_equal(ours[part], theirs[part], part)
-    assert len(result_files([run_dir])) == 1  # nothing lost, nothing twice
-    with ResultsDatabase(tmp_path / "db.sqlite") as db, ResultsDatabase(tmp_path / "reference.sqlite") as reference:
-        assert [r.metrics for r in db.results("smoke")] == [r.metrics for r in reference.results("smoke")]
+    assert_as_if_never_stopped(tmp_path, run_dir, LONGER)
 
 
 def test_pgvg_run_as_a_slurm_job(slurm, tmp_path):
