@@ -5,6 +5,10 @@ moved with ``--motion relative`` and ``--motion absolute``.
 
     python benchmarks/readme_picture.py [--model FILE|DIR] [--out docs/animate-synthetic.png]
     python benchmarks/readme_picture.py --drive [--out docs/drive-synthetic.png]
+    python benchmarks/readme_picture.py --before REV [--out docs/animate-before-after.png]
+
+``--before REV``: the same picture made by pgvg at git revision REV (a temporary worktree of this
+repository, its own code on the path) and by this checkout, a row of each per action, before then after.
 """
 
 from __future__ import annotations
@@ -22,10 +26,15 @@ def main() -> None:
     parser.add_argument("--actions", nargs="+", default=["wave-both", "jump", "arm-circles", "squat"])
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--drive", action="store_true", help="the motion-transfer picture")
+    parser.add_argument("--before", metavar="REV", default=None, help="rows of REV's frames above this checkout's")
+    parser.add_argument("--rows-only", type=Path, default=None, help=argparse.SUPPRESS)  # --before's worker
     args = parser.parse_args()
-    args.out = args.out or Path("docs/drive-synthetic.png" if args.drive else "docs/animate-synthetic.png")
+    args.out = args.out or Path("docs/drive-synthetic.png" if args.drive else "docs/animate-before-after.png"
+                                if args.before else "docs/animate-synthetic.png")
     if args.drive:
         return drive_picture(args)
+    if args.before:
+        return before_after(args)
 
     from pgvg_data.synthetic import SyntheticActions
     from PIL import Image
@@ -48,8 +57,38 @@ def main() -> None:
             video = read_video(out)[::2]  # [T/2, H, W, 3]
             small = [np.asarray(Image.fromarray(f).resize((128, int(128 * f.shape[0] / f.shape[1])))) for f in video]
             rows.append(np.concatenate(small, axis=1))
+    if args.rows_only:
+        np.save(args.rows_only, np.stack(rows))
+        return
     save_rows(rows, args.out)
     print(f"wrote {args.out}: rows {', '.join(args.actions)}")
+
+
+def before_after(args: argparse.Namespace) -> None:
+    """Per action, a row made by pgvg at ``args.before`` and one made by this checkout (same photo, model)."""
+    import os
+    import subprocess
+    import sys
+
+    here = Path(__file__).resolve().parents[1]
+    made = {}
+    with tempfile.TemporaryDirectory() as folder:
+        tree = Path(folder) / "before"
+        subprocess.run(["git", "-C", str(here), "worktree", "add", "--detach", str(tree), args.before], check=True,
+                       capture_output=True)
+        try:
+            for name, root in (("before", tree), ("after", here)):
+                rows = Path(folder) / f"{name}.npy"
+                # This script, with ``root``'s pgvg first on the path.
+                command = [sys.executable, str(Path(__file__).resolve()), "--rows-only", str(rows),
+                           "--actions", *args.actions, *(["--model", args.model] if args.model else [])]
+                env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "plugins")])}
+                subprocess.run(command, check=True, cwd=root, env=env)
+                made[name] = np.load(rows)
+        finally:
+            subprocess.run(["git", "-C", str(here), "worktree", "remove", "--force", str(tree)], capture_output=True)
+    save_rows([row for pair in zip(made["before"], made["after"]) for row in pair], args.out)
+    print(f"wrote {args.out}: per action ({', '.join(args.actions)}), {args.before} then this checkout")
 
 
 def save_rows(rows: list[np.ndarray], out: Path) -> None:

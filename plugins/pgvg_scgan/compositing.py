@@ -109,7 +109,7 @@ def clean_plate(image: torch.Tensor, keypoints: torch.Tensor, torso: float,
     holes = limb_mask(keypoints, size, width=reach, limbs=limbs, beyond=beyond)[:, None]  # [B, 1, H, W]
     # A hole on the trunk is filled from the trunk, one beside it from the background: an arm that hung at
     # the side leaves background there, not a smear of skin and wall.
-    trunk = torso_mask(keypoints, size)[:, None]  # [B, 1, H, W]
+    trunk = trunk_body(keypoints, size, torso)  # [B, 1, H, W]
     elsewhere = trunk  # what the background's fill must not read
     if person is not None:
         holes = torch.maximum(holes, moving_parts(keypoints, person, torch.tensor([torso]), limbs).to(holes.dtype))
@@ -140,6 +140,17 @@ def person_silhouette(keypoints: torch.Tensor, size: tuple[int, int], torsos: to
     return torch.maximum(bones, torso_mask(keypoints, size).float())
 
 
+#: How far the body reaches past the lines from each shoulder to its hip (the joints are inside it), in torso
+#: lengths: where an arm hung at the side, this much of what it covered is the trunk's (shirt, not wall).
+TRUNK_MARGIN = 0.08
+
+
+def trunk_body(keypoints: torch.Tensor, size: tuple[int, int], torso: float) -> torch.Tensor:
+    """The trunk as the body fills it: the shoulders-hips quadrilateral grown by ``TRUNK_MARGIN`` torso lengths
+    -> ``[B, 1, H, W]`` bool."""
+    return grown(torso_mask(keypoints, size)[:, None].float(), TRUNK_MARGIN * torso)
+
+
 def torso_mask(keypoints: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Inside the quadrilateral of the shoulders and hips of poses ``[N, K, 3]`` (pixels): ``[N, H, W]`` bool
     (all False where one of the four is missing)."""
@@ -167,8 +178,8 @@ PERSON_GROW = 0.03
 def part_owners(keypoints: torch.Tensor, person: torch.Tensor, torsos: torch.Tensor) -> torch.Tensor:
     """Which arm or leg each pixel of the person goes with: the index in :data:`MOVING_LIMBS` of its nearest
     bone among them, for the pixels of the segmentation ``person [B, 1, H, W]`` (grown over its soft edge)
-    within ``PERSON_REACH`` limb widths of it and off the trunk (the trunk stays, whatever covers it); -1
-    elsewhere. Nearest, not near: two legs side by side each keep their own pixels. Keypoints ``[B, K, 3]`` and
+    within ``PERSON_REACH`` limb widths of it, nearer it than the head (:data:`STAYING_BONES`) and off the trunk
+    (:func:`trunk_body`: the trunk stays, whatever covers it); -1 elsewhere. Nearest, not near: two legs side by side each keep their own pixels. Keypoints ``[B, K, 3]`` and
     torso lengths ``[B]`` in its pixels -> ``[B, H, W]`` long."""
     size = tuple(person.shape[-2:])
     keypoints = keypoints.cpu().float()
@@ -180,10 +191,31 @@ def part_owners(keypoints: torch.Tensor, person: torch.Tensor, torsos: torch.Ten
     seen = (keypoints[:, a, 2] > FOUND) & (keypoints[:, b, 2] > FOUND)  # [B, L]
     nearest, bone = distance.masked_fill(~seen[..., None], float("inf")).min(dim=1)  # [B, H*W] each
     reach = PERSON_REACH * PLATE_MARGIN * torch.tensor(LIMB_REACH)
-    within = (nearest < reach[bone] * torsos[:, None].float()).view(-1, 1, *size).to(person.device)
-    trunk = torso_mask(keypoints, size)[:, None].to(person.device)
+    within = nearest < reach[bone] * torsos[:, None].float()
+    within &= nearest <= _staying_distance(keypoints, size)  # the head and shoulders are not an arm's
+    within = within.view(-1, 1, *size).to(person.device)
+    trunk = trunk_body(keypoints, size, float(torsos.max())).to(person.device)
     ours = grown(person, float(torsos.max()) * PERSON_GROW) & within & ~trunk  # [B, 1, H, W]
     return torch.where(ours[:, 0], bone.view(-1, *size).to(person.device), -1)
+
+
+#: Bones of what stays with the trunk outside its outline: the head (neck to nose, on past the nose to the top
+#: of the head). A pixel nearer it than to every arm and leg is not a limb's, though within its reach: a face
+#: beside a raised hand, a chin above a hanging arm's shoulder, stay when the arm moves.
+STAYING_BONES: tuple[tuple[int, int], ...] = ((1, 0),)
+STAYING_BEYOND: tuple[float, ...] = (2.0,)
+
+
+def _staying_distance(keypoints: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Each pixel's distance to the nearest of :data:`STAYING_BONES` found: ``[B, K, 3]`` -> ``[B, H*W]`` (inf
+    where none is found)."""
+    a, b = (torch.tensor(index) for index in zip(*STAYING_BONES))
+    start = torch.complex(keypoints[:, a, 0], keypoints[:, a, 1])  # [B, S]
+    end = torch.complex(keypoints[:, b, 0], keypoints[:, b, 1])
+    distance = bone_distance(torch.arange(size[1], dtype=torch.float32), torch.arange(size[0], dtype=torch.float32),
+                             start, end, torch.tensor(STAYING_BEYOND))  # [B, S, H*W]
+    seen = (keypoints[:, a, 2] > FOUND) & (keypoints[:, b, 2] > FOUND)  # [B, S]
+    return distance.masked_fill(~seen[..., None], float("inf")).min(dim=1).values
 
 
 def moving_parts(keypoints: torch.Tensor, person: torch.Tensor, torsos: torch.Tensor,
@@ -234,7 +266,10 @@ def person_layers(source: torch.Tensor, network_size: int, size: tuple[int, int]
     limb_region = limb_mask(source.cpu(), size, PLATE_MARGIN * limb_reach(torsos), limbs=MOVING_LIMBS,
                             beyond=LIMB_BEYOND)[:, None].to(person.device, person.dtype)
     parts = (owners >= 0).to(person.dtype)[:, None]
-    return owners, person * (1 - torch.maximum(limb_region, parts))
+    # Where a limb covered the trunk (an arm at the side, across the chest), the trunk layer shows the clean
+    # plate's trunk-filled pixels: the body is there once the limb has moved, not the wall behind it.
+    body = trunk_body(source.cpu(), size, float(torsos.max())).to(person.device, person.dtype)
+    return owners, person * (1 - torch.maximum(limb_region * (1 - body), parts))
 
 
 def grown(mask: torch.Tensor, pixels: float) -> torch.Tensor:

@@ -155,9 +155,9 @@ def test_a_clip_in_layers_fills_the_background_once(monkeypatch):
 def test_with_a_segmentation_a_wide_sleeve_leaves_the_plate_whole_and_the_rest_of_the_person_is_not_smeared():
     """An arm held out sideways in a sleeve three times as wide as an arm's reach: by the limb's width alone a
     rim of the sleeve stays in the plate; with the person's segmentation the sleeve goes whole off the trunk
-    (over it, the trunk is kept), and the hole is filled from the background only (not from the person's
-    other, red, arm)."""
-    from pgvg_scgan.compositing import torso_mask
+    (over the trunk as the body fills it, the trunk is kept), and the hole is filled from the background only
+    (not from the person's other, red, arm)."""
+    from pgvg_scgan.compositing import trunk_body
 
     source = standing(64)
     torso = float(torso_and_hips(source[0].numpy())[0])
@@ -176,7 +176,12 @@ def test_with_a_segmentation_a_wide_sleeve_leaves_the_plate_whole_and_the_rest_o
     person = (sleeve | other_arm).float()
     by_width = clean_plate(photo, source, torso, limbs=arm)
     whole = clean_plate(photo, source, torso, limbs=arm, person=person)
-    only_sleeve = sleeve & ~other_arm & ~torso_mask(source, (64, 64))[:, None]
+    # What of this (very wide) sleeve lies beside the neck, above the shoulder, is the neck's and collar's in a
+    # real photo: it stays with the head; the rest off the trunk goes.
+    ys, xs = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    neck_x, (shoulder_x, shoulder_y) = source[0, KEYPOINT_INDEX["neck"], 0], source[0, shoulder, :2]
+    beside_neck = ((xs - shoulder_x) * (xs - neck_x) <= 0) & (ys < shoulder_y)
+    only_sleeve = sleeve & ~other_arm & ~trunk_body(source, (64, 64), torso) & ~beside_neck
     assert (by_width[:, 1:][only_sleeve.expand(1, 2, 64, 64)] > 0).float().mean() > 0.05  # a rim of white left
     assert (whole[:, 1:][only_sleeve.expand(1, 2, 64, 64)] > -0.5).float().mean() < 0.01  # all of it gone
     assert whole[:, 0][only_sleeve[:, 0]].max() < -0.5  # filled black, not red from the other arm
@@ -199,6 +204,29 @@ def test_a_moving_leg_does_not_carry_the_other_one():
     right_shin = ((source[0, KEYPOINT_INDEX["right_knee"], :2] + source[0, KEYPOINT_INDEX["right_ankle"], :2]) / 2)
     assert parts[0, 0, int(right_shin[1].round()), int(right_shin[0].round())]
     assert not parts[0, 0, int(left_shin[1].round()), int(left_shin[0].round())]
+
+
+def test_the_head_and_the_trunk_s_edge_beside_a_hanging_arm_are_not_the_arm_s():
+    """A person whose upper arms hang close to the head and the body (a segmentation of head, trunk and arms):
+    the face and the chin are the head's, the body's edge beside the arm the trunk's — none of it goes with
+    the arm when it is raised (it went, and the face was carried across the chest)."""
+    from pgvg_scgan.compositing import TRUNK_MARGIN, part_owners, torso_mask
+
+    source = standing(128)
+    torso = float(torso_and_hips(source[0].numpy())[0])
+    nose = source[0, KEYPOINT_INDEX["nose"], :2]
+    ys, xs = torch.meshgrid(torch.arange(128.0), torch.arange(128.0), indexing="ij")
+    head = (xs - nose[0]).square() + (ys - nose[1]).square() < (0.3 * torso) ** 2  # [H, W]
+    arms = body_mask(source, (128, 128), width=0.5 * torso, limbs=MOVING_LIMBS[:4])[0] > 0.5  # wide sleeves
+    trunk = torso_mask(source, (128, 128))[0]
+    person = (head | arms | trunk).float()[None, None]
+    owners = part_owners(source, person, torch.tensor([torso]))[0]  # [H, W]
+    assert (owners[head] == -1).all()  # the face and hair stay with the head
+    near_trunk = ~trunk & (torch.nn.functional.max_pool2d(trunk.float()[None, None], 3, 1, 1)[0, 0] > 0)
+    assert (owners[near_trunk & arms] == -1).all()  # the body's edge under the sleeve stays with the trunk
+    assert TRUNK_MARGIN * torso > 1
+    hand = source[0, KEYPOINT_INDEX["right_wrist"], :2].round().long()
+    assert owners[hand[1], hand[0]] == MOVING_LIMBS.index((KEYPOINT_INDEX["right_elbow"], KEYPOINT_INDEX["right_wrist"]))
 
 
 def test_a_far_limb_is_drawn_behind_the_trunk_and_a_near_one_in_front():
