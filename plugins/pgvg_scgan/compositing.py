@@ -228,7 +228,7 @@ def moving_parts(keypoints: torch.Tensor, person: torch.Tensor, torsos: torch.Te
 
 
 def rigid_parts(source: torch.Tensor, target: torch.Tensor, owners: torch.Tensor,
-                detail: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                detail: torch.Tensor, person: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Each arm's and leg's part of the photo (``owners [B, H, W]``, :func:`part_owners`) moved rigidly with its
     bone (the similarity taking the source bone to the target one): the layer ``[B, 3, H, W]`` and where it is,
     ``[B, 1, H, W]``. Rigid, not through the limb warp: a hand or a sleeve away from the bone is where its bone
@@ -241,8 +241,10 @@ def rigid_parts(source: torch.Tensor, target: torch.Tensor, owners: torch.Tensor
     centres = pixel_centres(small, detail.device, (height / small[0], width / small[1]))  # in detail pixels
     sampled = (source_a[..., None, None] + (centres[:, None] - target_a[..., None, None])
                * ratio[..., None, None])  # [B, L, h, w]: each limb's source point of each small pixel
-    masks = F.adaptive_avg_pool2d(torch.stack([(owners == limb) for limb in range(len(MOVING_LIMBS))], 1)
-                                  .to(detail.dtype), small)  # [B, L, h, w]: each part's share of a small pixel
+    masks = torch.stack([(owners == limb) for limb in range(len(MOVING_LIMBS))], 1).to(detail.dtype)  # [B, L, H, W]
+    if person is not None:  # drawn with the segmentation's own soft edge: no rim of background goes along
+        masks = masks * person.to(detail.dtype)
+    masks = F.adaptive_avg_pool2d(masks, small)  # [B, L, h, w]: each part's share of a small pixel
     alphas = torch.stack([warp_image(masks[:, limb : limb + 1], sampling_grid(sampled[:, limb], (height, width)))[:, 0]
                           for limb in range(len(MOVING_LIMBS))], 1) * valid[..., None, None]  # [B, L, h, w]
     alphas = F.interpolate(alphas, size=(height, width), mode="bilinear", align_corners=False)
@@ -368,8 +370,11 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
         behind = behind_limbs * limb_layer + (1 - behind_limbs) * behind
     body = here * warp_image(plate, trunk_moved) + (1 - here) * behind
     if person is not None:  # what goes with each limb, carried rigidly by its bone, over the trunk
-        part_layer, part_alpha = rigid_parts(source, target, owners, detail)
+        part_layer, part_alpha = rigid_parts(source, target, owners, detail, person)
         body = part_alpha * part_layer + (1 - part_alpha) * body
+        # The limb warp's band is as wide as a clothed limb: of a bare arm it would carry the wall beside it
+        # too. Only the person's own pixels go (the segmentation carried by the same warp).
+        limbs = limbs * warp_image(person.to(detail.dtype), limb_moved).clamp(0, 1)
     return (limbs * limb_layer + (1 - limbs) * body).clamp(-1, 1)
 
 
