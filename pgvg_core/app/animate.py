@@ -37,7 +37,9 @@ from pgvg_core.app.photo import (
     check_body,
     check_face,
     default_pose_source,
+    facing_away,
     infer_hidden_limbs,
+    mirrored,
     person_segmentation,
     photo_pose,
     read_photo,
@@ -45,7 +47,7 @@ from pgvg_core.app.photo import (
 from pgvg_core.app.timing import PhaseClock
 from pgvg_core.errors import PgvgError
 from pgvg_core.poses.framing import crop_photo, person_crop
-from pgvg_core.poses.keypoints import KEYPOINT_NAMES, rescale_keypoints
+from pgvg_core.poses.keypoints import KEYPOINT_INDEX, KEYPOINT_NAMES, rescale_keypoints
 from pgvg_core.poses.skeleton import FACE_68
 
 log = logging.getLogger("pgvg.animate")
@@ -146,7 +148,8 @@ def animate_photo(image: str, *, action: str | None = None, model: str | None = 
     clock.lap("segmentation")
     first = torch.from_numpy(crop.to_model(points))  # [K, 3] in the model's pixels
     if driving is None:
-        poses = _pose_sequence(animator, first, action, seed=seed, frames=frames)  # [T, K, 3]
+        poses = _action_poses(animator, first, points, action, seed=seed, frames=frames, warnings=warnings,
+                              body=not face)  # [T, K, 3]
         clock.lap("stage1")
     else:
         poses = torch.from_numpy(crop.to_model(driven)).float()  # [T, K, 3] in the model's pixels
@@ -216,6 +219,22 @@ def _shipped_model() -> Path:
         raise PgvgError(f"no model given and the bundled one is missing ({SHIPPED}); pass --model with a bundle "
                         "from `pgvg export` or a pipeline folder from `pgvg demo`")
     return SHIPPED
+
+
+def _action_poses(animator: Any, first: torch.Tensor, points: np.ndarray, action: str, *, seed: int,
+                  frames: int | None, warnings: list[str], body: bool) -> torch.Tensor:
+    """Stage 1's poses of ``action`` from the photo's pose ``first [K, 3]`` (model pixels). A body seen from
+    behind is moved as a front view: its pose mirrored for stage 1 (trained on people facing the camera), the
+    motion mirrored back, so an action keeps its side ('wave-right' raises the person's own right arm)."""
+    if not (body and facing_away(points)):
+        return _pose_sequence(animator, first, action, seed=seed, frames=frames)
+    note = (f"the person is seen from behind: '{action}' is made as for a front view and mirrored, so its "
+            "left and right are the person's own")
+    log.warning("%s", note)
+    warnings.append(note)
+    hips = [KEYPOINT_INDEX["right_hip"], KEYPOINT_INDEX["left_hip"]]
+    centre = float(first[hips, 0].mean())
+    return mirrored(_pose_sequence(animator, mirrored(first, centre), action, seed=seed, frames=frames), centre)
 
 
 def _pose_sequence(animator: Any, first: torch.Tensor, action: str, *, seed: int, frames: int | None) -> torch.Tensor:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from pgvg_core.errors import DataError, PgvgError
 from pgvg_core.poses.keypoints import FOUND, INFERRED, KEYPOINT_INDEX, KEYPOINT_NAMES, SURE
@@ -178,6 +179,29 @@ def check_body(points: np.ndarray, path: Path, action: str, moved: set[int]) -> 
                         "so they stay out of the video")
     return warnings
 
+
+
+def facing_away(points: np.ndarray) -> bool:
+    """Whether a body (``points [18, 3]``, body-18, photo pixels) is seen from behind: its right shoulder and
+    right hip on the right of the picture (a person facing the camera has them on the left), each pair apart by
+    at least a sixth of the torso (a side view's overlapping shoulders decide nothing)."""
+    torso = _person_size(points)
+    if torso == 0.0:
+        return False
+    votes = []
+    for joint in ("shoulder", "hip"):
+        right, left = points[KEYPOINT_INDEX[f"right_{joint}"]], points[KEYPOINT_INDEX[f"left_{joint}"]]
+        if right[2] > FOUND and left[2] > FOUND:
+            votes.append(float(right[0] - left[0]) / torso)
+    return bool(votes) and all(vote > 1 / 6 for vote in votes)
+
+
+def mirrored(poses: torch.Tensor, centre: float) -> torch.Tensor:
+    """Poses ``[..., K, 3]`` mirrored left to right about the vertical line ``x = centre`` (labels kept: a back
+    view mirrored has a front view's geometry, its right arm on the picture's left)."""
+    out = poses.clone()
+    out[..., 0] = 2 * centre - poses[..., 0]
+    return out
 
 
 # A body's limb chains, from the trunk out; left and right are twins.
