@@ -198,8 +198,9 @@ def bench_job_command(suite: str, out: str, method: str | None, helper: str | No
                    "too).")
 @click.option("--model", default=None, type=click.Path(),
               help="A bundle from `pgvg export` or a pipeline folder (default: the bundle that ships with pgvg).")
-@click.option("--methods", default=",".join(("copy-first", "warp", "layers", "network")), show_default=True,
-              help="Comma-separated: copy-first, warp, layers, network.")
+@click.option("--methods", default=None,
+              help="Comma-separated: copy-first, warp, layers, network (default: copy-first and every composition "
+                   "the model draws: all four for a body model, copy-first and network for a face model).")
 @click.option("--frames", type=click.IntRange(2), default=16, show_default=True, help="Frames measured per clip.")
 @click.option("--seconds", type=click.FloatRange(min=0.01), default=1.6, show_default=True,
               help="The time the frames span (the stride follows each clip's frame rate).")
@@ -209,13 +210,14 @@ def bench_job_command(suite: str, out: str, method: str | None, helper: str | No
               help="Contact sheets, table.md, clips.json and the result files.")
 @click.option("--label", default="", help="Put before each method's name in the results (e.g. 'person-'), so "
               "several models measured on the same clips stand in one table.")
-@click.option("--pose-source", default="mediapipe", show_default=True,
-              help="Where the clips' own poses come from (keypoints-file: a clip.npz / clip.json beside each clip).")
+@click.option("--pose-source", default=None,
+              help="Where the clips' own poses come from (default: the model skeleton's own, mediapipe for bodies "
+                   "and mediapipe-face for faces; keypoints-file: a clip.npz / clip.json beside each clip).")
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="Results database (default as for bench).")
 @click.option("--no-db", is_flag=True, help="Write the result files only, no database row.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
-def bench_reconstruction_command(videos: str, model: str | None, methods: str, frames: int, seconds: float,
-                                 size: int, label: str, pose_source: str, out: str, db: str | None, no_db: bool,
+def bench_reconstruction_command(videos: str, model: str | None, methods: str | None, frames: int, seconds: float,
+                                 size: int, label: str, pose_source: str | None, out: str, db: str | None, no_db: bool,
                                  no_progress: bool) -> None:
     """The reconstruction protocol on real clips: each clip's first frame is the photo, the clip's own poses
     drive it, and the frames made are compared with the real ones (L1, SSIM, PSNR, LPIPS-ST, AKD, MKR) on one
@@ -225,7 +227,7 @@ def bench_reconstruction_command(videos: str, model: str | None, methods: str, f
 
     protocol = Protocol(frames=frames, seconds=seconds, size=size, pose_source=pose_source)
     with contextlib.nullcontext() if no_db else ResultsDatabase(db) as database:
-        done = run_reconstruction(videos, model=model, methods=[m for m in methods.split(",") if m],
+        done = run_reconstruction(videos, model=model, methods=[m for m in methods.split(",") if m] if methods else None,
                                   protocol=protocol, out=out, database=database, report=click.echo, label=label,
                                   progress=not no_progress)
     click.echo("\n" + done["table"])

@@ -56,8 +56,13 @@ HEAD_AND_FEET = 0.12
 #: The square crop is this many times the grown box's longer side.
 MARGIN = 1.2
 #: The body joints an independent estimator is compared on (nose to ankles; MediaPipe's eyes and ears differ
-#: in placement from other skeletons' and are left out).
+#: in placement from other skeletons' and are left out). A face's: all of them.
 BODY_JOINTS = tuple(range(14))
+OWN = "own"  # Protocol.estimator: the model skeleton's own pose source
+
+
+def compared_joints(skeleton: Any) -> tuple[int, ...]:
+    return BODY_JOINTS if skeleton.name == "body-18" else tuple(range(skeleton.num_keypoints))
 #: How thick a limb is drawn for the ghost region, in torso lengths (a clothed arm or leg, with a margin).
 GHOST_WIDTH = 0.2
 #: A frame's ghost region counts from this share of the crop's pixels on.
@@ -69,8 +74,18 @@ class Protocol:
     frames: int = 16
     seconds: float = 1.6
     size: int = 256
-    pose_source: str = "mediapipe"  # the driving poses
-    estimator: str | None = "mediapipe"  # the independent eye of AKD / MKR / found (None: not measured)
+    pose_source: str | None = None  # the driving poses (None: the model skeleton's own pose source)
+    estimator: str | None = OWN  # the independent eye of AKD / MKR / found (None: not measured)
+
+    def for_skeleton(self, skeleton: Any) -> "Protocol":
+        """The protocol for a model of ``skeleton``: the driving poses and the independent eye, where not
+        named, from the skeleton's own pose source (MediaPipe's pose for bodies, its face mesh for faces)."""
+        from pgvg_core.app.photo import default_pose_source
+
+        needed = self.pose_source is None or self.estimator == OWN
+        own = (skeleton.pose_source or default_pose_source(skeleton.name)) if needed else None
+        return attrs.evolve(self, pose_source=self.pose_source or own,
+                            estimator=own if self.estimator == OWN else self.estimator)
 
     def stride(self, fps: float) -> int:
         """Frames of the clip between two measured frames: ``seconds`` over ``frames - 1`` steps."""
@@ -167,10 +182,11 @@ def crops(frames: np.ndarray, crop: PersonCrop) -> np.ndarray:
 class Scorer:
     """The protocol's metrics on generated vs real crops (uint8 ``[T, S, S, 3]``, frame 0 left out)."""
 
-    def __init__(self, estimator: str | None = "mediapipe", device: str = "cpu") -> None:
+    def __init__(self, estimator: str | None = "mediapipe", device: str = "cpu",
+                 joints: Sequence[int] = BODY_JOINTS) -> None:
         from pgvg_core.config import ComponentSpec, build
 
-        self.device = torch.device(device)
+        self.device, self.joints = torch.device(device), tuple(joints)
         self.metrics, self.skipped = {}, {}
         for name in ("ssim", "psnr", "lpips-st", "lpips"):
             try:
@@ -196,7 +212,7 @@ class Scorer:
         out = {name: metric.provenance() for name, metric in self.metrics.items()}
         if self.estimator is not None:
             out["akd"] = out["mkr"] = out["found"] = {"estimator": self.estimator_settings(),
-                                                      "joints": list(BODY_JOINTS)}
+                                                      "joints": list(self.joints)}
         out["skipped"] = self.skipped
         return out
 
@@ -220,7 +236,7 @@ class Scorer:
             return values
         if key not in self._real_poses:
             self._real_poses[key] = self.estimator(real)
-        values.update(keypoint_metrics(self._real_poses[key], self.estimator(fake)))
+        values.update(keypoint_metrics(self._real_poses[key], self.estimator(fake), self.joints))
         return values
 
 
@@ -260,9 +276,11 @@ def ghost_regions(poses: np.ndarray, crop: PersonCrop, skeleton: Any) -> np.ndar
     return drawn[:1] & ~drawn
 
 
-def keypoint_metrics(real: np.ndarray, fake: np.ndarray) -> dict[str, dict[str, float]]:
-    """AKD, MKR and ``found`` from an estimator's keypoints on real and generated frames ``[T, K, 3]``."""
-    real, fake = real[:, BODY_JOINTS], fake[:, BODY_JOINTS]
+def keypoint_metrics(real: np.ndarray, fake: np.ndarray,
+                     joints: Sequence[int] = BODY_JOINTS) -> dict[str, dict[str, float]]:
+    """AKD, MKR and ``found`` from an estimator's keypoints on real and generated frames ``[T, K, 3]``, on
+    ``joints``; distances in the person's (or face's) height on the real frame."""
+    real, fake = real[:, list(joints)], fake[:, list(joints)]
     on_real, on_fake = real[..., 2] > 0.5, fake[..., 2] > 0.5  # [T, J]
     both = on_real & on_fake
     heights = np.array([np.ptp(r[s, 1]) if s.sum() >= 2 else np.nan for r, s in zip(real, on_real)])  # [T]
@@ -273,25 +291,27 @@ def keypoint_metrics(real: np.ndarray, fake: np.ndarray) -> dict[str, dict[str, 
     return {"akd": {"akd": akd}, "mkr": {"mkr": mkr}, "found": {"found": found}}
 
 
-def protocol_hash(protocol: Protocol, clips: Sequence[Path], estimator_settings: dict[str, Any]) -> str:
+def protocol_hash(protocol: Protocol, clips: Sequence[Path], estimator_settings: dict[str, Any],
+                  joints: Sequence[int] = BODY_JOINTS) -> str:
     from pgvg_core.leaderboard.results import content_hash
     from pgvg_core.poses.cache import clip_hash
 
     return content_hash({"suite": SUITE, "version": VERSION, **attrs.asdict(protocol),
-                         "head_and_feet": HEAD_AND_FEET, "margin": MARGIN, "joints": list(BODY_JOINTS),
+                         "head_and_feet": HEAD_AND_FEET, "margin": MARGIN, "joints": list(joints),
                          "ghost_width": GHOST_WIDTH, "ghost_min_area": GHOST_MIN_AREA,
                          "estimator": estimator_settings,
                          "clips": [{"name": p.name, "sha256": clip_hash(p)} for p in clips]})
 
 
-def run_reconstruction(videos: str | Path, *, model: str | None = None, methods: Sequence[str] = METHODS,
+def run_reconstruction(videos: str | Path, *, model: str | None = None, methods: Sequence[str] | None = None,
                        protocol: Protocol = Protocol(), out: str | Path = "runs/real-reconstruction",
                        database: Any = None, cache_dir: str | None = None, label: str = "",
                        report: Callable[[str], None] = log.info, progress: bool = True) -> dict[str, Any]:
     """The protocol on every clip under ``videos`` for each method: results stored (files under ``out``, rows
     in ``database``), a contact sheet per clip (real above, each method below, every third frame) and
     ``out/table.md``. ``label`` is put before each method's name (``person-`` + ``network``), so several
-    models measured under one protocol stand in one table."""
+    models measured under one protocol stand in one table. ``methods`` None: the floor and every composition
+    the model's renderer draws (a body model's layers, warp and network; a face model's network)."""
     from tqdm.auto import tqdm
 
     from pgvg_core.app.animate import _shipped_model
@@ -299,27 +319,28 @@ def run_reconstruction(videos: str | Path, *, model: str | None = None, methods:
 
     clips = find_clips(videos)
     animator = Animator(model or _shipped_model())
-    if animator.stage1.data.skeleton.name != "body-18":
-        raise PgvgError("the reconstruction protocol measures body models (skeleton body-18) for now; "
-                        f"{model} is a '{animator.stage1.data.skeleton.name}' model")
+    skeleton = animator.stage1.data.skeleton
+    protocol = protocol.for_skeleton(skeleton)
     available = ("copy-first", *animator.compositions)  # the floor, and each way the model's renderer draws
+    methods = [m for m in METHODS if m in available] if methods is None else methods
     unknown = sorted(set(methods) - set(available))
     if unknown:
         raise PgvgError(f"no reconstruction method {', '.join(unknown)} for this model; methods: "
                         f"{', '.join(available)}")
-    scorer = Scorer(protocol.estimator)
-    digest = protocol_hash(protocol, clips, scorer.estimator_settings())
+    joints = compared_joints(skeleton)
+    scorer = Scorer(protocol.estimator, joints=joints)
+    digest = protocol_hash(protocol, clips, scorer.estimator_settings(), joints)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results, per_clip = [], []
     for index, path in enumerate(tqdm(clips, desc="clips", unit="clip", disable=not progress)):
         try:
-            clip = read_clip(path, protocol, skeleton=animator.stage1.data.skeleton, cache_dir=cache_dir)
+            clip = read_clip(path, protocol, skeleton=skeleton, cache_dir=cache_dir)
         except DataError as error:
             report(f"{path.name}: left out ({error})")
             continue
         real = crops(clip.frames, clip.crop)
-        ghost = ghost_regions(clip.poses, clip.crop, animator.stage1.data.skeleton)  # [T, S, S]
+        ghost = ghost_regions(clip.poses, clip.crop, skeleton)  # [T, S, S]
         rows, measured = [real], {}
         with tempfile.TemporaryDirectory() as work:
             for method in methods:

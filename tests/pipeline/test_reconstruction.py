@@ -142,3 +142,24 @@ def test_the_ghost_region_is_where_a_limb_was_and_is_not_and_only_it_is_measured
     # Only the region counts: a frame wrong everywhere else scores as the real one.
     wrong_outside = np.where(ghost[..., None], frames, 255 - frames).astype(np.uint8)
     assert scorer.score(frames, wrong_outside, key=0, ghost=ghost)["ghost"]["l1"] == 0
+
+
+def test_a_face_model_is_measured_on_face_clips_with_its_own_compositions_and_eye(tmp_path):
+    """The shipped face model on synthetic face clips (poses beside them): the methods default to the floor and
+    what a face renderer draws (network), and the keypoints compared are the face's 68, in its protocol."""
+    from pgvg_data.faces import SyntheticFaces
+
+    root = tmp_path / "faces"
+    root.mkdir()
+    clip = SyntheticFaces(split="test", clips=2, resolution=64, frames=8).sample(0)
+    write_video(root / "face.mp4", clip["frames"], fps=12)
+    np.savez(root / "face.npz", keypoints=clip["keypoints"])
+    protocol = Protocol(frames=4, seconds=0.5, size=32, pose_source="keypoints-file", estimator=None)
+    done = run_reconstruction(root, model="face", protocol=protocol, out=tmp_path / "out", progress=False)
+    assert list(done["clips"][0]["metrics"]) == ["copy-first", "network"]
+    assert done["results"][0].provenance["clip"]["crop"] and "| network |" in done["table"]
+    scored = Scorer(estimator=None, joints=range(68))
+    assert scored.joints == tuple(range(68))
+    with pytest.raises(Exception, match="no reconstruction method layers"):
+        run_reconstruction(root, model="face", methods=["copy-first", "layers"], protocol=protocol,
+                           out=tmp_path / "out2", progress=False)
