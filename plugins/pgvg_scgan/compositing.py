@@ -278,8 +278,9 @@ def grown(mask: torch.Tensor, pixels: float) -> torch.Tensor:
     """``mask [B, 1, H, W]`` (soft) above one half, grown by ``pixels`` (a max-pool): bool, same shape."""
     radius = max(0, round(pixels))
     inside = (mask > 0.5).float()
-    if radius:
-        inside = F.max_pool2d(inside, 2 * radius + 1, stride=1, padding=radius)
+    if radius:  # a square's max as a row's then a column's: 2k reads a pixel, not k * k
+        inside = F.max_pool2d(inside, (1, 2 * radius + 1), stride=1, padding=(0, radius))
+        inside = F.max_pool2d(inside, (2 * radius + 1, 1), stride=1, padding=(radius, 0))
     return inside > 0.5
 
 

@@ -288,3 +288,12 @@ def test_a_hand_beyond_the_limb_goes_rigidly_with_its_forearm():
     moved = (t_wrist + 0.3 * (t_wrist - t_elbow)).round().long()  # the same point of the raised forearm
     assert alpha[0, 0, moved[1], moved[0]] > 0.5 and layer[0, 0, moved[1], moved[0]] > 0.5
     assert alpha[0, 0, hand[1], hand[0]] < 0.5  # it left its old place
+
+
+def test_growing_a_mask_by_rows_then_columns_is_the_square_max_pool():
+    from pgvg_scgan.compositing import grown
+
+    mask = (torch.rand(2, 1, 97, 131, generator=torch.Generator().manual_seed(0)) > 0.97).float()
+    for radius in (0, 1, 5, 12):
+        square = torch.nn.functional.max_pool2d(mask, 2 * radius + 1, stride=1, padding=radius) if radius else mask
+        assert torch.equal(grown(mask, radius), square > 0.5), radius
