@@ -178,21 +178,16 @@ PERSON_GROW = 0.03
 def part_owners(keypoints: torch.Tensor, person: torch.Tensor, torsos: torch.Tensor) -> torch.Tensor:
     """Which arm or leg each pixel of the person goes with: the index in :data:`MOVING_LIMBS` of its nearest
     bone among them, for the pixels of the segmentation ``person [B, 1, H, W]`` (grown over its soft edge)
-    within ``PERSON_REACH`` limb widths of it, nearer it than the head (:data:`STAYING_BONES`) and off the trunk
-    (:func:`trunk_body`: the trunk stays, whatever covers it); -1 elsewhere. Nearest, not near: two legs side by side each keep their own pixels. Keypoints ``[B, K, 3]`` and
-    torso lengths ``[B]`` in its pixels -> ``[B, H, W]`` long."""
+    within ``PERSON_REACH`` limb widths of it, nearer it than the head (:data:`STAYING_BONES`) and off the
+    trunk (:func:`trunk_body`: the trunk stays, whatever covers it); -1 elsewhere. Nearest, not near: two
+    legs side by side each keep their own pixels. Keypoints ``[B, K, 3]`` and torso lengths ``[B]`` in its
+    pixels -> ``[B, H, W]`` long."""
     size = tuple(person.shape[-2:])
     keypoints = keypoints.cpu().float()
-    a, b = (torch.tensor(index) for index in zip(*MOVING_LIMBS))
-    start = torch.complex(keypoints[:, a, 0], keypoints[:, a, 1])  # [B, L]
-    end = torch.complex(keypoints[:, b, 0], keypoints[:, b, 1])
-    distance = bone_distance(torch.arange(size[1], dtype=torch.float32), torch.arange(size[0], dtype=torch.float32),
-                             start, end, 1.0 + torch.tensor(LIMB_BEYOND))  # [B, L, H*W]
-    seen = (keypoints[:, a, 2] > FOUND) & (keypoints[:, b, 2] > FOUND)  # [B, L]
-    nearest, bone = distance.masked_fill(~seen[..., None], float("inf")).min(dim=1)  # [B, H*W] each
+    nearest, bone = _nearest_bone(keypoints, MOVING_LIMBS, 1.0 + torch.tensor(LIMB_BEYOND), size)  # [B, H*W]
     reach = PERSON_REACH * PLATE_MARGIN * torch.tensor(LIMB_REACH)
     within = nearest < reach[bone] * torsos[:, None].float()
-    within &= nearest <= _staying_distance(keypoints, size)  # the head and shoulders are not an arm's
+    within &= nearest <= _nearest_bone(keypoints, STAYING_BONES, torch.tensor(STAYING_BEYOND), size)[0]  # the head's
     within = within.view(-1, 1, *size).to(person.device)
     trunk = trunk_body(keypoints, size, float(torsos.max())).to(person.device)
     ours = grown(person, float(torsos.max()) * PERSON_GROW) & within & ~trunk  # [B, 1, H, W]
@@ -206,16 +201,18 @@ STAYING_BONES: tuple[tuple[int, int], ...] = ((1, 0),)
 STAYING_BEYOND: tuple[float, ...] = (2.0,)
 
 
-def _staying_distance(keypoints: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Each pixel's distance to the nearest of :data:`STAYING_BONES` found: ``[B, K, 3]`` -> ``[B, H*W]`` (inf
-    where none is found)."""
-    a, b = (torch.tensor(index) for index in zip(*STAYING_BONES))
-    start = torch.complex(keypoints[:, a, 0], keypoints[:, a, 1])  # [B, S]
+def _nearest_bone(keypoints: torch.Tensor, bones: tuple[tuple[int, int], ...], longest: torch.Tensor,
+                  size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each pixel's distance to the nearest of ``bones`` found in ``keypoints [B, K, 3]`` (each running on to
+    ``longest`` times its length) and that bone's index: ``[B, H*W]`` each (inf where none is found)."""
+    a, b = (torch.tensor(index) for index in zip(*bones))
+    start = torch.complex(keypoints[:, a, 0], keypoints[:, a, 1])  # [B, L]
     end = torch.complex(keypoints[:, b, 0], keypoints[:, b, 1])
     distance = bone_distance(torch.arange(size[1], dtype=torch.float32), torch.arange(size[0], dtype=torch.float32),
-                             start, end, torch.tensor(STAYING_BEYOND))  # [B, S, H*W]
-    seen = (keypoints[:, a, 2] > FOUND) & (keypoints[:, b, 2] > FOUND)  # [B, S]
-    return distance.masked_fill(~seen[..., None], float("inf")).min(dim=1).values
+                             start, end, longest)  # [B, L, H*W]
+    seen = (keypoints[:, a, 2] > FOUND) & (keypoints[:, b, 2] > FOUND)  # [B, L]
+    nearest = distance.masked_fill(~seen[..., None], float("inf")).min(dim=1)
+    return nearest.values, nearest.indices
 
 
 def moving_parts(keypoints: torch.Tensor, person: torch.Tensor, torsos: torch.Tensor,
