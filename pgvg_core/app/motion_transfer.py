@@ -272,8 +272,9 @@ def _video_track(path: Path, skeleton: Skeleton, pose_source: str | None, indice
     from pgvg_core.media.video import read_video
     from pgvg_core.poses.cache import PoseCache, atomic_save_npz, default_cache_dir, read_cached
 
-    source = build("pose_sources", ComponentSpec(name=pose_source, params=_skeleton_param(pose_source, skeleton)),
-                   path="--pose-source")
+    # keypoints-file reads any skeleton's keypoints: it is told which (as for --poses and --keypoints files).
+    params = {"skeleton": skeleton.name} if pose_source == "keypoints-file" else {}
+    source = build("pose_sources", ComponentSpec(name=pose_source, params=params), path="--pose-source")
     if getattr(source, "provides_ground_truth", False):
         raise PgvgError("--pose-source ground-truth has no poses for a real video; use mediapipe (or "
                         "mediapipe-face), or give the poses with --poses FILE")
@@ -380,17 +381,3 @@ def _ranges(frames: Sequence[int]) -> str:
             parts.append(f"{start}" if start == t else f"{start}-{t}")
             start = None
     return ", ".join(parts[:8]) + (" ..." if len(parts) > 8 else "")
-
-
-def _skeleton_param(pose_source: str, skeleton: Any) -> dict[str, str]:
-    """``{"skeleton": name}`` for a pose source that reads any skeleton's keypoints (keypoints-file: a face's
-    68 landmarks as well as a body's), nothing for one that finds its own."""
-    import inspect
-
-    from pgvg_core.plugins import get_registries
-
-    try:
-        factory = get_registries()["pose_sources"].get(pose_source).factory
-    except (KeyError, PgvgError):
-        return {}  # build() says what is wrong with the name
-    return {"skeleton": skeleton.name} if "skeleton" in inspect.signature(factory).parameters else {}

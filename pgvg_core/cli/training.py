@@ -42,27 +42,29 @@ def run_command(config_file: str | None, overrides: tuple[str, ...], out: str | 
                 gpus_per_node: int, wait: bool, partition: str | None, account: str | None, time_min: int,
                 slurm_sets: tuple[str, ...]) -> None:
     """Train the experiment in CONFIG_FILE (or continue one with --resume RUN_DIR)."""
+    from pgvg_core.errors import PgvgError
 
+    if from_checkpoint and not resume_dir:
+        raise PgvgError("--from picks the checkpoint a resumed run starts from: use it with --resume RUN_DIR")
+    if resume_dir and config_file:
+        raise PgvgError("give either CONFIG_FILE or --resume RUN_DIR, not both (a resumed run uses the "
+                        "config.toml saved in its folder; change it with --set)")
     if launcher is None:
         only_with_a_launcher({"--wait": wait, "--partition": partition, "--account": account, "--slurm": slurm_sets,
                               "--nodes": nodes > 1, "--gpus-per-node": gpus_per_node})
     else:
+        if from_checkpoint:  # a job resumes from the run's latest checkpoint, as a requeued one must
+            raise PgvgError("--from: not with --launcher (the job continues from the run's latest checkpoint)")
         raise SystemExit(submit_run(config_file, overrides, out, resume_dir, launcher=launcher, nodes=nodes,
                                     gpus_per_node=gpus_per_node, wait=wait or launcher == "local", partition=partition,
                                     account=account, time_min=time_min, slurm_sets=slurm_sets, nproc=nproc))
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         raise SystemExit(run_under_torchrun(nproc))
 
-    from pgvg_core.errors import PgvgError
     from pgvg_core.training import distributed
     from pgvg_core.training.trainer import Trainer
 
-    if from_checkpoint and not resume_dir:
-        raise PgvgError("--from picks the checkpoint a resumed run starts from: use it with --resume RUN_DIR")
     if resume_dir:
-        if config_file:
-            raise PgvgError("give either CONFIG_FILE or --resume RUN_DIR, not both (a resumed run uses the "
-                            "config.toml saved in its folder; change it with --set)")
         trainer = Trainer.resume(resume_dir, overrides, from_checkpoint=from_checkpoint, progress=not no_progress)
     else:
         config, run_dir = new_run(config_file, overrides, out)
@@ -98,8 +100,6 @@ def submit_run(config_file: str | None, overrides: tuple[str, ...], out: str | N
     if nodes > 1 and launcher == "local":
         raise PgvgError("--nodes: the local launcher runs on this machine only; use --launcher slurm")
     if resume_dir:
-        if config_file:
-            raise PgvgError("give either CONFIG_FILE or --resume RUN_DIR, not both")
         if not checkpoint.list_checkpoints(Path(resume_dir)):
             raise PgvgError(f"--resume {resume_dir}: no checkpoint there to continue from")
         run_dir, config_file = Path(resume_dir), str(Path(resume_dir) / "config.toml")

@@ -189,9 +189,9 @@ class BenchJob:
     def child_command(self, environment: Any) -> list[str]:
         """The child's command line: ``python -m pgvg_core.cli bench job ...``, under torchrun with several
         processes."""
-        python = job_python()
+        python, pgvg = job_python(), ["-m", "pgvg_core.cli", *self.work.command()]
         if self.nproc_per_node == 1 and self.nodes == 1:
-            return [*python, "-m", "pgvg_core.cli", *self.work.command()]
+            return [*python, *pgvg]
         launcher = [*python, "-m", "torch.distributed.run", f"--nproc_per_node={self.nproc_per_node}"]
         if self.nodes == 1:
             launcher.append("--standalone")
@@ -200,7 +200,7 @@ class BenchJob:
             launcher += [f"--nnodes={self.nodes}", f"--node_rank={environment.node}", "--rdzv_backend=c10d",
                          f"--rdzv_endpoint={master}:{29400 + int(str(environment.job_id).split('_')[0]) % 1000}",
                          f"--rdzv_id={environment.job_id}"]
-        return [*launcher, "-m", "pgvg_core.cli", *self.work.command()]
+        return [*launcher, *pgvg]
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
         """Called by submitit when the job is preempted or about to time out: the child checkpoints at its next

@@ -103,7 +103,7 @@ def _executor_in(folder: Path, options: LaunchOptions, *, name: str) -> Any:
         raise PgvgError("--launcher slurm: sbatch is not on PATH; run `pgvg bench` on a Slurm login node (or use "
                         "--launcher local)")
     executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=MAX_REQUEUES)
-    known = set(executor._valid_parameters()) if hasattr(executor, "_valid_parameters") else set()
+    known = executor._valid_parameters()  # what update_parameters takes; the rest goes to sbatch as it is
     parameters: dict[str, Any] = {"job_name": f"pgvg-{name}", "time": options.time_min,
                                   "nodes": options.nodes_per_run, "ntasks_per_node": 1}
     if options.gpus_per_run:
@@ -155,12 +155,16 @@ def _submit(suite: Suite, out: Path, works: Sequence[Work], executor: Any, optio
             submitted = [executor.submit(_job(work, options, threads)) for work in works]
     else:
         submitted = [executor.submit(_job(work, options, threads)) for work in works]
-    now = time.time()
     for work, job in zip(works, submitted):
-        record["jobs"][work.run_dir] = {"job_id": str(job.job_id), "launcher": options.launcher, "submitted": now,
-                                        "folder": str(Path(str(executor.folder).replace("%j", str(job.job_id))))}
+        record["jobs"][work.run_dir] = _job_entry(job, executor, options)
     write_record(record_path(suite, out), record)
     return submitted
+
+
+def _job_entry(job: Any, executor: Any, options: LaunchOptions) -> dict[str, Any]:
+    """What the record keeps of a submitted job: its id, launcher, time, and submitit's folder of its files."""
+    return {"job_id": str(job.job_id), "launcher": options.launcher, "submitted": time.time(),
+            "folder": str(executor.folder).replace("%j", str(job.job_id))}
 
 
 def _submit_slurm(suite: Suite, out: Path, helpers: list[Work], runs: list[Work], options: LaunchOptions, *,
@@ -169,17 +173,17 @@ def _submit_slurm(suite: Suite, out: Path, helpers: list[Work], runs: list[Work]
     again = (NOT_SUBMITTED, PREEMPTED, FAILED)  # a new `pgvg bench` retries what failed; --wait only the preempted
     for _ in range(MAX_REQUEUES + 1):
         states = {s.work.run_dir: s for s in states_of(suite, [*helpers, *runs], record, known)}
-        todo = [w for w in (*helpers, *runs) if states[w.run_dir].state in again]
-        helper_jobs = _submit(suite, out, [w for w in todo if w.helper], _executor(suite, out, options, name="helper"),
-                              options, record) if any(w.helper for w in todo) else []
+        todo_helpers = [w for w in helpers if states[w.run_dir].state in again]
+        todo_runs = [w for w in runs if states[w.run_dir].state in again]
+        helper_jobs = _submit(suite, out, todo_helpers, _executor(suite, out, options, name="helper"), options,
+                              record) if todo_helpers else []
         waiting_for = [s.job_id for s in states.values() if s.work.helper and s.state in (QUEUED, RUNNING)]
         waiting_for += [str(job.job_id) for job in helper_jobs]
         executor = _executor(suite, out, options, name="run")
         executor.update_parameters(array_parallelism=options.max_parallel,
                                    **({"dependency": "afterok:" + ":".join(waiting_for)} if waiting_for else {}))
-        todo_runs = [w for w in todo if not w.helper]
         run_jobs = _submit(suite, out, todo_runs, executor, options, record, array=True) if todo_runs else []
-        for work, job in zip([*(w for w in todo if w.helper), *todo_runs], [*helper_jobs, *run_jobs]):
+        for work, job in zip([*todo_helpers, *todo_runs], [*helper_jobs, *run_jobs]):
             report(f"submitted {work.name} as Slurm job {job.job_id}")
         if not wait:
             return states_of(suite, runs, record, known)
@@ -286,8 +290,7 @@ def launch_run(work: Work, options: LaunchOptions, *, wait: bool, report: Callab
     executor = _executor_in(run_dir.parent / f"{run_dir.name}.jobs" / "%j", options, name=run_dir.name)
     for _ in range(MAX_REQUEUES + 1):
         job = executor.submit(_job(work, options, default_threads(options)))
-        record["jobs"][work.run_dir] = {"job_id": str(job.job_id), "launcher": options.launcher,
-                                        "submitted": time.time(), "folder": str(executor.folder).replace("%j", str(job.job_id))}
+        record["jobs"][work.run_dir] = _job_entry(job, executor, options)
         report(f"submitted {work.name} as {options.launcher} job {job.job_id}; its log: {jobs.log_path(run_dir)}")
         if not wait:
             return QUEUED

@@ -248,16 +248,16 @@ def run_job(suite: Suite, *, out: Path, method: str | None = None, helper: str |
     try:
         helpers = helper_folders(suite, out)
         if helper is not None:
-            train(_named(suite.helpers, helper, suite, "helper"), 0, helpers[helper], progress=progress)
+            train(find_method(suite.helpers, helper, suite, "helper"), 0, helpers[helper], progress=progress)
             return helpers[helper]
-        chosen = _named(suite.methods, method, suite, "method")
+        chosen = find_method(suite.methods, method, suite, "method")
         run_one(suite, chosen, seed, out=out, helpers=helpers, database=None, progress=progress, remeasure=remeasure)
         return run_folder(out, suite, chosen, seed)
     finally:
         distributed.stop()
 
 
-def _named(methods: Sequence[Method], name: str | None, suite: Suite, what: str) -> Method:
+def find_method(methods: Sequence[Method], name: str | None, suite: Suite, what: str) -> Method:
     for method in methods:
         if method.name == name:
             return method

@@ -31,7 +31,6 @@ RECORD = "jobs.json"  # OUT/SUITE/jobs.json: the jobs submitted for each run, wr
 def finished(suite: Suite, work: Work) -> Result | bool:
     """A run's result of this protocol for its last checkpoint (a helper: True once trained to its steps);
     False where there is none yet."""
-    from pgvg_core.config import load_config
     from pgvg_core.leaderboard.runner import measured_before, stage1_folder
     from pgvg_core.training import checkpoint
 
@@ -39,12 +38,11 @@ def finished(suite: Suite, work: Work) -> Result | bool:
     if not found:
         return False
     if work.helper is not None:
-        helper = next(h for h in suite.helpers if h.name == work.helper)
-        steps = load_config(helper.config, helper.overrides).trainer.steps
-        return checkpoint.load(found[-1])["step"] >= steps
+        steps = _steps(suite, work)
+        return steps is not None and checkpoint.load(found[-1])["step"] >= steps
     if work.remeasure and (jobs.read_status(work.run_dir) or {}).get("state") != DONE:
         return False
-    method = next(m for m in suite.methods if m.name == work.method)
+    method = _method_of(suite, work)
     stage1 = stage1_folder(Path(work.out), suite, method, work.seed) if method.stage1 else None
     try:
         return measured_before(suite, Path(work.run_dir), stage1) or False
@@ -150,7 +148,6 @@ def states_of(suite: Suite, works: Sequence[Work], record: dict[str, Any],
 
 def _progress(suite: Suite, work: Work, status: dict[str, Any]) -> str:
     """``step 312/600, ~40 s left (attempt 1/2, host)`` from the run's metrics.jsonl."""
-
     step, rate = logged_step(work.run_dir)
     total = _steps(suite, work)
     left = f", ~{_duration((total - step) / rate)} left" if rate and total and step else ""
@@ -173,13 +170,20 @@ def logged_step(run_dir: str | Path) -> tuple[int, float | None]:
         return 0, None
 
 
+def _method_of(suite: Suite, work: Work) -> Any:
+    from pgvg_core.leaderboard.runner import find_method
+
+    if work.helper is not None:
+        return find_method(suite.helpers, work.helper, suite, "helper")
+    return find_method(suite.methods, work.method, suite, "method")
+
+
 def _steps(suite: Suite, work: Work) -> int | None:
     from pgvg_core.config import load_config
 
     key = (work.suite, work.sets, work.helper, work.method)
     if key not in _STEPS:
-        methods = suite.helpers if work.helper else suite.methods
-        method = next(m for m in methods if m.name == (work.helper or work.method))
+        method = _method_of(suite, work)
         try:
             _STEPS[key] = load_config(method.config, method.overrides).trainer.steps
         except PgvgError:
@@ -223,7 +227,6 @@ def _scheduler_error(entry: dict[str, Any]) -> str:
     logs = sorted(folder.glob(f"{entry['job_id']}_*_log.err")) + sorted(folder.glob(f"{entry['job_id']}_*_log.out"))
     text = "\n".join(jobs.last_lines(path) for path in logs).strip()
     return text or f"job {entry['job_id']} ended without a word (its logs: {folder})"
-
 
 
 # ------------------------------------------------------------------------------------------ reporting

@@ -16,6 +16,7 @@ from core.test_kill_resume import assert_bitwise_equal
 
 from pgvg_core.cli import main
 from pgvg_core.leaderboard.results import ResultsDatabase, result_files
+from pgvg_core.leaderboard.tracking import logged_step
 from pgvg_core.training import checkpoint
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
@@ -72,22 +73,23 @@ def test_two_runs_at_once_store_what_the_sequential_runs_store(tmp_path):
     assert code == 0 and "2/2 done" in output and "queued" not in output, output
 
 
-def wait_for_step(process, run_dir, step):
-    deadline = time.monotonic() + 120
+def wait_for_step(run_dir, step, timeout=120):
+    """Until the run has logged ``step`` (fails with the end of its job's log after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        rows = (run_dir / "metrics.jsonl").read_text().splitlines() if (run_dir / "metrics.jsonl").exists() else []
-        if rows and json.loads(rows[-1])["step"] >= step:
+        if logged_step(run_dir)[0] >= step:
             return
         time.sleep(0.05)
-    pytest.fail(f"the job did not reach step {step}: {process.communicate(timeout=5)[0]}")
+    log = Path(f"{run_dir}.log")
+    pytest.fail(f"{run_dir} did not reach step {step}: {log.read_text()[-2000:] if log.exists() else 'no log'}")
 
 
 def test_a_preempted_job_and_a_killed_one_resume_and_end_with_the_uninterrupted_weights(tmp_path):
     process = bench(tmp_path, "--methods", "scgan", "--seeds", "1", "--launcher", "local", *LONGER)
     run_dir = tmp_path / "runs" / "smoke" / "scgan" / "seed-0"
-    wait_for_step(process, run_dir, 50)
+    wait_for_step(run_dir, 50)
     os.kill(status_of(run_dir)["pid"], signal.SIGUSR2)  # what Slurm sends before preempting or timing out
-    wait_for_step(process, run_dir, 100)  # requeued by submitit: the same job started again
+    wait_for_step(run_dir, 100)  # requeued by submitit: the same job started again
     while status_of(run_dir)["pid"] is None:
         time.sleep(0.05)
     os.kill(status_of(run_dir)["pid"], signal.SIGKILL)  # the job killed outright (OOM killer, a lost node)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from core.test_launcher import assert_as_if_never_stopped, bench, finished
+from core.test_launcher import assert_as_if_never_stopped, bench, finished, wait_for_step
 
 from pgvg_core.training import checkpoint
 
@@ -46,16 +46,6 @@ def job_of(run_dir, out):
     return record["jobs"][str(run_dir)]["job_id"]
 
 
-def wait_for_step(run_dir, step, timeout=180):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rows = (run_dir / "metrics.jsonl").read_text().splitlines() if (run_dir / "metrics.jsonl").exists() else []
-        if rows and json.loads(rows[-1])["step"] >= step:
-            return
-        time.sleep(0.1)
-    pytest.fail(f"{run_dir} did not reach step {step}: {Path(f'{run_dir}.log').read_text()[-2000:]}")
-
-
 def test_the_smoke_suite_runs_as_slurm_jobs(slurm, tmp_path):
     code, output = finished(bench(tmp_path, "--launcher", "slurm", "--max-parallel", "2", "--slurm",
                                   "cpus_per_task=1", "--time", "30", "--wait"), timeout=600)
@@ -79,7 +69,7 @@ def test_a_run_requeued_three_times_by_scontrol_ends_with_the_uninterrupted_weig
     run_dir = out / "smoke" / "scgan" / "seed-0"
     job = job_of(run_dir, out)
     for step in (30, 90, 150):
-        wait_for_step(run_dir, step)
+        wait_for_step(run_dir, step, timeout=180)
         assert subprocess.run(["scontrol", "requeue", job]).returncode == 0
         deadline = time.monotonic() + 120
         while squeue(job) != "pending" and time.monotonic() < deadline:  # Slurm stops it (SIGTERM: the run
