@@ -99,7 +99,7 @@ def clean_plate(image: torch.Tensor, keypoints: torch.Tensor, torso: float,
     With the person's segmentation ``person [B, 1, H, W]`` (1 = the person), each limb goes whole (with what
     :func:`moving_parts` gives it: a hand, a sleeve, a trouser leg wider than the limb), and a hole beside the
     trunk is filled from the background alone, the rest of the person left out (no smear of their colours into
-    the wall)."""
+    the wall); what the segmentation says is background stays as the photo shows it."""
     if not limbs:
         return image.clone()
     size = tuple(image.shape[-2:])
@@ -112,8 +112,11 @@ def clean_plate(image: torch.Tensor, keypoints: torch.Tensor, torso: float,
     trunk = trunk_body(keypoints, size, torso)  # [B, 1, H, W]
     elsewhere = trunk  # what the background's fill must not read
     if person is not None:
-        holes = torch.maximum(holes, moving_parts(keypoints, person, torch.tensor([torso]), limbs).to(holes.dtype))
-        elsewhere = trunk | grown(person, torso * PERSON_GROW)
+        # What the segmentation says is not the person is the background itself: it stays as the photo shows
+        # it (a limb's hole is its band on the person, with what goes with it), never a fill.
+        ours = grown(person, torso * PERSON_GROW)
+        holes = torch.maximum(holes * ours, moving_parts(keypoints, person, torch.tensor([torso]), limbs).to(holes.dtype))
+        elsewhere = trunk | ours
     from_trunk = fill_holes(image, ((holes > 0.5) | ~trunk).to(image.dtype))
     from_background = fill_holes(image, ((holes > 0.5) | elsewhere).to(image.dtype))
     empty = ~(trunk & (holes <= 0.5)).flatten(1).any(1)[:, None, None, None]  # no trunk left to fill from
@@ -401,15 +404,16 @@ def behind_the_person(source: torch.Tensor, network_size: int, plate: torch.Tens
                       person: torch.Tensor | None = None) -> torch.Tensor:
     """``plate [B, 3, H, W]`` with the person of pose ``source`` (``[B, K, 3]`` in pixels of a ``network_size``
     frame) filled in from around them: what shows where the trunk moves away. The person is where their
-    keypoints' silhouette is, and where their segmentation ``person [B, 1, H, W]`` is (grown), if given."""
+    segmentation ``person [B, 1, H, W]`` is (grown), if given, else their keypoints' silhouette."""
     size = tuple(plate.shape[-2:])
     factor = size[-1] / network_size
     small, source_small, torsos = _mask_frame(rescale_keypoints(source, factor), network_size, size)
-    was = F.interpolate(person_silhouette(source_small, small, torsos)[:, None], size=size, mode="bilinear",
-                        align_corners=False).to(plate.device, plate.dtype) > 0.5  # [B, 1, H, W]
-    if person is not None:
+    if person is not None:  # the segmentation, grown over its soft edge: the rest is the background itself
         torso = float(torsos.max()) * size[-1] / small[-1]
-        was = was | grown(person.to(plate.device), torso * PERSON_GROW)
+        was = grown(person.to(plate.device), torso * PERSON_GROW)  # [B, 1, H, W]
+    else:
+        was = F.interpolate(person_silhouette(source_small, small, torsos)[:, None], size=size, mode="bilinear",
+                            align_corners=False).to(plate.device, plate.dtype) > 0.5  # [B, 1, H, W]
     return fill_holes(plate, was.to(plate.dtype))
 
 

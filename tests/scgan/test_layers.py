@@ -189,6 +189,31 @@ def test_with_a_segmentation_a_wide_sleeve_leaves_the_plate_whole_and_the_rest_o
     torch.testing.assert_close(whole[kept], photo[kept], atol=1e-5, rtol=0)  # the other arm is kept
 
 
+def test_with_a_segmentation_the_background_beside_the_person_is_the_photo_s_own():
+    """Where the segmentation says the person is not, the photo shows the background itself: the clean plate and
+    the background behind the person keep it (a limb's band and the keypoints' silhouette reach past a thin
+    person; a blur there was a halo beside the head and between the legs in every frame)."""
+    from pgvg_scgan.compositing import PERSON_GROW, behind_the_person, grown
+
+    source = standing(64)
+    torso = float(torso_and_hips(source[0].numpy())[0])
+    thin = body_mask(source, (64, 64), width=0.06 * torso)[:, None] > 0.5  # a person thinner than the bands
+    generator = torch.Generator().manual_seed(0)
+    texture = torch.rand(1, 3, 64, 64, generator=generator) * 2 - 1  # a textured background
+    photo = torch.where(thin, torch.ones(1, 3, 64, 64), texture)
+    person = thin.float()
+    beside = ~grown(person, torso * PERSON_GROW)  # [1, 1, H, W]
+    outside = beside.expand(1, 3, 64, 64)
+    plate = clean_plate(photo, source, torso, person=person)
+    behind = behind_the_person(source, 64, plate, person)
+    assert outside.float().mean() > 0.5
+    torch.testing.assert_close(plate[outside], photo[outside], atol=1e-6, rtol=0)
+    torch.testing.assert_close(behind[outside], photo[outside], atol=1e-6, rtol=0)
+    # By the keypoints alone, the silhouette's band beside the person is filled: it differs from the photo.
+    band = body_mask(source, (64, 64), width=0.15 * torso)[:, None] > 0.5
+    assert (behind_the_person(source, 64, plate) - photo)[(band & beside).expand(1, 3, 64, 64)].abs().mean() > 0.2
+
+
 def test_a_moving_leg_does_not_carry_the_other_one():
     """Two legs side by side, one moving: the person's pixels that go with it are its own, not the still
     leg's (nearest bone, not any bone near)."""
