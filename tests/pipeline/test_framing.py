@@ -79,6 +79,27 @@ def test_fill_holes_fills_from_the_surroundings_and_keeps_the_rest():
     assert filled[0, 0, 16, 12:20].diff().le(1e-6).all()  # a smooth ramp, white to black
 
 
+def test_a_textured_fill_carries_the_background_s_texture_into_the_hole():
+    """Horizontal stripes with a tall narrow hole: each hole pixel's nearest edge is a side, its mirror in the
+    same row, so the stripes go on through the hole; push-pull alone leaves a grey blur there."""
+    from pgvg_scgan.compositing import fill_holes, textured_fill
+
+    rows = torch.arange(48.0)
+    image = torch.where((rows // 2) % 2 == 0, 0.8, -0.8).view(1, 1, 48, 1).expand(1, 3, 48, 48).contiguous()
+    hole = torch.zeros(1, 1, 48, 48)
+    hole[..., 8:40, 20:28] = 1
+    inside = (hole > 0.5).expand_as(image)
+    textured, smooth = textured_fill(image, hole), fill_holes(image, hole)
+    assert torch.equal(textured[~inside], image[~inside])  # the known pixels are kept
+    textured_error = (textured - image)[inside].abs().mean()
+    smooth_error = (smooth - image)[inside].abs().mean()
+    assert smooth_error > 0.5 and textured_error < 0.3 * smooth_error
+    assert textured[inside].std() > 0.5  # stripes, not a flat grey
+    # Where the hole covers everything, there is no texture to borrow: the smooth fill.
+    everything = torch.ones(1, 1, 48, 48)
+    torch.testing.assert_close(textured_fill(image, everything), fill_holes(image, everything))
+
+
 def test_clean_plate_removes_the_limbs_not_the_background():
     from pgvg_scgan.compositing import clean_plate
 
