@@ -150,7 +150,7 @@ def composite(photo: np.ndarray, crop: PersonCrop, view: View, rendered: np.ndar
     size = rendered.shape[1]
     width, height = view.size
     background = np.asarray(Image.fromarray(np.ascontiguousarray(_photo_region(photo, view)))
-                            .resize((width, height), Image.Resampling.LANCZOS)).astype(np.float32)
+                            .resize((width, height), Image.Resampling.LANCZOS))  # uint8 [H, W, 3]
     masks = paste_masks(poses_render, size, size, skeleton)[:, 0].numpy()[..., None]  # [T, S, S, 1]
     x0 = int(round((crop.left - view.left) * view.scale))
     y0 = int(round((crop.top - view.top) * view.scale))
@@ -158,11 +158,17 @@ def composite(photo: np.ndarray, crop: PersonCrop, view: View, rendered: np.ndar
     cx0, cy0 = max(0, -x0), max(0, -y0)
     cx1, cy1 = min(size, width - x0), min(size, height - y0)
     frames = np.repeat(background[None], len(rendered), axis=0)
-    if cx1 > cx0 and cy1 > cy0:
+    if cx1 > cx0 and cy1 > cy0:  # blended in floats there only: the rest of the view is the photo's bytes
         region = frames[:, y0 + cy0 : y0 + cy1, x0 + cx0 : x0 + cx1]
-        mask = masks[:, cy0:cy1, cx0:cx1]
-        region[:] = mask * rendered[:, cy0:cy1, cx0:cx1] + (1 - mask) * region
-    return frames.round().clip(0, 255).astype(np.uint8)
+        _blend_into(region, rendered[:, cy0:cy1, cx0:cx1], masks[:, cy0:cy1, cx0:cx1])
+    return frames
+
+
+def _blend_into(region: np.ndarray, drawn: np.ndarray, weight: np.ndarray) -> None:
+    """``region`` uint8 ``[T, h, w, 3]`` (a view of the frames) := ``weight * drawn + (1 - weight) * region``,
+    rounded; ``weight [T, h, w, 1]`` in [0, 1]."""
+    below = region.astype(np.float32)
+    region[:] = (weight * drawn + (1 - weight) * below).round().clip(0, 255).astype(np.uint8)
 
 
 def composite_on_photo(photo: np.ndarray, crop: PersonCrop, rendered: np.ndarray, poses_render: torch.Tensor, *,
@@ -178,13 +184,12 @@ def composite_on_photo(photo: np.ndarray, crop: PersonCrop, rendered: np.ndarray
         pixels = F.interpolate(pixels, size=(crop.size, crop.size), mode="bilinear", antialias=crop.size < size,
                                align_corners=False)
     height, width = photo.shape[:2]
-    frames = np.repeat(photo[None].astype(np.float32), len(rendered), axis=0)  # [T, H, W, 3]
+    frames = np.repeat(photo[None], len(rendered), axis=0)  # uint8 [T, H, W, 3]
     x0, y0 = max(0, crop.left), max(0, crop.top)
     x1, y1 = min(width, crop.left + crop.size), min(height, crop.top + crop.size)
     if x1 > x0 and y1 > y0:
         inside = (slice(y0 - crop.top, y1 - crop.top), slice(x0 - crop.left, x1 - crop.left))
-        region = frames[:, y0:y1, x0:x1]
         weight = masks[:, 0][:, inside[0], inside[1]].numpy()[..., None]
         drawn = pixels.permute(0, 2, 3, 1)[:, inside[0], inside[1]].numpy()
-        region[:] = weight * drawn + (1 - weight) * region
-    return frames.round().clip(0, 255).astype(np.uint8)
+        _blend_into(frames[:, y0:y1, x0:x1], drawn, weight)
+    return frames
