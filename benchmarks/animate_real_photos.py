@@ -12,7 +12,8 @@ the video it wrote:
   against the poses the frames were rendered from (joints MediaPipe misses count as wrong);
 * ``travel``: how far MediaPipe's wrists and ankles move over the clip (the largest extent of any of the four,
   over the body height of the photo's pose);
-* ``identity``: LPIPS-ST between the photo's person crop and the same crop of frames 1-4;
+* ``identity``: LPIPS-ST between the photo's person crop (frame 0, the photo's pose) and the same crop of
+  frames 1-4;
 * ``action``: whether the action classifier (trained on real sequences) reads PSGAN's poses as the action;
 * ``seconds``: the time of the call (model already loaded).
 
@@ -151,9 +152,9 @@ def main() -> None:
             box = lambda frames: torch.from_numpy(  # noqa: E731
                 np.stack([np.asarray(Image.fromarray(f).crop((x0, y0, x0 + size, y0 + size)).resize((128, 128)))
                           for f in frames])).permute(0, 3, 1, 2).float() / 127.5 - 1
-            source = np.asarray(Image.open(photo).convert("RGB"))
-            reference = box([np.asarray(Image.fromarray(source).crop((view.left, view.top, view.right, view.bottom))
-                                        .resize(video.shape[2:0:-1]))] * 4)
+            # The photo as the video shows it: frame 0 (the photo's pose: the photo itself inside it; beyond
+            # its edge, the canvas's fill, which a crop of the photo would put black there).
+            reference = box([video[0]] * 4)
             lpips.reset()
             lpips.update(reference, box(video[1:5]))
             entry = {"photo": name, "action": action, "frames": len(video), "video_size": list(video.shape[1:3]),

@@ -37,6 +37,11 @@ PEOPLE = {
     "bus-man-black-coat": ("bus", None, (190, 330, 420, 950)),
     "pose2sim-man-shorts": ("pose2sim", 0, (160, 190, 660, 1230)),
     "pose2sim-woman-standing": ("pose2sim", 0, (0, 250, 245, 810)),
+    # The walking man of the single-person demo: from behind, from the side, leaning with a leg out.
+    "pose2sim-walker-from-behind": ("pose2sim-walking-cam03", 0, (300, 350, 950, 1800)),
+    "pose2sim-walker-from-behind-arms-out": ("pose2sim-walking-cam04", 0, (0, 350, 800, 1750)),
+    "pose2sim-walker-side-view": ("pose2sim-walking-cam03", 80, (0, 350, 800, 1800)),
+    "pose2sim-walker-leaning": ("pose2sim-walking-cam01", 40, (0, 200, 900, 1500)),
 }
 WHEELS = {"sports2d": ("sports2d==0.8.34", "Sports2D/Demo/demo.mp4"),
           "bus": ("ultralytics==8.4.190", "ultralytics/assets/bus.jpg"),

@@ -40,7 +40,7 @@ def view_around(photo_shape: tuple[int, ...], crop: PersonCrop, render_size: int
     """``VIEW_CONTEXT`` crop widths of the photo around the crop's centre (as far as the photo goes), at the
     scale that makes the crop ``render_size`` pixels; grown beyond the photo where the motion ``poses_photo
     [T, K, 3]`` (photo pixels) leaves it (a jump's head above a photo cut at the hair; within the crop, where
-    the frames are drawn): :func:`composite` fills what is beyond the photo from the photo, reflected."""
+    the frames are drawn): :func:`composite` fills what is beyond the photo from the photo (:func:`_fill_beyond`)."""
     height, width = photo_shape[:2]
     centre_x, centre_y = crop.left + crop.size / 2, crop.top + crop.size / 2
     half = VIEW_CONTEXT * crop.size / 2
@@ -92,16 +92,30 @@ def left_the_photo(poses_photo: np.ndarray, photo_shape: tuple[int, ...], names:
     return out
 
 
-def _photo_region(photo: np.ndarray, view: View) -> np.ndarray:
-    """The view's part of the photo ``[h, w, 3]``, what lies beyond the photo filled by reflecting it (by
-    repeating its edge where the view reaches further than the photo is wide)."""
+def _photo_region(photo: np.ndarray, view: View) -> tuple[np.ndarray, np.ndarray]:
+    """The view's part of the photo ``[h, w, 3]`` (what lies beyond the photo: its edge repeated, a placeholder
+    for :func:`_fill_beyond`) and where the photo is not, ``[h, w]`` bool."""
     height, width = photo.shape[:2]
     pad = (max(0, -view.top), max(0, view.bottom - height), max(0, -view.left), max(0, view.right - width))
+    beyond = np.ones((view.bottom - view.top, view.right - view.left), bool)
+    beyond[pad[0] : beyond.shape[0] - pad[1], pad[2] : beyond.shape[1] - pad[3]] = False
     if not any(pad):
-        return photo[view.top : view.bottom, view.left : view.right]
-    mode = "reflect" if max(pad[:2]) < height and max(pad[2:]) < width else "edge"
-    padded = np.pad(photo, ((pad[0], pad[1]), (pad[2], pad[3]), (0, 0)), mode=mode)
-    return padded[view.top + pad[0] : view.bottom + pad[0], view.left + pad[2] : view.right + pad[2]]
+        return photo[view.top : view.bottom, view.left : view.right], beyond
+    padded = np.pad(photo, ((pad[0], pad[1]), (pad[2], pad[3]), (0, 0)), mode="edge")
+    return padded[view.top + pad[0] : view.bottom + pad[0], view.left + pad[2] : view.right + pad[2]], beyond
+
+
+def _fill_beyond(background: np.ndarray, beyond: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """``background`` uint8 ``[H, W, 3]`` with its ``beyond`` pixels (``[H, W]`` bool) filled from the photo's
+    own, the person's (``person [H, W]`` bool) left out: smooth colours and the photo's texture mirrored at its
+    edge (:func:`~pgvg_core.media.fill.textured_fill`). A reflection of the photo itself put a mirrored copy of
+    a person standing near its edge beside them."""
+    from pgvg_core.media.fill import textured_fill
+
+    image = torch.tensor(background).permute(2, 0, 1)[None].float() / 127.5 - 1  # [1, 3, H, W]
+    unknown = torch.from_numpy(beyond | person)[None, None].float()
+    filled = ((textured_fill(image, unknown)[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255)
+    return np.where(beyond[..., None], filled.to(torch.uint8).numpy(), background)
 
 
 def person_mask(poses: torch.Tensor, side: int, skeleton: Skeleton) -> torch.Tensor:
@@ -149,7 +163,8 @@ def composite(photo: np.ndarray, crop: PersonCrop, view: View, rendered: np.ndar
 
     size = rendered.shape[1]
     width, height = view.size
-    background = np.asarray(Image.fromarray(np.ascontiguousarray(_photo_region(photo, view)))
+    region, beyond = _photo_region(photo, view)
+    background = np.asarray(Image.fromarray(np.ascontiguousarray(region))
                             .resize((width, height), Image.Resampling.LANCZOS))  # uint8 [H, W, 3]
     masks = paste_masks(poses_render, size, size, skeleton)[:, 0].numpy()[..., None]  # [T, S, S, 1]
     x0 = int(round((crop.left - view.left) * view.scale))
@@ -157,6 +172,11 @@ def composite(photo: np.ndarray, crop: PersonCrop, view: View, rendered: np.ndar
     # The part of the crop inside the view.
     cx0, cy0 = max(0, -x0), max(0, -y0)
     cx1, cy1 = min(size, width - x0), min(size, height - y0)
+    if beyond.any():
+        beyond = np.asarray(Image.fromarray(beyond).resize((width, height), Image.Resampling.NEAREST))
+        person = np.zeros((height, width), bool)  # where the photo's person is (frame 0's paste mask)
+        person[y0 + cy0 : y0 + cy1, x0 + cx0 : x0 + cx1] = masks[0, cy0:cy1, cx0:cx1, 0] > 0.5
+        background = _fill_beyond(background, beyond, person)
     frames = np.repeat(background[None], len(rendered), axis=0)
     if cx1 > cx0 and cy1 > cy0:  # blended in floats there only: the rest of the view is the photo's bytes
         region = frames[:, y0 + cy0 : y0 + cy1, x0 + cx0 : x0 + cx1]

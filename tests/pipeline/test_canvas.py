@@ -1,10 +1,14 @@
 """The video's canvas holds the motion: a jump from a photo cut just above the head grows the view past the
-photo's top (filled by reflecting the photo), and ``--canvas photo`` says what leaves it."""
+photo's top (filled from the photo's background, not a mirror of its person), and ``--canvas photo`` says what
+leaves it."""
 
 import numpy as np
+import torch
+from pgvg_data.synthetic import SyntheticActions
 
-from pgvg_core.app.canvas import View, _photo_region, beyond_photo, left_the_photo, motion_box, view_around
+from pgvg_core.app.canvas import View, beyond_photo, composite, left_the_photo, motion_box, view_around
 from pgvg_core.poses.framing import PersonCrop
+from pgvg_core.poses.keypoints import limb_mask
 from pgvg_core.poses.skeleton import BODY_18
 
 
@@ -31,9 +35,28 @@ def test_a_jump_grows_the_view_past_the_photo_and_the_photo_canvas_warns():
     assert "past the photo's top edge" in warning and "nose" in warning and "frames 1-2" in warning
 
 
-def test_beyond_the_photo_is_filled_by_reflecting_it():
-    photo = np.arange(5 * 4 * 3, dtype=np.uint8).reshape(5, 4, 3)
-    region = _photo_region(photo, View(left=0, top=-2, right=4, bottom=5, scale=1.0))
-    assert region.shape == (7, 4, 3)
-    np.testing.assert_array_equal(region[2:], photo)
-    np.testing.assert_array_equal(region[:2], photo[[2, 1]])  # rows 2 and 1, mirrored about row 0
+def test_beyond_the_photo_is_its_background_not_a_mirror_of_its_person():
+    """A red person near the photo's left edge, the view reaching 40 px past it: what lies beyond is the grey
+    textured background carried on (a reflection drew a red mirrored copy of the person there)."""
+    pose = SyntheticActions(split="test", clips=1, resolution=64, frames=2, render=False).sample(0)["keypoints"][:1]
+    pose = torch.from_numpy(pose.copy())  # [1, K, 3] in a 64-px frame: the person about x = 32
+    pose[..., 0] -= 18  # ... now near the left edge, at about x = 14
+    pose[..., :2] *= 120 / 64  # in a 120-px photo
+    generator = np.random.default_rng(0)
+    photo = (100 + generator.integers(-20, 21, (120, 120, 3))).astype(np.uint8)  # grey, textured
+    person = limb_mask(pose, (120, 120), width=6.0)[0].numpy() > 0.5
+    photo[person] = (220, 30, 30)
+    crop = PersonCrop(left=-40, top=0, size=120, resolution=64)
+    view = View(left=-40, top=0, right=120, bottom=120, scale=1.0)
+    rendered = np.zeros((1, 120, 120, 3), np.uint8)
+    rendered[:, :, 40:] = photo[:, :80]  # the crop as drawn (frame 0: the photo itself)
+    poses_render = pose.clone()
+    poses_render[..., 0] += 40  # crop pixels
+    frame = composite(photo, crop, view, rendered, poses_render, skeleton=BODY_18)[0].astype(int)  # [120, 160, 3]
+    assert frame.shape == (120, 160, 3)
+    inside = frame[:, 40:]
+    np.testing.assert_array_equal(inside[~person][:, 0] > 150, np.zeros((~person).sum(), bool))  # no red added
+    beyond = frame[:, :40]
+    red = (beyond[..., 0] - beyond[..., 1]) > 60
+    assert red.mean() < 0.005  # a mirror image of the person put 46 % of these pixels in red
+    assert abs(beyond.mean() - 100) < 10 and beyond.std() > 3  # the background's grey, with texture

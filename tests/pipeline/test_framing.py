@@ -66,7 +66,7 @@ def test_body_mask_covers_limbs_not_the_background():
 
 
 def test_fill_holes_fills_from_the_surroundings_and_keeps_the_rest():
-    from pgvg_scgan.compositing import fill_holes
+    from pgvg_core.media.fill import fill_holes
 
     image = torch.zeros(1, 3, 32, 32)
     image[..., :16] = 1.0  # left half white, right half black
@@ -82,7 +82,7 @@ def test_fill_holes_fills_from_the_surroundings_and_keeps_the_rest():
 def test_a_textured_fill_carries_the_background_s_texture_into_the_hole():
     """Horizontal stripes with a tall narrow hole: each hole pixel's nearest edge is a side, its mirror in the
     same row, so the stripes go on through the hole; push-pull alone leaves a grey blur there."""
-    from pgvg_scgan.compositing import fill_holes, textured_fill
+    from pgvg_core.media.fill import fill_holes, textured_fill
 
     rows = torch.arange(48.0)
     image = torch.where((rows // 2) % 2 == 0, 0.8, -0.8).view(1, 1, 48, 1).expand(1, 3, 48, 48).contiguous()
