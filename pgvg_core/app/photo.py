@@ -209,25 +209,33 @@ LIMB_CHAINS = {"arm": ("shoulder", "elbow", "wrist"), "leg": ("hip", "knee", "an
 
 
 def infer_hidden_limbs(points: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """A body seen from the side hides its far arm (or leg) behind the near one: each limb whose elbow and wrist
-    (knee and ankle) are missing while its twin's are found is inferred from the twin, hanging as the twin
-    does from the hidden side's shoulder (hip) where that is found, else from the twin's, with confidence
-    ``INFERRED`` (the renderer draws such a limb behind the body, with the twin's look, as it is in the photo).
-    ``points [18, 3]`` (body-18) -> (the points with the inferred joints, a note per inferred limb)."""
+    """A body seen from the side hides its far arm (or leg) behind the near one, and one seen from behind can
+    hide a hand in front of its belly: each hidden joint of a limb (elbow, wrist; knee, ankle) whose twin limb
+    shows whole is inferred from the twin, placed from its parent joint as the twin's is from its own (a
+    whole limb hangs as the twin does, from the hidden side's shoulder or hip where that is found, else from
+    the twin's), with confidence ``INFERRED`` (the renderer draws such a limb behind the body, with the twin's
+    look, as it is in the photo). ``points [18, 3]`` (body-18) -> (the points with the inferred joints, a note
+    per inferred limb)."""
     out, notes = points.copy(), []
     for limb, chain in LIMB_CHAINS.items():
         for side, twin in (("left", "right"), ("right", "left")):
             hidden = [KEYPOINT_INDEX[f"{side}_{joint}"] for joint in chain]
             shown = [KEYPOINT_INDEX[f"{twin}_{joint}"] for joint in chain]
-            if (points[hidden[1:], 2] > FOUND).any() or (points[shown, 2] <= FOUND).any():
-                continue  # part of the limb shows, or its twin does not: nothing to infer from
-            offset = points[hidden[0], :2] - points[shown[0], :2] if points[hidden[0], 2] > FOUND else 0.0
-            for h, s in zip(hidden, shown):
-                if points[h, 2] <= FOUND:
-                    out[h, :2] = points[s, :2] + offset
-                    out[h, 2] = INFERRED
-            notes.append(f"the person's {side} {limb} is hidden in the photo (seen from the side?): inferred from "
-                         f"the {twin} one and drawn behind the body")
+            missing = [i for i in range(1, len(chain)) if points[hidden[i], 2] <= FOUND]
+            if not missing or (points[shown, 2] <= FOUND).any():
+                continue  # the limb shows, or its twin does not: nothing to infer from
+            if out[hidden[0], 2] <= FOUND:  # the root itself hidden: where the twin's is
+                out[hidden[0], :2], out[hidden[0], 2] = points[shown[0], :2], INFERRED
+            for i in missing:  # from the trunk out: each parent is found or already inferred
+                out[hidden[i], :2] = out[hidden[i - 1], :2] + points[shown[i], :2] - points[shown[i - 1], :2]
+                out[hidden[i], 2] = INFERRED
+            if len(missing) == len(chain) - 1:
+                notes.append(f"the person's {side} {limb} is hidden in the photo (seen from the side?): inferred "
+                             f"from the {twin} one and drawn behind the body")
+            else:
+                names = " and ".join(chain[i] for i in missing)
+                notes.append(f"the person's {side} {names} is hidden in the photo: inferred from the {twin} {limb} "
+                             "and drawn behind the body")
     return out, notes
 
 

@@ -3,10 +3,12 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from pgvg_data.synthetic import SyntheticActions
 from pgvg_scgan.compositing import MOVING_LIMBS, clean_plate, layered_frame, limbs_that_move, trunk_following
 
+from pgvg_core.errors import DataError
 from pgvg_core.poses.keypoints import KEYPOINT_INDEX
 from pgvg_core.poses.keypoints import limb_mask as body_mask
 from pgvg_core.poses.skeleton import torso_and_hips
@@ -292,6 +294,31 @@ def test_a_side_view_s_hidden_arm_is_inferred_from_its_twin_with_a_note():
     # Both arms hidden: nothing to infer from.
     pose[[KEYPOINT_INDEX["right_elbow"], KEYPOINT_INDEX["right_wrist"]], 2] = 0
     assert infer_hidden_limbs(pose)[1] == []
+
+
+def test_a_hand_hidden_in_front_of_the_belly_is_inferred_from_the_twin_forearm():
+    """Seen from behind, the right wrist hidden by the body while the elbow shows: the wrist is put below the
+    elbow as the left wrist is below the left elbow, with a note, and the limb goes behind the trunk."""
+    from pgvg_scgan.compositing import far_limbs
+
+    from pgvg_core.app.photo import check_body, infer_hidden_limbs
+    from pgvg_core.poses.keypoints import INFERRED
+
+    pose = standing(64)[0].numpy().copy()
+    wrist, elbow = KEYPOINT_INDEX["right_wrist"], KEYPOINT_INDEX["right_elbow"]
+    pose[wrist, 2] = 0
+    moved = set(range(18))
+    with pytest.raises(DataError, match="right_wrist"):  # refused as it is in the photo
+        check_body(pose, Path("back.jpg"), "wave-both", moved)
+    inferred, notes = infer_hidden_limbs(pose)
+    twin_forearm = pose[KEYPOINT_INDEX["left_wrist"], :2] - pose[KEYPOINT_INDEX["left_elbow"], :2]
+    np.testing.assert_allclose(inferred[wrist, :2], pose[elbow, :2] + twin_forearm)
+    assert inferred[wrist, 2] == INFERRED and inferred[elbow, 2] == pose[elbow, 2]
+    assert notes == ["the person's right wrist is hidden in the photo: inferred from the left arm and drawn behind "
+                     "the body"]
+    assert check_body(inferred, Path("back.jpg"), "wave-both", moved) == []
+    far = far_limbs(torch.from_numpy(inferred)[None])[0]
+    assert far[MOVING_LIMBS.index((elbow, wrist))] and not far[MOVING_LIMBS.index((KEYPOINT_INDEX["right_shoulder"], elbow))]
 
 
 def test_a_hand_beyond_the_limb_goes_rigidly_with_its_forearm():
