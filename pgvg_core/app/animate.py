@@ -30,7 +30,16 @@ import attrs
 import numpy as np
 import torch
 
-from pgvg_core.app.canvas import View, beyond_photo, composite, composite_on_photo, left_the_photo, view_around
+from pgvg_core.app.canvas import (
+    View,
+    beyond_photo,
+    composite,
+    composite_on_photo,
+    detail_crop,
+    left_the_photo,
+    paste_masks,
+    view_around,
+)
 from pgvg_core.app.photo import (
     _model_for,
     _person_size,
@@ -139,14 +148,18 @@ def animate_photo(image: str, *, action: str | None = None, model: str | None = 
     crop = person_crop(points, animator.framing)
     render_size = max(resolution, render_size // resolution * resolution)  # a whole multiple of the model's size
     image_tensor = to_model_range(crop_photo(photo, crop, resolution)[None])[0]  # [3, R, R]
-    detail = to_model_range(crop_photo(photo, crop, render_size)[None])[0]  # [3, S, S]
     segmented = person_segmentation(photo, points, skeleton, None if keypoints_file else pose_source)  # [H, W]
+    first = torch.from_numpy(crop.to_model(points))  # [K, 3] in the model's pixels
+    # Where the person is in the detail crop: their keypoints' outline, and their segmentation where known.
+    person_place = paste_masks(rescale_keypoints(first[None], render_size / resolution), render_size, render_size,
+                               skeleton)[0, 0].numpy() > 0.5  # [S, S]
     person_detail = None
     if segmented is not None:
         as_picture = np.repeat((segmented * 255).round().astype(np.uint8)[..., None], 3, axis=-1)
         person_detail = torch.from_numpy(crop_photo(as_picture, crop, render_size)[..., 0] / 255.0).float()[None]
+        person_place |= person_detail[0].numpy() > 0.1
+    detail = to_model_range(detail_crop(photo, crop, render_size, person_place)[None])[0]  # [3, S, S]
     clock.lap("segmentation")
-    first = torch.from_numpy(crop.to_model(points))  # [K, 3] in the model's pixels
     if driving is None:
         poses = _action_poses(animator, first, points, action, seed=seed, frames=frames, warnings=warnings,
                               body=not face)  # [T, K, 3]

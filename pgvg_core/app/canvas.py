@@ -8,7 +8,7 @@ import attrs
 import numpy as np
 import torch
 
-from pgvg_core.poses.framing import PersonCrop
+from pgvg_core.poses.framing import PersonCrop, crop_photo
 from pgvg_core.poses.keypoints import FOUND, body_size, limb_mask, rescale_keypoints
 from pgvg_core.poses.skeleton import Skeleton
 
@@ -94,7 +94,7 @@ def left_the_photo(poses_photo: np.ndarray, photo_shape: tuple[int, ...], names:
 
 def _photo_region(photo: np.ndarray, view: View) -> tuple[np.ndarray, np.ndarray]:
     """The view's part of the photo ``[h, w, 3]`` (what lies beyond the photo: its edge repeated, a placeholder
-    for :func:`_fill_beyond`) and where the photo is not, ``[h, w]`` bool."""
+    for :func:`_fill_beyond`) and where the photo is not, ``[h, w]`` bool (all but a rectangle)."""
     height, width = photo.shape[:2]
     pad = (max(0, -view.top), max(0, view.bottom - height), max(0, -view.left), max(0, view.right - width))
     beyond = np.ones((view.bottom - view.top, view.right - view.left), bool)
@@ -105,17 +105,44 @@ def _photo_region(photo: np.ndarray, view: View) -> tuple[np.ndarray, np.ndarray
     return padded[view.top + pad[0] : view.bottom + pad[0], view.left + pad[2] : view.right + pad[2]], beyond
 
 
+def detail_crop(photo: np.ndarray, crop: PersonCrop, size: int, person: np.ndarray) -> np.ndarray:
+    """The crop of ``photo`` at ``size`` pixels (:func:`~pgvg_core.poses.framing.crop_photo`), what of it lies
+    beyond the photo filled as the view is (:func:`_fill_beyond`: the photo's part reflected, its person
+    ``person [size, size]`` bool left out) instead of the photo's edge repeated, whose bands the frames would
+    carry wherever a limb moves past the photo -> uint8 ``[size, size, 3]``."""
+    square = crop_photo(photo, crop, size)
+    height, width = photo.shape[:2]
+    scale = size / crop.size
+    left, right = round(max(0, -crop.left) * scale), round(min(crop.size, width - crop.left) * scale)
+    top, bottom = round(max(0, -crop.top) * scale), round(min(crop.size, height - crop.top) * scale)
+    beyond = np.ones((size, size), bool)
+    beyond[top:bottom, left:right] = False
+    if not beyond.any() or beyond.all():
+        return square
+    return _fill_beyond(square, beyond, person)
+
+
 def _fill_beyond(background: np.ndarray, beyond: np.ndarray, person: np.ndarray) -> np.ndarray:
-    """``background`` uint8 ``[H, W, 3]`` with its ``beyond`` pixels (``[H, W]`` bool) filled from the photo's
-    own, the person's (``person [H, W]`` bool) left out: smooth colours and the photo's texture mirrored at its
-    edge (:func:`~pgvg_core.media.fill.textured_fill`). A reflection of the photo itself put a mirrored copy of
-    a person standing near its edge beside them."""
+    """``background`` uint8 ``[H, W, 3]`` with its ``beyond`` pixels (``[H, W]`` bool: all but a rectangle,
+    the photo's part) filled by reflecting the photo's part *without its person* (``person [H, W]`` bool,
+    filled from around it first: :func:`~pgvg_core.media.fill.textured_fill`). The photo reflected as it is put
+    a mirrored copy of a person standing near its edge beside them; a fill from the edge alone, bands of the
+    edge's colours."""
     from pgvg_core.media.fill import textured_fill
 
-    image = torch.tensor(background).permute(2, 0, 1)[None].float() / 127.5 - 1  # [1, 3, H, W]
-    unknown = torch.from_numpy(beyond | person)[None, None].float()
-    filled = ((textured_fill(image, unknown)[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255)
-    return np.where(beyond[..., None], filled.to(torch.uint8).numpy(), background)
+    rows, cols = np.nonzero(~beyond)
+    if rows.size == 0:
+        return background
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    inside = background[top:bottom, left:right]
+    hidden = person[top:bottom, left:right]
+    if hidden.any() and not hidden.all():
+        image = torch.tensor(inside).permute(2, 0, 1)[None].float() / 127.5 - 1  # [1, 3, h, w]
+        filled = textured_fill(image, torch.from_numpy(hidden)[None, None].float())[0].permute(1, 2, 0)
+        inside = ((filled + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    height, width = beyond.shape
+    mirrored = np.pad(inside, ((top, height - bottom), (left, width - right), (0, 0)), mode="symmetric")
+    return np.where(beyond[..., None], mirrored, background)
 
 
 def person_mask(poses: torch.Tensor, side: int, skeleton: Skeleton) -> torch.Tensor:

@@ -102,7 +102,8 @@ def clean_plate(image: torch.Tensor, keypoints: torch.Tensor, torso: float,
         # What the segmentation says is not the person is the background itself: it stays as the photo shows
         # it (a limb's hole is its band on the person, with what goes with it), never a fill.
         ours = grown(person, torso * PERSON_GROW)
-        holes = torch.maximum(holes * ours, moving_parts(keypoints, person, torch.tensor([torso]), limbs).to(holes.dtype))
+        parts = moving_parts(keypoints, person, torch.tensor([torso]), limbs).to(holes.dtype)
+        holes = torch.maximum(holes * ours, parts)
         elsewhere = trunk | ours
     from_trunk = textured_fill(image, ((holes > 0.5) | ~trunk).to(image.dtype))
     from_background = textured_fill(image, ((holes > 0.5) | elsewhere).to(image.dtype))

@@ -318,7 +318,8 @@ def test_a_hand_hidden_in_front_of_the_belly_is_inferred_from_the_twin_forearm()
                      "the body"]
     assert check_body(inferred, Path("back.jpg"), "wave-both", moved) == []
     far = far_limbs(torch.from_numpy(inferred)[None])[0]
-    assert far[MOVING_LIMBS.index((elbow, wrist))] and not far[MOVING_LIMBS.index((KEYPOINT_INDEX["right_shoulder"], elbow))]
+    upper_arm = (KEYPOINT_INDEX["right_shoulder"], elbow)
+    assert far[MOVING_LIMBS.index((elbow, wrist))] and not far[MOVING_LIMBS.index(upper_arm)]
 
 
 def test_a_hand_beyond_the_limb_goes_rigidly_with_its_forearm():
