@@ -215,25 +215,23 @@ def moving_parts(keypoints: torch.Tensor, person: torch.Tensor, torsos: torch.Te
     return torch.isin(owners, wanted)[:, None]
 
 
-def rigid_parts(source: torch.Tensor, target: torch.Tensor, owners: torch.Tensor,
-                detail: torch.Tensor, person: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each arm's and leg's part of the photo (``owners [B, H, W]``, :func:`part_owners`) moved rigidly with its
-    bone (the similarity taking the source bone to the target one): the layer ``[B, 3, H, W]`` and where it is,
-    ``[B, 1, H, W]``. Rigid, not through the limb warp: a hand or a sleeve away from the bone is where its bone
-    takes it, not smeared by the neighbouring limbs' motions. ``source``, ``target`` ``[B, K, 3]`` in pixels of
-    ``detail [B, 3, H, W]``. Where each part lands is found at a quarter of the size (one small warp per limb);
-    the picture is sampled once, at full size, each pixel through the transform of the part that lands there."""
+def rigid_parts(source: torch.Tensor, target: torch.Tensor, shares: torch.Tensor,
+                detail: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each arm's and leg's part of the photo (``shares [B, L, h, w]``, :func:`part_shares`) moved rigidly with
+    its bone (the similarity taking the source bone to the target one): the layer ``[B, 3, H, W]`` and where it
+    is, ``[B, 1, H, W]``. Rigid, not through the limb warp: a hand or a sleeve away from the bone is where its
+    bone takes it, not smeared by the neighbouring limbs' motions. ``source``, ``target`` ``[B, K, 3]`` in
+    pixels of ``detail [B, 3, H, W]``. Where each part lands is found at the shares' (quarter) size, one small
+    warp per limb; the picture is sampled once, at full size, each pixel through the transform of the part that
+    lands there."""
     ratio, target_a, source_a, _, valid = limb_transforms(source, target, limbs=MOVING_LIMBS)  # [B, L] each
     height, width = detail.shape[-2:]
-    small = (min(height, max(64, height // 4)), min(width, max(64, width // 4)))
+    small = tuple(shares.shape[-2:])
     centres = pixel_centres(small, detail.device, (height / small[0], width / small[1]))  # in detail pixels
     sampled = (source_a[..., None, None] + (centres[:, None] - target_a[..., None, None])
                * ratio[..., None, None])  # [B, L, h, w]: each limb's source point of each small pixel
-    masks = torch.stack([(owners == limb) for limb in range(len(MOVING_LIMBS))], 1).to(detail.dtype)  # [B, L, H, W]
-    if person is not None:  # drawn with the segmentation's own soft edge: no rim of background goes along
-        masks = masks * person.to(detail.dtype)
-    masks = F.adaptive_avg_pool2d(masks, small)  # [B, L, h, w]: each part's share of a small pixel
-    alphas = torch.stack([warp_image(masks[:, limb : limb + 1], sampling_grid(sampled[:, limb], (height, width)))[:, 0]
+    shares = shares.to(detail.dtype)
+    alphas = torch.stack([warp_image(shares[:, limb : limb + 1], sampling_grid(sampled[:, limb], (height, width)))[:, 0]
                           for limb in range(len(MOVING_LIMBS))], 1) * valid[..., None, None]  # [B, L, h, w]
     alphas = F.interpolate(alphas, size=(height, width), mode="bilinear", align_corners=False)
     alpha, chosen = alphas.max(dim=1, keepdim=True)  # [B, 1, H, W] each: the part that lands at each pixel
@@ -243,11 +241,23 @@ def rigid_parts(source: torch.Tensor, target: torch.Tensor, owners: torch.Tensor
     return warp_image(detail, sampling_grid(source_points, (height, width))), alpha.clamp(0, 1)
 
 
+def part_shares(owners: torch.Tensor, person: torch.Tensor | None = None) -> torch.Tensor:
+    """Each arm's and leg's share of each pixel of a quarter-size grid: ``owners [B, H, W]``
+    (:func:`part_owners`), weighted by the segmentation's soft edge ``person [B, 1, H, W]`` where given (no rim
+    of background goes along) -> ``[B, L, h, w]``. The same for every frame of a clip: made once."""
+    height, width = owners.shape[-2:]
+    small = (min(height, max(64, height // 4)), min(width, max(64, width // 4)))
+    masks = torch.stack([(owners == limb) for limb in range(len(MOVING_LIMBS))], 1).float()  # [B, L, H, W]
+    if person is not None:
+        masks = masks * person.float()
+    return F.adaptive_avg_pool2d(masks, small)
+
+
 def person_layers(source: torch.Tensor, network_size: int, size: tuple[int, int],
                   person: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """What of the photo's person is the same in every frame of a clip (so made once): which arm or leg each of
-    its pixels goes with (``owners [B, H, W]``, :func:`part_owners`) and the trunk layer ``[B, 1, H, W]`` (the
-    person's own outline without the arms and legs and what goes with them). ``source [B, K, 3]`` in pixels of a
+    """What of the photo's person is the same in every frame of a clip (so made once): each arm's and leg's share
+    of its pixels (:func:`part_shares` of :func:`part_owners`) and the trunk layer ``[B, 1, H, W]`` (the person's
+    own outline without the arms and legs and what goes with them). ``source [B, K, 3]`` in pixels of a
     ``network_size`` frame; ``person [B, 1, H, W]`` at the picture's ``size``."""
     source = rescale_keypoints(source, size[-1] / network_size)
     small, _, torsos = _mask_frame(source, network_size, size)
@@ -259,7 +269,7 @@ def person_layers(source: torch.Tensor, network_size: int, size: tuple[int, int]
     # Where a limb covered the trunk (an arm at the side, across the chest), the trunk layer shows the clean
     # plate's trunk-filled pixels: the body is there once the limb has moved, not the wall behind it.
     body = trunk_body(source.cpu(), size, float(torsos.max())).to(person.device, person.dtype)
-    return owners, person * (1 - torch.maximum(limb_region * (1 - body), parts))
+    return part_shares(owners, person), person * (1 - torch.maximum(limb_region * (1 - body), parts))
 
 
 def grown(mask: torch.Tensor, pixels: float) -> torch.Tensor:
@@ -348,7 +358,7 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
         # hand, a sleeve), moved with the trunk; what goes with each limb is carried rigidly by its bone
         # (through the limb warp instead it was measured worse: on Pose2Sim's cam04, SSIM 0.803 against 0.823
         # and ghost L1 0.229 against 0.135 — the warp blends neighbouring limbs' motions away from the bones).
-        owners, trunk_layer = parts
+        shares, trunk_layer = parts
         here = warp_image(trunk_layer.to(detail.dtype), trunk_moved).clamp(0, 1)
     else:  # the silhouette of the keypoints, its soft outer half fading into the background
         here = person_silhouette(trunk_following(source_small, target_small), small, torsos)
@@ -359,7 +369,7 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
         behind = behind_limbs * limb_layer + (1 - behind_limbs) * behind
     body = here * warp_image(plate, trunk_moved) + (1 - here) * behind
     if person is not None:  # what goes with each limb, carried rigidly by its bone, over the trunk
-        part_layer, part_alpha = rigid_parts(source, target, owners, detail, person)
+        part_layer, part_alpha = rigid_parts(source, target, shares, detail)
         body = part_alpha * part_layer + (1 - part_alpha) * body
         # The limb warp's band is as wide as a clothed limb: of a bare arm it would carry the wall beside it
         # too. Only the person's own pixels go (the segmentation carried by the same warp).

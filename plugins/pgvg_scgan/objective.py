@@ -169,7 +169,7 @@ class PairObjective(Objective, FrameRenderer):
             frames = upsampled(generator(repeat(source_image), repeat(source_pose), poses), repeat(detail))
             return frames.view(size, length, *frames.shape[1:])
         to_detail = detail.shape[-1] / source_image.shape[-1]
-        plate = behind = far = owners = trunks = None
+        plate = behind = far = shares = trunks = None
         if draws_layers(self.data.skeleton):
             plate = plate_for(composition, detail, rescale_keypoints(source_keypoints, to_detail),
                               rescale_keypoints(keypoints, to_detail), person)  # [B, 3, H', W']
@@ -179,10 +179,10 @@ class PairObjective(Objective, FrameRenderer):
             read = heatmaps_to_keypoints(source_pose.float())
             behind = behind_the_person(read, source_image.shape[-1], plate, person)
             if person is not None:
-                owners, trunks = person_layers(read, source_image.shape[-1], tuple(detail.shape[-2:]), person)
+                shares, trunks = person_layers(read, source_image.shape[-1], tuple(detail.shape[-2:]), person)
         images, sources, details = repeat(source_image), repeat(source_pose), repeat(detail)
-        plates, behinds, people, fars, owners, trunks = (None if t is None else repeat(t)
-                                                          for t in (plate, behind, person, far, owners, trunks))
+        plates, behinds, people, fars, shares, trunks = (None if t is None else repeat(t)
+                                                          for t in (plate, behind, person, far, shares, trunks))
         one = lambda t, i: None if t is None else t[i : i + 1]  # noqa: E731
         if composition == "network":
             frames = [generator.render_detailed(one(images, i), one(sources, i), one(poses, i), one(details, i),
@@ -190,7 +190,7 @@ class PairObjective(Objective, FrameRenderer):
         else:
             frames = [generator.render_layers(one(sources, i), one(poses, i), source_image.shape[-1],
                                               one(details, i), one(plates, i), one(behinds, i), one(people, i),
-                                              one(fars, i), None if owners is None else (one(owners, i),
+                                              one(fars, i), None if shares is None else (one(shares, i),
                                                                                          one(trunks, i)))
                       for i in range(len(poses))]
         frames = torch.cat(frames)

@@ -325,7 +325,7 @@ def test_a_hand_hidden_in_front_of_the_belly_is_inferred_from_the_twin_forearm()
 def test_a_hand_beyond_the_limb_goes_rigidly_with_its_forearm():
     """A part of the photo owned by the right forearm (a hand past the wrist) lands where the forearm's own
     similarity takes it when the forearm is raised; other owners' pixels stay out of the layer."""
-    from pgvg_scgan.compositing import MOVING_LIMBS, rigid_parts
+    from pgvg_scgan.compositing import MOVING_LIMBS, part_shares, rigid_parts
 
     source = standing(64)
     target = raised_forearm(source)
@@ -336,7 +336,7 @@ def test_a_hand_beyond_the_limb_goes_rigidly_with_its_forearm():
     owners[0, hand[1] - 1 : hand[1] + 2, hand[0] - 1 : hand[0] + 2] = forearm
     detail = torch.full((1, 3, 64, 64), -1.0)
     detail[0, :, hand[1] - 1 : hand[1] + 2, hand[0] - 1 : hand[0] + 2] = 1.0  # a white hand on black
-    layer, alpha = rigid_parts(source, target, owners, detail)
+    layer, alpha = rigid_parts(source, target, part_shares(owners), detail)
     t_elbow, t_wrist = (target[0, k, :2] for k in ARM)
     moved = (t_wrist + 0.3 * (t_wrist - t_elbow)).round().long()  # the same point of the raised forearm
     assert alpha[0, 0, moved[1], moved[0]] > 0.5 and layer[0, 0, moved[1], moved[0]] > 0.5
