@@ -184,8 +184,8 @@ def animate_photo(image: str, *, action: str | None = None, model: str | None = 
         view = view_around(photo.shape, crop, render_size, poses_photo)
         video = composite(photo, crop, view, clip, poses_render, skeleton=skeleton)
         if beyond_photo(view, photo.shape):
-            log.info("the video reaches past the photo (%s px) to hold the motion; filled from the photo's "
-                     "background",
+            log.info("the video reaches past the photo (%s px) to hold the motion; filled by reflecting the photo, "
+                     "the person's place filled first",
                      ", ".join(f"{edge} {px}" for edge, px in beyond_photo(view, photo.shape).items()))
     written = {"video": out_path, "frames": len(poses), "fps": rate, "crop": crop, "view": view,
                "poses_photo": poses_photo, "warnings": warnings, "driving": driving, "frames_written": video}

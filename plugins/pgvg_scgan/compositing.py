@@ -19,7 +19,16 @@ import torch
 import torch.nn.functional as F
 
 from pgvg_core.media.fill import textured_fill
-from pgvg_core.poses.keypoints import FOUND, KEYPOINT_INDEX, LIMBS, SURE, bone_distance, limb_mask, rescale_keypoints
+from pgvg_core.poses.keypoints import (
+    FOUND,
+    KEYPOINT_INDEX,
+    KEYPOINT_NAMES,
+    LIMBS,
+    SURE,
+    bone_distance,
+    limb_mask,
+    rescale_keypoints,
+)
 from pgvg_core.poses.skeleton import BODY_18, Skeleton, torso_and_hips
 from pgvg_scgan.warp import detail_grid, grid_size_for, limb_transforms, warp_image
 
@@ -60,7 +69,10 @@ def plate_for(composition: str, detail: torch.Tensor, source: torch.Tensor, pose
     for b, (image, pose, clip) in enumerate(zip(detail, source, poses)):
         measured = torso_and_hips(pose.cpu().numpy())
         torso = measured[0] if measured else 0.25 * detail.shape[-2]
-        limbs = limbs_that_move(clip.cpu(), torso)
+        # A limb inferred, not seen (a side view's far arm, a hand hidden behind the body) has no pixels of its
+        # own in the photo: what shows there (the trunk, its twin) stays.
+        hidden = far_limbs(pose[None].cpu())[0]  # [L]
+        limbs = tuple(limb for limb in limbs_that_move(clip.cpu(), torso) if not hidden[MOVING_LIMBS.index(limb)])
         mask = None if person is None else person[b : b + 1].cpu()
         plates.append(clean_plate(image[None].cpu(), pose[None].cpu(), torso, limbs=limbs, person=mask)
                       .to(detail.device))
@@ -175,7 +187,8 @@ def part_owners(keypoints: torch.Tensor, person: torch.Tensor, torsos: torch.Ten
     pixels -> ``[B, H, W]`` long."""
     size = tuple(person.shape[-2:])
     keypoints = keypoints.cpu().float()
-    nearest, bone = _nearest_bone(keypoints, MOVING_LIMBS, 1.0 + torch.tensor(LIMB_BEYOND), size)  # [B, H*W]
+    nearest, bone = _nearest_bone(seen_only(keypoints), MOVING_LIMBS, 1.0 + torch.tensor(LIMB_BEYOND),
+                                  size)  # [B, H*W]
     reach = PERSON_REACH * PLATE_MARGIN * torch.tensor(LIMB_REACH)
     within = nearest < reach[bone] * torsos[:, None].float()
     within &= nearest <= _nearest_bone(keypoints, STAYING_BONES, torch.tensor(STAYING_BEYOND), size)[0]  # the head's
@@ -263,7 +276,7 @@ def person_layers(source: torch.Tensor, network_size: int, size: tuple[int, int]
     small, _, torsos = _mask_frame(source, network_size, size)
     torsos = torsos * size[-1] / small[-1]
     owners = part_owners(source, person, torsos)  # [B, H, W]
-    limb_region = limb_mask(source.cpu(), size, PLATE_MARGIN * limb_reach(torsos), limbs=MOVING_LIMBS,
+    limb_region = limb_mask(seen_only(source.cpu()), size, PLATE_MARGIN * limb_reach(torsos), limbs=MOVING_LIMBS,
                             beyond=LIMB_BEYOND)[:, None].to(person.device, person.dtype)
     parts = (owners >= 0).to(person.dtype)[:, None]
     # Where a limb covered the trunk (an arm at the side, across the chest), the trunk layer shows the clean
@@ -365,8 +378,9 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
         here = F.interpolate(here[:, None], size=size, mode="bilinear", align_corners=False)
         here = (2 * here.to(detail.device, detail.dtype)).clamp(max=1)
     limb_layer = warp_image(detail, limb_moved)
-    if bool(far.any()):  # far limbs between the background and the trunk
-        behind = behind_limbs * limb_layer + (1 - behind_limbs) * behind
+    if bool(far.any()):  # far limbs between the background and the trunk, drawn from their twins' pixels
+        far_moved = detail_grid(twin_sourced(source, far.to(source.device)), target, network_size, size)
+        behind = behind_limbs * warp_image(detail, far_moved) + (1 - behind_limbs) * behind
     body = here * warp_image(plate, trunk_moved) + (1 - here) * behind
     if person is not None:  # what goes with each limb, carried rigidly by its bone, over the trunk
         part_layer, part_alpha = rigid_parts(source, target, shares, detail)
@@ -377,12 +391,39 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
     return (limbs * limb_layer + (1 - limbs) * body).clamp(-1, 1)
 
 
+def twin_sourced(source: torch.Tensor, far: torch.Tensor) -> torch.Tensor:
+    """``source [B, K, 3]`` with the joints of its far limbs (``far [B, L]`` over :data:`MOVING_LIMBS`) put where
+    their twins' are: warped from there, an inferred limb carries its twin's look (a hand hidden in front of
+    the belly would otherwise carry the back and the shorts it was inferred over)."""
+    out = source.clone()
+    for limb, (a, b) in enumerate(MOVING_LIMBS):
+        for joint in (a, b):
+            name = KEYPOINT_NAMES[joint]
+            twin = KEYPOINT_INDEX[name.replace("right_", "left_") if name.startswith("right_")
+                                  else name.replace("left_", "right_")]
+            out[:, joint, :2] = torch.where(far[:, limb, None], source[:, twin, :2], out[:, joint, :2])
+    return out
+
+
+def far_joints(source: torch.Tensor) -> torch.Tensor:
+    """The joints of poses ``[B, K, 3]`` inferred, not seen (confidence between ``FOUND`` and ``SURE``: ``pgvg
+    animate`` infers a side view's far arm, or a hand hidden behind the body, from its twin) -> ``[B, K]`` bool."""
+    confidence = source[..., 2].float()
+    return (confidence > FOUND) & (confidence < SURE)
+
+
+def seen_only(keypoints: torch.Tensor) -> torch.Tensor:
+    """Poses ``[B, K, 3]`` without their inferred joints (:func:`far_joints`, confidence set to 0): a hidden
+    limb has no pixels of its own in the photo, so its bones neither own pixels nor cut the trunk layer."""
+    out = keypoints.clone()
+    out[..., 2] = torch.where(far_joints(keypoints), torch.zeros_like(out[..., 2]), out[..., 2])
+    return out
+
+
 def far_limbs(source: torch.Tensor) -> torch.Tensor:
     """Which of :data:`MOVING_LIMBS` of poses ``[B, K, 3]`` go behind the body: those with a joint inferred, not
-    seen (confidence between ``FOUND`` and ``SURE``: ``pgvg animate`` infers a side view's far arm from its twin)
-    -> ``[B, L]`` bool."""
-    confidence = source[..., 2].float()
-    inferred = (confidence > FOUND) & (confidence < SURE)  # [B, K]
+    seen (:func:`far_joints`) -> ``[B, L]`` bool."""
+    inferred = far_joints(source)  # [B, K]
     return torch.stack([inferred[:, a] | inferred[:, b] for a, b in MOVING_LIMBS], dim=1)
 
 

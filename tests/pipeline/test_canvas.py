@@ -1,5 +1,5 @@
 """The video's canvas holds the motion: a jump from a photo cut just above the head grows the view past the
-photo's top (filled from the photo's background, not a mirror of its person), and ``--canvas photo`` says what
+photo's top (the photo reflected, its person's place filled first), and ``--canvas photo`` says what
 leaves it."""
 
 import numpy as np

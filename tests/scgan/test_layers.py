@@ -273,6 +273,35 @@ def test_a_far_limb_is_drawn_behind_the_trunk_and_a_near_one_in_front():
     assert pixel[1] > 0.5 and pixel[0] < -0.5
 
 
+def test_an_inferred_limb_carries_its_twin_s_pixels():
+    """A right forearm inferred over the belly (its wrist hidden) and held out to the side: drawn from the left
+    forearm's pixels (red), not from the belly it was inferred over (blue)."""
+    from pgvg_scgan.compositing import far_limbs
+
+    from pgvg_core.poses.keypoints import INFERRED
+
+    source = standing(64)
+    torso = float(torso_and_hips(source[0].numpy())[0])
+    elbow, wrist = ARM
+    hips = source[0, [KEYPOINT_INDEX["right_hip"], KEYPOINT_INDEX["left_hip"]], :2].mean(0)
+    source[0, wrist, :2] = hips + torch.tensor([0.0, -0.25 * torso])
+    source[0, wrist, 2] = INFERRED
+    target = source.clone()
+    out = 1.0 if source[0, elbow, 0] > source[0, KEYPOINT_INDEX["neck"], 0] else -1.0  # away from the body
+    target[0, wrist, :2] = source[0, elbow, :2] + torch.tensor([out * 0.4 * torso, 0.0])  # held out sideways
+    big = source.clone()
+    big[..., :2] *= 2  # 128-px pixels
+    twin = ((KEYPOINT_INDEX["left_elbow"], KEYPOINT_INDEX["left_wrist"]),)
+    red_arm = body_mask(big, (128, 128), width=0.15 * torso * 2, limbs=twin)[:, None] > 0.5
+    blue = torch.tensor([-1.0, -1.0, 1.0]).view(1, 3, 1, 1).expand(1, 3, 128, 128)
+    photo = torch.where(red_arm, torch.tensor([1.0, -1.0, -1.0]).view(1, 3, 1, 1), blue)
+    frame = layered_frame(source, target, 64, photo, photo, far=far_limbs(source))
+    t_elbow, t_wrist = (target[0, k, :2] * 2 for k in ARM)
+    middle = (t_elbow + 0.7 * (t_wrist - t_elbow)).round().long()  # on the forearm, clear of the body
+    pixel = frame[0, :, middle[1], middle[0]]
+    assert pixel[0] > 0.5 and pixel[2] < -0.5  # red: the twin's look
+
+
 def test_a_side_view_s_hidden_arm_is_inferred_from_its_twin_with_a_note():
     from pgvg_core.app.photo import check_body, infer_hidden_limbs
     from pgvg_core.poses.keypoints import INFERRED
@@ -320,6 +349,34 @@ def test_a_hand_hidden_in_front_of_the_belly_is_inferred_from_the_twin_forearm()
     far = far_limbs(torch.from_numpy(inferred)[None])[0]
     upper_arm = (KEYPOINT_INDEX["right_shoulder"], elbow)
     assert far[MOVING_LIMBS.index((elbow, wrist))] and not far[MOVING_LIMBS.index(upper_arm)]
+
+
+def test_a_hand_inferred_behind_the_body_leaves_the_trunk_in_the_plate():
+    """The forearm of a hand hidden in front of the belly (seen from behind) is inferred, not seen: the photo
+    shows the back there, so the clean plate keeps it when the arm moves (filling that band smeared the
+    shorts' black across the back)."""
+    from pgvg_scgan.compositing import plate_for, trunk_body
+
+    from pgvg_core.poses.keypoints import INFERRED
+
+    source = standing(64)
+    torso = float(torso_and_hips(source[0].numpy())[0])
+    elbow, wrist = ARM
+    hips = source[0, [KEYPOINT_INDEX["right_hip"], KEYPOINT_INDEX["left_hip"]], :2].mean(0)
+    source[0, wrist, :2] = hips + torch.tensor([0.0, -0.25 * torso])  # on the belly, behind the body
+    source[0, wrist, 2] = INFERRED
+    clip = torch.stack([source[0], raised_forearm(source)[0]])[None]  # [1, T, K, 3]: the arm moves
+    generator = torch.Generator().manual_seed(0)
+    photo = torch.rand(1, 3, 64, 64, generator=generator) * 2 - 1  # a textured back and background
+    person = (body_mask(source, (64, 64), width=0.2 * torso)[:, None] > 0.5).float()
+    plate = plate_for("layers", photo, source, clip, person)
+    forearm = body_mask(source, (64, 64), width=0.1 * torso, limbs=(ARM,))[:, None] > 0.5
+    on_back = (forearm & trunk_body(source, (64, 64), torso)).expand(1, 3, 64, 64)
+    assert on_back.sum() > 20
+    torch.testing.assert_close(plate[on_back], photo[on_back], atol=1e-6, rtol=0)
+    seen = source.clone()
+    seen[0, wrist, 2] = 1.0  # the same forearm seen in front of the body: it goes, filled
+    assert (plate_for("layers", photo, seen, clip, person) - photo)[on_back].abs().mean() > 0.1
 
 
 def test_a_hand_beyond_the_limb_goes_rigidly_with_its_forearm():
