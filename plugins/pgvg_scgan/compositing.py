@@ -441,18 +441,23 @@ def inferred_limbs(source: torch.Tensor) -> torch.Tensor:
 ARMS = tuple(limb in ((2, 3), (3, 4), (5, 6), (6, 7)) for limb in MOVING_LIMBS)
 
 
-def far_limbs(source: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def far_limbs(source: torch.Tensor, targets: torch.Tensor, *, arms_from_behind: bool = True) -> torch.Tensor:
     """Which of :data:`MOVING_LIMBS` go behind the body in each frame, for the photo's pose ``source [B, K, 3]``
     and the frames' poses ``targets [B, T, K, 3]``: those with a joint inferred, not seen
-    (:func:`inferred_limbs`: a side view's far arm), and in a frame where the person is seen from behind
-    (:func:`~pgvg_core.app.photo.facing_away`) both arms — a hand raised across the back passes in front of the
-    body, hidden from the camera; a person who turns round brings them in front again -> ``[B, T, L]`` bool."""
+    (:func:`inferred_limbs`: a side view's far arm), and with ``arms_from_behind``, in a frame where the person
+    is seen from behind (:func:`~pgvg_core.app.photo.facing_away`), both arms — a hand raised across the back
+    passes in front of the body, hidden from the camera; a person who turns round brings them in front again
+    -> ``[B, T, L]`` bool. (Only with the person's segmentation: the keypoints' silhouette, the trunk layer
+    without it, is wider than the body and would hide arms hanging beside it — measured: MediaPipe then found
+    the person in 60 % of cam02's frames instead of all.)"""
     from pgvg_core.app.photo import facing_away
 
+    inferred = inferred_limbs(source).cpu()[:, None].expand(-1, targets.shape[1], -1)  # [B, T, L]
+    if not arms_from_behind:
+        return inferred
     away = torch.tensor([[facing_away(pose.detach().cpu().float().numpy()) for pose in clip]
                          for clip in targets])  # [B, T]
-    arms = torch.tensor(ARMS)[None, None] & away[..., None]  # [B, T, L]
-    return inferred_limbs(source).cpu()[:, None] | arms
+    return inferred | (torch.tensor(ARMS)[None, None] & away[..., None])
 
 
 def _mask_frame(source: torch.Tensor, network_size: int,

@@ -173,7 +173,8 @@ class PairObjective(Objective, FrameRenderer):
         if draws_layers(self.data.skeleton):
             plate = plate_for(composition, detail, rescale_keypoints(source_keypoints, to_detail),
                               rescale_keypoints(keypoints, to_detail), person)  # [B, 3, H', W']
-            far = far_limbs(source_keypoints, keypoints).flatten(0, 1)  # [B*T, L]: the limbs behind the body
+            far = far_limbs(source_keypoints, keypoints,  # [B*T, L]: the limbs behind the body
+                            arms_from_behind=person is not None).flatten(0, 1)
         if composition != "network":  # what is the same for every frame of a clip, made once: the background
             # behind the person and the person's parts, from the source pose as the generators read it
             read = heatmaps_to_keypoints(source_pose.float())

@@ -317,6 +317,8 @@ def test_seen_from_behind_the_arms_go_behind_the_trunk_in_that_frame_only():
     far = far_limbs(back, torch.stack([back[0], front[0]])[None])[0]  # [T, L]
     arms = torch.tensor(ARMS)
     assert far[0].equal(arms) and not far[1].any()
+    # Without the person's segmentation the trunk layer is the keypoints' silhouette, wider than the body: no.
+    assert not far_limbs(back, back[:, None], arms_from_behind=False).any()
 
 
 def test_a_side_view_s_hidden_arm_is_inferred_from_its_twin_with_a_note():
