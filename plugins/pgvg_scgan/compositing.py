@@ -71,7 +71,7 @@ def plate_for(composition: str, detail: torch.Tensor, source: torch.Tensor, pose
         torso = measured[0] if measured else 0.25 * detail.shape[-2]
         # A limb inferred, not seen (a side view's far arm, a hand hidden behind the body) has no pixels of its
         # own in the photo: what shows there (the trunk, its twin) stays.
-        hidden = inferred_limbs(pose[None].cpu())[0]  # [L]
+        hidden = far_limbs(pose[None].cpu())[0]  # [L]
         limbs = tuple(limb for limb in limbs_that_move(clip.cpu(), torso) if not hidden[MOVING_LIMBS.index(limb)])
         mask = None if person is None else person[b : b + 1].cpu()
         plates.append(clean_plate(image[None].cpu(), pose[None].cpu(), torso, limbs=limbs, person=mask)
@@ -341,8 +341,7 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
     :param person: the photo person's segmentation ``[B, 1, H, W]`` where known: the trunk layer is then the
         person's own outline (hair, clothes) moved with the trunk, and the background fills all of them.
     :param far: ``[B, L]`` bool over :data:`MOVING_LIMBS`: limbs drawn behind the trunk (a side view's far arm,
-        inferred from its twin; a person seen from behind's arms: :func:`far_limbs`), with what goes with them;
-        the others are in front of it.
+        inferred from its twin: :func:`far_limbs`); the others are in front of it.
     :param parts: :func:`person_layers` of ``source`` and ``person``, where already made (once per clip).
     """
     if person is not None and parts is None:
@@ -379,21 +378,12 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
         here = F.interpolate(here[:, None], size=size, mode="bilinear", align_corners=False)
         here = (2 * here.to(detail.device, detail.dtype)).clamp(max=1)
     limb_layer = warp_image(detail, limb_moved)
-    far = far.to(detail.device)
-    if person is not None:  # what goes with each far limb (a hand of a person seen from behind), behind the trunk
-        near_shares, far_shares = (shares * mask[..., None, None].to(shares.dtype) for mask in (~far, far))
-        if bool(far.any()):
-            far_layer, far_alpha = rigid_parts(source, target, far_shares, detail)
-            behind = far_alpha * far_layer + (1 - far_alpha) * behind
-    if bool(far.any()):  # far limbs between the background and the trunk; an inferred one from its twin's pixels
-        far_moved = detail_grid(twin_sourced(source, inferred_limbs(source).to(detail.device)), target,
-                                network_size, size)
-        if person is not None:  # only the person's own pixels, as for the near limbs below
-            behind_limbs = behind_limbs * warp_image(person.to(detail.dtype), far_moved).clamp(0, 1)
+    if bool(far.any()):  # far limbs between the background and the trunk, drawn from their twins' pixels
+        far_moved = detail_grid(twin_sourced(source, far.to(source.device)), target, network_size, size)
         behind = behind_limbs * warp_image(detail, far_moved) + (1 - behind_limbs) * behind
     body = here * warp_image(plate, trunk_moved) + (1 - here) * behind
-    if person is not None:  # what goes with each near limb, carried rigidly by its bone, over the trunk
-        part_layer, part_alpha = rigid_parts(source, target, near_shares, detail)
+    if person is not None:  # what goes with each limb, carried rigidly by its bone, over the trunk
+        part_layer, part_alpha = rigid_parts(source, target, shares, detail)
         body = part_alpha * part_layer + (1 - part_alpha) * body
         # The limb warp's band is as wide as a clothed limb: of a bare arm it would carry the wall beside it
         # too. Only the person's own pixels go (the segmentation carried by the same warp).
@@ -402,9 +392,9 @@ def layered_frame(source: torch.Tensor, target: torch.Tensor, network_size: int,
 
 
 def twin_sourced(source: torch.Tensor, far: torch.Tensor) -> torch.Tensor:
-    """``source [B, K, 3]`` with the joints of the limbs ``far [B, L]`` (over :data:`MOVING_LIMBS`: the inferred
-    ones) put where their twins' are: warped from there, an inferred limb carries its twin's look (a hand
-    hidden in front of the belly would otherwise carry the back and the shorts it was inferred over)."""
+    """``source [B, K, 3]`` with the joints of its far limbs (``far [B, L]`` over :data:`MOVING_LIMBS`) put where
+    their twins' are: warped from there, an inferred limb carries its twin's look (a hand hidden in front of
+    the belly would otherwise carry the back and the shorts it was inferred over)."""
     out = source.clone()
     for limb, (a, b) in enumerate(MOVING_LIMBS):
         for joint in (a, b):
@@ -430,34 +420,11 @@ def seen_only(keypoints: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def inferred_limbs(source: torch.Tensor) -> torch.Tensor:
-    """Which of :data:`MOVING_LIMBS` of poses ``[B, K, 3]`` have a joint inferred, not seen (:func:`far_joints`)
-    -> ``[B, L]`` bool."""
+def far_limbs(source: torch.Tensor) -> torch.Tensor:
+    """Which of :data:`MOVING_LIMBS` of poses ``[B, K, 3]`` go behind the body: those with a joint inferred, not
+    seen (:func:`far_joints`) -> ``[B, L]`` bool."""
     inferred = far_joints(source)  # [B, K]
     return torch.stack([inferred[:, a] | inferred[:, b] for a, b in MOVING_LIMBS], dim=1)
-
-
-#: The arms among :data:`MOVING_LIMBS` (upper arms and forearms).
-ARMS = tuple(limb in ((2, 3), (3, 4), (5, 6), (6, 7)) for limb in MOVING_LIMBS)
-
-
-def far_limbs(source: torch.Tensor, targets: torch.Tensor, *, arms_from_behind: bool = True) -> torch.Tensor:
-    """Which of :data:`MOVING_LIMBS` go behind the body in each frame, for the photo's pose ``source [B, K, 3]``
-    and the frames' poses ``targets [B, T, K, 3]``: those with a joint inferred, not seen
-    (:func:`inferred_limbs`: a side view's far arm), and with ``arms_from_behind``, in a frame where the person
-    is seen from behind (:func:`~pgvg_core.app.photo.facing_away`), both arms — a hand raised across the back
-    passes in front of the body, hidden from the camera; a person who turns round brings them in front again
-    -> ``[B, T, L]`` bool. (Only with the person's segmentation: the keypoints' silhouette, the trunk layer
-    without it, is wider than the body and would hide arms hanging beside it — measured: MediaPipe then found
-    the person in 60 % of cam02's frames instead of all.)"""
-    from pgvg_core.app.photo import facing_away
-
-    inferred = inferred_limbs(source).cpu()[:, None].expand(-1, targets.shape[1], -1)  # [B, T, L]
-    if not arms_from_behind:
-        return inferred
-    away = torch.tensor([[facing_away(pose.detach().cpu().float().numpy()) for pose in clip]
-                         for clip in targets])  # [B, T]
-    return inferred | (torch.tensor(ARMS)[None, None] & away[..., None])
 
 
 def _mask_frame(source: torch.Tensor, network_size: int,

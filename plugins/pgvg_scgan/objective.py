@@ -173,8 +173,7 @@ class PairObjective(Objective, FrameRenderer):
         if draws_layers(self.data.skeleton):
             plate = plate_for(composition, detail, rescale_keypoints(source_keypoints, to_detail),
                               rescale_keypoints(keypoints, to_detail), person)  # [B, 3, H', W']
-            far = far_limbs(source_keypoints, keypoints,  # [B*T, L]: the limbs behind the body
-                            arms_from_behind=person is not None).flatten(0, 1)
+            far = far_limbs(source_keypoints)  # [B, L]: the limbs drawn behind the body
         if composition != "network":  # what is the same for every frame of a clip, made once: the background
             # behind the person and the person's parts, from the source pose as the generators read it
             read = heatmaps_to_keypoints(source_pose.float())
@@ -182,9 +181,8 @@ class PairObjective(Objective, FrameRenderer):
             if person is not None:
                 shares, trunks = person_layers(read, source_image.shape[-1], tuple(detail.shape[-2:]), person)
         images, sources, details = repeat(source_image), repeat(source_pose), repeat(detail)
-        plates, behinds, people, shares, trunks = (None if t is None else repeat(t)
-                                                    for t in (plate, behind, person, shares, trunks))
-        fars = far  # already one row per frame
+        plates, behinds, people, fars, shares, trunks = (None if t is None else repeat(t)
+                                                          for t in (plate, behind, person, far, shares, trunks))
         one = lambda t, i: None if t is None else t[i : i + 1]  # noqa: E731
         if composition == "network":
             frames = [generator.render_detailed(one(images, i), one(sources, i), one(poses, i), one(details, i),
