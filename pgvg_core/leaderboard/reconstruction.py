@@ -59,10 +59,6 @@ MARGIN = 1.2
 #: in placement from other skeletons' and are left out). A face's: all of them.
 BODY_JOINTS = tuple(range(14))
 OWN = "own"  # Protocol.estimator: the model skeleton's own pose source
-
-
-def compared_joints(skeleton: Any) -> tuple[int, ...]:
-    return BODY_JOINTS if skeleton.name == "body-18" else tuple(range(skeleton.num_keypoints))
 #: How thick a limb is drawn for the ghost region, in torso lengths (a clothed arm or leg, with a margin).
 GHOST_WIDTH = 0.2
 #: A frame's ghost region counts from this share of the crop's pixels on.
@@ -90,6 +86,12 @@ class Protocol:
     def stride(self, fps: float) -> int:
         """Frames of the clip between two measured frames: ``seconds`` over ``frames - 1`` steps."""
         return max(1, round(fps * self.seconds / max(1, self.frames - 1)))
+
+
+def compared_joints(skeleton: Any) -> tuple[int, ...]:
+    """The joints the independent eye compares for a model of ``skeleton``: a body's ``BODY_JOINTS``, a face's
+    every landmark."""
+    return BODY_JOINTS if skeleton.name == "body-18" else tuple(range(skeleton.num_keypoints))
 
 
 def find_clips(folder: str | Path) -> list[Path]:

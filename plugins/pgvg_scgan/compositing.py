@@ -19,16 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from pgvg_core.media.fill import textured_fill
-from pgvg_core.poses.keypoints import (
-    FOUND,
-    KEYPOINT_INDEX,
-    KEYPOINT_NAMES,
-    LIMBS,
-    SURE,
-    bone_distance,
-    limb_mask,
-    rescale_keypoints,
-)
+from pgvg_core.poses.keypoints import FOUND, KEYPOINT_INDEX, LIMBS, SURE, bone_distance, limb_mask, rescale_keypoints
 from pgvg_core.poses.skeleton import BODY_18, Skeleton, torso_and_hips
 from pgvg_scgan.warp import detail_grid, grid_size_for, limb_transforms, warp_image
 
@@ -395,13 +386,13 @@ def twin_sourced(source: torch.Tensor, far: torch.Tensor) -> torch.Tensor:
     """``source [B, K, 3]`` with the joints of its far limbs (``far [B, L]`` over :data:`MOVING_LIMBS`) put where
     their twins' are: warped from there, an inferred limb carries its twin's look (a hand hidden in front of
     the belly would otherwise carry the back and the shorts it was inferred over)."""
-    out = source.clone()
+    moved = torch.zeros(source.shape[:2], dtype=torch.bool, device=source.device)  # [B, K]: a far limb's joints
     for limb, (a, b) in enumerate(MOVING_LIMBS):
-        for joint in (a, b):
-            name = KEYPOINT_NAMES[joint]
-            twin = KEYPOINT_INDEX[name.replace("right_", "left_") if name.startswith("right_")
-                                  else name.replace("left_", "right_")]
-            out[:, joint, :2] = torch.where(far[:, limb, None], source[:, twin, :2], out[:, joint, :2])
+        moved[:, a] |= far[:, limb]
+        moved[:, b] |= far[:, limb]
+    twins = source[:, list(BODY_18.flip_permutation)]  # [B, K, 3]: each joint's left/right twin
+    out = source.clone()
+    out[..., :2] = torch.where(moved[..., None], twins[..., :2], source[..., :2])
     return out
 
 
