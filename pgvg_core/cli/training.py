@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -113,7 +114,7 @@ def submit_run(config_file: str | None, overrides: tuple[str, ...], out: str | N
     return 1 if state == FAILED else 0
 
 
-def new_run(config_file: str | None, overrides: tuple[str, ...], out: str | None, resume_hint: str = "") -> Any:
+def new_run(config_file: str | None, overrides: tuple[str, ...], out: str | None, resume_hint: str = "") -> tuple[Any, Path]:
     """The config of a new run and its folder (``--out``, default runs/<experiment.name>), which must not hold
     a run yet."""
     from pathlib import Path
